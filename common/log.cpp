@@ -1,0 +1,24 @@
+// Logging setup shared by every SnapFaaS process.
+#include "common/log.h"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <string>
+
+namespace snapfaas::common {
+
+void init_logging(std::string_view process_name, std::string_view level) {
+  std::string lvl(level);
+  if (lvl.empty()) {
+    const char* env = std::getenv("SNAPFAAS_LOG");
+    lvl = env != nullptr ? env : "info";
+  }
+  auto logger = spdlog::stderr_color_mt(std::string(process_name));
+  logger->set_pattern("[%H:%M:%S.%e] [%n] [%^%l%$] %v");
+  logger->set_level(spdlog::level::from_str(lvl));
+  spdlog::set_default_logger(std::move(logger));
+}
+
+}  // namespace snapfaas::common
