@@ -1,0 +1,215 @@
+// The per-runner channel region: one shared-memory object that the supervisor, the runner and
+// (later) guest code all map. This header is the single definition of its layout. It compiles as
+// freestanding C++ (guests build it with -ffreestanding -nostdlib): fixed-width fields, offsets
+// from the region base, no pointers, no library beyond <cstdint>/<cstddef>.
+//
+// Region layout (all offsets from the region base; every section starts on a 4 KiB page):
+//
+//   offset                 size                              contents
+//   0x0000                 4096                              header page:
+//     +0x000                 128                               ChannelHeader (written once at creation)
+//     +0x100                  64                               Doorbell "runner": rung when a request
+//                                                              or a control command is pushed
+//     +0x140                  64                               Doorbell "supervisor": rung when a
+//                                                              response or a control reply is pushed
+//   control_offset         page_round(128 + 16 * 32)         control ring: ControlCommand, supervisor → runner
+//   control_reply_offset   page_round(128 + 16 * 24)         control reply ring: ControlReply, runner → supervisor
+//   request_offset         page_round(128 + cap * 16)        request ring: RequestDesc, supervisor → consumer
+//   response_offset        page_round(128 + cap * 24)        response ring: ResponseDesc, consumer → supervisor
+//   slots_offset           slot_count * slot_size            payload slots (slot i at slots_offset + i * slot_size)
+//   total_size             = slots_offset + slot_count * slot_size
+//
+// where cap = ring_capacity = the smallest power of two >= slot_count (so a ring never fills while
+// each in-flight request holds a slot). The header repeats every offset; readers recompute the
+// layout from (slot_size, slot_count) and reject a header whose offsets differ.
+//
+// Ring section: RingIndices (128 bytes: head and tail on separate cache lines) followed at +128 by
+// `capacity` entries. head and tail are free-running uint64 counters; entry i lives at index
+// i & (capacity - 1). The consumer owns head, the producer owns tail; each side only stores its
+// own index and only loads the other's. Host code uses std::atomic_ref, guests __atomic builtins:
+//   producer: write entry; store tail+1 RELEASE  (pairs with the consumer's ACQUIRE load of tail);
+//             then fence SEQ_CST and load doorbell.sleeping RELAXED; if non-zero, wake the consumer
+//             (host: seq fetch_add RELEASE + FUTEX_WAKE; guest: port-I/O doorbell to the runner).
+//   consumer: load tail ACQUIRE; reject tail - head > capacity or tail moving backwards; read entry;
+//             store head+1 RELEASE (pairs with the producer's ACQUIRE load of head, so an entry is
+//             only overwritten after it was read).
+// Doorbell protocol (see ipc/doorbell.h): the sleeper loads seq ACQUIRE, stores sleeping = 1
+// RELAXED, fences SEQ_CST, re-checks its ring, then futex-waits on seq while it still equals the
+// loaded value. The two SEQ_CST fences make "producer sees sleeping" or "consumer sees the entry"
+// certain, so no wakeup is lost.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace snapfaas::ipc {
+
+inline constexpr std::uint64_t kChannelMagic = 0x4E48434650414E53ULL;  // "SNAPFCHN" little-endian
+inline constexpr std::uint32_t kChannelVersion = 1;
+inline constexpr std::uint64_t kPageSize = 4096;
+inline constexpr std::uint64_t kCacheLine = 64;
+
+inline constexpr std::uint32_t kDefaultSlotSize = 64 * 1024;
+inline constexpr std::uint32_t kDefaultSlotCount = 64;
+inline constexpr std::uint32_t kMaxSlotSize = 16 * 1024 * 1024;
+inline constexpr std::uint32_t kMaxSlotCount = 4096;
+inline constexpr std::uint32_t kControlCapacity = 16;
+
+inline constexpr std::uint64_t kRunnerDoorbellOffset = 0x100;
+inline constexpr std::uint64_t kSupervisorDoorbellOffset = 0x140;
+inline constexpr std::uint64_t kRingEntriesOffset = 128;  // entries start after RingIndices
+
+/// Region header; written once by the supervisor before any peer attaches, read-only afterwards.
+struct ChannelHeader {
+  std::uint64_t magic;                 // 0x00 kChannelMagic
+  std::uint32_t version;               // 0x08 kChannelVersion
+  std::uint32_t header_size;           // 0x0c sizeof(ChannelHeader)
+  std::uint64_t total_size;            // 0x10 bytes of the whole region
+  std::uint32_t slot_size;             // 0x18 bytes per payload slot (multiple of kPageSize)
+  std::uint32_t slot_count;            // 0x1c number of payload slots
+  std::uint32_t ring_capacity;         // 0x20 request/response ring entries (power of two)
+  std::uint32_t control_capacity;      // 0x24 control ring entries (kControlCapacity)
+  std::uint64_t control_offset;        // 0x28
+  std::uint64_t control_reply_offset;  // 0x30
+  std::uint64_t request_offset;        // 0x38
+  std::uint64_t response_offset;       // 0x40
+  std::uint64_t slots_offset;          // 0x48
+  std::uint64_t reserved[6];           // 0x50 zero
+};
+static_assert(sizeof(ChannelHeader) == 128);
+static_assert(offsetof(ChannelHeader, total_size) == 0x10);
+static_assert(offsetof(ChannelHeader, ring_capacity) == 0x20);
+static_assert(offsetof(ChannelHeader, slots_offset) == 0x48);
+
+/// One wake direction. `seq` is the 32-bit futex word (bumped by the waker); `sleeping` is 1 while
+/// the consumer of that direction is parked or about to park.
+struct alignas(64) DoorbellWord {
+  std::uint32_t seq;       // +0 futex word: fetch_add RELEASE by waker, load ACQUIRE by sleeper
+  std::uint32_t sleeping;  // +4 store RELAXED by sleeper (then SEQ_CST fence); load RELAXED by waker after its fence
+  std::uint8_t pad[56];
+};
+static_assert(sizeof(DoorbellWord) == 64);
+static_assert(kRunnerDoorbellOffset >= sizeof(ChannelHeader));
+static_assert(kSupervisorDoorbellOffset == kRunnerDoorbellOffset + sizeof(DoorbellWord));
+
+/// The two indices of a ring section, each on its own cache line.
+struct RingIndices {
+  alignas(64) std::uint64_t head;  // +0  consumer's count of entries taken (only the consumer stores)
+  std::uint8_t pad0[56];
+  alignas(64) std::uint64_t tail;  // +64 producer's count of entries pushed (only the producer stores)
+  std::uint8_t pad1[56];
+};
+static_assert(sizeof(RingIndices) == kRingEntriesOffset);
+static_assert(offsetof(RingIndices, tail) == 64);
+
+/// Request ring entry: the payload of request `request_id` is `length` bytes at the start of `slot`.
+struct RequestDesc {
+  std::uint64_t request_id;
+  std::uint32_t slot;
+  std::uint32_t length;
+};
+static_assert(sizeof(RequestDesc) == 16);
+
+/// Response ring entry: the response is `length` bytes at the start of the same `slot`.
+struct ResponseDesc {
+  std::uint64_t request_id;
+  std::uint32_t slot;
+  std::uint32_t length;
+  std::uint32_t status;  // ResponseStatus
+  std::uint32_t reserved;
+};
+static_assert(sizeof(ResponseDesc) == 24);
+static_assert(offsetof(ResponseDesc, status) == 16);
+
+/// ResponseDesc::status values.
+enum class ResponseStatus : std::uint32_t { kOk = 0, kHandlerError = 1, kRejected = 2 };
+
+/// Runner commands (ControlCommand::op).
+enum class ControlOp : std::uint32_t {
+  kBoot = 1,      // boot a kernel: arg0 = image/path index
+  kRestore = 2,   // restore a snapshot: arg0 = snapshot id / path index, arg1 = flags
+  kShutdown = 3,  // stop serving and exit
+  kPing = 4,      // reply at once (liveness)
+};
+inline constexpr std::uint32_t kMaxControlOp = 4;
+
+/// Control ring entry, supervisor → runner.
+struct ControlCommand {
+  std::uint64_t command_id;
+  std::uint32_t op;  // ControlOp; validated by the receiver
+  std::uint32_t arg0;
+  std::uint64_t arg1;
+  std::uint64_t arg2;
+};
+static_assert(sizeof(ControlCommand) == 32);
+
+/// Control reply ring entry, runner → supervisor. status 0 = success, else an errno-style code.
+struct ControlReply {
+  std::uint64_t command_id;
+  std::uint32_t op;
+  std::int32_t status;
+  std::uint64_t value;
+};
+static_assert(sizeof(ControlReply) == 24);
+
+static_assert(__is_standard_layout(ChannelHeader) && __is_trivially_copyable(ChannelHeader));
+static_assert(__is_standard_layout(DoorbellWord) && __is_trivially_copyable(DoorbellWord));
+static_assert(__is_standard_layout(RingIndices) && __is_trivially_copyable(RingIndices));
+static_assert(__is_trivially_copyable(RequestDesc) && __is_trivially_copyable(ResponseDesc));
+static_assert(__is_trivially_copyable(ControlCommand) && __is_trivially_copyable(ControlReply));
+
+/// Offsets and sizes of one region; a pure function of (slot_size, slot_count).
+struct ChannelLayout {
+  std::uint32_t slot_size;
+  std::uint32_t slot_count;
+  std::uint32_t ring_capacity;
+  std::uint32_t control_capacity;
+  std::uint64_t control_offset;
+  std::uint64_t control_reply_offset;
+  std::uint64_t request_offset;
+  std::uint64_t response_offset;
+  std::uint64_t slots_offset;
+  std::uint64_t total_size;
+};
+
+constexpr std::uint64_t page_round(std::uint64_t n) { return (n + kPageSize - 1) & ~(kPageSize - 1); }
+
+constexpr std::uint32_t ring_capacity_for(std::uint32_t slot_count) {
+  std::uint32_t cap = 1;
+  while (cap < slot_count) cap <<= 1;
+  return cap;
+}
+
+/// True when (slot_size, slot_count) describe a valid region.
+constexpr bool channel_params_valid(std::uint32_t slot_size, std::uint32_t slot_count) {
+  return slot_size >= kPageSize && slot_size <= kMaxSlotSize && slot_size % kPageSize == 0 &&
+         slot_count >= 1 && slot_count <= kMaxSlotCount;
+}
+
+/// The layout for valid parameters (see channel_params_valid); sizes fit easily in 64 bits.
+constexpr ChannelLayout compute_channel_layout(std::uint32_t slot_size, std::uint32_t slot_count) {
+  ChannelLayout l{};
+  l.slot_size = slot_size;
+  l.slot_count = slot_count;
+  l.ring_capacity = ring_capacity_for(slot_count);
+  l.control_capacity = kControlCapacity;
+  l.control_offset = kPageSize;
+  l.control_reply_offset =
+      l.control_offset + page_round(kRingEntriesOffset + std::uint64_t{kControlCapacity} * sizeof(ControlCommand));
+  l.request_offset =
+      l.control_reply_offset + page_round(kRingEntriesOffset + std::uint64_t{kControlCapacity} * sizeof(ControlReply));
+  l.response_offset =
+      l.request_offset + page_round(kRingEntriesOffset + std::uint64_t{l.ring_capacity} * sizeof(RequestDesc));
+  l.slots_offset =
+      l.response_offset + page_round(kRingEntriesOffset + std::uint64_t{l.ring_capacity} * sizeof(ResponseDesc));
+  l.total_size = l.slots_offset + std::uint64_t{slot_size} * slot_count;
+  return l;
+}
+
+// The default region: 64 slots of 64 KiB behind four one-page rings.
+static_assert(compute_channel_layout(kDefaultSlotSize, kDefaultSlotCount).request_offset == 3 * kPageSize);
+static_assert(compute_channel_layout(kDefaultSlotSize, kDefaultSlotCount).slots_offset == 5 * kPageSize);
+static_assert(compute_channel_layout(kDefaultSlotSize, kDefaultSlotCount).total_size ==
+              5 * kPageSize + 64ULL * 64 * 1024);
+
+}  // namespace snapfaas::ipc

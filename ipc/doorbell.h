@@ -1,0 +1,112 @@
+// Doorbell: the wake/sleep protocol of one ring direction — a bounded spin, then a cross-process
+// futex on DoorbellWord::seq, with a "sleeping" flag so producers only pay for FUTEX_WAKE when the
+// consumer really parks. A runner can run the consumer half on behalf of a guest that cannot futex.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+#include "ipc/channel_layout.h"
+#include "ipc/ipc_error.h"
+
+namespace snapfaas::ipc {
+
+static_assert(std::atomic_ref<std::uint32_t>::is_always_lock_free);
+
+/// How long to poll and how long to wait. steady_clock is CLOCK_MONOTONIC (the futex clock).
+struct WaitOptions {
+  using Clock = std::chrono::steady_clock;
+  static constexpr std::chrono::nanoseconds kSpinForever = std::chrono::nanoseconds::max();
+
+  std::chrono::nanoseconds spin = std::chrono::microseconds(20);  ///< poll this long before parking
+  Clock::time_point deadline = Clock::time_point::max();          ///< give up (kTimedOut) at this time
+
+  /// Default spin, deadline `timeout` from now.
+  [[nodiscard]] static WaitOptions within(std::chrono::nanoseconds timeout) noexcept {
+    return WaitOptions{.deadline = Clock::now() + timeout};
+  }
+};
+
+/// Pause hint for spin loops.
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+/// One direction's doorbell over a DoorbellWord in shared memory. Producer side: ring() after each
+/// push (or needs_wake()/wake() split across processes when a guest produces). Consumer side:
+/// wait(). One consumer per doorbell at a time; any number of wakers. Does not own the word.
+class Doorbell {
+ public:
+  Doorbell() noexcept = default;
+  explicit Doorbell(DoorbellWord* word) noexcept : word_(word) {}
+
+  /// Producer, after publishing (release store of the ring tail): true when the consumer is parked
+  /// or about to park and must be woken. The SEQ_CST fence pairs with the one in wait(): either
+  /// this load sees sleeping = 1, or the consumer's re-check sees the new entry.
+  [[nodiscard]] bool needs_wake() const noexcept {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    return std::atomic_ref(word_->sleeping).load(std::memory_order_relaxed) != 0;
+  }
+
+  /// Bumps seq (release: pairs with the sleeper's acquire load of seq) and issues FUTEX_WAKE.
+  void wake() noexcept;
+
+  /// needs_wake() then wake() if so: the whole producer half for host producers.
+  void ring() noexcept {
+    if (needs_wake()) wake();
+  }
+
+  /// Consumer: returns as soon as `ready()` is true (polling for options.spin, then parking on the
+  /// futex); kTimedOut at options.deadline. `ready` must be cheap and side-effect free (e.g.
+  /// RingConsumer::readable); it is called again after every wakeup, so spurious wakes are harmless.
+  template <typename Ready>
+  [[nodiscard]] Status wait(Ready&& ready, const WaitOptions& options) noexcept {
+    if (spin(ready, options)) return {};
+    auto seq = std::atomic_ref(word_->seq);
+    auto sleeping = std::atomic_ref(word_->sleeping);
+    for (;;) {
+      // Order: load the futex key, announce sleeping, full fence, re-check, then sleep only if seq
+      // still equals the key. A producer that published after our re-check sees sleeping = 1 (by
+      // the fences) and bumps seq, so FUTEX_WAIT either returns EAGAIN or is woken.
+      const std::uint32_t key = seq.load(std::memory_order_acquire);  // pairs with wake()'s fetch_add
+      sleeping.store(1, std::memory_order_relaxed);
+      std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with needs_wake()'s fence
+      if (ready()) {
+        sleeping.store(0, std::memory_order_relaxed);
+        return {};
+      }
+      const bool timed_out = !park(key, options.deadline);
+      sleeping.store(0, std::memory_order_relaxed);
+      if (ready()) return {};
+      if (timed_out) return IpcError::kTimedOut;
+    }
+  }
+
+  [[nodiscard]] DoorbellWord* word() const noexcept { return word_; }
+
+ private:
+  template <typename Ready>
+  static bool spin(Ready& ready, const WaitOptions& options) noexcept {
+    if (options.spin.count() <= 0) return ready();
+    const auto now = WaitOptions::Clock::now();
+    const auto until = options.spin >= options.deadline - now ? options.deadline : now + options.spin;
+    for (;;) {
+      for (int i = 0; i < 64; ++i) {
+        if (ready()) return true;
+        cpu_relax();
+      }
+      if (WaitOptions::Clock::now() >= until) return false;
+    }
+  }
+
+  /// FUTEX_WAIT_BITSET on seq while it equals `key`, until `deadline` (absolute, monotonic).
+  /// False only on timeout; true on wake, EAGAIN (seq changed) or a signal.
+  bool park(std::uint32_t key, WaitOptions::Clock::time_point deadline) noexcept;
+
+  DoorbellWord* word_ = nullptr;
+};
+
+}  // namespace snapfaas::ipc
