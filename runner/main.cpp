@@ -1,0 +1,38 @@
+// firerunner: the SnapFaaS VMM. Boots a vmlinux (serial console, virtio-blk rootfs/appfs) or a
+// freestanding ring-3 test guest, and exits with the guest's status.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <exception>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "runner/vmm.h"
+
+int main(int argc, char** argv) {
+  snapfaas::runner::VmmConfig config;
+  std::string log_level;
+  CLI::App app{"firerunner: boot one microVM (Linux vmlinux or ring-3 test guest)"};
+  app.add_option("--kernel", config.kernel, "vmlinux (ELF) or ring-3 guest ELF")->required();
+  app.add_option("--rootfs", config.rootfs, "raw root filesystem image (/dev/vda, read-only)");
+  app.add_option("--appfs", config.appfs, "raw app filesystem image (/dev/vdb, read-only)");
+  app.add_option("--mem_size", config.mem_mib, "guest RAM in MiB")->capture_default_str();
+  app.add_option("--vcpu_count", config.vcpu_count, "number of vCPUs")->capture_default_str();
+  app.add_option("--kernel_args", config.kernel_args, "extra Linux command-line arguments");
+  app.add_option("--console", config.console, "write the guest console to FILE instead of stdout");
+  app.add_flag("--ring3", config.ring3, "start the ELF at CPL3 with IOPL=3 (ring-3 test guest)");
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error (default $SNAPFAAS_LOG or info)");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    snapfaas::common::init_logging("firerunner", log_level);
+    snapfaas::runner::Vmm vmm(config);
+    const int code = vmm.run();
+    spdlog::debug("guest exited with status {}", code);
+    return code;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "firerunner: %s\n", e.what());
+    return 1;
+  }
+}

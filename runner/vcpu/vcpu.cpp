@@ -1,0 +1,125 @@
+// The vCPU thread loop and its kick.
+#include "runner/vcpu/vcpu.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/error.h"
+
+namespace snapfaas::runner {
+
+namespace {
+// The kick signal. Its handler only sets immediate_exit on the interrupted vCPU's kvm_run, so that
+// a kick landing just before KVM_RUN still makes it return at once (KVM API doc, immediate_exit).
+int kick_signal() noexcept { return SIGRTMIN; }
+thread_local kvm_run* t_run = nullptr;
+
+void on_kick(int) {
+  if (t_run != nullptr) t_run->immediate_exit = 1;
+}
+}  // namespace
+
+void Vcpu::install_kick_handler() {
+  struct sigaction sa {};
+  sa.sa_handler = on_kick;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: KVM_RUN must return EINTR
+  common::check_sys(::sigaction(kick_signal(), &sa, nullptr), "sigaction vCPU kick");
+}
+
+Vcpu::Vcpu(KvmVcpu vcpu, const Bus& pio, const Bus& mmio, OnExit on_exit)
+    : vcpu_(std::move(vcpu)), pio_(pio), mmio_(mmio), on_exit_(std::move(on_exit)) {}
+
+Vcpu::~Vcpu() {
+  stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Vcpu::start() {
+  requested_.store(VcpuState::kRunning, std::memory_order_release);
+  set_state(VcpuState::kRunning);
+  thread_ = std::thread([this] { thread_main(); });
+}
+
+void Vcpu::set_state(VcpuState s) noexcept {
+  {
+    std::lock_guard lock(mutex_);
+    state_.store(s, std::memory_order_release);
+  }
+  cv_.notify_all();
+}
+
+void Vcpu::kick() noexcept {
+  if (thread_.joinable()) ::pthread_kill(thread_.native_handle(), kick_signal());
+}
+
+void Vcpu::pause() {
+  {
+    std::lock_guard lock(mutex_);
+    if (state_.load(std::memory_order_acquire) == VcpuState::kStopped) return;
+    requested_.store(VcpuState::kPaused, std::memory_order_release);
+  }
+  kick();
+  std::unique_lock lock(mutex_);
+  cv_.wait(lock, [&] { return state_.load(std::memory_order_acquire) != VcpuState::kRunning; });
+}
+
+void Vcpu::resume() {
+  {
+    std::lock_guard lock(mutex_);
+    if (requested_.load(std::memory_order_acquire) != VcpuState::kPaused) return;
+    requested_.store(VcpuState::kRunning, std::memory_order_release);
+  }
+  cv_.notify_all();
+}
+
+void Vcpu::stop() noexcept {
+  {
+    std::lock_guard lock(mutex_);
+    requested_.store(VcpuState::kStopped, std::memory_order_release);
+  }
+  cv_.notify_all();
+  if (std::this_thread::get_id() != thread_.get_id()) kick();
+}
+
+void Vcpu::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Vcpu::thread_main() noexcept {
+  t_run = &vcpu_.run_struct();
+  const ExitContext ctx{pio_, mmio_, [this] { return vcpu_.regs().rip; }};
+  while (true) {
+    const VcpuState wanted = requested_.load(std::memory_order_acquire);
+    if (wanted == VcpuState::kStopped) break;
+    if (wanted == VcpuState::kPaused) {
+      std::unique_lock lock(mutex_);
+      state_.store(VcpuState::kPaused, std::memory_order_release);
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return requested_.load(std::memory_order_acquire) != VcpuState::kPaused; });
+      state_.store(VcpuState::kRunning, std::memory_order_release);
+      continue;
+    }
+    const int r = vcpu_.run();
+    if (r == -EINTR || r == -EAGAIN) {
+      vcpu_.set_immediate_exit(false);
+      continue;
+    }
+    if (r < 0) {
+      on_exit_(vcpu_.id(), {ExitAction::kError, std::string("KVM_RUN: ") + std::strerror(-r)});
+      break;
+    }
+    ExitResult result = handle_exit(vcpu_.run_struct(), vcpu_.run_size(), ctx);
+    if (result.action == ExitAction::kContinue) continue;
+    on_exit_(vcpu_.id(), result);
+    break;
+  }
+  t_run = nullptr;
+  set_state(VcpuState::kStopped);
+}
+
+}  // namespace snapfaas::runner

@@ -1,0 +1,65 @@
+// Vcpu: one vCPU thread running KVM_RUN in a loop with explicit states (running, paused,
+// stopped) and a kick (signal + kvm_run.immediate_exit) that makes KVM_RUN return promptly.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "runner/kvm/kvm_vcpu.h"
+#include "runner/vcpu/exit_handler.h"
+
+namespace snapfaas::runner {
+
+enum class VcpuState : int { kRunning, kPaused, kStopped };
+
+/// Owns a KvmVcpu and its thread. start/pause/resume/stop/join are called from the VMM thread (or,
+/// for stop, from any vCPU thread); the KvmVcpu is only touched by the vCPU thread after start()
+/// and by the VMM thread while the vCPU is paused or stopped.
+class Vcpu {
+ public:
+  /// Called on the vCPU thread when its loop ends for a reason other than stop(): a terminal exit
+  /// (HLT, shutdown, reset) or an error.
+  using OnExit = std::function<void(std::uint32_t vcpu_id, const ExitResult& result)>;
+
+  Vcpu(KvmVcpu vcpu, const Bus& pio, const Bus& mmio, OnExit on_exit);
+  Vcpu(const Vcpu&) = delete;
+  Vcpu& operator=(const Vcpu&) = delete;
+  ~Vcpu();  ///< stops and joins
+
+  /// Installs the process-wide kick signal handler. Call once before any start().
+  static void install_kick_handler();
+
+  void start();
+  /// Asks the thread to pause and waits until it has left KVM_RUN and parked.
+  void pause();
+  void resume();
+  /// Asks the thread to stop (non-blocking, callable from any thread).
+  void stop() noexcept;
+  void join();
+
+  [[nodiscard]] VcpuState state() const noexcept { return state_.load(std::memory_order_acquire); }
+  [[nodiscard]] KvmVcpu& kvm() noexcept { return vcpu_; }
+
+ private:
+  void kick() noexcept;
+  void thread_main() noexcept;
+  void set_state(VcpuState s) noexcept;
+
+  KvmVcpu vcpu_;
+  const Bus& pio_;
+  const Bus& mmio_;
+  OnExit on_exit_;
+  // requested_: written by controllers (release), read by the vCPU loop (acquire).
+  std::atomic<VcpuState> requested_{VcpuState::kRunning};
+  // state_: written by the vCPU thread (release), read by controllers (acquire).
+  std::atomic<VcpuState> state_{VcpuState::kPaused};
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::thread thread_;
+};
+
+}  // namespace snapfaas::runner

@@ -1,0 +1,25 @@
+// VmmConfig: everything firerunner needs to build one microVM (plain values, from the CLI).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace snapfaas::runner {
+
+struct VmmConfig {
+  std::string kernel;       ///< vmlinux or ring-3 guest ELF
+  std::string rootfs;       ///< raw image for /dev/vda (read-only), empty for none
+  std::string appfs;        ///< raw image for /dev/vdb (read-only), empty for none
+  std::uint64_t mem_mib = 128;
+  std::uint32_t vcpu_count = 1;
+  std::string kernel_args;  ///< appended to the default Linux command line
+  std::string console;      ///< console output file; empty = stdout
+  bool ring3 = false;       ///< force ring-3 boot (also chosen by the ELF note)
+  std::string kvm_path = "/dev/kvm";
+};
+
+/// Linux command-line arguments firerunner always passes before --kernel_args.
+inline constexpr const char* kDefaultKernelArgs =
+    "console=ttyS0 reboot=k panic=1 pci=off nomodules i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd";
+
+}  // namespace snapfaas::runner
