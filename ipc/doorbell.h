@@ -37,9 +37,13 @@ inline void cpu_relax() noexcept {
 
 /// One direction's doorbell over a DoorbellWord in shared memory. Producer side: ring() after each
 /// push (or needs_wake()/wake() split across processes when a guest produces). Consumer side:
-/// wait(). One consumer per doorbell at a time; any number of wakers. Does not own the word.
+/// wait(). One consumer per doorbell at a time; any number of wakers. Does not own the word. The
+/// object is process-local (its spin statistics are not shared).
 class Doorbell {
  public:
+  static constexpr std::uint32_t kMissesBeforeBackoff = 4;
+  static constexpr std::uint32_t kProbeInterval = 32;
+
   Doorbell() noexcept = default;
   explicit Doorbell(DoorbellWord* word) noexcept : word_(word) {}
 
@@ -62,9 +66,22 @@ class Doorbell {
   /// Consumer: returns as soon as `ready()` is true (polling for options.spin, then parking on the
   /// futex); kTimedOut at options.deadline. `ready` must be cheap and side-effect free (e.g.
   /// RingConsumer::readable); it is called again after every wakeup, so spurious wakes are harmless.
+  ///
+  ///
+  /// Adaptive spin: after kMissesBeforeBackoff consecutive spins that ended in parking (a peer on
+  /// our own core cannot answer while we spin; an idle peer will not), it parks at once, probing
+  /// with a short spin (options.spin / 8) every kProbeInterval-th wait, until a spin succeeds.
   template <typename Ready>
   [[nodiscard]] Status wait(Ready&& ready, const WaitOptions& options) noexcept {
-    if (spin(ready, options)) return {};
+    std::chrono::nanoseconds spin_for = options.spin;
+    if (misses_ >= kMissesBeforeBackoff) {
+      spin_for = ++skipped_ % kProbeInterval == 0 ? options.spin / 8 : std::chrono::nanoseconds(0);
+    }
+    if (spin(ready, spin_for, options.deadline)) {
+      misses_ = 0;
+      return {};
+    }
+    if (spin_for.count() > 0 && misses_ < kMissesBeforeBackoff) ++misses_;
     auto seq = std::atomic_ref(word_->seq);
     auto sleeping = std::atomic_ref(word_->sleeping);
     for (;;) {
@@ -89,10 +106,10 @@ class Doorbell {
 
  private:
   template <typename Ready>
-  static bool spin(Ready& ready, const WaitOptions& options) noexcept {
-    if (options.spin.count() <= 0) return ready();
+  static bool spin(Ready& ready, std::chrono::nanoseconds spin_for, WaitOptions::Clock::time_point deadline) noexcept {
+    if (spin_for.count() <= 0) return ready();
     const auto now = WaitOptions::Clock::now();
-    const auto until = options.spin >= options.deadline - now ? options.deadline : now + options.spin;
+    const auto until = spin_for >= deadline - now ? deadline : now + spin_for;
     for (;;) {
       for (int i = 0; i < 64; ++i) {
         if (ready()) return true;
@@ -107,6 +124,8 @@ class Doorbell {
   bool park(std::uint32_t key, WaitOptions::Clock::time_point deadline) noexcept;
 
   DoorbellWord* word_ = nullptr;
+  std::uint32_t misses_ = 0;   // consecutive spins that ended in parking (process-local)
+  std::uint32_t skipped_ = 0;  // waits that skipped the spin while backed off
 };
 
 }  // namespace snapfaas::ipc

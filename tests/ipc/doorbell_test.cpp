@@ -55,6 +55,42 @@ TEST_CASE("wait returns at once when ready and times out when never ready") {
   CHECK(word.sleeping == 0);  // cleared after waking
 }
 
+TEST_CASE("after repeated spins that end in parking, waits stop spinning until a probe succeeds") {
+  DoorbellWord word{};
+  Doorbell bell(&word);
+  int polls = 0;
+  auto never = [&polls] {
+    ++polls;
+    return false;
+  };
+  // Deadline already passed: each wait spins (>= 64 polls) or not (a handful), then times out.
+  auto expired = [] { return WaitOptions{.spin = std::chrono::milliseconds(1), .deadline = std::chrono::steady_clock::now()}; };
+  for (std::uint32_t i = 0; i < Doorbell::kMissesBeforeBackoff; ++i) {
+    polls = 0;
+    CHECK(bell.wait(never, expired()).error() == IpcError::kTimedOut);
+    CHECK(polls >= 64);
+  }
+  polls = 0;
+  CHECK(bell.wait(never, expired()).error() == IpcError::kTimedOut);
+  CHECK(polls < 8);  // backed off: no spin
+  int probes = 0;
+  for (std::uint32_t i = 0; i < 2 * Doorbell::kProbeInterval; ++i) {
+    polls = 0;
+    (void)bell.wait(never, expired());
+    if (polls >= 64) ++probes;
+  }
+  CHECK(probes == 2);  // every kProbeInterval-th wait probes
+  CHECK(bell.wait([] { return true; }, WaitOptions{}));  // backed off, but ready at once
+  // A probe whose spin succeeds (ready on the 11th poll) ends the back-off.
+  for (std::uint32_t i = 0; i < Doorbell::kProbeInterval; ++i) {
+    int n = 0;
+    (void)bell.wait([&n] { return ++n > 10; }, expired());
+  }
+  polls = 0;
+  CHECK(bell.wait(never, expired()).error() == IpcError::kTimedOut);
+  CHECK(polls >= 64);
+}
+
 TEST_CASE("a parked waiter in another process is woken by ring()") {
   ShmObject shm = ShmObject::create(unique_name("bell"), sizeof(PingPong));
   auto* pp = reinterpret_cast<PingPong*>(shm.data());
