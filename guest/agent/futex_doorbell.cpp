@@ -1,0 +1,43 @@
+// FutexDoorbell: the runner's side of WAIT / RESPONSE_READY done in-process with ipc::Doorbell.
+#include "guest/agent/futex_doorbell.h"
+
+#include <chrono>
+
+#include "guest/agent/agent_log.h"
+
+namespace snapfaas::guest {
+
+namespace {
+// How often a parked wait re-checks the stop flag.
+constexpr auto kStopPollInterval = std::chrono::milliseconds(50);
+}  // namespace
+
+FutexDoorbell::FutexDoorbell(const Window& window, const std::atomic<bool>& stop) noexcept
+    : window_(window),
+      stop_(stop),
+      runner_bell_(window.runner_doorbell()),
+      supervisor_bell_(window.supervisor_doorbell()) {}
+
+WaitAnswer FutexDoorbell::wait_for_request() noexcept {
+  for (;;) {
+    if (stop_.load(std::memory_order_relaxed)) return {WaitAnswer::Kind::kShutdown, 0};
+    ipc::WaitOptions options = ipc::WaitOptions::within(kStopPollInterval);
+    options.spin = std::chrono::nanoseconds(0);  // the agent already spun before calling us
+    if (runner_bell_.wait([this] { return window_.request_pending(); }, options)) {
+      return {WaitAnswer::Kind::kRequest, window_.peek_request_slot()};
+    }
+  }
+}
+
+void FutexDoorbell::response_ready(std::uint32_t) noexcept { supervisor_bell_.wake(); }
+
+void FutexDoorbell::snapshot_point(ipc::SnapshotPoint point) noexcept {
+  ++snapshot_points_;
+  log(LogLevel::kInfo, "snapshot point %s", point == ipc::SnapshotPoint::kBase ? "base" : "diff");
+}
+
+void FutexDoorbell::fatal(ipc::AgentFatal code) noexcept {
+  log(LogLevel::kError, "fatal error code %u", static_cast<unsigned>(code));
+}
+
+}  // namespace snapfaas::guest

@@ -1,0 +1,105 @@
+// snapfaas-agent: the guest agent. Maps the ring window, signals the snapshot points, imports the
+// function (handler.handle from /srv) into embedded CPython and serves requests until shutdown.
+// Guest mode (default): window from /dev/mem at kWindowGpa, port-I/O doorbells (iopl(3)).
+// Host test mode: --window-file /dev/shm/NAME --channel-region --doorbell futex.
+#include <CLI/CLI.hpp>
+
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "guest/agent/agent.h"
+#include "guest/agent/agent_failure.h"
+#include "guest/agent/agent_log.h"
+#include "guest/agent/futex_doorbell.h"
+#include "guest/agent/port_io_doorbell.h"
+#include "guest/agent/python_runtime.h"
+#include "guest/agent/window.h"
+
+namespace {
+
+using snapfaas::guest::AgentFailure;
+using snapfaas::guest::LogLevel;
+using snapfaas::ipc::AgentFatal;
+
+std::atomic<bool> g_stop{false};  // host test mode: set by SIGTERM/SIGINT
+
+extern "C" void on_stop_signal(int) { g_stop.store(true, std::memory_order_relaxed); }
+
+void install_stop_handlers() {
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGTERM, &action, nullptr);
+  ::sigaction(SIGINT, &action, nullptr);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  snapfaas::guest::WindowSource source;
+  std::string doorbell_kind = "port";
+  std::string module_dir = "/srv";
+  std::string module = "handler";
+  std::string function = "handle";
+  unsigned spin_us = 50;
+  bool verbose = false;
+
+  CLI::App app{"snapfaas-agent: serve handle(request) from the ring window"};
+  app.add_option("--window-file", source.path, "file holding the window")->capture_default_str();
+  app.add_option("--window-offset", source.offset, "file offset of the window (page-aligned)")
+      ->capture_default_str();
+  app.add_flag("--channel-region", source.channel_region,
+               "the file holds a whole channel region (host tests): map the guest's view of it");
+  app.add_option("--doorbell", doorbell_kind, "port (guest: port I/O) or futex (host tests)")
+      ->check(CLI::IsMember({"port", "futex"}))
+      ->capture_default_str();
+  app.add_option("--module-dir", module_dir, "directory holding the function module")->capture_default_str();
+  app.add_option("--module", module, "function module name")->capture_default_str();
+  app.add_option("--function", function, "function name in the module")->capture_default_str();
+  app.add_option("--spin-us", spin_us, "poll the request ring this long before parking on WAIT")
+      ->capture_default_str();
+  app.add_flag("-v,--verbose", verbose, "debug log lines");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : static_cast<int>(AgentFatal::kUsage);
+  }
+  if (verbose) snapfaas::guest::log_threshold() = LogLevel::kDebug;
+
+  const bool futex = doorbell_kind == "futex";
+  std::unique_ptr<snapfaas::guest::AgentDoorbell> doorbell;
+  try {
+    if (futex) {
+      install_stop_handlers();
+      source.writable_header = true;  // the futex doorbell words live in the header page
+    } else {
+      doorbell = snapfaas::guest::PortIoDoorbell::create();  // before anything can fail: fatal needs ports
+    }
+    const snapfaas::guest::Window window = snapfaas::guest::Window::map(source);
+    if (futex) doorbell = std::make_unique<snapfaas::guest::FutexDoorbell>(window, g_stop);
+    snapfaas::guest::log(LogLevel::kDebug, "window %s+0x%llx: %u slots of %u bytes", source.path.c_str(),
+                         static_cast<unsigned long long>(source.offset), window.slot_count(), window.slot_size());
+
+    int code = 0;
+    {
+      const std::unique_ptr<snapfaas::guest::PythonRuntime> python = snapfaas::guest::PythonRuntime::start();
+      doorbell->snapshot_point(snapfaas::ipc::SnapshotPoint::kBase);
+      python->import_handler(module_dir, module, function);
+      doorbell->snapshot_point(snapfaas::ipc::SnapshotPoint::kDiff);
+      snapfaas::guest::Agent agent(window, *doorbell, *python,
+                                   {.spin = std::chrono::microseconds(spin_us)});
+      code = agent.run();
+    }
+    std::fflush(stdout);
+    return code;
+  } catch (const AgentFailure& e) {
+    snapfaas::guest::log(LogLevel::kError, "%s", e.what());
+    if (doorbell) doorbell->fatal(e.code());
+    return static_cast<int>(e.code());
+  }
+}
