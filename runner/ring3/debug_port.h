@@ -31,6 +31,7 @@ class DebugPort : public BusDevice {
   std::mutex out_mutex_;  // keeps result lines whole when several vCPUs report
   std::atomic<std::uint32_t> echo_{0};
   std::atomic<std::uint64_t> results_{0};
+  std::atomic<bool> first_io_seen_{false};
 };
 
 }  // namespace snapfaas::runner
