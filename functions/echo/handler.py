@@ -1,0 +1,5 @@
+"""echo: returns the request unchanged (round-trip checks of the request path)."""
+
+
+def handle(request):
+    return request

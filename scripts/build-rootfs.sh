@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Builds the guest root filesystem: Debian bookworm's python3 (3.11, standard library, the shared
+# libpython3.11 the agent embeds), busybox-static and our init (guest/init/init as /sbin/init), as an
+# ext4 image made with `mkfs.ext4 -d` (no loop mounts). Packages come through this machine's own apt
+# sources (the files in /etc/apt are handed to mmdebstrap). If the guest agent has been built
+# (build/release/guest/agent/snapfaas-agent, or $SNAPFAAS_AGENT) it is installed as
+# /usr/bin/snapfaas-agent. Cached: rebuilt only when the package versions, the init, the agent or
+# this script change.  Output: $CACHE/images/rootfs.ext4
+# Usage: scripts/build-rootfs.sh [--check]   (--check: exit 0 if current, 1 if a build is needed)
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+check=0
+[[ ${1:-} == --check ]] && check=1
+[[ $# -le $check ]] || die "build-rootfs.sh: unknown argument '$1' (use --check)"
+
+packages=(python3-minimal libpython3.11-stdlib libpython3.11 busybox-static)
+init="$ROOT/guest/init/init"
+agent="${SNAPFAAS_AGENT:-$BUILD_RELEASE/guest/agent/snapfaas-agent}"
+out="$CACHE/images/rootfs.ext4"
+[[ -f $init ]] || die "guest init missing: $init"
+command -v mmdebstrap >/dev/null || die "mmdebstrap is not installed: run scripts/setup.sh --no-build"
+command -v mkfs.ext4 >/dev/null || die "mkfs.ext4 (e2fsprogs) is not installed: run scripts/setup.sh --no-build"
+
+# The machine's own apt sources (one-line and deb822 files), passed to mmdebstrap as files.
+sources=()
+[[ -s /etc/apt/sources.list ]] && sources+=(/etc/apt/sources.list)
+for f in /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+  [[ -s $f ]] && sources+=("$f")
+done
+[[ ${#sources[@]} -gt 0 ]] || die "no apt sources configured in /etc/apt"
+
+versions="$(apt-cache policy "${packages[@]}" | awk '/^[^ ]/{p=$1} /Candidate:/{print p, $2}')"
+agent_sum="none"
+[[ -x $agent ]] && agent_sum="$(sha256sum <"$agent" | cut -d' ' -f1)"
+key="$( { sha256sum <"$0"; echo "mmdebstrap=$(dpkg-query -W -f='${Version}' mmdebstrap)"
+          echo "$versions"; echo "agent=$agent_sum"; cat "$init"; } | sha256sum | cut -d' ' -f1)"
+
+if [[ -f $out && -f $out.key && "$(cat "$out.key")" == "$key" ]]; then
+  [[ $check -eq 1 ]] && exit 0
+  step "rootfs: cached ${out#"$ROOT"/} ($(du -m --apparent-size "$out" | cut -f1) MiB, key ${key:0:12})"
+  exit 0
+fi
+[[ $check -eq 1 ]] && exit 1
+
+t0=$SECONDS
+work="$CACHE/rootfs-build"
+mkdir -p "$CACHE/images"
+exec 9>"$CACHE/images/.lock-rootfs"
+flock 9
+rm -rf "$work"
+mkdir -p "$work"
+step "rootfs: mmdebstrap bookworm (essential + ${packages[*]})"
+debs="$CACHE/debs"  # downloaded .debs, kept so that a rebuild (new init, new agent) downloads nothing
+mkdir -p "$debs"
+excludes=()
+for p in /usr/share/doc/ /usr/share/man/ /usr/share/info/ /usr/share/locale/ /usr/share/lintian/ \
+         /usr/share/linda/ /usr/share/i18n/ /usr/share/zoneinfo/ /usr/lib/x86_64-linux-gnu/gconv/; do
+  excludes+=(--dpkgopt="path-exclude=$p*")
+done
+mmdebstrap --variant=essential --mode=root --include="$(IFS=,; echo "${packages[*]}")" \
+  "${excludes[@]}" --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+  --dpkgopt='path-include=/usr/lib/x86_64-linux-gnu/gconv/gconv-modules*' \
+  --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
+  --skip=essential/unlink --setup-hook='mkdir -p "$1"/var/cache/apt/archives/' \
+  --setup-hook="sync-in $debs /var/cache/apt/archives/" \
+  --customize-hook="sync-out /var/cache/apt/archives $debs" \
+  bookworm "$work/root" "${sources[@]}" </dev/null 2>"$work/mmdebstrap.log" ||
+  { tail -n 20 "$work/mmdebstrap.log" >&2; die "rootfs: mmdebstrap failed (log: $work/mmdebstrap.log)"; }
+
+r="$work/root"
+step "rootfs: installing init$([[ -x $agent ]] && echo " and agent ${agent#"$ROOT"/}"), precompiling the standard library"
+install -m 0755 "$init" "$r/sbin/init"
+[[ -x $agent ]] && install -m 0755 "$agent" "$r/usr/bin/snapfaas-agent"
+mkdir -p "$r/srv" "$r/tmp" "$r/run" "$r/proc" "$r/sys" "$r/dev"
+# Bytecode for the whole standard library: the guest never writes to its (read-only) root.
+chroot "$r" /usr/bin/python3 -m compileall -q -j 0 /usr/lib/python3.11 >/dev/null 2>&1 || true
+# Packaging state and caches a read-only guest never uses.
+# perl-base is Essential only for dpkg's maintainer scripts; nothing in the guest runs them.
+rm -rf "$r"/var/cache/apt/* "$r"/var/lib/apt/lists/* "$r"/var/log/* "$r"/usr/share/perl* \
+       "$r"/usr/bin/perl* "$r"/usr/lib/x86_64-linux-gnu/perl* \
+       "$r"/usr/lib/python3.11/{ensurepip,idlelib,lib2to3,pydoc_data,tkinter,turtledemo}
+chroot "$r" /usr/bin/python3 -c 'import json, encodings.idna, importlib; print(json.dumps({"ok": 1}))' >/dev/null ||
+  die "rootfs: python3 does not run in the assembled root"
+
+step "rootfs: mkfs.ext4 -d"
+size_mib=$(( $(du -sm "$r" | cut -f1) * 110 / 100 + 8 ))
+rm -f "$out.tmp"
+mkfs.ext4 -q -F -L snapfaas-root -O ^has_journal -m 0 -E root_owner=0:0 -d "$r" "$out.tmp" "${size_mib}M" >/dev/null
+mv "$out.tmp" "$out"
+echo "$key" >"$out.key"
+printf '%s\n' "$versions" >"$out.versions"
+rm -rf "$work"
+step "rootfs: built ${out#"$ROOT"/}: ${size_mib} MiB image ($(du -sm "$out" | cut -f1) MiB used on disk) in $((SECONDS - t0)) s"

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Runs CMD inside the emulated KVM host: QEMU TCG with nested SVM (-cpu EPYC,+svm,+npt, -M microvm)
+# booting the L1 kernel (scripts/build-guest-kernel.sh --l1; built here if stale). Inside L1 the
+# host's root is visible read-only and this repository read-write at the same absolute paths
+# (virtio-9p), so CMD can be a repo script or a build/ binary, finds its shared libraries, QEMU's
+# firmware and the guest images where they are on the host, and can write results back.
+# CMD runs with /dev/kvm (nested KVM), in the caller's working directory, stdin /dev/null; its
+# stdout and stderr both stream through L1's serial console to this script's stdout.
+# Exit status: CMD's; 124 on --timeout; 125 when L1 fails to boot or dies before CMD finishes
+# (one "error:" line on stderr names the cause).
+# Usage: scripts/kvm-host.sh [--mem MiB] [--cpus N] [--timeout S] [--kernel VMLINUX]
+#                            [--native | --auto] [--verbose] -- CMD [ARG...]
+#   --native  run CMD directly (only with hardware KVM); --auto: directly if hardware KVM, else in L1
+# Environment passed into L1: SNAPFAAS_* variables, plus PATH, LANG, HOME=/tmp.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+mem=2048 cpus=2 timeout_s=600 kernel="" mode=emulated verbose=0
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --mem) mem="${2:?--mem needs MiB}"; shift ;;
+    --cpus) cpus="${2:?--cpus needs a count}"; shift ;;
+    --timeout) timeout_s="${2:?--timeout needs seconds}"; shift ;;
+    --kernel) kernel="${2:?--kernel needs a path}"; shift ;;
+    --native) mode=native ;;
+    --auto) mode=auto ;;
+    --verbose) verbose=1 ;;
+    --) shift; break ;;
+    *) die "kvm-host.sh: unknown argument '$1' (usage: kvm-host.sh [--mem MiB] [--cpus N] [--timeout S] [--kernel VMLINUX] [--native|--auto] [--verbose] -- CMD...)" ;;
+  esac
+  shift
+done
+[[ $# -gt 0 ]] || die "kvm-host.sh: no command given (usage: kvm-host.sh [options] -- CMD...)"
+[[ $mem =~ ^[0-9]+$ && $cpus =~ ^[0-9]+$ && $timeout_s =~ ^[0-9]+$ ]] ||
+  die "kvm-host.sh: --mem, --cpus and --timeout take whole numbers"
+
+machine="$("$ROOT/scripts/kvm-detect.sh")"
+echo "kvm-host: machine: $machine" >&2
+if [[ $mode == native || ($mode == auto && ${machine%%:*} == hardware) ]]; then
+  [[ ${machine%%:*} == hardware ]] || die "kvm-host.sh --native needs hardware KVM; this machine is '${machine%%:*}'"
+  echo "kvm-host: running natively: $*" >&2
+  exec "$@"
+fi
+
+command -v qemu-system-x86_64 >/dev/null ||
+  die "qemu-system-x86_64 is not installed (package qemu-system-x86): run scripts/setup.sh --no-build"
+[[ -x /bin/busybox ]] || die "/bin/busybox is not installed (package busybox-static): run scripts/setup.sh --no-build"
+[[ $ROOT != *[[:space:]]* ]] || die "kvm-host.sh: the repository path must not contain whitespace: '$ROOT'"
+if [[ -z $kernel ]]; then
+  kernel="$CACHE/images/l1-vmlinux"
+  "$ROOT/scripts/build-guest-kernel.sh" --l1 --check ||
+    "$ROOT/scripts/build-guest-kernel.sh" --l1 >&2 || die "kvm-host.sh: building the L1 kernel failed"
+fi
+[[ -f $kernel ]] || die "L1 kernel not found: $kernel (build it with scripts/build-images.sh or scripts/build-guest-kernel.sh --l1)"
+
+# The initramfs: busybox + guest/init/l1-init, cached by content.
+initrd_key="$(cat /bin/busybox "$ROOT/guest/init/l1-init" | sha256sum | cut -c1-16)"
+initrd="$CACHE/images/l1-initramfs-$initrd_key.cpio"
+if [[ ! -f $initrd ]]; then
+  mkdir -p "$CACHE/images"
+  tree="$(mktemp -d)"
+  mkdir -p "$tree/bin"
+  cp /bin/busybox "$tree/bin/busybox"
+  install -m 0755 "$ROOT/guest/init/l1-init" "$tree/init"
+  rm -f "$CACHE"/images/l1-initramfs-*.cpio
+  (cd "$tree" && find . | cpio -o -H newc --quiet) >"$initrd.tmp"
+  mv "$initrd.tmp" "$initrd"
+  rm -rf "$tree"
+fi
+
+# The run directory (inside the repo, so L1 reaches it read-write): command, environment, results.
+mkdir -p "$CACHE/kvm-host"
+run="$(mktemp -d "$CACHE/kvm-host/run.XXXXXX")"
+qemu_pid=""
+cleanup() { [[ -n $qemu_pid ]] && kill "$qemu_pid" 2>/dev/null; rm -rf "$run"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+{
+  printf 'cd %q 2>/dev/null || cd /\n' "$PWD"
+  printf 'exec'; printf ' %q' "$@"; printf '\n'
+} >"$run/cmd.sh"
+{
+  echo "export HOME=/tmp PATH=$(printf %q "$PATH") LANG=C.UTF-8 SNAPFAAS_IN_KVM_HOST=1"
+  while IFS='=' read -r -d '' name value; do
+    [[ $name == SNAPFAAS_* ]] && printf 'export %s=%q\n' "$name" "$value"
+  done < <(env -0)
+} >"$run/env.sh"
+
+append="console=ttyS0 reboot=k panic=-1 snapfaas.root=$ROOT snapfaas.run=$run"
+if [[ $verbose -eq 1 ]]; then append+=" snapfaas.verbose=1"; else append+=" loglevel=1"; fi
+qemu=(qemu-system-x86_64 -accel tcg -cpu EPYC,+svm,+npt -M microvm,acpi=off -smp "$cpus" -m "$mem"
+      -nodefaults -no-user-config -nographic -serial stdio -no-reboot
+      -kernel "$kernel" -initrd "$initrd" -append "$append"
+      -fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap
+      -device virtio-9p-device,fsdev=hostroot,mount_tag=hostroot
+      -fsdev local,id=repo,path="$ROOT",security_model=none,multidevs=remap
+      -device virtio-9p-device,fsdev=repo,mount_tag=repo)
+echo "kvm-host: booting L1 ($(basename "$kernel"), ${cpus} vCPUs, ${mem} MiB, timeout ${timeout_s} s): $*" >&2
+t0=$(date +%s.%N)
+"${qemu[@]}" </dev/null &
+qemu_pid=$!
+# Watch for L1's "started" file to report the boot time; enforce the timeout.
+boot_s="" timed_out=0
+while kill -0 "$qemu_pid" 2>/dev/null; do
+  now=$(date +%s.%N)
+  if [[ -z $boot_s && -f $run/started ]]; then boot_s=$(awk -v a="$t0" -v b="$now" 'BEGIN{printf "%.1f", b-a}'); fi
+  if awk -v a="$t0" -v b="$now" -v t="$timeout_s" 'BEGIN{exit !(b-a > t)}'; then
+    timed_out=1; kill "$qemu_pid" 2>/dev/null; break
+  fi
+  sleep 0.1
+done
+set +e; wait "$qemu_pid"; qemu_rc=$?; set -e
+qemu_pid=""
+total_s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
+
+if [[ $timed_out -eq 1 ]]; then
+  echo "error: kvm-host: timed out after ${timeout_s} s ($([[ -f $run/started ]] && echo "CMD still running" || echo "L1 never finished booting"))" >&2
+  exit 124
+fi
+if [[ -f $run/status ]]; then
+  status="$(cat "$run/status")"
+  echo "kvm-host: L1 boot ${boot_s:-?} s, total ${total_s} s, exit status $status" >&2
+  exit "$status"
+fi
+if [[ -f $run/started ]]; then
+  echo "error: kvm-host: L1 stopped before the command finished (qemu exit $qemu_rc after ${total_s} s)" >&2
+else
+  echo "error: kvm-host: L1 failed to boot (qemu exit $qemu_rc after ${total_s} s; rerun with --verbose for the kernel log)" >&2
+fi
+exit 125
