@@ -40,12 +40,12 @@ void Vmm::attach_linux_devices() {
     auto transport = std::make_shared<virtio::MmioTransport>(memory_, std::move(device),
                                                              std::make_shared<IrqFdInterrupt>(vm_, irq));
     mmio_.insert(transport, base, layout::kVirtioMmioSize);
-    cmdline_ += " " + virtio::mmio_kernel_arg(base, irq);
+    cmdline_.append(" ").append(virtio::mmio_kernel_arg(base, irq));
     base += layout::kVirtioMmioSize;
     ++irq;
   }
   if (!config_.rootfs.empty()) cmdline_ += " root=/dev/vda ro";
-  if (!config_.kernel_args.empty()) cmdline_ += " " + config_.kernel_args;
+  if (!config_.kernel_args.empty()) cmdline_.append(" ").append(config_.kernel_args);
 }
 
 }  // namespace snapfaas::runner
