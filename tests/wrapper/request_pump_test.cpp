@@ -1,0 +1,126 @@
+// wrapper/request_pump: request/response handling against a fake consumer thread (RunnerChannel),
+// no VM: ordering, malformed lines, oversize payloads, timeouts with late answers, a dead peer.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <sstream>
+#include <thread>
+
+#include "tests/wrapper/fake_runner.h"
+#include "wrapper/request_pump.h"
+
+namespace {
+
+using namespace snapfaas;
+using nlohmann::json;
+
+std::string unique_name() {
+  static int counter = 0;
+  return "/snapfaas-wrapper-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+}
+
+wrapper::PumpOptions options(std::chrono::milliseconds timeout) {
+  wrapper::PumpOptions o;
+  o.timeout = timeout;
+  return o;
+}
+
+/// A channel with a fake consumer thread serving it.
+struct Served {
+  std::string name = unique_name();
+  ipc::SupervisorChannel channel = ipc::SupervisorChannel::create(name, {.slot_size = 4096, .slot_count = 4});
+  std::atomic<bool> stop{false};
+  std::thread consumer{[this] {
+    ipc::RunnerChannel runner = ipc::RunnerChannel::open(name);
+    wrapper::test::serve_fake(runner, stop);
+  }};
+  ~Served() {
+    stop.store(true, std::memory_order_relaxed);
+    consumer.join();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("responses come out one per line, in input order; malformed and blank lines handled") {
+  Served s;
+  wrapper::RequestPump pump(s.channel, options(std::chrono::seconds(10)));
+  std::stringstream in, out, timing;
+  for (int i = 0; i < 100; ++i) {
+    in << R"({"time": )" << i << R"(, "user_id": 1, "function": "echo", "payload": {"i": )" << i << "}}\n";
+    if (i % 10 == 3) in << "this is not json\n";
+    if (i % 10 == 5) in << "\n";
+    if (i % 10 == 7) in << R"({"time": 1})" << '\n';
+  }
+  CHECK(pump.run(in, out, timing) == 120);
+  int answered = 0, malformed = 0;
+  std::string line;
+  int expect = 0;
+  while (std::getline(out, line)) {
+    const json j = json::parse(line);
+    if (j["ok"] == true) {
+      CHECK(j["result"]["i"] == expect++);
+      ++answered;
+    } else {
+      CHECK(j["error"]["type"] == "MalformedRequest");
+      ++malformed;
+    }
+  }
+  CHECK(answered == 100);
+  CHECK(malformed == 20);
+  int timing_lines = 0;
+  while (std::getline(timing, line)) {
+    CHECK(line.find("fc_wrapper: request ") == 0);
+    CHECK(line.find(" rtt_us=") != std::string::npos);
+    ++timing_lines;
+  }
+  CHECK(timing_lines == 100);
+}
+
+TEST_CASE("a payload larger than a slot is an error line and nothing is sent") {
+  Served s;
+  wrapper::RequestPump pump(s.channel, options(std::chrono::seconds(10)));
+  const std::string big(5000, 'a');
+  const auto r = pump.process_line(R"({"payload": ")" + big + R"("})");
+  REQUIRE(r.has_value());
+  CHECK_FALSE(r->sent);
+  const json j = json::parse(r->output);
+  CHECK(j["error"]["type"] == "PayloadTooLarge");
+  CHECK(j["error"]["message"].get<std::string>().find("5002 bytes") != std::string::npos);
+  CHECK(s.channel.free_slots() == 4);
+  const auto next = pump.process_line(R"({"payload": 7})");
+  CHECK(json::parse(next->output)["result"] == 7);
+}
+
+TEST_CASE("late answers of timed-out requests never leak into later lines") {
+  Served s;
+  wrapper::RequestPump pump(s.channel, options(std::chrono::milliseconds(100)));
+  CHECK(json::parse(pump.process_line(R"({"payload": {"sleep_ms": 300, "n": 1}})")->output)["error"]["type"] ==
+        "Timeout");
+  // The next request waits behind the slow one in the consumer; with a longer timeout it is
+  // answered, and the slow one's answer (arriving first) is dropped.
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  const auto next = pump.process_line(R"({"payload": {"n": 2}})");
+  REQUIRE(next.has_value());
+  const json j = json::parse(next->output);
+  REQUIRE(j["ok"] == true);
+  CHECK(j["result"]["n"] == 2);
+  CHECK(s.channel.free_slots() == 4);  // both slots returned
+}
+
+TEST_CASE("non-JSON responses and a dead peer become error lines") {
+  Served s;
+  wrapper::RequestPump pump(s.channel, options(std::chrono::seconds(10)));
+  CHECK(json::parse(pump.process_line(R"({"payload": {"garbage": true}})")->output)["error"]["type"] ==
+        "BadResponse");
+
+  const std::string name = unique_name();
+  ipc::SupervisorChannel lonely = ipc::SupervisorChannel::create(name, {.slot_size = 4096, .slot_count = 2});
+  wrapper::RequestPump dead(lonely, {.timeout = std::chrono::seconds(10), .peer_alive = [] { return false; }});
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(json::parse(dead.process_line(R"({"payload": 1})")->output)["error"]["type"] == "RunnerGone");
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+}
