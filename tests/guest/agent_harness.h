@@ -58,18 +58,17 @@ class AgentProcess {
   AgentProcess(const std::string& shm_name, const std::filesystem::path& module_dir,
                std::vector<std::string> extra = {}) {
     stderr_path_ = module_dir / "agent.stderr";
-    std::vector<std::string> args = {SNAPFAAS_AGENT_PATH,
-                                     "--window-file",
-                                     "/dev/shm" + shm_name,
-                                     "--window-offset",
-                                     "0",
-                                     "--channel-region",
-                                     "--doorbell",
-                                     "futex",
-                                     "--module-dir",
-                                     module_dir.string(),
-                                     "--spin-us",
-                                     "20"};
+    // $SNAPFAAS_TEST_AGENT (space-separated words) replaces the built binary, e.g.
+    // "chroot /path/to/rootfs /usr/bin/snapfaas-agent" to run the agent inside the guest rootfs.
+    std::vector<std::string> args;
+    if (const char* custom = std::getenv("SNAPFAAS_TEST_AGENT"); custom != nullptr && *custom != '\0') {
+      std::istringstream words(custom);
+      for (std::string w; words >> w;) args.push_back(w);
+    } else {
+      args.push_back(SNAPFAAS_AGENT_PATH);
+    }
+    args.insert(args.end(), {"--window-file", "/dev/shm" + shm_name, "--window-offset", "0", "--channel-region",
+                             "--doorbell", "futex", "--module-dir", module_dir.string(), "--spin-us", "20"});
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -79,7 +78,7 @@ class AgentProcess {
     posix_spawn_file_actions_addopen(&actions, 2, stderr_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     // CPython keeps interned objects alive until exit: LeakSanitizer would fail every run.
     ::setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
-    const int rc = ::posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
+    const int rc = ::posix_spawnp(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0) throw std::runtime_error("posix_spawn agent failed");
   }
