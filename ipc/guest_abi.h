@@ -31,6 +31,9 @@
 // and ignores writes, reads return all ones.
 //
 // Runner-side design note (to be written in runner/ once runner-core lands):
+//  - `firerunner --channel NAME` opens RunnerChannel NAME (fc_wrapper and the supervisor create
+//    it) and serves it; control commands are answered only once the VM exists (fc_wrapper's
+//    "VM creation" time is spawn → reply to its first kPing).
 //  - Map the channel shm fd twice into one reserved host range: offset 0 for kPageSize, then offset
 //    request_offset for total - request_offset right after it (MAP_SHARED|MAP_FIXED). Register
 //    two memslots: [kWindowGpa, +kPageSize) with KVM_MEM_READONLY (the agent only reads the header
