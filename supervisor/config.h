@@ -1,0 +1,53 @@
+// Supervisor configuration: the controller file (paths to images, snapshots, the function file and
+// the runner binary) and the function file (one entry per function). Both are YAML (yaml-cpp);
+// unknown keys are warned about, every error names the file and line.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace snapfaas::supervisor {
+
+/// The controller file (the seed's `snapctr` config). Relative paths stay as written; resolve()
+/// makes them absolute against the controller file's directory.
+struct ControllerConfig {
+  std::string kernel_path;      ///< guest vmlinux
+  std::string runtimefs_dir;    ///< directory of runtime (rootfs) images
+  std::string appfs_dir;        ///< directory of app images
+  std::string snapshot_dir;     ///< directory of base/diff snapshots
+  std::string function_config;  ///< the function file
+  std::string firerunner_path;  ///< the runner binary
+};
+
+/// One function. Absent snapshot fields (load_dir empty) mean a regular boot.
+struct FunctionConfig {
+  std::string name;
+  std::string runtimefs;          ///< image file name under runtimefs_dir
+  std::string appfs;              ///< image file name under appfs_dir
+  std::uint32_t vcpus = 1;
+  std::uint32_t memory = 128;     ///< MiB of guest RAM
+  std::uint32_t concurrency_limit = 1;  ///< maximum VMs of this function at once
+  bool copy_base = false;         ///< read the base snapshot memory eagerly instead of mmapping it
+  bool copy_diff = false;         ///< same for diff snapshots
+  std::string load_dir;           ///< base snapshot directory (under snapshot_dir)
+  std::vector<std::string> diff_dirs;
+  std::string kernel;             ///< per-function kernel override (ring-3 test guests)
+  bool ring3 = false;             ///< start the kernel ELF at CPL3 (ring-3 test guest)
+
+  [[nodiscard]] bool restores_snapshot() const noexcept { return !load_dir.empty(); }
+};
+
+/// Parses a controller file. Throws common::Error "FILE:LINE: message" on malformed YAML, missing
+/// or mistyped fields. Paths are made absolute against the file's directory.
+[[nodiscard]] ControllerConfig load_controller_config(const std::string& path);
+
+/// Parses a function file: either a map name -> fields or a list of maps with a `name` key.
+/// Throws common::Error "FILE:LINE: message"; duplicate names are errors.
+[[nodiscard]] std::vector<FunctionConfig> load_function_configs(const std::string& path);
+
+/// Same, from a YAML string (`source_name` stands for the file name in errors).
+[[nodiscard]] ControllerConfig parse_controller_config(const std::string& text, const std::string& source_name);
+[[nodiscard]] std::vector<FunctionConfig> parse_function_configs(const std::string& text, const std::string& source_name);
+
+}  // namespace snapfaas::supervisor
