@@ -26,7 +26,9 @@
 //                                    doorbell. The agent only rings it when the supervisor doorbell's
 //                                    `sleeping` is set (after a SEQ_CST fence), so it is exitless under load.
 //   kPortSnapshotPoint 0x5F8  out  ← SnapshotPoint code (1 base, 2 diff). Reported; snapshots come later.
-//   kPortAgentFatal    0x5FC  out  ← AgentFatal code; the agent exits non-zero right after.
+//   kPortAgentFatal    0x5FC  out  ← AgentFatal code; the agent exits non-zero right after. Sent only
+//                                    once the window header validated (before that the agent touches
+//                                    no port: it may not be running under a SnapFaaS runner at all).
 // Other ports in [kPortFirst, kPortFirst + kPortCount) and other access widths: the runner logs
 // and ignores writes, reads return all ones.
 //

@@ -73,14 +73,18 @@ int main(int argc, char** argv) {
 
   const bool futex = doorbell_kind == "futex";
   std::unique_ptr<snapfaas::guest::AgentDoorbell> doorbell;
+  // Ports are only touched once a valid window header proved we run under a SnapFaaS runner: an
+  // agent started by mistake on a host (as root) must not write to real I/O ports.
+  bool window_valid = false;
   try {
     if (futex) {
       install_stop_handlers();
       source.writable_header = true;  // the futex doorbell words live in the header page
     } else {
-      doorbell = snapfaas::guest::PortIoDoorbell::create();  // before anything can fail: fatal needs ports
+      doorbell = snapfaas::guest::PortIoDoorbell::create();  // iopl(3) first: refused means not our guest
     }
     const snapfaas::guest::Window window = snapfaas::guest::Window::map(source);
+    window_valid = true;
     if (futex) doorbell = std::make_unique<snapfaas::guest::FutexDoorbell>(window, g_stop);
     snapfaas::guest::log(LogLevel::kDebug, "window %s+0x%llx: %u slots of %u bytes", source.path.c_str(),
                          static_cast<unsigned long long>(source.offset), window.slot_count(), window.slot_size());
@@ -99,7 +103,7 @@ int main(int argc, char** argv) {
     return code;
   } catch (const AgentFailure& e) {
     snapfaas::guest::log(LogLevel::kError, "%s", e.what());
-    if (doorbell) doorbell->fatal(e.code());
+    if (doorbell && window_valid) doorbell->fatal(e.code());
     return static_cast<int>(e.code());
   }
 }
