@@ -42,7 +42,7 @@ inline void cpu_relax() noexcept {
 class Doorbell {
  public:
   static constexpr std::uint32_t kMissesBeforeBackoff = 4;
-  static constexpr std::uint32_t kProbeInterval = 32;
+  static constexpr std::uint32_t kProbeInterval = 64;
 
   Doorbell() noexcept = default;
   explicit Doorbell(DoorbellWord* word) noexcept : word_(word) {}
@@ -70,12 +70,13 @@ class Doorbell {
   ///
   /// Adaptive spin: after kMissesBeforeBackoff consecutive spins that ended in parking (a peer on
   /// our own core cannot answer while we spin; an idle peer will not), it parks at once, probing
-  /// with a short spin (options.spin / 8) every kProbeInterval-th wait, until a spin succeeds.
+  /// with a full spin every kProbeInterval-th wait, until a spin succeeds. (A shorter probe would
+  /// never succeed when the peer needs longer than the probe to answer, e.g. 64 KiB payloads.)
   template <typename Ready>
   [[nodiscard]] Status wait(Ready&& ready, const WaitOptions& options) noexcept {
     std::chrono::nanoseconds spin_for = options.spin;
     if (misses_ >= kMissesBeforeBackoff) {
-      spin_for = ++skipped_ % kProbeInterval == 0 ? options.spin / 8 : std::chrono::nanoseconds(0);
+      spin_for = ++skipped_ % kProbeInterval == 0 ? options.spin : std::chrono::nanoseconds(0);
     }
     if (spin(ready, spin_for, options.deadline)) {
       misses_ = 0;
