@@ -1,0 +1,58 @@
+// Snapshot directories: DIR/state (MicrovmState) + DIR/memory (full or diff) [+ DIR/working_set].
+// save_snapshot writes one; load_snapshot opens and validates a chain base[,diff...] before any
+// live object is built.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "runner/kvm/kvm_vcpu.h"
+#include "runner/kvm/kvm_vm.h"
+#include "runner/memory/guest_memory.h"
+#include "runner/snapshot/microvm_state.h"
+#include "runner/snapshot/snapshot_file.h"
+
+namespace snapfaas::runner::snapshot {
+
+inline constexpr const char* kStateFileName = "state";
+inline constexpr const char* kMemoryFileName = "memory";
+inline constexpr const char* kWorkingSetFileName = "working_set";
+
+/// Completes each vCPU's pending I/O (RIP past the exiting instruction) and captures vCPU and VM
+/// state plus the RAM layout. Every vCPU must be paused (outside KVM_RUN). Device states are the
+/// caller's to fill in. Throws common::Error.
+[[nodiscard]] MicrovmState capture_microvm(const KvmVm& vm, const GuestMemory& memory,
+                                           std::span<KvmVcpu* const> vcpus, bool ring3);
+
+struct SavedSnapshot {
+  SnapshotId id{};
+  SnapshotId base_id{};             ///< zero for a base
+  std::vector<PageRange> ranges;    ///< what the memory file holds
+};
+
+/// Creates `dir` if needed and writes DIR/memory then DIR/state (each atomically; the state file,
+/// written last, is what makes the directory a snapshot). `base` empty: full memory (non-zero
+/// pages). `base` set: a diff of the pages KVM logged dirty since the last dirty-log read (memslots
+/// need KVM_MEM_LOG_DIRTY_PAGES) plus `extra`. Throws common::Error.
+SavedSnapshot save_snapshot(const std::string& dir, const MicrovmState& state, const KvmVm& vm,
+                            const GuestMemory& memory, const std::optional<SnapshotId>& base,
+                            std::span<const PageRange> extra = {});
+
+/// A validated chain, ready to restore. The state is the last layer's.
+struct LoadedSnapshot {
+  MicrovmState state;
+  std::vector<SnapshotFile> memory;   ///< base first
+  std::vector<PageRange> working_set; ///< from the last dir's working_set file, if any
+};
+
+/// Opens dirs[0] (a base) and dirs[1..] (diffs, each made from the one before): every file
+/// validated (Verify::kFull also CRC-checks memory payloads), ids chained, state decoded and
+/// checked against the memory files. Throws common::Error naming the file and the problem.
+[[nodiscard]] LoadedSnapshot load_snapshot(std::span<const std::string> dirs, Verify verify = Verify::kHeader);
+
+/// Writes DIR/working_set: the page ranges to prefetch on later restores of DIR. Atomic.
+void save_working_set(const std::string& dir, const SnapshotId& id, std::span<const PageRange> ranges);
+
+}  // namespace snapfaas::runner::snapshot

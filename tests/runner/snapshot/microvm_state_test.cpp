@@ -1,0 +1,97 @@
+// MicrovmState codec: round trip of every field group, and clear errors on damaged payloads.
+#include "runner/snapshot/microvm_state.h"
+
+#include <doctest/doctest.h>
+
+#include <cstring>
+
+#include "common/error.h"
+
+using namespace snapfaas::runner;
+using namespace snapfaas::runner::snapshot;
+
+namespace {
+MicrovmState sample() {
+  MicrovmState s;
+  s.vcpu_count = 2;
+  s.mem_bytes = 128ull << 20;
+  s.regions = {{0, 128ull << 20}};
+  s.vm.irqchip = true;
+  s.vm.pic_master.chip_id = KVM_IRQCHIP_PIC_MASTER;
+  s.vm.ioapic.chip_id = KVM_IRQCHIP_IOAPIC;
+  s.vm.ioapic.chip.ioapic.base_address = 0xfec00000;
+  s.vm.pit = true;
+  s.vm.pit2.channels[0].count = 1234;
+  s.vm.clock.clock = 987654321;
+  for (std::uint32_t i = 0; i < 2; ++i) {
+    VcpuState v;
+    v.regs.rip = 0x100000 + i;
+    v.sregs.cr3 = 0x9000;
+    v.xsave.region[7] = 0xdeadbeef;
+    v.xcrs.nr_xcrs = 1;
+    v.msrs = {{0x10, 0, 42}, {0x6e0, 0, 43}};
+    v.has_lapic = true;
+    v.lapic.regs[0x20] = static_cast<char>(i);
+    v.events.exception.nr = 3;
+    v.mp_state.mp_state = KVM_MP_STATE_RUNNABLE;
+    s.vcpus.push_back(v);
+  }
+  s.devices.serial = SerialState{};
+  s.devices.serial->input = {1, 2, 3};
+  s.devices.i8042 = I8042State{};
+  BlockDeviceState b;
+  b.transport.acked_features = 0x1234;
+  b.transport.queues.resize(1);
+  b.transport.queues[0].used_ring = 0x5000;
+  b.transport.queues[0].next_used = 9;
+  b.block.path = "/tmp/app.img";
+  b.block.capacity_sectors = 2048;
+  s.devices.blocks.push_back(b);
+  return s;
+}
+}  // namespace
+
+TEST_CASE("encode/decode round trip") {
+  const MicrovmState s = sample();
+  const MicrovmState d = decode_state(encode_state(s));
+  CHECK(d.vcpu_count == 2);
+  CHECK(d.regions == s.regions);
+  CHECK(d.vm.ioapic.chip.ioapic.base_address == 0xfec00000);
+  CHECK(d.vm.pit2.channels[0].count == 1234);
+  CHECK(d.vm.clock.clock == 987654321);
+  REQUIRE(d.vcpus.size() == 2);
+  CHECK(d.vcpus[1].regs.rip == 0x100001);
+  CHECK(d.vcpus[1].xsave == s.vcpus[1].xsave);
+  CHECK(d.vcpus[1].msrs.size() == 2);
+  CHECK(d.vcpus[1].msrs[1].data == 43);
+  CHECK(std::memcmp(&d.vcpus[1].lapic, &s.vcpus[1].lapic, sizeof(kvm_lapic_state)) == 0);
+  CHECK(d.vcpus[0].events.exception.nr == 3);
+  CHECK(d.devices.serial == s.devices.serial);
+  CHECK(d.devices.i8042 == s.devices.i8042);
+  REQUIRE(d.devices.blocks.size() == 1);
+  CHECK(d.devices.blocks[0].transport == s.devices.blocks[0].transport);
+  CHECK(d.devices.blocks[0].block == s.devices.blocks[0].block);
+}
+
+TEST_CASE("damaged payloads give clear errors") {
+  std::vector<std::uint8_t> bytes = encode_state(sample());
+  SUBCASE("every truncation fails, none crashes") {
+    for (std::size_t n = 0; n < bytes.size(); n += 97) {
+      CHECK_THROWS_AS((void)decode_state(std::span(bytes.data(), n)), snapfaas::common::Error);
+    }
+  }
+  SUBCASE("trailing bytes") {
+    bytes.push_back(0);
+    CHECK_THROWS_WITH((void)decode_state(bytes), "state: trailing bytes after the device states");
+  }
+  SUBCASE("regions that do not add up") {
+    MicrovmState s = sample();
+    s.mem_bytes += 4096;
+    CHECK_THROWS_WITH((void)decode_state(encode_state(s)), "state: RAM regions do not add up to mem_bytes");
+  }
+  SUBCASE("vcpu records vs count") {
+    MicrovmState s = sample();
+    s.vcpu_count = 3;
+    CHECK_THROWS_WITH((void)decode_state(encode_state(s)), "state: vCPU records do not match vcpu_count");
+  }
+}
