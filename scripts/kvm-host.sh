@@ -86,7 +86,17 @@ trap 'exit 130' INT TERM
   done < <(env -0)
 } >"$run/env.sh"
 
-append="console=ttyS0 reboot=k panic=-1 snapfaas.root=$ROOT snapfaas.run=$run"
+# L1's TSC frequency. Under TCG the guest TSC ticks with the host's TSC, but L1 cannot calibrate it
+# (no HPET/PM timer on microvm; PIT calibration fails when the host is busy) and then marks it
+# unstable with tsc_khz = 0, and KVM_RUN in L1 spins forever waiting for a clock update. So tell
+# L1 the host's figure: $SNAPFAAS_TSC_KHZ, else the kernel log, else /proc/cpuinfo.
+tsc_khz="${SNAPFAAS_TSC_KHZ:-}"
+[[ -n $tsc_khz ]] || tsc_khz="$(dmesg 2>/dev/null | sed -n 's/.*tsc: Refined TSC clocksource calibration: \([0-9]*\)\.\([0-9]\{3\}\) MHz.*/\1\2/p' | tail -n 1)"
+[[ -n $tsc_khz ]] || tsc_khz="$(dmesg 2>/dev/null | sed -n 's/.*tsc: Detected \([0-9]*\)\.\([0-9]\{3\}\) MHz processor.*/\1\2/p' | head -n 1)"
+[[ -n $tsc_khz ]] || tsc_khz="$(awk -F: '/^cpu MHz/ {printf "%d", $2 * 1000; exit}' /proc/cpuinfo)"
+[[ $tsc_khz =~ ^[1-9][0-9]*$ ]] || die "kvm-host.sh: cannot find the host's TSC frequency (set SNAPFAAS_TSC_KHZ)"
+
+append="console=ttyS0 reboot=k panic=-1 tsc_early_khz=$tsc_khz snapfaas.root=$ROOT snapfaas.run=$run"
 if [[ $verbose -eq 1 ]]; then append+=" snapfaas.verbose=1"; else append+=" loglevel=1"; fi
 qemu=(qemu-system-x86_64 -accel tcg -cpu EPYC,+svm,+npt -M microvm,acpi=off -smp "$cpus" -m "$mem"
       -nodefaults -no-user-config -nographic -serial stdio -no-reboot
@@ -97,7 +107,8 @@ qemu=(qemu-system-x86_64 -accel tcg -cpu EPYC,+svm,+npt -M microvm,acpi=off -smp
       -device virtio-9p-device,fsdev=repo,mount_tag=repo)
 echo "kvm-host: booting L1 ($(basename "$kernel"), ${cpus} vCPUs, ${mem} MiB, timeout ${timeout_s} s): $*" >&2
 t0=$(date +%s.%N)
-"${qemu[@]}" </dev/null &
+# QEMU warns once per vCPU about each EPYC feature TCG lacks; those lines are noise here.
+"${qemu[@]}" </dev/null 2> >(grep --line-buffered -v "TCG doesn't support requested feature" >&2) &
 qemu_pid=$!
 # Watch for L1's "started" file to report the boot time; enforce the timeout.
 boot_s="" timed_out=0
