@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   app.add_option("--kernel_args", config.kernel_args, "extra Linux command-line arguments");
   app.add_option("--console", config.console, "write the guest console to FILE instead of stdout");
   app.add_flag("--ring3", config.ring3, "start the ELF at CPL3 with IOPL=3 (ring-3 test guest)");
+  app.add_option("--timeout", config.timeout_s, "stop with an error (naming each vCPU's RIP) after S seconds");
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error (default $SNAPFAAS_LOG or info)");
   CLI11_PARSE(app, argc, argv);
 

@@ -2,6 +2,9 @@
 #include "runner/vmm.h"
 
 #include <fcntl.h>
+
+#include <chrono>
+#include <cstdio>
 #include <spdlog/spdlog.h>
 
 #include "common/error.h"
@@ -109,15 +112,41 @@ void Vmm::setup_linux(const ElfImage& elf) {
 
 int Vmm::run() {
   for (auto& v : vcpus_) v->start();
+  bool timed_out = false;
   {
     std::unique_lock lock(stop_mutex_);
-    stop_cv_.wait(lock, [&] { return stopping_; });
+    if (config_.timeout_s > 0) {
+      timed_out = !stop_cv_.wait_for(lock, std::chrono::duration<double>(config_.timeout_s), [&] { return stopping_; });
+    } else {
+      stop_cv_.wait(lock, [&] { return stopping_; });
+    }
   }
+  if (timed_out) request_stop(1, timeout_report());
   for (auto& v : vcpus_) v->stop();
   for (auto& v : vcpus_) v->join();
   std::lock_guard lock(stop_mutex_);
   if (!error_.empty()) throw common::Error(error_);
   return exit_code_;
+}
+
+std::string Vmm::timeout_report() {
+  // The deadline kick: pause every vCPU (out of KVM_RUN) and say where each one was.
+  std::string report = "timeout after " + std::to_string(config_.timeout_s) + " s:";
+  for (auto& v : vcpus_) {
+    v->pause();
+    char line[160];
+    try {
+      const kvm_regs r = v->kvm().regs();
+      const kvm_sregs s = v->kvm().sregs();
+      std::snprintf(line, sizeof line, " vCPU %u at RIP 0x%llx (CR0 0x%llx CR3 0x%llx EFER 0x%llx);", v->kvm().id(),
+                    static_cast<unsigned long long>(r.rip), static_cast<unsigned long long>(s.cr0),
+                    static_cast<unsigned long long>(s.cr3), static_cast<unsigned long long>(s.efer));
+    } catch (const std::exception& e) {
+      std::snprintf(line, sizeof line, " vCPU %u: %s;", v->kvm().id(), e.what());
+    }
+    report += line;
+  }
+  return report;
 }
 
 void Vmm::request_stop(int code, const std::string& error) noexcept {

@@ -54,6 +54,7 @@ class Vmm {
   void setup_linux(const ElfImage& elf);
   void attach_linux_devices();
   void on_vcpu_exit(std::uint32_t id, const ExitResult& result) noexcept;
+  [[nodiscard]] std::string timeout_report();
 
   VmmConfig config_;
   KvmSystem kvm_;

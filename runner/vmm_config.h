@@ -15,6 +15,7 @@ struct VmmConfig {
   std::string kernel_args;  ///< appended to the default Linux command line
   std::string console;      ///< console output file; empty = stdout
   bool ring3 = false;       ///< force ring-3 boot (also chosen by the ELF note)
+  double timeout_s = 0;     ///< > 0: stop the VM with an error naming each vCPU's RIP after this long
   std::string kvm_path = "/dev/kvm";
 };
 

@@ -49,7 +49,7 @@ kvm_segment segment_from_gdt(std::uint64_t e, std::uint16_t index) {
   return s;
 }
 
-constexpr std::uint64_t kCr0Pe = 1, kCr0Pg = 1ull << 31, kCr4Pae = 1u << 5;
+constexpr std::uint64_t kCr0Pe = 1, kCr0Pg = 1ull << 31, kCr0Nw = 1ull << 29, kCr0Cd = 1ull << 30, kCr4Pae = 1u << 5;
 constexpr std::uint64_t kEferLme = 1u << 8, kEferLma = 1u << 10;
 constexpr std::uint32_t kApicLvtLint0 = 0x350, kApicLvtLint1 = 0x360;
 constexpr std::uint32_t kApicModeNmi = 4, kApicModeExtInt = 7;
@@ -133,7 +133,9 @@ kvm_sregs linux_sregs(kvm_sregs s) {
   s.tr = segment_from_gdt(kGdt[3], 3);
   s.cr3 = linux_boot::kPml4;
   s.cr4 |= kCr4Pae;
-  s.cr0 |= kCr0Pe | kCr0Pg;
+  // KVM's reset CR0 has CD|NW (caches off, as after RESET); a 64-bit kernel entered directly must
+  // find caching on (nested SVM under QEMU TCG never gets past the first instruction otherwise).
+  s.cr0 = (s.cr0 & ~(kCr0Cd | kCr0Nw)) | kCr0Pe | kCr0Pg;
   s.efer |= kEferLme | kEferLma;
   return s;
 }

@@ -18,7 +18,7 @@ std::vector<RamRange> ram_ranges(std::uint64_t ram_bytes) {
 GuestMemory create_guest_ram(std::uint64_t ram_bytes) {
   GuestMemory memory;
   for (const RamRange& r : ram_ranges(ram_bytes)) {
-    memory.add_region(r.gpa, MmapRegion::anonymous(r.size));
+    memory.add_region(r.gpa, MmapRegion::anonymous_shared(r.size));
   }
   return memory;
 }

@@ -16,6 +16,12 @@ MmapRegion MmapRegion::anonymous(std::size_t size) {
   return MmapRegion(static_cast<std::uint8_t*>(p), size);
 }
 
+MmapRegion MmapRegion::anonymous_shared(std::size_t size) {
+  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) throw common::sys_error("mmap shared guest memory");
+  return MmapRegion(static_cast<std::uint8_t*>(p), size);
+}
+
 MmapRegion MmapRegion::adopt(void* addr, std::size_t size) noexcept {
   return MmapRegion(static_cast<std::uint8_t*>(addr), size);
 }

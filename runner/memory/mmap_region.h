@@ -12,6 +12,8 @@ class MmapRegion {
   MmapRegion() noexcept = default;
   /// Anonymous private mapping of `size` bytes (MAP_NORESERVE). Throws common::Error on failure.
   static MmapRegion anonymous(std::size_t size);
+  /// Anonymous shared mapping of `size` bytes (MAP_SHARED|MAP_NORESERVE): guest RAM. Throws common::Error.
+  static MmapRegion anonymous_shared(std::size_t size);
   /// Adopts a mapping made elsewhere; it is munmap'ed on destruction.
   static MmapRegion adopt(void* addr, std::size_t size) noexcept;
 

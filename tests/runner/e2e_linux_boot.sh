@@ -14,11 +14,12 @@ cmd="$(printf '%s' "python3 -c \"$py\"" | base64 -w0)"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 
-status=0
+set +e
 "$root/scripts/kvm-host.sh" --auto --timeout 600 -- \
   "$firerunner" --kernel "$vmlinux" --rootfs "$rootfs" --mem_size 256 --vcpu_count "$vcpus" \
-  --kernel_args "snapfaas.cmd=$cmd" 2>&1 | tr -d '\r' | tee "$log" || status=$?
+  --timeout 300 --kernel_args "snapfaas.cmd=$cmd" 2>&1 | tr -d '\r' | tee "$log"
 status=${PIPESTATUS[0]}
+set -e
 
 fail() { echo "e2e_linux_boot: FAIL: $*" >&2; exit 1; }
 [[ $status -eq 0 ]] || fail "firerunner (through kvm-host.sh) exited with $status"
