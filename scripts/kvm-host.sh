@@ -62,9 +62,9 @@ if [[ ! -f $initrd ]]; then
   mkdir -p "$tree/bin"
   cp /bin/busybox "$tree/bin/busybox"
   install -m 0755 "$ROOT/guest/init/l1-init" "$tree/init"
-  rm -f "$CACHE"/images/l1-initramfs-*.cpio
-  (cd "$tree" && find . | cpio -o -H newc --quiet) >"$initrd.tmp"
-  mv "$initrd.tmp" "$initrd"
+  find "$CACHE/images" -maxdepth 1 -name 'l1-initramfs-*.cpio' ! -name "${initrd##*/}" -delete
+  (cd "$tree" && find . | cpio -o -H newc --quiet) >"$initrd.$$"
+  mv "$initrd.$$" "$initrd"  # atomic: concurrent runs may build it at the same time
   rm -rf "$tree"
 fi
 
