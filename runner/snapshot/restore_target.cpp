@@ -45,22 +45,29 @@ void RestoreTarget::clear_dirty_log() {
 }
 
 RestoreTimings RestoreTarget::restore(const LoadedSnapshot& snap, const RestoreOptions& options) {
+  std::vector<KvmVcpu*> vcpus;
+  for (KvmVcpu& v : vcpus_) vcpus.push_back(&v);
+  return restore_into(vm_, memory_, vcpus, snap, options, true);
+}
+
+RestoreTimings restore_into(KvmVm& vm, const GuestMemory& memory, std::span<KvmVcpu* const> vcpus,
+                            const LoadedSnapshot& snap, const RestoreOptions& options, bool dirty_logging) {
   const MicrovmState& s = snap.state;
-  if (s.vcpu_count != vcpus_.size()) {
+  if (s.vcpu_count != vcpus.size()) {
     throw common::Error("snapshot restore: vCPU count mismatch (snapshot has " + std::to_string(s.vcpu_count) +
-                        ", the VM has " + std::to_string(vcpus_.size()) + ")");
+                        ", the VM has " + std::to_string(vcpus.size()) + ")");
   }
-  if (s.regions.size() != memory_.regions().size()) {
+  if (s.regions.size() != memory.regions().size()) {
     throw common::Error("snapshot restore: RAM layout mismatch (snapshot has " + std::to_string(s.regions.size()) +
-                        " regions, the VM " + std::to_string(memory_.regions().size()) + ")");
+                        " regions, the VM " + std::to_string(memory.regions().size()) + ")");
   }
   for (std::size_t i = 0; i < s.regions.size(); ++i) {
-    const GuestRegion& r = memory_.regions()[i];
+    const GuestRegion& r = memory.regions()[i];
     if (s.regions[i].gpa != r.gpa || s.regions[i].size != r.mapping.size()) {
       throw common::Error("snapshot restore: RAM region " + std::to_string(i) + " differs from the VM's");
     }
   }
-  if (s.vm.irqchip != vm_.has_irqchip()) {
+  if (s.vm.irqchip != vm.has_irqchip()) {
     throw common::Error(std::string("snapshot restore: snapshot was taken ") + (s.vm.irqchip ? "with" : "without") +
                         " an in-kernel irqchip, the VM differs");
   }
@@ -68,24 +75,27 @@ RestoreTimings RestoreTarget::restore(const LoadedSnapshot& snap, const RestoreO
   for (std::size_t i = 0; i < snap.memory.size(); ++i) {
     layers.push_back({&snap.memory[i], i == 0 ? options.eager_base : options.eager_diff});
   }
-  validate_layers(memory_, layers);
+  validate_layers(memory, layers);
 
   RestoreTimings t;
   auto t0 = std::chrono::steady_clock::now();
-  t.memory = restore_memory(memory_, layers);
+  t.memory = restore_memory(memory, layers);
   t.memory_ms = ms_since(t0);
   if (options.prefetch_working_set && !snap.working_set.empty()) {
     t0 = std::chrono::steady_clock::now();
-    t.prefetched_pages = prefetch_ranges(memory_, snap.working_set);
+    t.prefetched_pages = prefetch_ranges(memory, snap.working_set);
     t.prefetch_ms = ms_since(t0);
   }
   t0 = std::chrono::steady_clock::now();
-  apply_vm_state(vm_, s.vm);
+  apply_vm_state(vm, s.vm);
   t.vm_state_ms = ms_since(t0);
   t0 = std::chrono::steady_clock::now();
-  for (std::size_t i = 0; i < vcpus_.size(); ++i) apply_vcpu_state(vcpus_[i], s.vcpus[i]);
+  for (std::size_t i = 0; i < vcpus.size(); ++i) apply_vcpu_state(*vcpus[i], s.vcpus[i]);
   t.vcpu_state_ms = ms_since(t0);
-  clear_dirty_log();
+  if (dirty_logging) {
+    std::uint32_t slot = 0;
+    for (const GuestRegion& r : memory.regions()) (void)vm.dirty_log(slot++, r.mapping.size());
+  }
   return t;
 }
 

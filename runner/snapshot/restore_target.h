@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "runner/kvm/kvm_system.h"
@@ -30,6 +31,13 @@ struct RestoreTimings {
   MemoryRestoreStats memory;
   std::uint64_t prefetched_pages = 0;
 };
+
+/// Restores `snap` into an existing VM whose RAM `memory` is registered as memslots 0..n-1 and
+/// whose vCPUs exist with CPUID set: validates vCPU count, RAM layout, irqchip and the memory chain
+/// before changing anything, then maps memory and applies VM and vCPU state. `dirty_logging`: the
+/// slots log dirty pages; the log is cleared so a later diff holds only pages written after this.
+RestoreTimings restore_into(KvmVm& vm, const GuestMemory& memory, std::span<KvmVcpu* const> vcpus,
+                            const LoadedSnapshot& snap, const RestoreOptions& options, bool dirty_logging);
 
 /// Owns the live VM. Built and restored on one thread; afterwards the caller runs the vCPUs.
 class RestoreTarget {

@@ -51,16 +51,29 @@ Ring3Harness::Ring3Harness(RestoreTarget& target, bool restored)
   pio_.insert(port_, SNAPFAAS_PORT_SNAPSHOT, 4);
 }
 
+void Ring3Harness::run_to_exit() {
+  KvmVcpu& vcpu = target_.vcpus()[0];
+  int r = 0;
+  do {
+    r = vcpu.run();
+  } while (r == -EINTR || r == -EAGAIN);
+  pending_exit_ = r == 0;
+  if (r < 0) error_ = std::string("KVM_RUN: ") + std::strerror(-r);
+}
+
 Stop Ring3Harness::run() {
   KvmVcpu& vcpu = target_.vcpus()[0];
   const ExitContext ctx{pio_, mmio_, [&vcpu] { return vcpu.regs().rip; }};
   while (true) {
-    const int r = vcpu.run();
-    if (r == -EINTR || r == -EAGAIN) continue;
-    if (r < 0) {
-      error_ = std::string("KVM_RUN: ") + std::strerror(-r);
-      return Stop::kError;
+    if (!pending_exit_) {
+      const int r = vcpu.run();
+      if (r == -EINTR || r == -EAGAIN) continue;
+      if (r < 0) {
+        error_ = std::string("KVM_RUN: ") + std::strerror(-r);
+        return Stop::kError;
+      }
     }
+    pending_exit_ = false;
     const ExitResult res = handle_exit(vcpu.run_struct(), vcpu.run_size(), ctx);
     if (ports_->exited) return Stop::kExit;
     if (port_->requested()) return Stop::kSnapshot;

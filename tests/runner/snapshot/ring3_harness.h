@@ -25,6 +25,9 @@ class Ring3Harness {
   Ring3Harness(RestoreTarget& target, bool restored);
   /// KVM_RUN on vCPU 0 until the exit port, a snapshot request, or an unhandled exit.
   Stop run();
+  /// One KVM_RUN up to the guest's next exit, left for the next run() to handle (the bench's
+  /// "first instruction" point).
+  void run_to_exit();
   /// capture_microvm + save_snapshot, then answers the guest's request.
   SavedSnapshot snapshot(const std::string& dir, const std::optional<SnapshotId>& base);
 
@@ -41,6 +44,7 @@ class Ring3Harness {
   std::shared_ptr<Ports> ports_;
   std::shared_ptr<SnapshotPort> port_;
   std::string error_;
+  bool pending_exit_ = false;
 };
 
 /// Path of the test guest binary.

@@ -1,6 +1,7 @@
 /* Ring-3 guest for the snapshot tests (vCPU 0 only): writes pattern A, asks for a snapshot, checks
  * A, writes pattern B (the "request"), asks for a second snapshot, checks A and B. Each step
- * reports on the result port so the test sees where it ran and in which VM (taken vs restored). */
+ * reports on the result port so the test sees where it ran and in which VM (taken vs restored).
+ * Exit code 7 when both patterns were intact at the end, 30 otherwise. */
 #include "runner/snapshot/snapshot_abi.h"
 #include "tests/guests/guest.h"
 
@@ -45,7 +46,9 @@ int guest_main(uint64_t ram_bytes, uint32_t vcpu, uint32_t vcpu_count) {
   report(check(A_BASE, A_PAGES, 0xa));
   fill(B_BASE, B_PAGES, 0xb);
   report(snapshot_point(2));
-  report(check(A_BASE, A_PAGES, 0xa));
-  report(check(B_BASE, B_PAGES, 0xb));
-  return 7;
+  const uint32_t a = check(A_BASE, A_PAGES, 0xa);
+  const uint32_t b = check(B_BASE, B_PAGES, 0xb);
+  report(a);
+  report(b);
+  return a == A_PAGES && b == B_PAGES ? 7 : 30;
 }

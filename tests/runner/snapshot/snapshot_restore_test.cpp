@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "runner/snapshot/memory_file.h"
 #include "runner/snapshot/snapshot_abi.h"
+#include "runner/snapshot/working_set.h"
 #include "tests/runner/snapshot/ring3_harness.h"
 
 namespace fs = std::filesystem;
@@ -285,4 +286,40 @@ TEST_CASE("validation: diff from another base, vCPU count mismatch, corrupt stat
   }
   ::truncate((d.sub("b1") + "/state").c_str(), 300);
   CHECK(load_error({d.sub("b1")}).find("/state: truncated") != std::string::npos);
+}
+
+TEST_CASE("working set: recorded after the first request, prefetched on the next restore") {
+  TempDir d;
+  (void)make_base(d.sub("base"));
+  const std::vector<std::string> dirs{d.sub("base")};
+  auto has_a = [](const std::vector<PageRange>& ranges) {
+    for (const PageRange& r : ranges) {
+      if (r.offset <= kA && r.end() >= kA + 64 * kPageSize) return true;
+    }
+    return false;
+  };
+  {
+    const LoadedSnapshot snap = load_snapshot(dirs);
+    CHECK(snap.working_set.empty());
+    RestoreTarget t = RestoreTarget::create(kvm(), kMem, 1, false);
+    (void)t.restore(snap, {});
+    CHECK_FALSE(has_a(resident_ranges(t.memory())));  // lazy: nothing faulted in yet
+    Ring3Harness h(t, true);
+    REQUIRE(h.run() == Stop::kSnapshot);  // the "request": reads A, writes B
+    const std::vector<PageRange> ws = resident_ranges(t.memory());
+    CHECK(has_a(ws));
+    save_working_set(d.sub("base"), snap.memory.back().header.id, ws);
+  }
+  const LoadedSnapshot snap = load_snapshot(dirs);
+  REQUIRE_FALSE(snap.working_set.empty());
+  CHECK(has_a(snap.working_set));
+  RestoreTarget t = RestoreTarget::create(kvm(), kMem, 1, false);
+  RestoreOptions opt;
+  opt.prefetch_working_set = true;
+  const RestoreTimings timings = t.restore(snap, opt);
+  CHECK(timings.prefetched_pages >= 64);
+  CHECK(has_a(resident_ranges(t.memory())));  // prefetched before the guest ran
+  Ring3Harness h(t, true);
+  REQUIRE(h.run() == Stop::kSnapshot);
+  CHECK(h.results() == std::vector<std::uint32_t>{SNAPFAAS_SNAPSHOT_RESTORED, 64});
 }
