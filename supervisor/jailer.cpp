@@ -1,0 +1,228 @@
+// The jailer (see jailer.h). The child half runs between clone() and execve(): it only reports
+// errors on stderr and _exits, never returns into supervisor code.
+#include "supervisor/jailer.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/error.h"
+
+namespace snapfaas::supervisor {
+namespace {
+
+namespace fs = std::filesystem;
+
+[[noreturn]] void child_fail(const char* step, const std::string& what) {
+  const int err = errno;
+  std::fprintf(stderr, "jailer: %s %s: %s\n", step, what.c_str(), std::strerror(err));
+  std::fflush(stderr);
+  _exit(127);
+}
+
+// Creates `path` inside the jail as an empty file (or directory when `dir`), with its parents.
+void make_mount_point(const std::string& path, bool dir) {
+  std::error_code ec;
+  fs::create_directories(dir ? fs::path(path) : fs::path(path).parent_path(), ec);
+  if (ec) {
+    errno = ec.value();
+    child_fail("mkdir", path);
+  }
+  if (!dir) {
+    const int fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0) child_fail("create", path);
+    ::close(fd);
+  }
+}
+
+void bind_mount(const std::string& host, const std::string& root, bool read_only) {
+  struct stat st {};
+  if (::stat(host.c_str(), &st) != 0) child_fail("stat", host);
+  const std::string target = root + host;
+  make_mount_point(target, S_ISDIR(st.st_mode));
+  if (::mount(host.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) child_fail("bind", host);
+  if (read_only &&
+      ::mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) != 0) {
+    child_fail("remount read-only", host);
+  }
+}
+
+// Everything between clone() and execve() in the jailed child.
+[[noreturn]] void jail_child(const JailOptions& options, const JailSpec& spec, const std::string& root,
+                             const std::vector<std::string>& libs, char* const* argv) {
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) child_fail("make-rprivate", "/");
+  if (::mount("tmpfs", root.c_str(), "tmpfs", MS_NOSUID, "size=8m,mode=0755") != 0) child_fail("mount tmpfs", root);
+  bind_mount(spec.binary, root, true);
+  for (const auto& lib : libs) bind_mount(lib, root, true);
+  for (const auto& path : spec.read_only) bind_mount(path, root, true);
+  bind_mount("/dev/null", root, false);
+  if (!spec.shm_name.empty()) bind_mount("/dev/shm" + spec.shm_name, root, false);
+  // A /dev/kvm node of our own, owned by the runner uid (Firecracker's jailer does the same).
+  if (::access("/dev/kvm", F_OK) == 0) {
+    make_mount_point(root + "/dev", true);
+    if (::mknod((root + "/dev/kvm").c_str(), S_IFCHR | 0600, makedev(10, 232)) != 0) {
+      bind_mount("/dev/kvm", root, false);  // mknod refused (device cgroup): share the host node
+    }
+    if (::chown((root + "/dev/kvm").c_str(), options.uid, options.gid) != 0) child_fail("chown", "/dev/kvm");
+  }
+  make_mount_point(root + "/proc", true);
+  // pivot_root(".", ".") stacks the old root under the new one; detaching it leaves only the jail.
+  if (::chdir(root.c_str()) != 0) child_fail("chdir", root);
+  if (::syscall(SYS_pivot_root, ".", ".") != 0) child_fail("pivot_root", root);
+  if (::umount2(".", MNT_DETACH) != 0) child_fail("umount old root", root);
+  if (::chdir("/") != 0) child_fail("chdir", "/");
+  if (::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) child_fail("mount", "/proc");
+  if (::mount(nullptr, "/", nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID, nullptr) != 0) {
+    child_fail("remount read-only", "/");
+  }
+  if (::sethostname(spec.hostname.data(), spec.hostname.size()) != 0) child_fail("sethostname", spec.hostname);
+  const rlimit files{options.max_open_files, options.max_open_files};
+  const rlimit no_core{0, 0};
+  if (::setrlimit(RLIMIT_NOFILE, &files) != 0) child_fail("setrlimit", "RLIMIT_NOFILE");
+  if (::setrlimit(RLIMIT_CORE, &no_core) != 0) child_fail("setrlimit", "RLIMIT_CORE");
+  if (::setgroups(0, nullptr) != 0) child_fail("setgroups", "");
+  if (::setresgid(options.gid, options.gid, options.gid) != 0) child_fail("setresgid", std::to_string(options.gid));
+  if (::setresuid(options.uid, options.uid, options.uid) != 0) child_fail("setresuid", std::to_string(options.uid));
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail("prctl", "NO_NEW_PRIVS");
+  if (::syscall(SYS_close_range, 3U, ~0U, 0U) != 0) child_fail("close_range", "");
+  ::execv(spec.binary.c_str(), argv);
+  child_fail("execv", spec.binary);
+}
+
+[[nodiscard]] bool write_file(const std::string& path, const std::string& text) noexcept {
+  std::ofstream out(path);
+  out << text;
+  out.flush();
+  return static_cast<bool>(out);
+}
+
+}  // namespace
+
+Jailer::Jailer(JailOptions options) : options_(std::move(options)) {
+  if (options_.base_dir.empty()) options_.base_dir = "/tmp/snapfaas-jail-" + std::to_string(::getpid());
+  if (!options_.enabled) return;
+  std::error_code ec;
+  fs::create_directories(options_.base_dir, ec);
+  if (ec) throw common::sys_error("jailer: create " + options_.base_dir, ec.value());
+  detect_cgroups();
+}
+
+Jailer::~Jailer() {
+  std::error_code ec;
+  if (options_.enabled) fs::remove_all(options_.base_dir, ec);  // empty mount points only: mounts live in children
+  if (!cgroup_dir_.empty()) {
+    for (const auto& entry : fs::directory_iterator(cgroup_dir_, ec)) ::rmdir(entry.path().c_str());
+    ::rmdir(cgroup_dir_.c_str());
+  }
+}
+
+void Jailer::detect_cgroups() {
+  if (options_.memory_limit_bytes == 0 && options_.cpu_percent == 0) return;
+  if (!fs::exists("/sys/fs/cgroup/cgroup.controllers")) {
+    spdlog::info("jailer: cgroup v2 is not mounted on this host: runner memory/cpu limits are not applied");
+    return;
+  }
+  std::ifstream self("/proc/self/cgroup");
+  std::string line, own;
+  while (std::getline(self, line)) {
+    if (line.rfind("0::", 0) == 0) own = line.substr(3);
+  }
+  const std::string base = "/sys/fs/cgroup" + own;
+  std::ifstream controllers(base + "/cgroup.controllers");
+  std::string list((std::istreambuf_iterator<char>(controllers)), std::istreambuf_iterator<char>());
+  if (list.find("memory") == std::string::npos || list.find("cpu") == std::string::npos) {
+    spdlog::info("jailer: cgroup {} does not delegate memory and cpu: runner limits are not applied", own);
+    return;
+  }
+  const std::string dir = base + "/snapfaas-" + std::to_string(::getpid());
+  if (::mkdir(dir.c_str(), 0755) != 0 || !write_file(dir + "/cgroup.subtree_control", "+memory +cpu")) {
+    spdlog::info("jailer: cannot create a delegated cgroup under {} ({}): runner limits are not applied", base,
+                 std::strerror(errno));
+    ::rmdir(dir.c_str());
+    return;
+  }
+  cgroup_dir_ = dir;
+  spdlog::info("jailer: cgroup v2 limits per runner under {}", dir);
+}
+
+void Jailer::place_in_cgroup(pid_t pid, unsigned runner_id) noexcept {
+  if (cgroup_dir_.empty()) return;
+  const std::string dir = cgroup_dir_ + "/runner-" + std::to_string(runner_id) + "-" + std::to_string(pid);
+  if (::mkdir(dir.c_str(), 0755) != 0) return;
+  bool ok = true;
+  if (options_.memory_limit_bytes != 0) ok &= write_file(dir + "/memory.max", std::to_string(options_.memory_limit_bytes));
+  if (options_.cpu_percent != 0) ok &= write_file(dir + "/cpu.max", std::to_string(options_.cpu_percent * 1000) + " 100000");
+  ok &= write_file(dir + "/cgroup.procs", std::to_string(pid));
+  if (!ok) spdlog::warn("jailer: runner {} (pid {}): cgroup limits not fully applied", runner_id, pid);
+}
+
+const std::vector<std::string>& Jailer::libraries(const std::string& binary) {
+  if (auto it = libraries_.find(binary); it != libraries_.end()) return it->second;
+  std::vector<std::string> libs;
+  // ldd prints "name => /path (addr)" or "/path (addr)"; keep every absolute path.
+  const std::string command = "ldd '" + binary + "' 2>/dev/null";
+  if (FILE* pipe = ::popen(command.c_str(), "r")) {
+    char buffer[1024];
+    while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) {
+      std::istringstream words(buffer);
+      for (std::string word; words >> word;) {
+        if (!word.empty() && word[0] == '/') libs.push_back(word);
+      }
+    }
+    ::pclose(pipe);
+  }
+  return libraries_.emplace(binary, std::move(libs)).first->second;
+}
+
+pid_t Jailer::spawn(const JailSpec& spec, unsigned runner_id) {
+  std::vector<std::string> strings{spec.binary};
+  strings.insert(strings.end(), spec.args.begin(), spec.args.end());
+  std::vector<char*> argv;
+  for (auto& s : strings) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  if (!options_.enabled) {
+    const pid_t pid = ::fork();
+    if (pid < 0) throw common::sys_error("fork runner " + std::to_string(runner_id));
+    if (pid == 0) {
+      ::syscall(SYS_close_range, 3U, ~0U, 0U);
+      ::execv(spec.binary.c_str(), argv.data());
+      child_fail("execv", spec.binary);
+    }
+    return pid;
+  }
+  const std::vector<std::string>& libs = libraries(spec.binary);
+  const std::string root = options_.base_dir + "/r" + std::to_string(runner_id);
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  if (ec) throw common::sys_error("jailer: create " + root, ec.value());
+  if (!spec.shm_name.empty() &&
+      ::chown(("/dev/shm" + spec.shm_name).c_str(), options_.uid, options_.gid) != 0) {
+    throw common::sys_error("jailer: chown /dev/shm" + spec.shm_name);
+  }
+  // Raw clone with fork semantics: the child is pid 1 of its new pid namespace.
+  const long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET | SIGCHLD;
+  const long pid = ::syscall(SYS_clone, flags, nullptr, nullptr, nullptr, nullptr);
+  if (pid < 0) throw common::sys_error("jailer: clone runner " + std::to_string(runner_id));
+  if (pid == 0) jail_child(options_, spec, root, libs, argv.data());
+  place_in_cgroup(static_cast<pid_t>(pid), runner_id);
+  return static_cast<pid_t>(pid);
+}
+
+}  // namespace snapfaas::supervisor

@@ -1,0 +1,66 @@
+// Jailer: starts one runner process in its own sandbox. The child gets new mount, pid, ipc, uts
+// and net namespaces; a fresh tmpfs root holding only the runner binary and its shared libraries,
+// read-only bind mounts of the images it needs, a /dev/kvm node of its own, /dev/null and its own
+// channel object (/dev/shm/<name>: POSIX shm is a tmpfs path, so a new ipc namespace does not hide
+// it — only the mount namespace does); rlimits; cgroup v2 memory/cpu limits where the host
+// delegates them; an unprivileged uid/gid; no inherited fds beyond stdin/stdout/stderr.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace snapfaas::supervisor {
+
+struct JailOptions {
+  bool enabled = true;          ///< false: plain fork+exec (no namespaces, no uid change)
+  std::string base_dir;         ///< per-runner mount points are created under it (default /tmp/snapfaas-jail-<pid>)
+  uid_t uid = 65534;
+  gid_t gid = 65534;
+  std::uint64_t memory_limit_bytes = 0;  ///< cgroup memory.max per runner (0 = none)
+  std::uint32_t cpu_percent = 0;         ///< cgroup cpu.max per runner (0 = none)
+  std::uint64_t max_open_files = 1024;   ///< RLIMIT_NOFILE
+};
+
+/// One process to start.
+struct JailSpec {
+  std::string binary;
+  std::vector<std::string> args;        ///< argv[1..]
+  std::vector<std::string> read_only;   ///< host paths bind-mounted read-only at the same path
+  std::string shm_name;                 ///< "/name": /dev/shm/name is bind-mounted read-write
+  std::string hostname = "runner";
+};
+
+/// Creates the jails; single-threaded use by the supervisor. Holds the per-binary library lists
+/// and the cgroup directory (removed on destruction).
+class Jailer {
+ public:
+  /// Detects cgroup v2 delegation (logs when limits cannot be applied). Throws common::Error when
+  /// the base directory cannot be created.
+  explicit Jailer(JailOptions options);
+  Jailer(const Jailer&) = delete;
+  Jailer& operator=(const Jailer&) = delete;
+  ~Jailer();
+
+  /// Starts `spec` (jailed when enabled) and returns its pid (in our pid namespace). The child
+  /// reports setup failures on stderr and exits 127. Throws common::Error when clone fails.
+  [[nodiscard]] pid_t spawn(const JailSpec& spec, unsigned runner_id);
+
+  [[nodiscard]] const JailOptions& options() const noexcept { return options_; }
+  [[nodiscard]] bool cgroups_enabled() const noexcept { return !cgroup_dir_.empty(); }
+  /// The shared libraries `binary` loads (ldd), cached.
+  [[nodiscard]] const std::vector<std::string>& libraries(const std::string& binary);
+
+ private:
+  void detect_cgroups();
+  void place_in_cgroup(pid_t pid, unsigned runner_id) noexcept;
+
+  JailOptions options_;
+  std::map<std::string, std::vector<std::string>> libraries_;
+  std::string cgroup_dir_;  // our delegated cgroup subtree, empty when not available
+};
+
+}  // namespace snapfaas::supervisor

@@ -1,0 +1,120 @@
+// snapfaas-supervisor: replays a JSON-lines workload through pre-spawned, jailed runners; writes
+// one JSON result per request, a summary, and a stats file at exit. SIGINT/SIGTERM drain and exit.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "ipc/shm_object.h"
+#include "supervisor/config.h"
+#include "supervisor/runner_pool.h"
+#include "supervisor/workload.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void on_signal(int) { g_stop.store(true, std::memory_order_relaxed); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace snapfaas::supervisor;
+  std::string config_path, requests_file, output, stats_file, log_level;
+  std::uint64_t mem = 0;
+  std::uint32_t runners = 0;
+  std::size_t queue = 1024;
+  std::uint64_t keep_alive = 0, deadline = 0;
+  bool no_jail = false, spawn_on_demand = false;
+  JailOptions jail;
+  CLI::App app{"snapfaas-supervisor: replay a workload through pre-spawned runners"};
+  app.add_option("--config", config_path, "controller YAML")->required();
+  app.add_option("--mem", mem, "memory budget for VMs, MiB")->required();
+  app.add_option("--requests_file", requests_file, "workload, JSON lines")->required();
+  app.add_option("--output", output, "result lines (default stdout)");
+  app.add_option("--stats", stats_file, "stats JSON written at exit");
+  app.add_option("--runners", runners, "runner count (default mem / smallest VM)");
+  app.add_option("--queue", queue, "waiting requests before 'dropped: no capacity'")->capture_default_str();
+  app.add_option("--keep_alive", keep_alive, "evict VMs idle this long, ms (0 = never)")->capture_default_str();
+  app.add_option("--deadline", deadline, "per-request deadline, ms (0 = none)")->capture_default_str();
+  app.add_flag("--no_jail", no_jail, "start runners without the jailer (debugging)");
+  app.add_flag("--spawn_on_demand", spawn_on_demand, "spawn runners at cold start instead of ahead of time");
+  app.add_option("--uid", jail.uid, "runner uid")->capture_default_str();
+  app.add_option("--gid", jail.gid, "runner gid")->capture_default_str();
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error");
+  CLI11_PARSE(app, argc, argv);
+  snapfaas::common::init_logging("snapfaas-supervisor", log_level);
+
+  struct sigaction action {};
+  action.sa_handler = on_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  try {
+    const ControllerConfig controller = load_controller_config(config_path);
+    std::vector<FunctionConfig> functions = load_function_configs(controller.function_config);
+    const std::vector<WorkloadRequest> workload = read_workload_file(requests_file);
+    std::uint32_t smallest = functions.front().memory, largest = 0;
+    for (const auto& f : functions) {
+      smallest = std::min(smallest, f.memory);
+      largest = std::max(largest, f.memory);
+    }
+    PoolOptions options;
+    options.runner_binary = controller.firerunner_path;
+    options.runner_args = {"--kernel", controller.kernel_path, "--mem_size", std::to_string(largest)};
+    for (const std::string& p : {controller.kernel_path, controller.runtimefs_dir, controller.appfs_dir,
+                                 controller.snapshot_dir}) {
+      if (!p.empty() && ::access(p.c_str(), F_OK) == 0) options.read_only.push_back(p);
+    }
+    for (const auto& f : functions) {
+      if (!f.kernel.empty() && ::access(f.kernel.c_str(), F_OK) == 0) options.read_only.push_back(f.kernel);
+    }
+    options.scheduler = {mem, runners != 0 ? runners : static_cast<std::uint32_t>(std::max<std::uint64_t>(1, mem / smallest)),
+                         queue, std::chrono::milliseconds(keep_alive)};
+    options.deadline = std::chrono::milliseconds(deadline);
+    options.prespawn = !spawn_on_demand;
+    options.stats_name = snapfaas::ipc::stats_object_name(::getpid());
+    jail.enabled = !no_jail;
+    Jailer jailer(jail);
+    RunnerPool pool(options, functions, jailer);
+    spdlog::info("supervisor: {} functions, {} requests, {} runners, budget {} MiB, stats block {}",
+                 functions.size(), workload.size(), options.scheduler.runners, mem, options.stats_name);
+    pool.start();
+
+    std::ofstream out_file;
+    if (!output.empty()) {
+      out_file.open(output);
+      if (!out_file) throw snapfaas::common::sys_error("open " + output);
+    }
+    std::ostream& out = output.empty() ? std::cout : out_file;
+    RunStats stats;
+    pool.run(workload, stats, [&](const RequestRecord& r) { out << to_json(r).dump() << '\n'; }, g_stop);
+    out.flush();
+    pool.shutdown();
+    nlohmann::json summary = stats.summary();
+    summary["interrupted"] = g_stop.load(std::memory_order_relaxed);
+    std::fprintf(stderr, "summary: %s\n", summary.dump().c_str());
+    if (!stats_file.empty()) {
+      nlohmann::json full = stats.full();
+      full["interrupted"] = summary["interrupted"];
+      full["runners"] = options.scheduler.runners;
+      full["mem_mib"] = mem;
+      std::ofstream s(stats_file);
+      s << full.dump(1) << '\n';
+      if (!s) throw snapfaas::common::sys_error("write " + stats_file);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "snapfaas-supervisor: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

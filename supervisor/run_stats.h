@@ -1,0 +1,73 @@
+// RunStats: what one supervisor run did — a record per request and per VM load, counters — and
+// the JSON written from it (per-request result lines, the summary, the stats file at exit).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace snapfaas::supervisor {
+
+/// One request's outcome (times in ms since the start of the replay).
+struct RequestRecord {
+  std::uint64_t id = 0;
+  std::string function;
+  std::uint64_t user_id = 0;
+  std::string status;  ///< "ok", "error" or "dropped"
+  std::string error;   ///< why, when status != "ok"
+  bool cold = false;
+  std::int64_t runner = -1;
+  double arrival_ms = 0;   ///< when it was submitted
+  double dispatch_ms = 0;  ///< when it was sent to a runner (or loading started)
+  double done_ms = 0;
+  std::string response;    ///< the runner's response bytes
+  [[nodiscard]] double latency_ms() const noexcept { return done_ms - arrival_ms; }
+};
+
+/// One VM created (a function loaded into a runner).
+struct VmRecord {
+  std::uint32_t runner = 0;
+  std::string function;
+  std::uint32_t memory_mib = 0;
+  std::string kind;  ///< "restore" or "boot"
+  double start_ms = 0;
+  double end_ms = 0;
+};
+
+/// Single-threaded accumulator.
+class RunStats {
+ public:
+  void add_request(RequestRecord record) { requests_.push_back(std::move(record)); }
+  void add_vm(VmRecord record) { vms_.push_back(std::move(record)); }
+  void count_eviction() noexcept { ++evictions_; }
+  void count_runner_failure() noexcept { ++runner_failures_; }
+  void set_not_submitted(std::uint64_t n) noexcept { not_submitted_ = n; }
+
+  [[nodiscard]] const std::vector<RequestRecord>& requests() const noexcept { return requests_; }
+  [[nodiscard]] const std::vector<VmRecord>& vms() const noexcept { return vms_; }
+  [[nodiscard]] std::uint64_t evictions() const noexcept { return evictions_; }
+  [[nodiscard]] std::uint64_t count(std::string_view status) const noexcept;
+  [[nodiscard]] std::uint64_t cold() const noexcept;
+  [[nodiscard]] std::uint64_t warm() const noexcept;
+  /// Latency percentile (0..100, nearest rank) of the "ok" requests, optionally only cold or warm.
+  [[nodiscard]] double latency_percentile(double p, int cold_filter = -1) const;
+
+  /// {"requests", "completed", "errors", "dropped", "cold", "warm", "evictions", "p50_ms", "p99_ms", ...}
+  [[nodiscard]] nlohmann::json summary() const;
+  /// summary + VMs created, VM memory sizes, boot/restore timestamps, per-request timestamps.
+  [[nodiscard]] nlohmann::json full() const;
+
+ private:
+  std::vector<RequestRecord> requests_;
+  std::vector<VmRecord> vms_;
+  std::uint64_t evictions_ = 0;
+  std::uint64_t runner_failures_ = 0;
+  std::uint64_t not_submitted_ = 0;
+};
+
+/// The result line of one request: function, status, cold/warm, latency, response (parsed when JSON).
+[[nodiscard]] nlohmann::json to_json(const RequestRecord& record);
+
+}  // namespace snapfaas::supervisor

@@ -1,0 +1,268 @@
+// snapfaas-supervisor end to end with fake_runner in place of firerunner (jailed): a 10^4-request
+// workload, warm/cold counts, eviction under a tight --mem, a runner dying mid-request, a deadline,
+// a dropped request, the jail (host filesystem, other runners' shm, uid, hostname) and SIGTERM
+// cleanup (no /dev/shm leftovers).
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+struct Run {
+  int exit_code = -1;
+  std::vector<json> results;
+  json stats;
+  std::string stderr_text;
+  pid_t pid = -1;
+};
+
+struct Env {
+  fs::path dir;
+  Env() {
+    dir = fs::temp_directory_path() / ("snapfaas-sup-test-" + std::to_string(::getpid()) + "-" +
+                                       std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
+    fs::create_directories(dir);
+    std::ofstream(dir / "vmlinux") << "not a kernel";
+  }
+  ~Env() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+  void write_config(const std::string& functions_yaml) const {
+    std::ofstream(dir / "functions.yaml") << functions_yaml;
+    std::ofstream(dir / "controller.yaml") << "kernel_path: vmlinux\nfunction_config: functions.yaml\n"
+                                           << "firerunner_path: " << SNAPFAAS_FAKE_RUNNER_PATH << "\n";
+  }
+  void write_workload(const std::vector<json>& lines) const {
+    std::ofstream out(dir / "workload.jsonl");
+    for (const auto& l : lines) out << l.dump() << '\n';
+  }
+  pid_t start(const std::vector<std::string>& extra) const {
+    std::vector<std::string> args{SNAPFAAS_SUPERVISOR_PATH,
+                                  "--config",        (dir / "controller.yaml").string(),
+                                  "--requests_file", (dir / "workload.jsonl").string(),
+                                  "--output",        (dir / "results.jsonl").string(),
+                                  "--stats",         (dir / "stats.json").string(),
+                                  "--log-level",     "warn"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      const std::string err = (dir / "stderr.txt").string();
+      if (!std::freopen(err.c_str(), "w", stderr)) _exit(126);
+      ::execv(argv[0], argv.data());
+      _exit(127);
+    }
+    return pid;
+  }
+  Run finish(pid_t pid) const {
+    Run run;
+    run.pid = pid;
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    std::ifstream results(dir / "results.jsonl");
+    for (std::string line; std::getline(results, line);) run.results.push_back(json::parse(line));
+    std::ifstream stats(dir / "stats.json");
+    if (stats) run.stats = json::parse(stats, nullptr, false);
+    std::ifstream err(dir / "stderr.txt");
+    std::stringstream text;
+    text << err.rdbuf();
+    run.stderr_text = text.str();
+    return run;
+  }
+  Run run(const std::vector<std::string>& extra) const { return finish(start(extra)); }
+};
+
+std::vector<std::string> shm_leftovers(pid_t pid) {
+  std::vector<std::string> left;
+  const std::string prefix = "snapfaas-" + std::to_string(pid) + "-";
+  for (const auto& e : fs::directory_iterator("/dev/shm")) {
+    if (e.path().filename().string().rfind(prefix, 0) == 0) left.push_back(e.path().string());
+  }
+  return left;
+}
+
+std::map<std::string, int> count_by(const std::vector<json>& results, const std::string& key) {
+  std::map<std::string, int> counts;
+  for (const auto& r : results) counts[r[key].dump()]++;
+  return counts;
+}
+
+}  // namespace
+
+TEST_CASE("10^4 requests over two functions: all answered, warm/cold as expected") {
+  Env env;
+  env.write_config("a:\n  runtimefs: r\n  memory: 64\n  concurrency_limit: 2\n"
+                   "b:\n  runtimefs: r\n  memory: 64\n  concurrency_limit: 2\n");
+  std::vector<json> lines;
+  for (int i = 0; i < 10'000; ++i) {
+    lines.push_back({{"time", i / 5}, {"user_id", i % 7}, {"function", i % 3 == 0 ? "b" : "a"}, {"payload", {{"n", i}}}});
+  }
+  env.write_workload(lines);
+  const Run run = env.run({"--mem", "1024", "--runners", "4", "--queue", "20000"});
+  INFO(run.stderr_text);
+  REQUIRE(run.exit_code == 0);
+  REQUIRE(run.results.size() == 10'000);
+  int cold = 0;
+  for (const auto& r : run.results) {
+    REQUIRE(r["status"] == "ok");
+    const int id = r["id"].get<int>();
+    CHECK(r["response"]["result"]["n"] == id);  // each response belongs to its own request
+    CHECK(r["response"]["function"] == (r["function"] == "a" ? 0 : 1));
+    cold += r["cold"].get<bool>() ? 1 : 0;
+  }
+  // Four runners, two VMs per function at most, no eviction: at most four cold starts, at least two.
+  CHECK(cold >= 2);
+  CHECK(cold <= 4);
+  CHECK(run.stats["cold"] == cold);
+  CHECK(run.stats["warm"] == 10'000 - cold);
+  CHECK(run.stats["evictions"] == 0);
+  CHECK(run.stats["requests_completed"] == 10'000);
+  CHECK(run.stats["request_timestamps"].size() == 10'000);
+  CHECK(run.stats["vms_created"] == cold);
+  CHECK(shm_leftovers(run.pid).empty());
+}
+
+TEST_CASE("tight --mem: idle VMs are evicted LRU and everything is still answered") {
+  Env env;
+  env.write_config("a:\n  runtimefs: r\n  memory: 128\nb:\n  runtimefs: r\n  memory: 128\nc:\n  runtimefs: r\n  memory: 128\n");
+  std::vector<json> lines;
+  const char* names[] = {"a", "b", "c"};
+  for (int i = 0; i < 60; ++i) lines.push_back({{"time", i * 30}, {"function", names[i % 3]}, {"payload", {{"i", i}}}});
+  env.write_workload(lines);
+  const Run run = env.run({"--mem", "256", "--runners", "3"});
+  INFO(run.stderr_text);
+  REQUIRE(run.exit_code == 0);
+  REQUIRE(run.results.size() == 60);
+  for (const auto& r : run.results) CHECK(r["status"] == "ok");
+  // Round-robin over three functions with room for two VMs: most requests find their function
+  // evicted (cold), and every VM beyond the two that fit was made room for by an eviction.
+  const int cold = run.stats["cold"].get<int>();
+  const int evictions = run.stats["evictions"].get<int>();
+  CHECK(cold + run.stats["warm"].get<int>() == 60);
+  CHECK(cold >= 20);
+  CHECK(evictions >= 10);
+  CHECK(cold - evictions <= 2);  // VMs alive at the end never exceed the budget
+  CHECK(cold - evictions >= 1);
+  for (const auto& m : run.stats["vm_memory_mib"]) CHECK(m == 128);
+}
+
+TEST_CASE("a runner that dies mid-request: that request errors, the runner is replaced, nothing else lost") {
+  Env env;
+  env.write_config("f:\n  runtimefs: r\n  memory: 64\n  concurrency_limit: 2\n");
+  std::vector<json> lines;
+  for (int i = 0; i < 200; ++i) {
+    lines.push_back({{"time", i}, {"function", "f"}, {"payload", i == 100 ? json{{"die", true}} : json{{"i", i}}}});
+  }
+  env.write_workload(lines);
+  const Run run = env.run({"--mem", "256", "--runners", "2"});
+  INFO(run.stderr_text);
+  REQUIRE(run.exit_code == 0);
+  REQUIRE(run.results.size() == 200);
+  for (const auto& r : run.results) {
+    if (r["id"] == 100) {
+      CHECK(r["status"] == "error");
+      CHECK(r["error"].get<std::string>().find("runner died") != std::string::npos);
+    } else {
+      CHECK(r["status"] == "ok");
+    }
+  }
+  CHECK(run.stats["runner_failures"] == 1);
+  CHECK(shm_leftovers(run.pid).empty());
+}
+
+TEST_CASE("a request past its deadline: error result, VM discarded, the rest served") {
+  Env env;
+  env.write_config("f:\n  runtimefs: r\n  memory: 64\n");
+  env.write_workload({{{"time", 0}, {"function", "f"}, {"payload", {{"sleep_ms", 5000}}}},
+                      {{"time", 1}, {"function", "f"}, {"payload", {{"i", 1}}}},
+                      {{"time", 2}, {"function", "f"}, {"payload", {{"i", 2}}}}});
+  const Run run = env.run({"--mem", "64", "--runners", "1", "--deadline", "300"});
+  INFO(run.stderr_text);
+  REQUIRE(run.exit_code == 0);
+  REQUIRE(run.results.size() == 3);
+  CHECK(run.results[0]["status"] == "error");
+  CHECK(run.results[0]["error"].get<std::string>().find("deadline exceeded") != std::string::npos);
+  CHECK(run.results[0]["latency_ms"].get<double>() < 3000);
+  CHECK(run.results[1]["status"] == "ok");
+  CHECK(run.results[2]["status"] == "ok");
+  CHECK(run.results[1]["cold"] == true);  // the VM of request 0 was discarded
+}
+
+TEST_CASE("bounded queue: past it a request is dropped with 'no capacity'") {
+  Env env;
+  env.write_config("f:\n  runtimefs: r\n  memory: 64\n");
+  env.write_workload({{{"time", 0}, {"function", "f"}, {"payload", {{"sleep_ms", 300}}}},
+                      {{"time", 10}, {"function", "f"}, {"payload", {{"i", 1}}}},
+                      {{"time", 20}, {"function", "f"}, {"payload", {{"i", 2}}}}});
+  const Run run = env.run({"--mem", "64", "--runners", "1", "--queue", "1"});
+  INFO(run.stderr_text);
+  REQUIRE(run.exit_code == 0);
+  REQUIRE(run.results.size() == 3);
+  const auto status = count_by(run.results, "status");
+  CHECK(status.at("\"ok\"") == 2);
+  CHECK(status.at("\"dropped\"") == 1);
+  for (const auto& r : run.results) {
+    if (r["status"] == "dropped") CHECK(r["error"] == "dropped: no capacity");
+  }
+  CHECK(run.stats["requests_dropped"] == 1);
+}
+
+TEST_CASE("jail: runners see neither the host filesystem nor another runner's shm, run unprivileged") {
+  Env env;
+  env.write_config("a:\n  runtimefs: r\n  memory: 64\nb:\n  runtimefs: r\n  memory: 64\n");
+  // While both runners are alive, each probes for the host's files and for the other's channel.
+  // Names are only known after start, so probe the pattern of runner 0/1 generation 1 by pid later.
+  env.write_workload({{{"time", 0}, {"function", "a"}, {"payload", {{"probe", "/etc/passwd"}}}},
+                      {{"time", 0}, {"function", "b"}, {"payload", {{"probe", (env.dir / "functions.yaml").string()}}}},
+                      {{"time", 5}, {"function", "a"}, {"payload", {{"hostname", true}}}},
+                      {{"time", 5}, {"function", "b"}, {"payload", {{"probe", "/proc/1/exe"}}}}});
+  const pid_t pid = env.start({"--mem", "128", "--runners", "2"});
+  const Run run = env.finish(pid);
+  INFO(run.stderr_text);
+  REQUIRE(run.exit_code == 0);
+  REQUIRE(run.results.size() == 4);
+  CHECK(run.results[0]["response"]["exists"] == false);
+  CHECK(run.results[1]["response"]["exists"] == false);
+  CHECK(run.results[2]["response"]["hostname"].get<std::string>().rfind("runner-", 0) == 0);
+  CHECK(run.results[3]["response"]["exists"] == true);  // its own /proc (pid namespace): sanity of the probe
+  for (const auto& r : run.results) {
+    CHECK(r["response"]["uid"] == 65534);
+    CHECK(r["response"]["pid"] == 1);  // pid 1 of its own pid namespace
+  }
+}
+
+TEST_CASE("jail: each runner's /dev/shm holds only its own channel object") {
+  Env env;
+  env.write_config("a:\n  runtimefs: r\n  memory: 64\nb:\n  runtimefs: r\n  memory: 64\n");
+  env.write_workload({{{"time", 0}, {"function", "a"}, {"payload", {{"list", "/dev/shm"}}}},
+                      {{"time", 0}, {"function", "b"}, {"payload", {{"list", "/dev/shm"}}}}});
+  const Run run = env.run({"--mem", "128", "--runners", "2"});
+  INFO(run.stderr_text);
+  REQUIRE(run.exit_code == 0);
+  REQUIRE(run.results.size() == 2);
+  for (const auto& r : run.results) {
+    const json entries = r["response"]["entries"];
+    REQUIRE(entries.size() == 1);
+    const std::string own = "snapfaas-" + std::to_string(run.pid) + "-r" + std::to_string(r["runner"].get<int>()) + "-g";
+    CHECK(entries[0].get<std::string>().rfind(own, 0) == 0);
+  }
+}
