@@ -266,3 +266,34 @@ TEST_CASE("jail: each runner's /dev/shm holds only its own channel object") {
     CHECK(entries[0].get<std::string>().rfind(own, 0) == 0);
   }
 }
+
+TEST_CASE("SIGTERM: drains, writes stats, kills runners, leaves nothing in /dev/shm") {
+  Env env;
+  env.write_config("f:\n  runtimefs: r\n  memory: 64\n  concurrency_limit: 2\n");
+  std::vector<json> lines;
+  for (int i = 0; i < 2000; ++i) lines.push_back({{"time", i * 5}, {"function", "f"}, {"payload", {{"i", i}}}});
+  env.write_workload(lines);  // 10 s of work: interrupted after ~0.7 s
+  const pid_t pid = env.start({"--mem", "256", "--runners", "3"});
+  // Wait until its runners exist (their channel objects appear), then interrupt.
+  for (int i = 0; i < 200 && shm_leftovers(pid).size() < 4; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  REQUIRE(shm_leftovers(pid).size() == 4);  // 3 channels + the stats block
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  std::vector<pid_t> children;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    std::ifstream stat(e.path() / "stat");
+    std::string comm, state;
+    int self = 0, ppid = 0;
+    if (stat >> self >> comm >> state >> ppid && ppid == pid) children.push_back(self);
+  }
+  CHECK(children.size() == 3);
+  ::kill(pid, SIGTERM);
+  const Run run = env.finish(pid);
+  INFO(run.stderr_text);
+  CHECK(run.exit_code == 0);
+  CHECK(run.stats["interrupted"] == true);
+  CHECK(run.stats["not_submitted"].get<int>() > 0);
+  CHECK(run.stats["completed"].get<int>() > 0);
+  CHECK(run.stats["completed"].get<int>() + run.stats["not_submitted"].get<int>() == 2000);
+  CHECK(shm_leftovers(pid).empty());
+  for (pid_t child : children) CHECK(::kill(child, 0) != 0);  // runners are gone (reaped)
+}
