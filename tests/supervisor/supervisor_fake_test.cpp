@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -296,4 +297,31 @@ TEST_CASE("SIGTERM: drains, writes stats, kills runners, leaves nothing in /dev/
   CHECK(run.stats["completed"].get<int>() + run.stats["not_submitted"].get<int>() == 2000);
   CHECK(shm_leftovers(pid).empty());
   for (pid_t child : children) CHECK(::kill(child, 0) != 0);  // runners are gone (reaped)
+}
+
+TEST_CASE("snapfaas-stat --json shows the live runners while the supervisor runs") {
+  Env env;
+  env.write_config("f:\n  runtimefs: r\n  memory: 64\n");
+  std::vector<json> lines;
+  for (int i = 0; i < 300; ++i) lines.push_back({{"time", i * 10}, {"function", "f"}, {"payload", {{"i", i}}}});
+  env.write_workload(lines);
+  const pid_t pid = env.start({"--mem", "128", "--runners", "2"});
+  const std::string name = "/snapfaas-" + std::to_string(pid) + "-stats";
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const std::string out_path = (env.dir / "stat.json").string();
+  const std::string command = std::string(SNAPFAAS_STAT_PATH) + " --json --name " + name + " > " + out_path;
+  const int rc = std::system(command.c_str());
+  const Run run = env.finish(pid);
+  REQUIRE(rc == 0);
+  std::ifstream in(out_path);
+  const json snap = json::parse(in);
+  REQUIRE(snap["runners"].size() == 2);
+  std::uint64_t requests = 0;
+  for (const auto& r : snap["runners"]) requests += r["requests"].get<std::uint64_t>();
+  CHECK(requests > 20);       // ~150 answered by then
+  CHECK(requests < 300);
+  bool serving_f = false;
+  for (const auto& r : snap["runners"]) serving_f |= r["function"] == "f" && r["cold"] == 1;
+  CHECK(serving_f);
+  CHECK(run.exit_code == 0);
 }
