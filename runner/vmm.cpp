@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/error.h"
+#include "ipc/guest_abi.h"
 #include "runner/kvm/boot_msrs.h"
 #include "runner/kvm/cpuid.h"
 #include "runner/loader/linux_loader.h"
@@ -92,6 +93,7 @@ void Vmm::setup_linux(const ElfImage& elf) {
   LinuxBootConfig boot;
   boot.cmdline = cmdline_;
   boot.vcpu_count = config_.vcpu_count;
+  boot.reserved.push_back({ipc::kWindowGpa, ipc::kWindowMaxSize});  // the ring window (--channel)
   const std::uint64_t entry = load_linux(memory_, elf, boot);
   const auto cpuid = kvm_.supported_cpuid();
   for (std::uint32_t i = 0; i < config_.vcpu_count; ++i) {
@@ -157,6 +159,7 @@ void Vmm::request_stop(int code, const std::string& error) noexcept {
     exit_code_ = code;
     error_ = error;
   }
+  for (auto& hook : stop_hooks_) hook();
   for (auto& v : vcpus_) v->stop();
   stop_cv_.notify_all();
 }

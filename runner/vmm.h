@@ -4,6 +4,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -37,6 +38,9 @@ class Vmm {
   int run();
   /// Stops the VM from any thread (first caller's code wins). `error` non-empty makes run() throw.
   void request_stop(int code, const std::string& error = {}) noexcept;
+  /// Setup only (before run()): `hook` runs on the stopping thread when the VM starts stopping,
+  /// before the vCPUs are kicked (releases a vCPU blocked inside a device, e.g. the ring window's WAIT).
+  void add_stop_hook(std::function<void()> hook) { stop_hooks_.push_back(std::move(hook)); }
 
   [[nodiscard]] bool ring3() const noexcept { return ring3_; }
   [[nodiscard]] Bus& pio() noexcept { return pio_; }
@@ -73,6 +77,7 @@ class Vmm {
   int exit_code_ = 0;
   std::string error_;
   std::uint32_t halted_ = 0;
+  std::vector<std::function<void()>> stop_hooks_;  // set up before run(); called by request_stop
 };
 
 }  // namespace snapfaas::runner

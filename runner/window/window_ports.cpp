@@ -1,0 +1,206 @@
+// WindowPorts: WAIT (spin, park, control commands), RESPONSE_READY, SNAPSHOT_POINT, AGENT_FATAL.
+#include "runner/window/window_ports.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+namespace snapfaas::runner::window {
+
+namespace {
+constexpr std::uint64_t kWaitOffset = ipc::kPortWait - ipc::kPortFirst;
+constexpr std::uint64_t kResponseReadyOffset = ipc::kPortResponseReady - ipc::kPortFirst;
+constexpr std::uint64_t kSnapshotPointOffset = ipc::kPortSnapshotPoint - ipc::kPortFirst;
+constexpr std::uint64_t kAgentFatalOffset = ipc::kPortAgentFatal - ipc::kPortFirst;
+constexpr std::uint32_t kOddAccessLogLimit = 32;
+constexpr std::size_t kMaxPendingReadyPings = 64;
+// Backstop for a park on the runner doorbell: the loop re-checks everything at least this often.
+constexpr auto kParkBackstop = std::chrono::seconds(1);
+}  // namespace
+
+RequestPeek peek_request(const RingWindow& window) noexcept {
+  const ipc::WindowLayout& wl = window.layout();
+  const std::uint32_t capacity = wl.channel.ring_capacity;
+  const std::uint64_t ring_gpa = ipc::kWindowGpa + wl.request_ring;
+  const auto indices = window.memory().slice(ring_gpa, sizeof(ipc::RingIndices));
+  if (!indices) return {RequestPeek::Kind::kCorrupt, 0, "request ring indices outside the window"};
+  // SAFETY: the slice lies inside the window mapping; RingIndices sits at a page-aligned offset of
+  // the shared channel and holds plain uint64 counters (any bit pattern is a valid value).
+  auto* ri = reinterpret_cast<ipc::RingIndices*>(indices->data());
+  // head is the guest's (the ring's consumer), tail the supervisor's; both are untrusted here.
+  const std::uint64_t head = std::atomic_ref(ri->head).load(std::memory_order_acquire);
+  // Acquire pairs with the supervisor's release store of tail: the entry's bytes are visible.
+  const std::uint64_t tail = std::atomic_ref(ri->tail).load(std::memory_order_acquire);
+  if (head == tail) return {};
+  if (tail - head > capacity) {
+    return {RequestPeek::Kind::kCorrupt, 0,
+            "request ring head " + std::to_string(head) + " / tail " + std::to_string(tail) + " more than " +
+                std::to_string(capacity) + " apart"};
+  }
+  const std::uint64_t entry_gpa =
+      ring_gpa + ipc::kRingEntriesOffset + (head & (capacity - 1)) * sizeof(ipc::RequestDesc);
+  const std::optional<ipc::RequestDesc> desc = window.memory().read_obj<ipc::RequestDesc>(entry_gpa);
+  if (!desc) return {RequestPeek::Kind::kCorrupt, 0, "request ring entry outside the window"};
+  if (desc->slot >= wl.channel.slot_count) {
+    return {RequestPeek::Kind::kCorrupt, 0,
+            "request " + std::to_string(desc->request_id) + ": slot " + std::to_string(desc->slot) + " >= " +
+                std::to_string(wl.channel.slot_count) + " slots"};
+  }
+  if (desc->length > wl.channel.slot_size) {
+    return {RequestPeek::Kind::kCorrupt, 0,
+            "request " + std::to_string(desc->request_id) + ": length " + std::to_string(desc->length) +
+                " > slot size " + std::to_string(wl.channel.slot_size)};
+  }
+  return {RequestPeek::Kind::kReady, desc->slot, {}};
+}
+
+WindowPorts::WindowPorts(ipc::RunnerChannel& channel, const RingWindow& window, WindowHooks hooks,
+                         Clock::time_point created)
+    : channel_(channel), window_(window), hooks_(std::move(hooks)), created_(created) {
+  std::uint8_t* base = channel_.shm().data();
+  // SAFETY: the runner's own mapping of the validated channel (RunnerChannel::open checked the
+  // header against the object size): the control ring and the header page lie inside it.
+  control_indices_ = reinterpret_cast<ipc::RingIndices*>(base + channel_.layout().control_offset);
+  // SAFETY: as above; the supervisor DoorbellWord is at a fixed offset of the header page.
+  supervisor_bell_ = ipc::Doorbell(reinterpret_cast<ipc::DoorbellWord*>(base + ipc::kSupervisorDoorbellOffset));
+}
+
+std::uint64_t WindowPorts::ns_since_created() const noexcept {
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - created_).count();
+  return ns > 0 ? static_cast<std::uint64_t>(ns) : 1;
+}
+
+bool WindowPorts::control_readable() const noexcept {
+  // head is ours (RunnerChannel's consumer stores it); acquire on tail pairs with the supervisor's push.
+  return std::atomic_ref(control_indices_->tail).load(std::memory_order_acquire) !=
+         std::atomic_ref(control_indices_->head).load(std::memory_order_relaxed);
+}
+
+void WindowPorts::reply(const ipc::ControlCommand& command, std::int32_t status, std::uint64_t value) noexcept {
+  if (ipc::Status s = channel_.reply_control({command.command_id, command.op, status, value}); !s) {
+    spdlog::error("ring window: cannot reply to control command {}: {}", command.command_id, ipc::to_string(s.error()));
+  }
+}
+
+void WindowPorts::drain_control() noexcept {
+  std::lock_guard lock(control_mutex_);
+  const std::uint64_t ready_ns = first_wait_ns_.load(std::memory_order_acquire);
+  if (ready_ns != 0) {
+    for (std::uint64_t id : pending_ready_pings_) {
+      reply({id, static_cast<std::uint32_t>(ipc::ControlOp::kPing), ipc::kPingGuestReady, 0, 0}, 0, ready_ns);
+    }
+    pending_ready_pings_.clear();
+  }
+  for (;;) {
+    ipc::Result<ipc::ControlCommand> command = channel_.try_control();
+    if (!command) {
+      if (command.error() == ipc::IpcError::kRingEmpty) return;
+      spdlog::error("ring window: control command refused: {}", ipc::to_string(command.error()));
+      if (command.error() == ipc::IpcError::kBadControlOp) continue;  // popped: go on with the next
+      return;                                                          // corrupt ring: nothing more to read
+    }
+    switch (static_cast<ipc::ControlOp>(command->op)) {
+      case ipc::ControlOp::kPing:
+        if (command->arg0 == ipc::kPingGuestReady) {
+          if (ready_ns != 0) {
+            reply(*command, 0, ready_ns);
+          } else if (pending_ready_pings_.size() < kMaxPendingReadyPings) {
+            pending_ready_pings_.push_back(command->command_id);
+          } else {
+            reply(*command, EBUSY, 0);
+          }
+        } else {
+          reply(*command, 0, ns_since_created());
+        }
+        break;
+      case ipc::ControlOp::kShutdown:
+        spdlog::debug("ring window: shutdown requested (command {})", command->command_id);
+        shutdown_.store(true, std::memory_order_release);
+        reply(*command, 0, 0);
+        break;
+      default:
+        reply(*command, ENOTSUP, 0);
+        break;
+    }
+  }
+}
+
+std::uint32_t WindowPorts::wait_for_request() noexcept {
+  waits_.fetch_add(1, std::memory_order_relaxed);
+  std::uint64_t expected = 0;
+  (void)first_wait_ns_.compare_exchange_strong(expected, ns_since_created(), std::memory_order_acq_rel);
+  auto ready = [this] {
+    return stop_.load(std::memory_order_acquire) || control_readable() ||
+           peek_request(window_).kind != RequestPeek::Kind::kEmpty;
+  };
+  for (;;) {
+    drain_control();
+    if (stop_.load(std::memory_order_acquire) || shutdown_.load(std::memory_order_acquire)) return ipc::kWaitShutdown;
+    RequestPeek peek = peek_request(window_);
+    if (peek.kind == RequestPeek::Kind::kReady) return peek.slot;
+    if (peek.kind == RequestPeek::Kind::kCorrupt) {
+      spdlog::error("ring window: WAIT: {}: stopping this VM", peek.error);
+      if (hooks_.stop) hooks_.stop(1, "ring window: " + peek.error);
+      return ipc::kWaitShutdown;
+    }
+    ipc::WaitOptions options;
+    options.spin = kWaitSpin;
+    options.deadline = ipc::WaitOptions::Clock::now() + kParkBackstop;
+    (void)channel_.runner_doorbell().wait(ready, options);  // kTimedOut: loop and re-check
+  }
+}
+
+void WindowPorts::stop() noexcept {
+  stop_.store(true, std::memory_order_release);
+  channel_.runner_doorbell().wake();  // a WAIT parked on the futex re-checks and sees stop_
+}
+
+void WindowPorts::odd_access(const char* what, std::uint64_t offset, std::size_t size) noexcept {
+  if (odd_logged_.fetch_add(1, std::memory_order_relaxed) < kOddAccessLogLimit) {
+    spdlog::warn("ring window: ignored guest {} of {} bytes at port {:#x}", what, size, ipc::kPortFirst + offset);
+  }
+}
+
+void WindowPorts::read(std::uint64_t offset, std::span<std::uint8_t> data) noexcept {
+  if (offset != kWaitOffset || data.size() != sizeof(std::uint32_t)) {
+    std::memset(data.data(), 0xff, data.size());
+    odd_access("read", offset, data.size());
+    return;
+  }
+  const std::uint32_t value = wait_for_request();
+  std::memcpy(data.data(), &value, sizeof value);
+}
+
+void WindowPorts::write(std::uint64_t offset, std::span<const std::uint8_t> data) noexcept {
+  if (data.size() != sizeof(std::uint32_t)) {
+    odd_access("write", offset, data.size());
+    return;
+  }
+  std::uint32_t value = 0;
+  std::memcpy(&value, data.data(), sizeof value);
+  switch (offset) {
+    case kResponseReadyOffset:
+      supervisor_bell_.wake();
+      break;
+    case kSnapshotPointOffset:
+      spdlog::info("ring window: guest snapshot point {} ({})", value,
+                   value == static_cast<std::uint32_t>(ipc::SnapshotPoint::kBase)   ? "base"
+                   : value == static_cast<std::uint32_t>(ipc::SnapshotPoint::kDiff) ? "diff"
+                                                                                    : "unknown");
+      if (hooks_.on_snapshot_point) hooks_.on_snapshot_point(value);
+      break;
+    case kAgentFatalOffset: {
+      const int code = value >= 1 && value <= 255 ? static_cast<int>(value) : 1;
+      spdlog::error("ring window: guest agent fatal error {}: stopping the VM (exit {})", value, code);
+      if (hooks_.stop) hooks_.stop(code, {});
+      break;
+    }
+    default:
+      odd_access("write", offset, data.size());
+      break;
+  }
+}
+
+}  // namespace snapfaas::runner::window

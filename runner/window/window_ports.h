@@ -1,0 +1,92 @@
+// WindowPorts: the four port-I/O doorbells of the ring window (ipc/guest_abi.h) as a BusDevice on
+// [kPortFirst, kPortFirst + kPortCount). WAIT blocks inside the vCPU's exit (bounded spin on the
+// request ring, then a park on the runner doorbell) and drains control commands meanwhile.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ipc/channel.h"
+#include "ipc/doorbell.h"
+#include "runner/devices/bus.h"
+#include "runner/window/ring_window.h"
+
+namespace snapfaas::runner::window {
+
+/// What WindowPorts needs from the VMM.
+struct WindowHooks {
+  /// Stops the VM (any thread): exit code, and a non-empty error for a runner-side failure.
+  std::function<void(int code, const std::string& error)> stop;
+  /// Optional: called on the vCPU thread for each SNAPSHOT_POINT (value as written by the guest).
+  std::function<void(std::uint32_t code)> on_snapshot_point;
+};
+
+/// Outcome of peeking at the guest-consumed request ring.
+struct RequestPeek {
+  enum class Kind { kEmpty, kReady, kCorrupt } kind = Kind::kEmpty;
+  std::uint32_t slot = 0;  ///< kReady: validated slot of the entry at head
+  std::string error;       ///< kCorrupt: what was wrong
+};
+
+/// Reads the request ring through the window (bounds-checked, every guest-written value checked):
+/// the entry at head & (capacity - 1) only, slot < slot_count, length <= slot_size.
+[[nodiscard]] RequestPeek peek_request(const RingWindow& window) noexcept;
+
+class WindowPorts : public BusDevice {
+ public:
+  using Clock = std::chrono::steady_clock;
+  /// How long WAIT polls the request ring before parking on the runner doorbell.
+  static constexpr std::chrono::microseconds kWaitSpin{50};
+
+  /// `channel` and `window` must outlive this device. `created`: VM creation time (kPing values).
+  WindowPorts(ipc::RunnerChannel& channel, const RingWindow& window, WindowHooks hooks, Clock::time_point created);
+
+  void read(std::uint64_t offset, std::span<std::uint8_t> data) noexcept override;
+  void write(std::uint64_t offset, std::span<const std::uint8_t> data) noexcept override;
+
+  /// The VM is stopping: a WAIT in progress (or to come) returns kWaitShutdown. Any thread.
+  void stop() noexcept;
+  /// Answers pending control commands (kPing at once; kPingGuestReady once the guest reached its
+  /// first WAIT; kShutdown is remembered for WAIT). Thread-safe (one lock around the control rings).
+  void drain_control() noexcept;
+  /// Setup only (before the vCPUs run): replaces the SNAPSHOT_POINT hook.
+  void set_snapshot_hook(std::function<void(std::uint32_t)> hook) { hooks_.on_snapshot_point = std::move(hook); }
+  /// True once kShutdown was received.
+  [[nodiscard]] bool shutdown_requested() const noexcept { return shutdown_.load(std::memory_order_acquire); }
+  /// True once the guest issued its first WAIT.
+  [[nodiscard]] bool guest_waited() const noexcept { return first_wait_ns_.load(std::memory_order_acquire) != 0; }
+  [[nodiscard]] bool stopped() const noexcept { return stop_.load(std::memory_order_acquire); }
+  /// WAIT answers so far (slots and shutdowns), for tests and logs.
+  [[nodiscard]] std::uint64_t waits() const noexcept { return waits_.load(std::memory_order_relaxed); }
+
+ private:
+  [[nodiscard]] std::uint32_t wait_for_request() noexcept;
+  [[nodiscard]] bool control_readable() const noexcept;
+  [[nodiscard]] std::uint64_t ns_since_created() const noexcept;
+  void reply(const ipc::ControlCommand& command, std::int32_t status, std::uint64_t value) noexcept;
+  void odd_access(const char* what, std::uint64_t offset, std::size_t size) noexcept;
+
+  ipc::RunnerChannel& channel_;
+  const RingWindow& window_;
+  WindowHooks hooks_;
+  Clock::time_point created_;
+  ipc::RingIndices* control_indices_ = nullptr;  // the runner's own view of the control ring
+  ipc::Doorbell supervisor_bell_;                // RESPONSE_READY wakes it
+
+  std::mutex control_mutex_;                          // control ring consumer + reply ring producer
+  std::vector<std::uint64_t> pending_ready_pings_;    // guarded by control_mutex_
+  std::atomic<bool> shutdown_{false};                 // kShutdown received
+  std::atomic<bool> stop_{false};                     // VM stopping
+  std::atomic<std::uint64_t> first_wait_ns_{0};       // ns since creation at the first WAIT (0: not yet)
+  std::atomic<std::uint64_t> waits_{0};
+  std::atomic<std::uint32_t> odd_logged_{0};          // rate limit for odd accesses
+};
+
+}  // namespace snapfaas::runner::window

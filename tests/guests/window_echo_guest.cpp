@@ -1,0 +1,87 @@
+// Ring-3 echo guest for the ring window: serves requests like the guest agent (bounded spin on the
+// request ring, then WAIT), answers in the same slot and exits 0 on kWaitShutdown.
+//   WINDOW_CHECKSUM=0: the response is the request bytes unchanged (fc_wrapper: JSON in, JSON out).
+//   WINDOW_CHECKSUM=1: the response is FNV-1a64(payload) (8 bytes, little-endian) followed by the
+//                      payload (status kRejected, length 0, when that does not fit the slot).
+//   WINDOW_SPIN_CYCLES: TSC cycles to poll before WAIT (0: park at once).
+#include "tests/guests/window_guest.h"
+
+#ifndef WINDOW_CHECKSUM
+#define WINDOW_CHECKSUM 0
+#endif
+#ifndef WINDOW_SPIN_CYCLES
+#define WINDOW_SPIN_CYCLES 150000
+#endif
+
+using namespace window_guest;
+
+namespace {
+
+/// Polls until the request ring is non-empty or the spin ends; the loaded tail (== head if empty).
+std::uint64_t poll_tail(const Window& w, std::uint64_t head) {
+  std::uint64_t tail = __atomic_load_n(&w.requests->tail, __ATOMIC_ACQUIRE);
+  if (tail != head || WINDOW_SPIN_CYCLES == 0) return tail;
+  const std::uint64_t until = rdtsc() + WINDOW_SPIN_CYCLES;
+  do {
+    for (int i = 0; i < 64; ++i) {
+      tail = __atomic_load_n(&w.requests->tail, __ATOMIC_ACQUIRE);
+      if (tail != head) return tail;
+      cpu_relax();
+    }
+  } while (rdtsc() < until);
+  return tail;
+}
+
+std::uint32_t answer(const Window& w, const RequestDesc& d) {
+  std::uint8_t* slot = w.slots + static_cast<std::uint64_t>(d.slot) * w.layout.channel.slot_size;
+  if (!WINDOW_CHECKSUM) return d.length;
+  if (static_cast<std::uint64_t>(d.length) + 8 > w.layout.channel.slot_size) return ~0u;
+  const std::uint64_t sum = fnv1a(slot, d.length);
+  for (std::uint32_t i = d.length; i > 0; --i) slot[i + 7] = slot[i - 1];  // shift the payload by 8
+  for (int i = 0; i < 8; ++i) slot[i] = static_cast<std::uint8_t>(sum >> (8 * i));
+  return d.length + 8;
+}
+
+}  // namespace
+
+extern "C" int guest_main(std::uint64_t, std::uint32_t vcpu, std::uint32_t) {
+  if (vcpu != 0) return 0;
+  Window w;
+  WindowCheck why;
+  if (!open_window(&w, &why)) {
+    print("window echo: window header refused\n");
+    return 100 + static_cast<int>(why);
+  }
+  const std::uint32_t cap = w.layout.channel.ring_capacity;
+  std::uint64_t head = __atomic_load_n(&w.requests->head, __ATOMIC_RELAXED);       // ours (consumer)
+  std::uint64_t resp_tail = __atomic_load_n(&w.responses->tail, __ATOMIC_RELAXED);  // ours (producer)
+  for (;;) {
+    std::uint64_t tail = poll_tail(w, head);
+    if (tail == head) {
+      const std::uint32_t answer_slot = port_in32(kPortWait);
+      if (answer_slot == kWaitShutdown) return 0;
+      if (answer_slot >= w.layout.channel.slot_count) {
+        port_out32(kPortAgentFatal, static_cast<std::uint32_t>(AgentFatal::kBadWaitAnswer));
+        return static_cast<int>(AgentFatal::kBadWaitAnswer);
+      }
+      continue;  // re-read the ring: WAIT does not pop
+    }
+    if (tail - head > cap) {
+      port_out32(kPortAgentFatal, static_cast<std::uint32_t>(AgentFatal::kRingCorrupt));
+      return static_cast<int>(AgentFatal::kRingCorrupt);
+    }
+    while (head != tail) {
+      RequestDesc d = w.request_entries[head & (cap - 1)];
+      __atomic_store_n(&w.requests->head, ++head, __ATOMIC_RELEASE);  // entry copied: give it back
+      ResponseDesc r{d.request_id, d.slot, 0, static_cast<std::uint32_t>(ResponseStatus::kRejected), 0};
+      if (d.slot < w.layout.channel.slot_count && d.length <= w.layout.channel.slot_size) {
+        const std::uint32_t length = answer(w, d);
+        if (length != ~0u) {
+          r.length = length;
+          r.status = static_cast<std::uint32_t>(ResponseStatus::kOk);
+        }
+      }
+      push_response(&w, &resp_tail, r);
+    }
+  }
+}
