@@ -142,9 +142,28 @@ void Scheduler::dispatch(TimePoint now, std::vector<Action>& out) {
   for (const Slot& s : slots_) {
     if (s.state == SlotState::kEmpty || s.state == SlotState::kNotReady) ++spare_slots;
   }
+  std::size_t idle_vms = 0;
+  for (const Slot& s : slots_) idle_vms += s.state == SlotState::kIdle ? 1 : 0;
+  // A function found unplaceable in this pass stays so for the rest of it (resources only shrink
+  // within a pass), so later requests for it are skipped in O(1), and the pass ends when nothing
+  // can be placed at all. Keeps a long queue from costing O(queue) work per completion.
+  std::vector<bool> blocked(functions_.size(), false);
+  std::size_t blocked_count = 0;
+  auto block = [&](std::uint32_t f) {
+    if (!blocked[f]) {
+      blocked[f] = true;
+      ++blocked_count;
+    }
+  };
   for (auto it = queue_.begin(); it != queue_.end();) {
+    if (blocked_count == functions_.size() || (idle_vms == 0 && spare_slots == 0)) break;
     const std::uint32_t f = it->function;
+    if (blocked[f]) {
+      ++it;
+      continue;
+    }
     if (const std::int64_t idle = find_idle_mru(f); idle >= 0) {
+      --idle_vms;
       Slot& s = slots_[static_cast<std::size_t>(idle)];
       s.state = SlotState::kBusy;
       s.last_used = now;
@@ -154,6 +173,7 @@ void Scheduler::dispatch(TimePoint now, std::vector<Action>& out) {
       continue;
     }
     if (vms_per_function_[f] >= functions_[f].concurrency_limit) {
+      block(f);
       ++it;
       continue;
     }
@@ -164,9 +184,11 @@ void Scheduler::dispatch(TimePoint now, std::vector<Action>& out) {
       if (victim < 0) break;
       spare_mib += functions_[slots_[static_cast<std::size_t>(victim)].function].memory_mib;
       ++spare_slots;
+      --idle_vms;
       evict(static_cast<std::uint32_t>(victim), out);
     }
     if (spare_mib < need || spare_slots == 0) {
+      block(f);
       ++it;
       continue;
     }
