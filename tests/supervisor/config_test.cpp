@@ -121,3 +121,14 @@ TEST_CASE("load_controller_config: missing file names the path") {
   CHECK(error_of([] { (void)load_controller_config("/nonexistent/ctl.yaml"); }).find("/nonexistent/ctl.yaml") !=
         std::string::npos);
 }
+
+TEST_CASE("the example configs in configs/ parse") {
+  const auto c = load_controller_config(SNAPFAAS_SOURCE_DIR "/configs/controller.yaml");
+  CHECK(c.function_config == SNAPFAAS_SOURCE_DIR "/configs/functions.yaml");
+  const auto fs = load_function_configs(c.function_config);
+  CHECK(fs.size() == 5);
+  const auto r = load_controller_config(SNAPFAAS_SOURCE_DIR "/configs/ring3-controller.yaml");
+  const auto echo = load_function_configs(r.function_config);
+  REQUIRE(echo.size() == 2);
+  CHECK(echo[0].ring3);
+}
