@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "runner/snapshot/vmm_snapshot.h"
 #include "runner/vmm.h"
 #include "runner/window/window_service.h"
 
@@ -29,7 +30,19 @@ int main(int argc, char** argv) {
   app.add_option("--timeout", config.timeout_s, "stop with an error (naming each vCPU's RIP) after S seconds");
   app.add_option("--channel", channel, "serve ipc channel NAME through the guest ring window (ipc/guest_abi.h)");
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error (default $SNAPFAAS_LOG or info)");
+  std::string snapshot_out;
+  std::vector<std::string> load_dirs;
+  std::vector<std::string> diff_dirs;
+  snapfaas::runner::snapshot::RestoreOptions restore;
+  app.add_option("--snapshot-out,--dump_dir", snapshot_out,
+                 "at the guest's snapshot point, write a snapshot to DIR (a diff with --load_dir) and exit");
+  app.add_option("--load_dir", load_dirs, "restore from snapshot dirs base[,diff...]")->delimiter(',');
+  app.add_option("--diff_dirs", diff_dirs, "diff dirs applied after --load_dir (seed spelling)")->delimiter(',');
+  app.add_flag("--copy_base", restore.eager_base, "read the base into anonymous memory instead of mapping it");
+  app.add_flag("--copy_diff", restore.eager_diff, "read diffs into anonymous memory instead of mapping them");
   CLI11_PARSE(app, argc, argv);
+  load_dirs.insert(load_dirs.end(), diff_dirs.begin(), diff_dirs.end());
+  config.dirty_log = !snapshot_out.empty();
 
   try {
     snapfaas::common::init_logging("firerunner", log_level);
@@ -37,6 +50,13 @@ int main(int argc, char** argv) {
     snapfaas::runner::Vmm vmm(config);
     std::unique_ptr<snapfaas::runner::window::WindowService> window;
     if (!channel.empty()) window = std::make_unique<snapfaas::runner::window::WindowService>(channel, vmm, created);
+    std::optional<snapfaas::runner::snapshot::SnapshotId> base;
+    if (!load_dirs.empty()) {
+      if (!diff_dirs.empty() && load_dirs.size() == diff_dirs.size()) throw snapfaas::common::Error("--diff_dirs needs --load_dir");
+      base = snapfaas::runner::snapshot::restore_vmm(vmm, load_dirs, restore, config.dirty_log);
+    }
+    std::optional<snapfaas::runner::snapshot::SnapshotPoint> point;
+    if (vmm.ring3()) point.emplace(vmm, snapshot_out, base, base.has_value(), true);
     const int code = vmm.run();
     spdlog::debug("guest exited with status {}", code);
     return code;

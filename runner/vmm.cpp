@@ -62,7 +62,8 @@ Vmm::~Vmm() {
 void Vmm::register_memory() {
   std::uint32_t slot = 0;
   for (const GuestRegion& r : memory_.regions()) {
-    vm_.set_user_memory_region(slot++, r.gpa, r.mapping.size(), r.mapping.data());
+    vm_.set_user_memory_region(slot++, r.gpa, r.mapping.size(), r.mapping.data(),
+                               config_.dirty_log ? KVM_MEM_LOG_DIRTY_PAGES : 0);
   }
 }
 

@@ -17,6 +17,7 @@ struct VmmConfig {
   bool ring3 = false;       ///< force ring-3 boot (also chosen by the ELF note)
   double timeout_s = 0;     ///< > 0: stop the VM with an error naming each vCPU's RIP after this long
   std::string kvm_path = "/dev/kvm";
+  bool dirty_log = false;   ///< register RAM with KVM_MEM_LOG_DIRTY_PAGES (needed for snapshot diffs)
 };
 
 /// Linux command-line arguments firerunner always passes before --kernel_args.
