@@ -1,0 +1,319 @@
+// bench_request_rtt: request → response round trip through a runner's channel and the guest ring
+// window (firerunner --channel with a ring-3 checksum guest: the guest reads every request byte,
+// writes FNV-1a64 + the payload back into the slot) vs the same payloads over a Unix domain socket
+// to a plain forked process doing the same work (the socket path SnapFaaS used), in the same run.
+// Cases:
+//   window         polling path: the guest polls the request ring (~50 us of TSC) before WAIT and
+//                  the supervisor spins before parking — exitless while requests keep coming
+//   window_parked  parked path: the guest WAITs at once (port-I/O exit, runner parks on the futex)
+//                  and the supervisor parks on its doorbell; the guest rings RESPONSE_READY
+//   unix           blocking read/write on a socketpair, 4-byte length prefix
+// All cases stay alive together and are measured in interleaved rounds.
+// Usage: bench_request_rtt [--out FILE.json] [--quick]
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/error.h"
+#include "common/unique_fd.h"
+#include "ipc/channel.h"
+#include "ipc/guest_abi.h"
+
+namespace {
+
+using namespace snapfaas;
+using Clock = std::chrono::steady_clock;
+constexpr std::size_t kMaxPayload = 64 * 1024;
+constexpr std::uint32_t kSlotSize = 128 * 1024;  // payload + the 8-byte checksum
+
+std::uint64_t fnv1a(const std::uint8_t* p, std::size_t n) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ULL;
+  return h;
+}
+
+class Peer {
+ public:
+  virtual ~Peer() = default;
+  virtual double round_trip() = 0;  ///< µs
+  virtual void stop() = 0;
+};
+
+/// firerunner --channel with a ring-3 window guest, as a child process.
+class WindowPeer final : public Peer {
+ public:
+  WindowPeer(bool parked, std::size_t size, unsigned index)
+      : size_(size),
+        sup_(ipc::SupervisorChannel::create("/snapfaas-bench-rtt-" + std::to_string(::getpid()) + "-" +
+                                                std::to_string(index),
+                                            {.slot_size = kSlotSize, .slot_count = 4})),
+        request_(size) {
+    for (std::size_t i = 0; i < size; ++i) request_[i] = static_cast<std::uint8_t>(i * 7 + 3);
+    expected_ = fnv1a(request_.data(), size);
+    wait_.spin = parked ? std::chrono::nanoseconds(0) : std::chrono::nanoseconds(std::chrono::microseconds(500));
+    const std::string kernel = std::string(SNAPFAAS_GUEST_DIR) + (parked ? "/guest_window_checksum_park"
+                                                                         : "/guest_window_checksum");
+    const std::string name = sup_.shm().name();
+    child_ = ::fork();
+    if (child_ < 0) throw common::sys_error("fork firerunner");
+    if (child_ == 0) {
+      ::execl(SNAPFAAS_FIRERUNNER, SNAPFAAS_FIRERUNNER, "--kernel", kernel.c_str(), "--mem_size", "16", "--channel",
+              name.c_str(), "--log-level", "warn", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    if (!sup_.send_control({1, static_cast<std::uint32_t>(ipc::ControlOp::kPing), ipc::kPingGuestReady, 0, 0})) {
+      throw common::Error("window: control ring full");
+    }
+    ipc::Result<ipc::ControlReply> r = sup_.control_reply(ipc::WaitOptions::within(std::chrono::seconds(30)));
+    if (!r || r->status != 0) throw common::Error("window: guest not ready");
+  }
+
+  double round_trip() override {
+    const auto t0 = Clock::now();
+    ipc::Result<std::uint32_t> slot = sup_.send_copy(++next_id_, request_);
+    if (!slot) throw common::Error(std::string("window send: ") + ipc::to_string(slot.error()));
+    ipc::WaitOptions wait = wait_;
+    wait.deadline = Clock::now() + std::chrono::seconds(10);
+    ipc::Result<ipc::Response> r = sup_.receive(wait);
+    const auto t1 = Clock::now();
+    if (!r) throw common::Error(std::string("window receive: ") + ipc::to_string(r.error()));
+    std::uint64_t sum = 0;
+    if (r->payload.size() != size_ + 8) throw common::Error("window: wrong response length");
+    std::memcpy(&sum, r->payload.data(), 8);
+    if (sum != expected_) throw common::Error("window: wrong checksum");
+    if (!sup_.release(r->slot)) throw common::Error("window: release");
+    return std::chrono::duration<double, std::micro>(t1 - t0).count();
+  }
+
+  void stop() override {
+    if (child_ <= 0) return;
+    (void)sup_.send_control({2, static_cast<std::uint32_t>(ipc::ControlOp::kShutdown), 0, 0, 0});
+    int status = 0;
+    ::waitpid(std::exchange(child_, 0), &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw common::Error("window: firerunner failed");
+  }
+
+  ~WindowPeer() override {
+    if (child_ > 0) {
+      ::kill(child_, SIGKILL);
+      ::waitpid(child_, nullptr, 0);
+    }
+  }
+
+ private:
+  std::size_t size_;
+  ipc::SupervisorChannel sup_;
+  std::vector<std::uint8_t> request_;
+  std::uint64_t expected_ = 0;
+  ipc::WaitOptions wait_;
+  std::uint64_t next_id_ = 0;
+  pid_t child_ = 0;
+};
+
+bool read_full(int fd, void* buf, std::size_t n) {
+  auto* p = static_cast<std::uint8_t*>(buf);
+  while (n > 0) {
+    const ssize_t r = ::read(fd, p, n);
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+bool write_full(int fd, const void* buf, std::size_t n) {
+  const auto* p = static_cast<const std::uint8_t*>(buf);
+  while (n > 0) {
+    const ssize_t r = ::write(fd, p, n);
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+/// A plain forked process answering length-prefixed requests with FNV-1a64 + the payload.
+class UnixPeer final : public Peer {
+ public:
+  explicit UnixPeer(std::size_t size) : size_(size), request_(4 + size), response_(4 + 8 + size) {
+    int fds[2];
+    common::check_sys(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), "socketpair");
+    common::UniqueFd theirs(fds[1]);
+    fd_.reset(fds[0]);
+    const auto len = static_cast<std::uint32_t>(size);
+    std::memcpy(request_.data(), &len, 4);
+    for (std::size_t i = 0; i < size; ++i) request_[4 + i] = static_cast<std::uint8_t>(i * 7 + 3);
+    expected_ = fnv1a(request_.data() + 4, size);
+    child_ = ::fork();
+    if (child_ < 0) throw common::sys_error("fork unix server");
+    if (child_ == 0) {
+      fd_.reset();
+      std::vector<std::uint8_t> in(kMaxPayload), out(4 + 8 + kMaxPayload);
+      for (;;) {
+        std::uint32_t n = 0;
+        if (!read_full(theirs.get(), &n, 4)) ::_exit(2);
+        if (n == 0) ::_exit(0);
+        if (n > kMaxPayload || !read_full(theirs.get(), in.data(), n)) ::_exit(3);
+        const std::uint64_t sum = fnv1a(in.data(), n);
+        const std::uint32_t m = n + 8;
+        std::memcpy(out.data(), &m, 4);
+        std::memcpy(out.data() + 4, &sum, 8);
+        std::memcpy(out.data() + 12, in.data(), n);
+        if (!write_full(theirs.get(), out.data(), 4 + m)) ::_exit(4);
+      }
+    }
+  }
+
+  double round_trip() override {
+    const auto t0 = Clock::now();
+    std::uint32_t got = 0;
+    if (!write_full(fd_.get(), request_.data(), request_.size()) || !read_full(fd_.get(), &got, 4) ||
+        got != size_ + 8 || !read_full(fd_.get(), response_.data(), got)) {
+      throw common::sys_error("unix round trip");
+    }
+    const auto t1 = Clock::now();
+    std::uint64_t sum = 0;
+    std::memcpy(&sum, response_.data(), 8);
+    if (sum != expected_) throw common::Error("unix: wrong checksum");
+    return std::chrono::duration<double, std::micro>(t1 - t0).count();
+  }
+
+  void stop() override {
+    if (child_ <= 0) return;
+    const std::uint32_t zero = 0;
+    (void)write_full(fd_.get(), &zero, 4);
+    int status = 0;
+    ::waitpid(std::exchange(child_, 0), &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw common::Error("unix: server failed");
+  }
+
+ private:
+  std::size_t size_;
+  common::UniqueFd fd_;
+  std::vector<std::uint8_t> request_, response_;
+  std::uint64_t expected_ = 0;
+  pid_t child_ = 0;
+};
+
+struct Series {
+  std::string mode;  // "window", "window_parked", "unix"
+  std::size_t size;
+  int iterations;
+  std::unique_ptr<Peer> peer;
+  std::vector<double> us;
+};
+
+std::string size_label(std::size_t size) {
+  return size >= 1024 ? std::to_string(size / 1024) + "KiB" : std::to_string(size) + "B";
+}
+
+double percentile(std::vector<double> v, double p) {
+  const std::size_t k = std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())));
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+  return v[k];
+}
+
+nlohmann::json machine_info() {
+  nlohmann::json m;
+  m["cores"] = std::thread::hardware_concurrency();
+  utsname u{};
+  if (::uname(&u) == 0) m["kernel"] = u.release;
+  m["kvm"] = std::filesystem::exists("/sys/module/kvm_pvm") ? "pvm" : "native-or-none";
+  double load[1] = {0};
+  if (::getloadavg(load, 1) == 1) m["loadavg_1m"] = load[0];
+  return m;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Request round trip: channel + guest ring window (polling, parked) vs Unix domain socket"};
+  std::string out;
+  bool quick = false;
+  app.add_option("--out", out, "write the figures as JSON to this file");
+  app.add_flag("--quick", quick, "few iterations");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    const std::vector<std::size_t> sizes = {64, 1024, kMaxPayload};
+    const int rounds = 10;
+    const int warmup = quick ? 50 : 500;
+    std::vector<Series> series;
+    unsigned index = 0;
+    for (std::size_t size : sizes) {
+      const int iterations = quick ? (size > 1024 ? 300 : 1000) : (size > 1024 ? 3000 : 20000);
+      series.push_back({"window", size, iterations, std::make_unique<WindowPeer>(false, size, index++), {}});
+      series.push_back({"window_parked", size, iterations, std::make_unique<WindowPeer>(true, size, index++), {}});
+      series.push_back({"unix", size, iterations, std::make_unique<UnixPeer>(size), {}});
+    }
+    auto run = [](Series& s, int n, bool record) {
+      for (int i = 0; i < n; ++i) {
+        const double us = s.peer->round_trip();
+        if (record) s.us.push_back(us);
+      }
+    };
+    for (Series& s : series) {
+      run(s, warmup, false);
+      s.us.reserve(static_cast<std::size_t>(s.iterations));
+    }
+    for (int round = 0; round < rounds; ++round) {
+      for (Series& s : series) run(s, s.iterations / rounds, true);
+    }
+    for (Series& s : series) s.peer->stop();
+
+    nlohmann::json j;
+    j["benchmark"] = "request_rtt";
+    j["quick"] = quick;
+    j["machine"] = machine_info();
+    std::printf("%-14s %8s %10s %10s %10s %8s\n", "case", "size", "p50 us", "p99 us", "mean us", "n");
+    for (const Series& s : series) {
+      const std::string label = size_label(s.size);
+      double sum = 0;
+      for (double x : s.us) sum += x;
+      const double p50 = percentile(s.us, 0.50), p99 = percentile(s.us, 0.99);
+      const double mean = sum / static_cast<double>(s.us.size());
+      std::printf("%-14s %8s %10.2f %10.2f %10.2f %8zu\n", s.mode.c_str(), label.c_str(), p50, p99, mean, s.us.size());
+      j[s.mode + "_p50_us_" + label] = p50;
+      j[s.mode + "_p99_us_" + label] = p99;
+      j[s.mode + "_mean_us_" + label] = mean;
+      j["iterations_" + label] = s.us.size();
+    }
+    for (std::size_t size : sizes) {
+      const std::string l = size_label(size);
+      for (const char* q : {"p50", "p99"}) {
+        const double unix_q = j[std::string("unix_") + q + "_us_" + l].get<double>();
+        j[std::string("ratio_unix_over_window_") + q + "_" + l] = unix_q / j[std::string("window_") + q + "_us_" + l].get<double>();
+        j[std::string("ratio_unix_over_window_parked_") + q + "_" + l] =
+            unix_q / j[std::string("window_parked_") + q + "_us_" + l].get<double>();
+      }
+      std::printf("unix/window p50 %-6s polling %7.2fx   parked %7.2fx\n", l.c_str(),
+                  j["ratio_unix_over_window_p50_" + l].get<double>(),
+                  j["ratio_unix_over_window_parked_p50_" + l].get<double>());
+    }
+    if (!out.empty()) {
+      std::ofstream f(out);
+      f << j.dump(2) << '\n';
+      if (!f) throw common::Error("write " + out + ": failed");
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_request_rtt: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
