@@ -16,6 +16,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -69,9 +70,18 @@ void bind_mount(const std::string& host, const std::string& root, bool read_only
                              const std::vector<std::string>& libs, char* const* argv) {
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) child_fail("make-rprivate", "/");
   if (::mount("tmpfs", root.c_str(), "tmpfs", MS_NOSUID, "size=8m,mode=0755") != 0) child_fail("mount tmpfs", root);
-  bind_mount(spec.binary, root, true);
-  for (const auto& lib : libs) bind_mount(lib, root, true);
-  for (const auto& path : spec.read_only) bind_mount(path, root, true);
+  // Each host path once: a second bind onto a read-only mount point would fail.
+  std::vector<std::string> paths{spec.binary};
+  paths.insert(paths.end(), libs.begin(), libs.end());
+  paths.insert(paths.end(), spec.read_only.begin(), spec.read_only.end());
+  std::sort(paths.begin(), paths.end());
+  paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
+  std::string last;
+  for (const auto& path : paths) {
+    if (!last.empty() && path.rfind(last + "/", 0) == 0) continue;  // already visible via its directory
+    bind_mount(path, root, true);
+    last = path;
+  }
   bind_mount("/dev/null", root, false);
   if (!spec.shm_name.empty()) bind_mount("/dev/shm" + spec.shm_name, root, false);
   // A /dev/kvm node of our own, owned by the runner uid (Firecracker's jailer does the same).

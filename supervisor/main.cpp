@@ -70,7 +70,20 @@ int main(int argc, char** argv) {
     }
     PoolOptions options;
     options.runner_binary = controller.firerunner_path;
-    options.runner_args = {"--kernel", controller.kernel_path, "--mem_size", std::to_string(largest)};
+    // Runners are pre-spawned before they know their function, so they get what every function
+    // shares: the kernel (a ring-3 guest when the functions name one) and the largest VM size.
+    std::string kernel = controller.kernel_path;
+    bool ring3 = false;
+    for (const auto& f : functions) {
+      if (f.kernel.empty()) continue;
+      if (kernel != controller.kernel_path && kernel != f.kernel) {
+        throw snapfaas::common::Error("functions name different kernels: pre-spawned runners need one");
+      }
+      kernel = f.kernel;
+      ring3 = ring3 || f.ring3;
+    }
+    options.runner_args = {"--kernel", kernel, "--mem_size", std::to_string(largest)};
+    if (ring3) options.runner_args.push_back("--ring3");
     for (const std::string& p : {controller.kernel_path, controller.runtimefs_dir, controller.appfs_dir,
                                  controller.snapshot_dir}) {
       if (!p.empty() && ::access(p.c_str(), F_OK) == 0) options.read_only.push_back(p);

@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
       }
       if (answer.is_null()) {
         answer = {{"ok", true}, {"result", parsed.is_discarded() ? nlohmann::json(payload) : parsed},
-                  {"function", function}};
+                  {"function", function}, {"kernel", kernel}, {"ring3", ring3}, {"mem_size", mem}};
       }
       answer["uid"] = ::getuid();
       answer["pid"] = ::getpid();

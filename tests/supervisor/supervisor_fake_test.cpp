@@ -325,3 +325,17 @@ TEST_CASE("snapfaas-stat --json shows the live runners while the supervisor runs
   CHECK(serving_f);
   CHECK(run.exit_code == 0);
 }
+
+TEST_CASE("ring-3 functions: runners get the function's guest with --ring3 and the largest VM size") {
+  Env env;
+  std::ofstream(env.dir / "guest.elf") << "elf";
+  env.write_config("a:\n  kernel: guest.elf\n  ring3: true\n  memory: 16\nb:\n  kernel: guest.elf\n  ring3: true\n  memory: 32\n");
+  env.write_workload({{{"time", 0}, {"function", "a"}, {"payload", {{"i", 0}}}}});
+  const Run run = env.run({"--mem", "64", "--runners", "1"});
+  INFO(run.stderr_text);
+  REQUIRE(run.exit_code == 0);
+  REQUIRE(run.results.size() == 1);
+  CHECK(run.results[0]["response"]["kernel"] == (env.dir / "guest.elf").string());
+  CHECK(run.results[0]["response"]["ring3"] == true);
+  CHECK(run.results[0]["response"]["mem_size"] == 32);
+}
