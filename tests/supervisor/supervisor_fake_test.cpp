@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -81,6 +82,9 @@ struct Env {
     run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     std::ifstream results(dir / "results.jsonl");
     for (std::string line; std::getline(results, line);) run.results.push_back(json::parse(line));
+    // Lines come in completion order; tests index them by request id.
+    std::sort(run.results.begin(), run.results.end(),
+              [](const json& a, const json& b) { return a["id"].get<int>() < b["id"].get<int>(); });
     std::ifstream stats(dir / "stats.json");
     if (stats) run.stats = json::parse(stats, nullptr, false);
     std::ifstream err(dir / "stderr.txt");
@@ -118,7 +122,7 @@ TEST_CASE("10^4 requests over two functions: all answered, warm/cold as expected
     lines.push_back({{"time", i / 5}, {"user_id", i % 7}, {"function", i % 3 == 0 ? "b" : "a"}, {"payload", {{"n", i}}}});
   }
   env.write_workload(lines);
-  const Run run = env.run({"--mem", "1024", "--runners", "4", "--queue", "20000"});
+  Run run = env.run({"--mem", "1024", "--runners", "4", "--queue", "20000"});
   INFO(run.stderr_text);
   REQUIRE(run.exit_code == 0);
   REQUIRE(run.results.size() == 10'000);
@@ -149,7 +153,7 @@ TEST_CASE("tight --mem: idle VMs are evicted LRU and everything is still answere
   const char* names[] = {"a", "b", "c"};
   for (int i = 0; i < 60; ++i) lines.push_back({{"time", i * 30}, {"function", names[i % 3]}, {"payload", {{"i", i}}}});
   env.write_workload(lines);
-  const Run run = env.run({"--mem", "256", "--runners", "3"});
+  Run run = env.run({"--mem", "256", "--runners", "3"});
   INFO(run.stderr_text);
   REQUIRE(run.exit_code == 0);
   REQUIRE(run.results.size() == 60);
@@ -174,7 +178,7 @@ TEST_CASE("a runner that dies mid-request: that request errors, the runner is re
     lines.push_back({{"time", i}, {"function", "f"}, {"payload", i == 100 ? json{{"die", true}} : json{{"i", i}}}});
   }
   env.write_workload(lines);
-  const Run run = env.run({"--mem", "256", "--runners", "2"});
+  Run run = env.run({"--mem", "256", "--runners", "2"});
   INFO(run.stderr_text);
   REQUIRE(run.exit_code == 0);
   REQUIRE(run.results.size() == 200);
@@ -196,7 +200,7 @@ TEST_CASE("a request past its deadline: error result, VM discarded, the rest ser
   env.write_workload({{{"time", 0}, {"function", "f"}, {"payload", {{"sleep_ms", 5000}}}},
                       {{"time", 1}, {"function", "f"}, {"payload", {{"i", 1}}}},
                       {{"time", 2}, {"function", "f"}, {"payload", {{"i", 2}}}}});
-  const Run run = env.run({"--mem", "64", "--runners", "1", "--deadline", "300"});
+  Run run = env.run({"--mem", "64", "--runners", "1", "--deadline", "300"});
   INFO(run.stderr_text);
   REQUIRE(run.exit_code == 0);
   REQUIRE(run.results.size() == 3);
@@ -214,7 +218,7 @@ TEST_CASE("bounded queue: past it a request is dropped with 'no capacity'") {
   env.write_workload({{{"time", 0}, {"function", "f"}, {"payload", {{"sleep_ms", 300}}}},
                       {{"time", 10}, {"function", "f"}, {"payload", {{"i", 1}}}},
                       {{"time", 20}, {"function", "f"}, {"payload", {{"i", 2}}}}});
-  const Run run = env.run({"--mem", "64", "--runners", "1", "--queue", "1"});
+  Run run = env.run({"--mem", "64", "--runners", "1", "--queue", "1"});
   INFO(run.stderr_text);
   REQUIRE(run.exit_code == 0);
   REQUIRE(run.results.size() == 3);
@@ -237,7 +241,7 @@ TEST_CASE("jail: runners see neither the host filesystem nor another runner's sh
                       {{"time", 5}, {"function", "a"}, {"payload", {{"hostname", true}}}},
                       {{"time", 5}, {"function", "b"}, {"payload", {{"probe", "/proc/1/exe"}}}}});
   const pid_t pid = env.start({"--mem", "128", "--runners", "2"});
-  const Run run = env.finish(pid);
+  Run run = env.finish(pid);
   INFO(run.stderr_text);
   REQUIRE(run.exit_code == 0);
   REQUIRE(run.results.size() == 4);
@@ -256,7 +260,7 @@ TEST_CASE("jail: each runner's /dev/shm holds only its own channel object") {
   env.write_config("a:\n  runtimefs: r\n  memory: 64\nb:\n  runtimefs: r\n  memory: 64\n");
   env.write_workload({{{"time", 0}, {"function", "a"}, {"payload", {{"list", "/dev/shm"}}}},
                       {{"time", 0}, {"function", "b"}, {"payload", {{"list", "/dev/shm"}}}}});
-  const Run run = env.run({"--mem", "128", "--runners", "2"});
+  Run run = env.run({"--mem", "128", "--runners", "2"});
   INFO(run.stderr_text);
   REQUIRE(run.exit_code == 0);
   REQUIRE(run.results.size() == 2);
@@ -288,7 +292,7 @@ TEST_CASE("SIGTERM: drains, writes stats, kills runners, leaves nothing in /dev/
   }
   CHECK(children.size() == 3);
   ::kill(pid, SIGTERM);
-  const Run run = env.finish(pid);
+  Run run = env.finish(pid);
   INFO(run.stderr_text);
   CHECK(run.exit_code == 0);
   CHECK(run.stats["interrupted"] == true);
@@ -311,7 +315,7 @@ TEST_CASE("snapfaas-stat --json shows the live runners while the supervisor runs
   const std::string out_path = (env.dir / "stat.json").string();
   const std::string command = std::string(SNAPFAAS_STAT_PATH) + " --json --name " + name + " > " + out_path;
   const int rc = std::system(command.c_str());
-  const Run run = env.finish(pid);
+  Run run = env.finish(pid);
   REQUIRE(rc == 0);
   std::ifstream in(out_path);
   const json snap = json::parse(in);
@@ -331,7 +335,7 @@ TEST_CASE("ring-3 functions: runners get the function's guest with --ring3 and t
   std::ofstream(env.dir / "guest.elf") << "elf";
   env.write_config("a:\n  kernel: guest.elf\n  ring3: true\n  memory: 16\nb:\n  kernel: guest.elf\n  ring3: true\n  memory: 32\n");
   env.write_workload({{{"time", 0}, {"function", "a"}, {"payload", {{"i", 0}}}}});
-  const Run run = env.run({"--mem", "64", "--runners", "1"});
+  Run run = env.run({"--mem", "64", "--runners", "1"});
   INFO(run.stderr_text);
   REQUIRE(run.exit_code == 0);
   REQUIRE(run.results.size() == 1);
