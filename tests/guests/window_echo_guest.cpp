@@ -37,7 +37,14 @@ std::uint32_t answer(const Window& w, const RequestDesc& d) {
   if (!WINDOW_CHECKSUM) return d.length;
   if (static_cast<std::uint64_t>(d.length) + 8 > w.layout.channel.slot_size) return ~0u;
   const std::uint64_t sum = fnv1a(slot, d.length);
-  for (std::uint32_t i = d.length; i > 0; --i) slot[i + 7] = slot[i - 1];  // shift the payload by 8
+  const std::uint64_t words = (static_cast<std::uint64_t>(d.length) + 7) / 8;
+  if ((words + 1) * 8 <= w.layout.channel.slot_size) {
+    // Shift the payload by 8 bytes a word at a time, from the end (slots are page-aligned).
+    auto* q = reinterpret_cast<std::uint64_t*>(slot);  // SAFETY: words + 1 words fit the slot (checked)
+    for (std::uint64_t i = words; i > 0; --i) q[i] = q[i - 1];
+  } else {
+    for (std::uint32_t i = d.length; i > 0; --i) slot[i + 7] = slot[i - 1];  // shift the payload by 8
+  }
   for (int i = 0; i < 8; ++i) slot[i] = static_cast<std::uint8_t>(sum >> (8 * i));
   return d.length + 8;
 }
