@@ -17,6 +17,7 @@
 #include <span>
 
 #include "common/error.h"
+#include "ipc/guest_abi.h"
 
 namespace snapfaas::supervisor {
 namespace {
@@ -100,7 +101,8 @@ void RunnerPool::spawn(std::uint32_t slot) {
   r.started = Clock::now();
   r.request = -1;
   r.deadline = Clock::time_point::max();
-  if (!r.channel->send_control({++r.command_id, static_cast<std::uint32_t>(ipc::ControlOp::kPing), 0, 0, 0})) {
+  if (!r.channel->send_control({++r.command_id, static_cast<std::uint32_t>(ipc::ControlOp::kPing),
+                                ipc::kPingGuestReady, 0, 0})) {
     throw common::Error("runner " + std::to_string(slot) + ": control ring full at start");
   }
   set_state(slot, ipc::RunnerState::kStarting);
@@ -283,7 +285,12 @@ bool RunnerPool::poll_runner(std::uint32_t slot) {
         apply(scheduler_.runner_ready(slot, Clock::now()));
       }
     } else if (r.phase == Phase::kLoading) {
-      if (reply->status != 0) {
+      // firerunner boots the --kernel it was started with and answers kBoot with ENOTSUP: for a
+      // function that is that kernel (ring-3 guests) the VM is already there.
+      const bool booted_at_spawn = reply->status == ENOTSUP &&
+                                   reply->op == static_cast<std::uint32_t>(ipc::ControlOp::kBoot) &&
+                                   !functions_[r.function].restores_snapshot();
+      if (reply->status != 0 && !booted_at_spawn) {
         fail_runner(slot, "load of " + functions_[r.function].name + " failed (status " +
                               std::to_string(reply->status) + ")");
         return true;
