@@ -4,12 +4,14 @@
 // to a plain forked process doing the same work (the socket path SnapFaaS used), in the same run.
 // Cases:
 //   window         polling path: the guest polls the request ring (~50 us of TSC) before WAIT and
-//                  the supervisor spins before parking — exitless while requests keep coming
+//                  the supervisor spins before parking — exitless while requests keep coming; the
+//                  client is pinned to CPU 0 and that firerunner (its vCPU thread) to CPU 1
 //   window_parked  parked path: the guest WAITs at once (port-I/O exit, runner parks on the futex)
 //                  and the supervisor parks on its doorbell; the guest rings RESPONSE_READY
 //   unix           blocking read/write on a socketpair, 4-byte length prefix
 // All cases stay alive together and are measured in interleaved rounds.
 // Usage: bench_request_rtt [--out FILE.json] [--quick]
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
@@ -48,6 +50,18 @@ std::uint64_t fnv1a(const std::uint8_t* p, std::size_t n) {
   return h;
 }
 
+/// Pins the calling thread (and what it later forks/execs) to `cpu`, or unpins it (cpu < 0).
+void pin_to(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (cpu < 0) {
+    for (unsigned i = 0; i < std::thread::hardware_concurrency(); ++i) CPU_SET(i, &set);
+  } else {
+    CPU_SET(cpu, &set);
+  }
+  common::check_sys(::sched_setaffinity(0, sizeof set, &set), "sched_setaffinity");
+}
+
 class Peer {
  public:
   virtual ~Peer() = default;
@@ -73,6 +87,7 @@ class WindowPeer final : public Peer {
     child_ = ::fork();
     if (child_ < 0) throw common::sys_error("fork firerunner");
     if (child_ == 0) {
+      if (!parked && std::thread::hardware_concurrency() >= 2) pin_to(1);
       ::execl(SNAPFAAS_FIRERUNNER, SNAPFAAS_FIRERUNNER, "--kernel", kernel.c_str(), "--mem_size", "16", "--channel",
               name.c_str(), "--log-level", "warn", static_cast<char*>(nullptr));
       ::_exit(127);
@@ -215,6 +230,7 @@ struct Series {
   std::string mode;  // "window", "window_parked", "unix"
   std::size_t size;
   int iterations;
+  bool pin_client;  // run this series' rounds on CPU 0 (its firerunner is on CPU 1)
   std::unique_ptr<Peer> peer;
   std::vector<double> us;
 };
@@ -252,21 +268,24 @@ int main(int argc, char** argv) {
 
   try {
     const std::vector<std::size_t> sizes = {64, 1024, kMaxPayload};
+    const bool pin = std::thread::hardware_concurrency() >= 2;
     const int rounds = 10;
     const int warmup = quick ? 50 : 500;
     std::vector<Series> series;
     unsigned index = 0;
     for (std::size_t size : sizes) {
       const int iterations = quick ? (size > 1024 ? 300 : 1000) : (size > 1024 ? 3000 : 20000);
-      series.push_back({"window", size, iterations, std::make_unique<WindowPeer>(false, size, index++), {}});
-      series.push_back({"window_parked", size, iterations, std::make_unique<WindowPeer>(true, size, index++), {}});
-      series.push_back({"unix", size, iterations, std::make_unique<UnixPeer>(size), {}});
+      series.push_back({"window", size, iterations, pin, std::make_unique<WindowPeer>(false, size, index++), {}});
+      series.push_back({"window_parked", size, iterations, false, std::make_unique<WindowPeer>(true, size, index++), {}});
+      series.push_back({"unix", size, iterations, false, std::make_unique<UnixPeer>(size), {}});
     }
     auto run = [](Series& s, int n, bool record) {
+      if (s.pin_client) pin_to(0);
       for (int i = 0; i < n; ++i) {
         const double us = s.peer->round_trip();
         if (record) s.us.push_back(us);
       }
+      if (s.pin_client) pin_to(-1);
     };
     for (Series& s : series) {
       run(s, warmup, false);
@@ -280,6 +299,7 @@ int main(int argc, char** argv) {
     nlohmann::json j;
     j["benchmark"] = "request_rtt";
     j["quick"] = quick;
+    j["window_pinned_cpu0_cpu1"] = pin;
     j["machine"] = machine_info();
     std::printf("%-14s %8s %10s %10s %10s %8s\n", "case", "size", "p50 us", "p99 us", "mean us", "n");
     for (const Series& s : series) {
