@@ -20,7 +20,9 @@ int main(int argc, char** argv) {
   std::string channel;
   CLI::App app{"firerunner: boot one microVM (Linux vmlinux or ring-3 test guest)"};
   app.add_option("--kernel", config.kernel, "vmlinux (ELF) or ring-3 guest ELF")->required();
-  app.add_option("--rootfs", config.rootfs, "raw root filesystem image (/dev/vda, read-only)");
+  app.add_option("--rootfs", config.rootfs, "raw root filesystem image (/dev/vda, read-only unless --rootfs_rw)");
+  app.add_flag("--rootfs_rw", config.rootfs_rw, "attach the rootfs read-write (root mounted rw)");
+  app.add_flag("--direct_io", config.direct_io, "open the disk images with O_DIRECT (no host page cache)");
   app.add_option("--appfs", config.appfs, "raw app filesystem image (/dev/vdb, read-only)");
   app.add_option("--mem_size", config.mem_mib, "guest RAM in MiB")->capture_default_str();
   app.add_option("--vcpu_count", config.vcpu_count, "number of vCPUs")->capture_default_str();

@@ -8,8 +8,10 @@ namespace snapfaas::runner {
 
 struct VmmConfig {
   std::string kernel;       ///< vmlinux or ring-3 guest ELF
-  std::string rootfs;       ///< raw image for /dev/vda (read-only), empty for none
-  std::string appfs;        ///< raw image for /dev/vdb (read-only), empty for none
+  std::string rootfs;       ///< raw image for /dev/vda (read-only unless rootfs_rw), empty for none
+  std::string appfs;        ///< raw image for /dev/vdb (always read-only), empty for none
+  bool rootfs_rw = false;   ///< attach the rootfs read-write (root mounted rw)
+  bool direct_io = false;   ///< open the disk images with O_DIRECT (bypass the host page cache)
   std::uint64_t mem_mib = 128;
   std::uint32_t vcpu_count = 1;
   std::string kernel_args;  ///< appended to the default Linux command line

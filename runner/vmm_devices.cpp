@@ -26,15 +26,17 @@ void Vmm::attach_linux_devices() {
   struct Disk {
     const std::string* path;
     const char* id;
+    bool read_only;
   };
-  const Disk disks[] = {{&config_.rootfs, "rootfs"}, {&config_.appfs, "appfs"}};
+  const Disk disks[] = {{&config_.rootfs, "rootfs", !config_.rootfs_rw}, {&config_.appfs, "appfs", true}};
   std::uint64_t base = layout::kVirtioMmioBase;
   std::uint32_t irq = layout::kFirstVirtioIrq;
   for (const Disk& d : disks) {
     if (d.path->empty()) continue;
     virtio::block::BlockConfig cfg;
     cfg.path = *d.path;
-    cfg.read_only = true;
+    cfg.read_only = d.read_only;
+    cfg.direct = config_.direct_io;
     cfg.id = d.id;
     auto device = std::make_unique<virtio::block::Block>(cfg);
     auto transport = std::make_shared<virtio::MmioTransport>(memory_, std::move(device),
@@ -44,7 +46,7 @@ void Vmm::attach_linux_devices() {
     base += layout::kVirtioMmioSize;
     ++irq;
   }
-  if (!config_.rootfs.empty()) cmdline_ += " root=/dev/vda ro";
+  if (!config_.rootfs.empty()) cmdline_ += config_.rootfs_rw ? " root=/dev/vda rw" : " root=/dev/vda ro";
   if (!config_.kernel_args.empty()) cmdline_.append(" ").append(config_.kernel_args);
 }
 
