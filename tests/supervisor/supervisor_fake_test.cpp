@@ -1,4 +1,6 @@
-// snapfaas-supervisor end to end with fake_runner in place of firerunner (jailed): a 10^4-request
+// snapfaas-supervisor end to end (jailed runners): with fake_runner (test_supervisor_fake) or, built
+// with SNAPFAAS_FIRERUNNER_PATH, the real firerunner serving ring-3 echo guests (test_supervisor_firerunner).
+// Fake-runner cases: a 10^4-request
 // workload, warm/cold counts, eviction under a tight --mem, a runner dying mid-request, a deadline,
 // a dropped request, the jail (host filesystem, other runners' shm, uid, hostname) and SIGTERM
 // cleanup (no /dev/shm leftovers).
@@ -45,10 +47,10 @@ struct Env {
     std::error_code ec;
     fs::remove_all(dir, ec);
   }
-  void write_config(const std::string& functions_yaml) const {
+  void write_config(const std::string& functions_yaml, const std::string& runner = SNAPFAAS_FAKE_RUNNER_PATH) const {
     std::ofstream(dir / "functions.yaml") << functions_yaml;
     std::ofstream(dir / "controller.yaml") << "kernel_path: vmlinux\nfunction_config: functions.yaml\n"
-                                           << "firerunner_path: " << SNAPFAAS_FAKE_RUNNER_PATH << "\n";
+                                           << "firerunner_path: " << runner << "\n";
   }
   void write_workload(const std::vector<json>& lines) const {
     std::ofstream out(dir / "workload.jsonl");
@@ -105,7 +107,7 @@ std::vector<std::string> shm_leftovers(pid_t pid) {
   return left;
 }
 
-std::map<std::string, int> count_by(const std::vector<json>& results, const std::string& key) {
+[[maybe_unused]] std::map<std::string, int> count_by(const std::vector<json>& results, const std::string& key) {
   std::map<std::string, int> counts;
   for (const auto& r : results) counts[r[key].dump()]++;
   return counts;
@@ -113,6 +115,7 @@ std::map<std::string, int> count_by(const std::vector<json>& results, const std:
 
 }  // namespace
 
+#ifndef SNAPFAAS_FIRERUNNER_PATH  // fake-runner tests (test_supervisor_fake)
 TEST_CASE("10^4 requests over two functions: all answered, warm/cold as expected") {
   Env env;
   env.write_config("a:\n  runtimefs: r\n  memory: 64\n  concurrency_limit: 2\n"
@@ -343,3 +346,46 @@ TEST_CASE("ring-3 functions: runners get the function's guest with --ring3 and t
   CHECK(run.results[0]["response"]["ring3"] == true);
   CHECK(run.results[0]["response"]["mem_size"] == 32);
 }
+
+#else  // real-runner tests (test_supervisor_firerunner)
+// The same supervisor with the real firerunner serving ring-3 echo guests through the ring window
+// (jailed: own /dev/kvm node, uid 65534).
+TEST_CASE("real firerunner, ring-3 echo guests: 10^4 requests all answered, then eviction under a tight --mem") {
+  Env env;
+  const std::string guest = SNAPFAAS_ECHO_GUEST_PATH;
+  std::string fns;
+  for (const char* n : {"a", "b", "c"}) {
+    fns += std::string(n) + ":\n  kernel: " + guest + "\n  ring3: true\n  memory: 16\n  concurrency_limit: 2\n";
+  }
+  env.write_config(fns, SNAPFAAS_FIRERUNNER_PATH);
+  std::vector<json> lines;
+  for (int i = 0; i < 10'000; ++i) {
+    lines.push_back({{"time", i / 4}, {"function", i % 2 == 0 ? "a" : "b"}, {"payload", {{"n", i}}}});
+  }
+  env.write_workload(lines);
+  Run run = env.run({"--mem", "64", "--runners", "4", "--queue", "20000"});
+  INFO(run.stderr_text.substr(0, 4000));
+  REQUIRE(run.exit_code == 0);
+  REQUIRE(run.results.size() == 10'000);
+  int cold = 0;
+  for (const auto& r : run.results) {
+    REQUIRE(r["status"] == "ok");
+    CHECK(r["response"]["n"] == r["id"]);  // the guest echoes the payload
+    cold += r["cold"].get<bool>() ? 1 : 0;
+  }
+  CHECK(cold >= 2);
+  CHECK(cold <= 4);
+  CHECK(run.stats["evictions"] == 0);
+  CHECK(shm_leftovers(run.pid).empty());
+
+  lines.clear();
+  for (int i = 0; i < 30; ++i) lines.push_back({{"time", i * 20}, {"function", std::string(1, "abc"[i % 3])}, {"payload", {{"n", i}}}});
+  env.write_workload(lines);
+  run = env.run({"--mem", "32", "--runners", "3"});
+  REQUIRE(run.exit_code == 0);
+  REQUIRE(run.results.size() == 30);
+  for (const auto& r : run.results) CHECK(r["status"] == "ok");
+  CHECK(run.stats["evictions"].get<int>() >= 10);
+  CHECK(run.stats["cold"].get<int>() - run.stats["evictions"].get<int>() <= 2);
+}
+#endif
