@@ -84,9 +84,11 @@ struct Env {
     run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     std::ifstream results(dir / "results.jsonl");
     for (std::string line; std::getline(results, line);) run.results.push_back(json::parse(line));
+    // Results are indexed below with non-const operator[]: a missing key reads as null and fails
+    // its CHECK (const operator[] on a missing key is undefined behaviour in nlohmann::json).
     // Lines come in completion order; tests index them by request id.
     std::sort(run.results.begin(), run.results.end(),
-              [](const json& a, const json& b) { return a["id"].get<int>() < b["id"].get<int>(); });
+              [](const json& a, const json& b) { return a.value("id", -1) < b.value("id", -1); });
     std::ifstream stats(dir / "stats.json");
     if (stats) run.stats = json::parse(stats, nullptr, false);
     std::ifstream err(dir / "stderr.txt");
@@ -130,7 +132,7 @@ TEST_CASE("10^4 requests over two functions: all answered, warm/cold as expected
   REQUIRE(run.exit_code == 0);
   REQUIRE(run.results.size() == 10'000);
   int cold = 0;
-  for (const auto& r : run.results) {
+  for (auto& r : run.results) {
     REQUIRE(r["status"] == "ok");
     const int id = r["id"].get<int>();
     CHECK(r["response"]["result"]["n"] == id);  // each response belongs to its own request
@@ -160,7 +162,7 @@ TEST_CASE("tight --mem: idle VMs are evicted LRU and everything is still answere
   INFO(run.stderr_text);
   REQUIRE(run.exit_code == 0);
   REQUIRE(run.results.size() == 60);
-  for (const auto& r : run.results) CHECK(r["status"] == "ok");
+  for (auto& r : run.results) CHECK(r["status"] == "ok");
   // Round-robin over three functions with room for two VMs: most requests find their function
   // evicted (cold), and every VM beyond the two that fit was made room for by an eviction.
   const int cold = run.stats["cold"].get<int>();
@@ -185,7 +187,7 @@ TEST_CASE("a runner that dies mid-request: that request errors, the runner is re
   INFO(run.stderr_text);
   REQUIRE(run.exit_code == 0);
   REQUIRE(run.results.size() == 200);
-  for (const auto& r : run.results) {
+  for (auto& r : run.results) {
     if (r["id"] == 100) {
       CHECK(r["status"] == "error");
       CHECK(r["error"].get<std::string>().find("runner died") != std::string::npos);
@@ -228,7 +230,7 @@ TEST_CASE("bounded queue: past it a request is dropped with 'no capacity'") {
   const auto status = count_by(run.results, "status");
   CHECK(status.at("\"ok\"") == 2);
   CHECK(status.at("\"dropped\"") == 1);
-  for (const auto& r : run.results) {
+  for (auto& r : run.results) {
     if (r["status"] == "dropped") CHECK(r["error"] == "dropped: no capacity");
   }
   CHECK(run.stats["requests_dropped"] == 1);
@@ -252,7 +254,7 @@ TEST_CASE("jail: runners see neither the host filesystem nor another runner's sh
   CHECK(run.results[1]["response"]["exists"] == false);
   CHECK(run.results[2]["response"]["hostname"].get<std::string>().rfind("runner-", 0) == 0);
   CHECK(run.results[3]["response"]["exists"] == true);  // its own /proc (pid namespace): sanity of the probe
-  for (const auto& r : run.results) {
+  for (auto& r : run.results) {
     CHECK(r["response"]["uid"] == 65534);
     CHECK(r["response"]["pid"] == 1);  // pid 1 of its own pid namespace
   }
@@ -267,7 +269,7 @@ TEST_CASE("jail: each runner's /dev/shm holds only its own channel object") {
   INFO(run.stderr_text);
   REQUIRE(run.exit_code == 0);
   REQUIRE(run.results.size() == 2);
-  for (const auto& r : run.results) {
+  for (auto& r : run.results) {
     const json entries = r["response"]["entries"];
     REQUIRE(entries.size() == 1);
     const std::string own = "snapfaas-" + std::to_string(run.pid) + "-r" + std::to_string(r["runner"].get<int>()) + "-g";
@@ -368,7 +370,7 @@ TEST_CASE("real firerunner, ring-3 echo guests: 10^4 requests all answered, then
   REQUIRE(run.exit_code == 0);
   REQUIRE(run.results.size() == 10'000);
   int cold = 0;
-  for (const auto& r : run.results) {
+  for (auto& r : run.results) {
     REQUIRE(r["status"] == "ok");
     CHECK(r["response"]["n"] == r["id"]);  // the guest echoes the payload
     cold += r["cold"].get<bool>() ? 1 : 0;
@@ -384,7 +386,7 @@ TEST_CASE("real firerunner, ring-3 echo guests: 10^4 requests all answered, then
   run = env.run({"--mem", "32", "--runners", "3"});
   REQUIRE(run.exit_code == 0);
   REQUIRE(run.results.size() == 30);
-  for (const auto& r : run.results) CHECK(r["status"] == "ok");
+  for (auto& r : run.results) CHECK(r["status"] == "ok");
   CHECK(run.stats["evictions"].get<int>() >= 10);
   CHECK(run.stats["cold"].get<int>() - run.stats["evictions"].get<int>() <= 2);
 }
