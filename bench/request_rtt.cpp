@@ -11,10 +11,8 @@
 //   unix           blocking read/write on a socketpair, 4-byte length prefix
 // All cases stay alive together and are measured in interleaved rounds.
 // Usage: bench_request_rtt [--out FILE.json] [--quick]
-#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,14 +22,13 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bench/rtt_harness.h"
 #include "common/error.h"
 #include "common/unique_fd.h"
 #include "ipc/channel.h"
@@ -40,6 +37,10 @@
 namespace {
 
 using namespace snapfaas;
+using bench::pin_to;
+using bench::read_full;
+using bench::size_label;
+using bench::write_full;
 using Clock = std::chrono::steady_clock;
 constexpr std::size_t kMaxPayload = 64 * 1024;
 constexpr std::uint32_t kSlotSize = 128 * 1024;  // payload + the 8-byte checksum
@@ -50,27 +51,8 @@ std::uint64_t fnv1a(const std::uint8_t* p, std::size_t n) {
   return h;
 }
 
-/// Pins the calling thread (and what it later forks/execs) to `cpu`, or unpins it (cpu < 0).
-void pin_to(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (cpu < 0) {
-    for (unsigned i = 0; i < std::thread::hardware_concurrency(); ++i) CPU_SET(i, &set);
-  } else {
-    CPU_SET(cpu, &set);
-  }
-  common::check_sys(::sched_setaffinity(0, sizeof set, &set), "sched_setaffinity");
-}
-
-class Peer {
- public:
-  virtual ~Peer() = default;
-  virtual double round_trip() = 0;  ///< µs
-  virtual void stop() = 0;
-};
-
 /// firerunner --channel with a ring-3 window guest, as a child process.
-class WindowPeer final : public Peer {
+class WindowPeer final : public bench::Peer {
  public:
   WindowPeer(bool parked, std::size_t size, unsigned index)
       : size_(size),
@@ -119,9 +101,7 @@ class WindowPeer final : public Peer {
   void stop() override {
     if (child_ <= 0) return;
     (void)sup_.send_control({2, static_cast<std::uint32_t>(ipc::ControlOp::kShutdown), 0, 0, 0});
-    int status = 0;
-    ::waitpid(std::exchange(child_, 0), &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw common::Error("window: firerunner failed");
+    if (!bench::child_succeeded(std::exchange(child_, 0))) throw common::Error("window: firerunner failed");
   }
 
   ~WindowPeer() override {
@@ -141,30 +121,8 @@ class WindowPeer final : public Peer {
   pid_t child_ = 0;
 };
 
-bool read_full(int fd, void* buf, std::size_t n) {
-  auto* p = static_cast<std::uint8_t*>(buf);
-  while (n > 0) {
-    const ssize_t r = ::read(fd, p, n);
-    if (r <= 0) return false;
-    p += r;
-    n -= static_cast<std::size_t>(r);
-  }
-  return true;
-}
-
-bool write_full(int fd, const void* buf, std::size_t n) {
-  const auto* p = static_cast<const std::uint8_t*>(buf);
-  while (n > 0) {
-    const ssize_t r = ::write(fd, p, n);
-    if (r <= 0) return false;
-    p += r;
-    n -= static_cast<std::size_t>(r);
-  }
-  return true;
-}
-
 /// A plain forked process answering length-prefixed requests with FNV-1a64 + the payload.
-class UnixPeer final : public Peer {
+class UnixPeer final : public bench::Peer {
  public:
   explicit UnixPeer(std::size_t size) : size_(size), request_(4 + size), response_(4 + 8 + size) {
     int fds[2];
@@ -175,24 +133,22 @@ class UnixPeer final : public Peer {
     std::memcpy(request_.data(), &len, 4);
     for (std::size_t i = 0; i < size; ++i) request_[4 + i] = static_cast<std::uint8_t>(i * 7 + 3);
     expected_ = fnv1a(request_.data() + 4, size);
-    child_ = ::fork();
-    if (child_ < 0) throw common::sys_error("fork unix server");
-    if (child_ == 0) {
+    child_ = bench::fork_child([this, &theirs] {
       fd_.reset();
       std::vector<std::uint8_t> in(kMaxPayload), out(4 + 8 + kMaxPayload);
       for (;;) {
         std::uint32_t n = 0;
-        if (!read_full(theirs.get(), &n, 4)) ::_exit(2);
-        if (n == 0) ::_exit(0);
-        if (n > kMaxPayload || !read_full(theirs.get(), in.data(), n)) ::_exit(3);
+        if (!read_full(theirs.get(), &n, 4)) return 2;
+        if (n == 0) return 0;
+        if (n > kMaxPayload || !read_full(theirs.get(), in.data(), n)) return 3;
         const std::uint64_t sum = fnv1a(in.data(), n);
         const std::uint32_t m = n + 8;
         std::memcpy(out.data(), &m, 4);
         std::memcpy(out.data() + 4, &sum, 8);
         std::memcpy(out.data() + 12, in.data(), n);
-        if (!write_full(theirs.get(), out.data(), 4 + m)) ::_exit(4);
+        if (!write_full(theirs.get(), out.data(), 4 + m)) return 4;
       }
-    }
+    });
   }
 
   double round_trip() override {
@@ -213,9 +169,7 @@ class UnixPeer final : public Peer {
     if (child_ <= 0) return;
     const std::uint32_t zero = 0;
     (void)write_full(fd_.get(), &zero, 4);
-    int status = 0;
-    ::waitpid(std::exchange(child_, 0), &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw common::Error("unix: server failed");
+    if (!bench::child_succeeded(std::exchange(child_, 0))) throw common::Error("unix: server failed");
   }
 
  private:
@@ -225,36 +179,6 @@ class UnixPeer final : public Peer {
   std::uint64_t expected_ = 0;
   pid_t child_ = 0;
 };
-
-struct Series {
-  std::string mode;  // "window", "window_parked", "unix"
-  std::size_t size;
-  int iterations;
-  bool pin_client;  // run this series' rounds on CPU 0 (its firerunner is on CPU 1)
-  std::unique_ptr<Peer> peer;
-  std::vector<double> us;
-};
-
-std::string size_label(std::size_t size) {
-  return size >= 1024 ? std::to_string(size / 1024) + "KiB" : std::to_string(size) + "B";
-}
-
-double percentile(std::vector<double> v, double p) {
-  const std::size_t k = std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())));
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
-  return v[k];
-}
-
-nlohmann::json machine_info() {
-  nlohmann::json m;
-  m["cores"] = std::thread::hardware_concurrency();
-  utsname u{};
-  if (::uname(&u) == 0) m["kernel"] = u.release;
-  m["kvm"] = std::filesystem::exists("/sys/module/kvm_pvm") ? "pvm" : "native-or-none";
-  double load[1] = {0};
-  if (::getloadavg(load, 1) == 1) m["loadavg_1m"] = load[0];
-  return m;
-}
 
 }  // namespace
 
@@ -271,7 +195,7 @@ int main(int argc, char** argv) {
     const bool pin = std::thread::hardware_concurrency() >= 2;
     const int rounds = 10;
     const int warmup = quick ? 50 : 500;
-    std::vector<Series> series;
+    std::vector<bench::Series> series;
     unsigned index = 0;
     for (std::size_t size : sizes) {
       const int iterations = quick ? (size > 1024 ? 300 : 1000) : (size > 1024 ? 3000 : 20000);
@@ -279,41 +203,14 @@ int main(int argc, char** argv) {
       series.push_back({"window_parked", size, iterations, false, std::make_unique<WindowPeer>(true, size, index++), {}});
       series.push_back({"unix", size, iterations, false, std::make_unique<UnixPeer>(size), {}});
     }
-    auto run = [](Series& s, int n, bool record) {
-      if (s.pin_client) pin_to(0);
-      for (int i = 0; i < n; ++i) {
-        const double us = s.peer->round_trip();
-        if (record) s.us.push_back(us);
-      }
-      if (s.pin_client) pin_to(-1);
-    };
-    for (Series& s : series) {
-      run(s, warmup, false);
-      s.us.reserve(static_cast<std::size_t>(s.iterations));
-    }
-    for (int round = 0; round < rounds; ++round) {
-      for (Series& s : series) run(s, s.iterations / rounds, true);
-    }
-    for (Series& s : series) s.peer->stop();
+    bench::run_interleaved(series, warmup, rounds);
 
     nlohmann::json j;
     j["benchmark"] = "request_rtt";
     j["quick"] = quick;
     j["window_pinned_cpu0_cpu1"] = pin;
-    j["machine"] = machine_info();
-    std::printf("%-14s %8s %10s %10s %10s %8s\n", "case", "size", "p50 us", "p99 us", "mean us", "n");
-    for (const Series& s : series) {
-      const std::string label = size_label(s.size);
-      double sum = 0;
-      for (double x : s.us) sum += x;
-      const double p50 = percentile(s.us, 0.50), p99 = percentile(s.us, 0.99);
-      const double mean = sum / static_cast<double>(s.us.size());
-      std::printf("%-14s %8s %10.2f %10.2f %10.2f %8zu\n", s.mode.c_str(), label.c_str(), p50, p99, mean, s.us.size());
-      j[s.mode + "_p50_us_" + label] = p50;
-      j[s.mode + "_p99_us_" + label] = p99;
-      j[s.mode + "_mean_us_" + label] = mean;
-      j["iterations_" + label] = s.us.size();
-    }
+    j["machine"] = bench::machine_info();
+    bench::report_series(series, j);
     for (std::size_t size : sizes) {
       const std::string l = size_label(size);
       for (const char* q : {"p50", "p99"}) {
@@ -326,11 +223,7 @@ int main(int argc, char** argv) {
                   j["ratio_unix_over_window_p50_" + l].get<double>(),
                   j["ratio_unix_over_window_parked_p50_" + l].get<double>());
     }
-    if (!out.empty()) {
-      std::ofstream f(out);
-      f << j.dump(2) << '\n';
-      if (!f) throw common::Error("write " + out + ": failed");
-    }
+    bench::write_json(out, j);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_request_rtt: %s\n", e.what());
     return 1;

@@ -10,10 +10,7 @@
 // All cases stay alive together and are measured in interleaved rounds, so background load on a
 // shared machine hits every case alike.
 // Usage: bench_ring_rtt [--out FILE.json] [--quick]
-#include <sched.h>
 #include <sys/socket.h>
-#include <sys/utsname.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -22,14 +19,13 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bench/rtt_harness.h"
 #include "common/error.h"
 #include "common/unique_fd.h"
 #include "ipc/channel.h"
@@ -37,6 +33,12 @@
 namespace {
 
 using namespace snapfaas;
+using bench::child_succeeded;
+using bench::fork_child;
+using bench::pin_to;
+using bench::read_full;
+using bench::size_label;
+using bench::write_full;
 using Clock = std::chrono::steady_clock;
 constexpr std::uint64_t kKey = 0x5A5A5A5A5A5A5A5AULL;
 constexpr std::size_t kMaxPayload = 64 * 1024;
@@ -51,48 +53,7 @@ void transform(std::uint8_t* data, std::size_t n) {
   }
 }
 
-// Restricts this process to `cpu` (-1: every online CPU).
-void pin_to(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  const int cpus = static_cast<int>(std::thread::hardware_concurrency());
-  for (int c = 0; c < cpus; ++c) {
-    if (cpu < 0 || c == cpu) CPU_SET(c, &set);
-  }
-  if (::sched_setaffinity(0, sizeof set, &set) != 0) throw common::sys_error("sched_setaffinity");
-}
-
-// Runs `body` in a fork()ed child that _exit()s with its result (exceptions → 99).
-template <typename F>
-pid_t fork_child(F&& body) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    int code = 99;
-    try {
-      code = body();
-    } catch (...) {
-    }
-    ::_exit(code);
-  }
-  if (pid < 0) throw common::sys_error("fork");
-  return pid;
-}
-
-bool child_succeeded(pid_t pid) {
-  int status = 0;
-  return ::waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
-/// One client/server pair; round_trip() sends one request and returns the latency in µs.
-class Peer {
- public:
-  virtual ~Peer() = default;
-  virtual double round_trip() = 0;
-  /// Stops the server; throws if it failed.
-  virtual void stop() = 0;
-};
-
-class RingPeer final : public Peer {
+class RingPeer final : public bench::Peer {
  public:
   RingPeer(bool parked, std::size_t size, unsigned index, bool pin_server)
       : parked_(parked),
@@ -159,29 +120,7 @@ class RingPeer final : public Peer {
   pid_t child_ = 0;
 };
 
-bool read_full(int fd, void* buf, std::size_t n) {
-  auto* p = static_cast<std::uint8_t*>(buf);
-  while (n > 0) {
-    const ssize_t r = ::read(fd, p, n);
-    if (r <= 0) return false;
-    p += r;
-    n -= static_cast<std::size_t>(r);
-  }
-  return true;
-}
-
-bool write_full(int fd, const void* buf, std::size_t n) {
-  const auto* p = static_cast<const std::uint8_t*>(buf);
-  while (n > 0) {
-    const ssize_t r = ::write(fd, p, n);
-    if (r <= 0) return false;
-    p += r;
-    n -= static_cast<std::size_t>(r);
-  }
-  return true;
-}
-
-class UnixPeer final : public Peer {
+class UnixPeer final : public bench::Peer {
  public:
   explicit UnixPeer(std::size_t size) : size_(size), request_(4 + size), response_(size) {
     int fds[2];
@@ -232,43 +171,6 @@ class UnixPeer final : public Peer {
   pid_t child_ = 0;
 };
 
-struct Series {
-  std::string mode;  // "ring", "ring_default", "ring_parked", "unix"
-  std::size_t size;
-  int iterations;
-  bool pin_client;  // run this series' rounds with the client on CPU 0
-  std::unique_ptr<Peer> peer;
-  std::vector<double> us;
-};
-
-std::string size_label(std::size_t size) {
-  return size >= 1024 ? std::to_string(size / 1024) + "KiB" : std::to_string(size) + "B";
-}
-
-double percentile(std::vector<double> v, double p) {
-  const std::size_t k = std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())));
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
-  return v[k];
-}
-
-nlohmann::json machine_info() {
-  nlohmann::json m;
-  m["cores"] = std::thread::hardware_concurrency();
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  for (std::string line; std::getline(cpuinfo, line);) {
-    if (line.rfind("model name", 0) == 0) {
-      m["cpu"] = line.substr(line.find(':') + 2);
-      break;
-    }
-  }
-  utsname u{};
-  if (::uname(&u) == 0) m["kernel"] = u.release;
-  m["kvm"] = std::filesystem::exists("/sys/module/kvm_pvm") ? "pvm" : "native-or-none";
-  double load[1] = {0};
-  if (::getloadavg(load, 1) == 1) m["loadavg_1m"] = load[0];
-  return m;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -284,7 +186,7 @@ int main(int argc, char** argv) {
     const std::vector<std::size_t> sizes = {64, 1024, kMaxPayload};
     const int rounds = 10;
     const int warmup = quick ? 100 : 1000;
-    std::vector<Series> series;
+    std::vector<bench::Series> series;
     unsigned index = 0;
     for (std::size_t size : sizes) {
       const int iterations = quick ? (size > 1024 ? 500 : 2000) : (size > 1024 ? 10000 : 50000);
@@ -293,41 +195,14 @@ int main(int argc, char** argv) {
       series.push_back({"ring_parked", size, iterations, false, std::make_unique<RingPeer>(true, size, index++, false), {}});
       series.push_back({"unix", size, iterations, false, std::make_unique<UnixPeer>(size), {}});
     }
-    auto run = [](Series& s, int n, bool record) {
-      if (s.pin_client) pin_to(0);
-      for (int i = 0; i < n; ++i) {
-        const double us = s.peer->round_trip();
-        if (record) s.us.push_back(us);
-      }
-      if (s.pin_client) pin_to(-1);
-    };
-    for (Series& s : series) {
-      run(s, warmup, false);
-      s.us.reserve(static_cast<std::size_t>(s.iterations));
-    }
-    for (int round = 0; round < rounds; ++round) {
-      for (Series& s : series) run(s, s.iterations / rounds, true);
-    }
-    for (Series& s : series) s.peer->stop();
+    bench::run_interleaved(series, warmup, rounds);
 
     nlohmann::json j;
     j["benchmark"] = "ring_rtt";
     j["quick"] = quick;
     j["ring_pinned_cpu0_cpu1"] = pin;
-    j["machine"] = machine_info();
-    std::printf("%-12s %8s %10s %10s %10s %8s\n", "case", "size", "p50 us", "p99 us", "mean us", "n");
-    for (const Series& s : series) {
-      const std::string label = size_label(s.size);
-      double sum = 0;
-      for (double x : s.us) sum += x;
-      const double p50 = percentile(s.us, 0.50), p99 = percentile(s.us, 0.99);
-      const double mean = sum / static_cast<double>(s.us.size());
-      std::printf("%-12s %8s %10.2f %10.2f %10.2f %8zu\n", s.mode.c_str(), label.c_str(), p50, p99, mean, s.us.size());
-      j[s.mode + "_p50_us_" + label] = p50;
-      j[s.mode + "_p99_us_" + label] = p99;
-      j[s.mode + "_mean_us_" + label] = mean;
-      j["iterations_" + label] = s.us.size();
-    }
+    j["machine"] = bench::machine_info();
+    bench::report_series(series, j);
     bool met = true;
     for (std::size_t size : sizes) {
       const std::string l = size_label(size);
@@ -346,11 +221,7 @@ int main(int argc, char** argv) {
     met = met && j["ring_p50_us_64B"].get<double>() <= 5.0;
     j["targets"] = {{"ratio_unix_over_ring_p50_min", 3.0}, {"ring_p50_us_64B_max", 5.0}, {"met", met}};
     std::printf("targets (unix/ring p50 >= 3x at every size, ring p50 64B <= 5 us): %s\n", met ? "met" : "NOT met");
-    if (!out.empty()) {
-      std::ofstream f(out);
-      f << j.dump(2) << '\n';
-      if (!f) throw common::Error("write " + out + ": failed");
-    }
+    bench::write_json(out, j);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_ring_rtt: %s\n", e.what());
     return 1;
