@@ -206,6 +206,25 @@ constexpr ChannelLayout compute_channel_layout(std::uint32_t slot_size, std::uin
   return l;
 }
 
+/// The header a region with layout `l` carries (what ChannelView::format writes).
+constexpr ChannelHeader make_channel_header(const ChannelLayout& l) {
+  ChannelHeader h{};
+  h.magic = kChannelMagic;
+  h.version = kChannelVersion;
+  h.header_size = sizeof(ChannelHeader);
+  h.total_size = l.total_size;
+  h.slot_size = l.slot_size;
+  h.slot_count = l.slot_count;
+  h.ring_capacity = l.ring_capacity;
+  h.control_capacity = l.control_capacity;
+  h.control_offset = l.control_offset;
+  h.control_reply_offset = l.control_reply_offset;
+  h.request_offset = l.request_offset;
+  h.response_offset = l.response_offset;
+  h.slots_offset = l.slots_offset;
+  return h;
+}
+
 // The default region: 64 slots of 64 KiB behind four one-page rings.
 static_assert(compute_channel_layout(kDefaultSlotSize, kDefaultSlotCount).request_offset == 3 * kPageSize);
 static_assert(compute_channel_layout(kDefaultSlotSize, kDefaultSlotCount).slots_offset == 5 * kPageSize);

@@ -10,20 +10,7 @@ Result<ChannelView> ChannelView::format(std::uint8_t* base, std::size_t size, st
   if (!channel_params_valid(slot_size, slot_count)) return IpcError::kBadHeader;
   const ChannelLayout l = compute_channel_layout(slot_size, slot_count);
   if (size < l.total_size) return IpcError::kRegionTooSmall;
-  ChannelHeader h{};
-  h.magic = kChannelMagic;
-  h.version = kChannelVersion;
-  h.header_size = sizeof(ChannelHeader);
-  h.total_size = l.total_size;
-  h.slot_size = l.slot_size;
-  h.slot_count = l.slot_count;
-  h.ring_capacity = l.ring_capacity;
-  h.control_capacity = l.control_capacity;
-  h.control_offset = l.control_offset;
-  h.control_reply_offset = l.control_reply_offset;
-  h.request_offset = l.request_offset;
-  h.response_offset = l.response_offset;
-  h.slots_offset = l.slots_offset;
+  const ChannelHeader h = make_channel_header(l);
   std::memcpy(base, &h, sizeof h);
   return ChannelView(base, l);
 }

@@ -7,26 +7,6 @@
 
 using namespace snapfaas::ipc;
 
-namespace {
-ChannelHeader header_for(const ChannelLayout& l) {
-  ChannelHeader h{};
-  h.magic = kChannelMagic;
-  h.version = kChannelVersion;
-  h.header_size = sizeof(ChannelHeader);
-  h.total_size = l.total_size;
-  h.slot_size = l.slot_size;
-  h.slot_count = l.slot_count;
-  h.ring_capacity = l.ring_capacity;
-  h.control_capacity = l.control_capacity;
-  h.control_offset = l.control_offset;
-  h.control_reply_offset = l.control_reply_offset;
-  h.request_offset = l.request_offset;
-  h.response_offset = l.response_offset;
-  h.slots_offset = l.slots_offset;
-  return h;
-}
-}  // namespace
-
 TEST_CASE("window offsets map to channel offsets and back; the control rings are invisible") {
   const std::pair<std::uint32_t, std::uint32_t> params[] = {{4096, 1}, {8192, 8}, {65536, 64}, {4096, 1000}};
   for (const auto& [size, count] : params) {
@@ -54,7 +34,7 @@ TEST_CASE("window offsets map to channel offsets and back; the control rings are
 TEST_CASE("check_window_header accepts a real header and names each defect") {
   const ChannelLayout l = compute_channel_layout(8192, 8);
   WindowLayout out{};
-  const ChannelHeader good = header_for(l);
+  const ChannelHeader good = make_channel_header(l);
   CHECK(check_window_header(good, window_size(l), &out) == WindowCheck::kOk);
   CHECK(out.slots == compute_window_layout(l).slots);
   CHECK(check_window_header(good, window_size(l) - 1, &out) == WindowCheck::kTooSmall);
@@ -76,7 +56,7 @@ TEST_CASE("check_window_header accepts a real header and names each defect") {
   CHECK(check_window_header(h, kWindowMaxSize, &out) == WindowCheck::kMismatch);
 
   const ChannelLayout huge = compute_channel_layout(kMaxSlotSize, 64);  // 1 GiB of slots
-  CHECK(check_window_header(header_for(huge), ~0ULL, &out) == WindowCheck::kTooLarge);
+  CHECK(check_window_header(make_channel_header(huge), ~0ULL, &out) == WindowCheck::kTooLarge);
 }
 
 TEST_CASE("ports are distinct, 4-byte spaced and inside the reserved range") {
