@@ -14,6 +14,7 @@
 
 #include "common/error.h"
 #include "runner/kvm/kvm_abi.h"
+#include "runner/kvm/kvm_ioctl.h"
 
 namespace snapfaas::runner {
 
@@ -63,16 +64,6 @@ void KvmVcpu::set_immediate_exit(bool on) noexcept {
 }
 
 namespace {
-template <typename T>
-T get_state(int fd, unsigned long req, const char* name) {
-  T value{};
-  common::check_sys(::ioctl(fd, req, &value), name);
-  return value;
-}
-template <typename T>
-void set_state(int fd, unsigned long req, const T& value, const char* name) {
-  common::check_sys(::ioctl(fd, req, &value), name);
-}
 
 // kvm_cpuid2 / kvm_msrs: an 8-byte header followed by the entries, in one 8-byte-aligned buffer.
 template <typename Header, typename Entry>
@@ -86,20 +77,20 @@ std::vector<std::uint64_t> with_header(std::uint32_t count, const Entry* entries
 }
 }  // namespace
 
-kvm_regs KvmVcpu::regs() const { return get_state<kvm_regs>(fd_.get(), KVM_GET_REGS, "KVM_GET_REGS"); }
-void KvmVcpu::set_regs(const kvm_regs& r) { set_state(fd_.get(), KVM_SET_REGS, r, "KVM_SET_REGS"); }
-kvm_sregs KvmVcpu::sregs() const { return get_state<kvm_sregs>(fd_.get(), KVM_GET_SREGS, "KVM_GET_SREGS"); }
-void KvmVcpu::set_sregs(const kvm_sregs& s) { set_state(fd_.get(), KVM_SET_SREGS, s, "KVM_SET_SREGS"); }
-kvm_fpu KvmVcpu::fpu() const { return get_state<kvm_fpu>(fd_.get(), KVM_GET_FPU, "KVM_GET_FPU"); }
-void KvmVcpu::set_fpu(const kvm_fpu& f) { set_state(fd_.get(), KVM_SET_FPU, f, "KVM_SET_FPU"); }
+kvm_regs KvmVcpu::regs() const { return kvm_get<kvm_regs>(fd_.get(), KVM_GET_REGS, "KVM_GET_REGS"); }
+void KvmVcpu::set_regs(const kvm_regs& r) { kvm_set(fd_.get(), KVM_SET_REGS, r, "KVM_SET_REGS"); }
+kvm_sregs KvmVcpu::sregs() const { return kvm_get<kvm_sregs>(fd_.get(), KVM_GET_SREGS, "KVM_GET_SREGS"); }
+void KvmVcpu::set_sregs(const kvm_sregs& s) { kvm_set(fd_.get(), KVM_SET_SREGS, s, "KVM_SET_SREGS"); }
+kvm_fpu KvmVcpu::fpu() const { return kvm_get<kvm_fpu>(fd_.get(), KVM_GET_FPU, "KVM_GET_FPU"); }
+void KvmVcpu::set_fpu(const kvm_fpu& f) { kvm_set(fd_.get(), KVM_SET_FPU, f, "KVM_SET_FPU"); }
 kvm_lapic_state KvmVcpu::lapic() const {
-  return get_state<kvm_lapic_state>(fd_.get(), KVM_GET_LAPIC, "KVM_GET_LAPIC");
+  return kvm_get<kvm_lapic_state>(fd_.get(), KVM_GET_LAPIC, "KVM_GET_LAPIC");
 }
-void KvmVcpu::set_lapic(const kvm_lapic_state& l) { set_state(fd_.get(), KVM_SET_LAPIC, l, "KVM_SET_LAPIC"); }
+void KvmVcpu::set_lapic(const kvm_lapic_state& l) { kvm_set(fd_.get(), KVM_SET_LAPIC, l, "KVM_SET_LAPIC"); }
 kvm_mp_state KvmVcpu::mp_state() const {
-  return get_state<kvm_mp_state>(fd_.get(), KVM_GET_MP_STATE, "KVM_GET_MP_STATE");
+  return kvm_get<kvm_mp_state>(fd_.get(), KVM_GET_MP_STATE, "KVM_GET_MP_STATE");
 }
-void KvmVcpu::set_mp_state(const kvm_mp_state& s) { set_state(fd_.get(), KVM_SET_MP_STATE, s, "KVM_SET_MP_STATE"); }
+void KvmVcpu::set_mp_state(const kvm_mp_state& s) { kvm_set(fd_.get(), KVM_SET_MP_STATE, s, "KVM_SET_MP_STATE"); }
 
 void KvmVcpu::set_cpuid(const std::vector<kvm_cpuid_entry2>& entries) {
   auto buf = with_header<kvm_abi::Cpuid2Header>(static_cast<std::uint32_t>(entries.size()), entries.data());

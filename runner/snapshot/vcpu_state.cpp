@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "common/unique_fd.h"
 #include "runner/kvm/kvm_abi.h"
+#include "runner/kvm/kvm_ioctl.h"
 
 namespace snapfaas::runner::snapshot {
 
@@ -27,16 +28,6 @@ constexpr unsigned long kGetMsrIndexList = _IOWR(KVMIO, 0x02, MsrListHeader);
 constexpr unsigned long kGetXsave = _IOR(KVMIO, 0xa4, XsaveArea);
 constexpr unsigned long kSetXsave = _IOW(KVMIO, 0xa5, XsaveArea);
 
-template <typename T>
-T get(int fd, unsigned long req, const char* name) {
-  T v{};
-  common::check_sys(::ioctl(fd, req, &v), name);
-  return v;
-}
-template <typename T>
-void set(int fd, unsigned long req, const T& v, const char* name) {
-  common::check_sys(::ioctl(fd, req, &v), name);
-}
 
 std::vector<std::uint32_t> msr_index_list() {
   common::UniqueFd kvm(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
@@ -96,15 +87,15 @@ VcpuState capture_vcpu_state(KvmVcpu& vcpu, bool in_kernel_lapic) {
   const int fd = vcpu.fd();
   s.regs = vcpu.regs();
   s.sregs = vcpu.sregs();
-  s.xsave = get<XsaveArea>(fd, kGetXsave, "KVM_GET_XSAVE");
-  s.xcrs = get<kvm_xcrs>(fd, KVM_GET_XCRS, "KVM_GET_XCRS");
+  s.xsave = kvm_get<XsaveArea>(fd, kGetXsave, "KVM_GET_XSAVE");
+  s.xcrs = kvm_get<kvm_xcrs>(fd, KVM_GET_XCRS, "KVM_GET_XCRS");
   std::vector<kvm_msr_entry> want;
   for (std::uint32_t i : saveable_msrs(vcpu)) want.push_back(kvm_msr_entry{i, 0, 0});
   s.msrs = vcpu.msrs(want);
   if (s.msrs.size() != want.size()) throw common::Error("KVM_GET_MSRS: read fewer MSRs than at the probe");
   s.has_lapic = in_kernel_lapic;
   if (in_kernel_lapic) s.lapic = vcpu.lapic();
-  s.events = get<kvm_vcpu_events>(fd, KVM_GET_VCPU_EVENTS, "KVM_GET_VCPU_EVENTS");
+  s.events = kvm_get<kvm_vcpu_events>(fd, KVM_GET_VCPU_EVENTS, "KVM_GET_VCPU_EVENTS");
   s.mp_state = vcpu.mp_state();
   return s;
 }
@@ -113,15 +104,15 @@ void apply_vcpu_state(KvmVcpu& vcpu, const VcpuState& s) {
   const int fd = vcpu.fd();
   vcpu.set_sregs(s.sregs);
   vcpu.set_regs(s.regs);
-  set(fd, kSetXsave, s.xsave, "KVM_SET_XSAVE");
-  set(fd, KVM_SET_XCRS, s.xcrs, "KVM_SET_XCRS");
+  kvm_set(fd, kSetXsave, s.xsave, "KVM_SET_XSAVE");
+  kvm_set(fd, KVM_SET_XCRS, s.xcrs, "KVM_SET_XCRS");
   std::vector<kvm_msr_entry> msrs;
   std::vector<kvm_msr_entry> deadline;
   for (const kvm_msr_entry& m : s.msrs) (m.index == kMsrTscDeadline ? deadline : msrs).push_back(m);
   set_msrs_tolerant(vcpu, msrs);
   if (s.has_lapic) vcpu.set_lapic(s.lapic);
   if (!deadline.empty()) set_msrs_tolerant(vcpu, deadline);
-  set(fd, KVM_SET_VCPU_EVENTS, s.events, "KVM_SET_VCPU_EVENTS");
+  kvm_set(fd, KVM_SET_VCPU_EVENTS, s.events, "KVM_SET_VCPU_EVENTS");
   vcpu.set_mp_state(s.mp_state);
 }
 
