@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "tests/runner/loader/elf_builder.h"
 
 using namespace snapfaas::runner;
 
@@ -17,32 +18,15 @@ namespace {
 std::vector<std::uint8_t> make_elf(bool with_note = false) {
   const std::size_t phnum = with_note ? 2 : 1;
   const std::size_t data_off = sizeof(Elf64_Ehdr) + phnum * sizeof(Elf64_Phdr);
-  std::vector<std::uint8_t> out(data_off + 16 + 32, 0);
-  Elf64_Ehdr eh{};
-  std::memcpy(eh.e_ident, ELFMAG, SELFMAG);
-  eh.e_ident[EI_CLASS] = ELFCLASS64;
-  eh.e_ident[EI_DATA] = ELFDATA2LSB;
-  eh.e_type = ET_EXEC;
-  eh.e_machine = EM_X86_64;
-  eh.e_entry = 0x1004;
-  eh.e_phoff = sizeof(Elf64_Ehdr);
-  eh.e_phentsize = sizeof(Elf64_Phdr);
-  eh.e_phnum = static_cast<Elf64_Half>(phnum);
-  std::memcpy(out.data(), &eh, sizeof eh);
-  Elf64_Phdr ph{};
-  ph.p_type = PT_LOAD;
-  ph.p_offset = data_off;
-  ph.p_paddr = 0x1000;
-  ph.p_filesz = 16;
-  ph.p_memsz = 32;
-  std::memcpy(out.data() + sizeof eh, &ph, sizeof ph);
+  std::vector<std::uint8_t> out = test::make_elf_bytes(data_off + 16 + 32, 0x1004, {data_off, 0x1000, 16, 32},
+                                                       static_cast<Elf64_Half>(phnum));
   for (int i = 0; i < 16; ++i) out[data_off + i] = static_cast<std::uint8_t>(i + 1);
   if (with_note) {
     Elf64_Phdr note{};
     note.p_type = PT_NOTE;
     note.p_offset = data_off + 16;
     note.p_filesz = 12 + 12;
-    std::memcpy(out.data() + sizeof eh + sizeof ph, &note, sizeof note);
+    std::memcpy(out.data() + sizeof(Elf64_Ehdr) + sizeof(Elf64_Phdr), &note, sizeof note);
     const std::uint32_t hdr[3] = {9, 0, 0x52333300};
     std::memcpy(out.data() + data_off + 16, hdr, sizeof hdr);
     std::memcpy(out.data() + data_off + 28, "SnapFaaS", 9);

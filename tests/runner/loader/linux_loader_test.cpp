@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "runner/loader/mptable.h"
+#include "tests/runner/loader/elf_builder.h"
 
 using namespace snapfaas::runner;
 
@@ -26,25 +27,7 @@ std::uint8_t sum(const GuestMemory& mem, std::uint64_t gpa, std::size_t len) {
 
 // A tiny ELF "kernel": one 16-byte segment at 16 MiB, entry at its start.
 ElfImage tiny_kernel() {
-  std::vector<std::uint8_t> b(0x200, 0);
-  Elf64_Ehdr eh{};
-  std::memcpy(eh.e_ident, ELFMAG, SELFMAG);
-  eh.e_ident[EI_CLASS] = ELFCLASS64;
-  eh.e_ident[EI_DATA] = ELFDATA2LSB;
-  eh.e_type = ET_EXEC;
-  eh.e_machine = EM_X86_64;
-  eh.e_entry = 0x1000000;
-  eh.e_phoff = sizeof eh;
-  eh.e_phentsize = sizeof(Elf64_Phdr);
-  eh.e_phnum = 1;
-  std::memcpy(b.data(), &eh, sizeof eh);
-  Elf64_Phdr ph{};
-  ph.p_type = PT_LOAD;
-  ph.p_offset = 0x100;
-  ph.p_paddr = 0x1000000;
-  ph.p_filesz = 16;
-  ph.p_memsz = 0x1000;
-  std::memcpy(b.data() + sizeof eh, &ph, sizeof ph);
+  std::vector<std::uint8_t> b = test::make_elf_bytes(0x200, 0x1000000, {0x100, 0x1000000, 16, 0x1000});
   return ElfImage::parse(std::move(b), "tiny");
 }
 }  // namespace

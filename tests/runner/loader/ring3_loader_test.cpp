@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "runner/memory/guest_layout.h"
+#include "tests/runner/loader/elf_builder.h"
 
 using namespace snapfaas::runner;
 
@@ -30,30 +31,13 @@ TEST_CASE("ring-3 registers and segments") {
 TEST_CASE("ring-3 page tables map RAM and the MMIO gap as user pages") {
   // Page tables only: an ELF at 1 MiB is exercised by the integration tests.
   GuestMemory mem = create_guest_ram(16 << 20);
-  std::vector<std::uint8_t> b(0x200, 0);
-  Elf64_Ehdr eh{};
-  std::memcpy(eh.e_ident, ELFMAG, SELFMAG);
-  eh.e_ident[EI_CLASS] = ELFCLASS64;
-  eh.e_ident[EI_DATA] = ELFDATA2LSB;
-  eh.e_type = ET_EXEC;
-  eh.e_machine = EM_X86_64;
-  eh.e_phoff = sizeof eh;
-  eh.e_phentsize = sizeof(Elf64_Phdr);
-  eh.e_phnum = 1;
-  std::memcpy(b.data(), &eh, sizeof eh);
-  Elf64_Phdr ph{};
-  ph.p_type = PT_LOAD;
-  ph.p_offset = 0x100;
-  ph.p_paddr = 0x100000;
-  ph.p_filesz = 0x10;
-  ph.p_memsz = 0x10;
-  std::memcpy(b.data() + sizeof eh, &ph, sizeof ph);
+  const std::vector<std::uint8_t> b = test::make_elf_bytes(0x200, 0, {0x100, 0x100000, 0x10, 0x10});
   load_ring3_guest(mem, ElfImage::parse(b, "g"));
   CHECK(mem.read_obj<std::uint64_t>(0x1000) == (0x2000u | 7));
   CHECK(mem.read_obj<std::uint64_t>(0x2000 + 3 * 8) == (0x6000u | 7));          // 4th GiB
   CHECK(mem.read_obj<std::uint64_t>(0x6000 + 256 * 8) == (0xe0000000u | 0x87));  // test MMIO window
 
-  ph.p_paddr = 0x8000;  // inside the boot area: refused
-  std::memcpy(b.data() + sizeof eh, &ph, sizeof ph);
-  CHECK_THROWS_WITH(load_ring3_guest(mem, ElfImage::parse(b, "g")), doctest::Contains("below the 1 MiB"));
+  const std::vector<std::uint8_t> low = test::make_elf_bytes(0x200, 0, {0x100, 0x8000, 0x10, 0x10});
+  // paddr inside the boot area: refused
+  CHECK_THROWS_WITH(load_ring3_guest(mem, ElfImage::parse(low, "g")), doctest::Contains("below the 1 MiB"));
 }
