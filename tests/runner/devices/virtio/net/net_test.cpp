@@ -1,0 +1,307 @@
+// Net: the virtio-net device through its transport on a real tap inside a private network
+// namespace (forked child): tx to the tap, rx from the tap, no-buffer back-pressure, pause,
+// interrupt suppression, malicious and random chains, save → restore.
+#include "runner/devices/virtio/net/net.h"
+
+#include <doctest/doctest.h>
+
+#include <random>
+
+#include "common/error.h"
+#include "tests/runner/devices/virtio/net/net_driver.h"
+#include "tests/runner/devices/virtio/net/netns_child.h"
+
+using namespace snapfaas::runner;
+using namespace snapfaas::runner::virtio;
+using namespace snapfaas::runner::virtio::net;
+using namespace snapfaas::runner::virtio::net::test;
+using virtio::test::read32;
+using virtio::test::write32;
+
+namespace {
+
+const std::string kTap = "tap0";
+constexpr MacAddress kMac{0x06, 0x00, 0xac, 0x10, 0x00, 0x02};
+constexpr std::uint64_t kAll = ~0ull;
+constexpr std::uint64_t kNoEventIdx = ~(1ull << kFeatureRingEventIdx);
+
+// The frame the guest received in rx buffer `desc` (header stripped), checking the header.
+std::vector<std::uint8_t> rx_frame(const Harness& h, std::uint32_t used_len, std::uint16_t desc) {
+  NET_EXPECT(used_len > kVnetHdrLen);
+  const auto hdr = h.d.bytes(NetDriver::kRxBufs + NetDriver::kRxBufLen * desc, kVnetHdrLen);
+  std::vector<std::uint8_t> want(kVnetHdrLen, 0);
+  want[10] = 1;  // num_buffers
+  NET_EXPECT(hdr == want);
+  return h.d.bytes(NetDriver::kRxBufs + NetDriver::kRxBufLen * desc + kVnetHdrLen, used_len - kVnetHdrLen);
+}
+
+bool needs_reset(Harness& h) { return (read32(*h.t, reg::kStatus) & kStatusDeviceNeedsReset) != 0; }
+
+}  // namespace
+
+TEST_CASE("Tap refuses bad names") {
+  CHECK_THROWS_AS(Tap(""), snapfaas::common::Error);
+  CHECK_THROWS_AS(Tap("a-very-long-tap-name"), snapfaas::common::Error);
+}
+
+TEST_CASE("Net offers MAC, VERSION_1, EVENT_IDX and shows the MAC in config space") {
+  CHECK_IN_NETNS([] {
+          make_persistent_tap(kTap);
+          Harness h(kTap, kMac, kAll);
+          NET_EXPECT(h.offered & (1ull << kFeatureMac));
+          NET_EXPECT(h.offered & (1ull << kFeatureVersion1));
+          NET_EXPECT(h.offered & (1ull << kFeatureRingEventIdx));
+          NET_EXPECT(read32(*h.t, reg::kDeviceId) == kDeviceTypeNet);
+          NET_EXPECT(h.t->activated());
+          std::array<std::uint8_t, 6> mac{};
+          h.t->read(reg::kConfig, mac);
+          NET_EXPECT(mac == kMac);
+          NET_EXPECT(h.net->tap_name() == kTap);
+        });
+}
+
+TEST_CASE("Net transmits guest frames to the tap with a zeroed header") {
+  CHECK_IN_NETNS([] {
+          make_persistent_tap(kTap);
+          Harness h(kTap, kMac, kAll);
+          PacketSocket host(kTap);
+          for (std::uint8_t i = 0; i < 5; ++i) {
+            const auto f = make_frame(i, 60 + 200 * i);
+            h.send(f, 0xff);  // a header claiming offloads: must not reach the host kernel as is
+            const auto got = host.recv();
+            NET_EXPECT(got.has_value());
+            NET_EXPECT(*got == f);
+          }
+          NET_EXPECT(h.d.used_idx(h.d.tx) == 5);
+          NET_EXPECT(h.d.used(h.d.tx, 4).len == 0);
+          NET_EXPECT(h.net->counters().tx_frames.load() == 5);
+          NET_EXPECT(h.irq->get() >= 1);
+        });
+}
+
+TEST_CASE("Net receives tap frames into posted buffers, in order") {
+  CHECK_IN_NETNS([] {
+          make_persistent_tap(kTap);
+          Harness h(kTap, kMac, kAll);
+          PacketSocket host(kTap);
+          h.post_rx(8);
+          for (std::uint8_t i = 0; i < 3; ++i) host.send(make_frame(i, 64 + 500 * i));
+          NET_EXPECT(wait_for([&] { return h.d.used_idx(h.d.rx) == 3; }));
+          for (std::uint16_t i = 0; i < 3; ++i) {
+            const UsedElem u = h.d.used(h.d.rx, i);
+            NET_EXPECT(u.id == i);
+            NET_EXPECT(rx_frame(h, u.len, i) == make_frame(static_cast<std::uint8_t>(i), 64 + 500 * i));
+          }
+          NET_EXPECT(h.net->counters().rx_frames.load() == 3);
+          NET_EXPECT(h.irq->get() >= 1);
+        });
+}
+
+TEST_CASE("Net holds frames while the guest has no receive buffers and delivers them once posted") {
+  CHECK_IN_NETNS([] {
+          make_persistent_tap(kTap);
+          Harness h(kTap, kMac, kAll);
+          PacketSocket host(kTap);
+          for (std::uint8_t i = 0; i < 3; ++i) host.send(make_frame(i));
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));
+          NET_EXPECT(h.d.used_idx(h.d.rx) == 0);
+          NET_EXPECT(h.net->counters().rx_frames.load() == 0);
+          h.post_rx(2);  // two buffers: two frames; the third waits
+          NET_EXPECT(wait_for([&] { return h.d.used_idx(h.d.rx) == 2; }));
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+          NET_EXPECT(h.d.used_idx(h.d.rx) == 2);
+          h.post_rx(2);
+          NET_EXPECT(wait_for([&] { return h.d.used_idx(h.d.rx) == 3; }));
+          for (std::uint16_t i = 0; i < 3; ++i) {
+            NET_EXPECT(rx_frame(h, h.d.used(h.d.rx, i).len, i) == make_frame(static_cast<std::uint8_t>(i)));
+          }
+          NET_EXPECT(h.net->counters().rx_dropped.load() == 0);
+        });
+}
+
+TEST_CASE("Net pause stops receive writes into guest memory until resume") {
+  CHECK_IN_NETNS([] {
+          make_persistent_tap(kTap);
+          Harness h(kTap, kMac, kAll);
+          PacketSocket host(kTap);
+          h.post_rx(4);
+          const auto before = h.d.bytes(NetDriver::kRxBufs, 4 * NetDriver::kRxBufLen);
+          h.net->pause();
+          host.send(make_frame(7));
+          host.send(make_frame(8));
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));
+          NET_EXPECT(h.d.used_idx(h.d.rx) == 0);
+          NET_EXPECT(h.d.bytes(NetDriver::kRxBufs, 4 * NetDriver::kRxBufLen) == before);
+          h.net->resume();
+          NET_EXPECT(wait_for([&] { return h.d.used_idx(h.d.rx) == 2; }));
+          NET_EXPECT(rx_frame(h, h.d.used(h.d.rx, 1).len, 1) == make_frame(8));
+        });
+}
+
+TEST_CASE("Net suppresses interrupts the driver does not want") {
+  SUBCASE("VIRTQ_AVAIL_F_NO_INTERRUPT without EVENT_IDX") {
+    CHECK_IN_NETNS([] {
+            make_persistent_tap(kTap);
+            Harness h(kTap, kMac, kNoEventIdx);
+            NET_EXPECT((h.negotiated & (1ull << kFeatureRingEventIdx)) == 0);
+            PacketSocket host(kTap);
+            h.post_rx(12);
+            h.d.set_avail_flags(h.d.rx, 1);
+            const int irqs = h.irq->get();
+            for (std::uint8_t i = 0; i < 6; ++i) host.send(make_frame(i));
+            NET_EXPECT(wait_for([&] { return h.d.used_idx(h.d.rx) == 6; }));
+            NET_EXPECT(h.irq->get() == irqs);
+            h.d.set_avail_flags(h.d.rx, 0);
+            host.send(make_frame(6));
+            NET_EXPECT(wait_for([&] { return h.d.used_idx(h.d.rx) == 7; }));
+            NET_EXPECT(wait_for([&] { return h.irq->get() == irqs + 1; }));
+          });
+  }
+  SUBCASE("used_event with EVENT_IDX") {
+    CHECK_IN_NETNS([] {
+            make_persistent_tap(kTap);
+            Harness h(kTap, kMac, kAll);
+            NET_EXPECT((h.negotiated & (1ull << kFeatureRingEventIdx)) != 0);
+            PacketSocket host(kTap);
+            h.post_rx(12);
+            host.send(make_frame(100));  // the first batch after activation always interrupts
+            NET_EXPECT(wait_for([&] { return h.d.used_idx(h.d.rx) == 1; }));
+            NET_EXPECT(wait_for([&] { return h.irq->get() >= 1; }));
+            h.d.set_used_event(h.d.rx, 1000);  // far ahead: no interrupt wanted
+            const int irqs = h.irq->get();
+            for (std::uint8_t i = 0; i < 5; ++i) host.send(make_frame(i));
+            NET_EXPECT(wait_for([&] { return h.d.used_idx(h.d.rx) == 6; }));
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            NET_EXPECT(h.irq->get() == irqs);
+            h.d.set_used_event(h.d.rx, 6);  // interrupt when used idx passes 6
+            host.send(make_frame(5));
+            NET_EXPECT(wait_for([&] { return h.d.used_idx(h.d.rx) == 7; }));
+            NET_EXPECT(wait_for([&] { return h.irq->get() == irqs + 1; }));
+          });
+  }
+}
+
+TEST_CASE("Net drops malicious chains and keeps working") {
+  CHECK_IN_NETNS([] {
+          make_persistent_tap(kTap);
+          Harness h(kTap, kMac, kAll);
+          PacketSocket host(kTap);
+          constexpr std::uint64_t kBuf = NetDriver::kTxBufs;
+          // tx: a device-writable buffer, a chain shorter than the header, a descriptor loop.
+          h.d.set_desc(h.d.tx, 0, kBuf, 100, kDescFWrite);
+          h.d.publish(h.d.tx, 0);
+          h.d.set_desc(h.d.tx, 1, kBuf, 4);
+          h.d.publish(h.d.tx, 1);
+          h.d.set_desc(h.d.tx, 2, kBuf, 100, kDescFNext, 3);
+          h.d.set_desc(h.d.tx, 3, kBuf, 100, kDescFNext, 2);
+          h.d.publish(h.d.tx, 2);
+          h.d.set_desc(h.d.tx, 4, NetDriver::kMemSize - 8, 100);  // leaves guest memory
+          h.d.publish(h.d.tx, 4);
+          write32(*h.t, reg::kQueueNotify, 1);
+          NET_EXPECT(h.d.used_idx(h.d.tx) == 4);
+          for (std::uint16_t i = 0; i < 4; ++i) NET_EXPECT(h.d.used(h.d.tx, i).len == 0);
+          NET_EXPECT(h.net->counters().tx_dropped.load() == 4);
+          NET_EXPECT(h.net->counters().tx_frames.load() == 0);
+          NET_EXPECT(!needs_reset(h));
+          // rx: a device-readable buffer and one too small for the frame; then a good one.
+          h.d.set_desc(h.d.rx, 0, NetDriver::kRxBufs, 2048);
+          h.d.publish(h.d.rx, 0);
+          h.d.set_desc(h.d.rx, 1, NetDriver::kRxBufs + 2048, 20, kDescFWrite);
+          h.d.publish(h.d.rx, 1);
+          h.d.set_desc(h.d.rx, 2, NetDriver::kRxBufs + 4096, 2048, kDescFWrite);
+          h.d.publish(h.d.rx, 2);
+          write32(*h.t, reg::kQueueNotify, 0);
+          for (std::uint8_t i = 0; i < 3; ++i) host.send(make_frame(i));
+          NET_EXPECT(wait_for([&] { return h.d.used_idx(h.d.rx) == 3; }));
+          NET_EXPECT(h.d.used(h.d.rx, 0).len == 0);
+          NET_EXPECT(h.d.used(h.d.rx, 1).len == 0);
+          NET_EXPECT(h.d.used(h.d.rx, 2).len == kVnetHdrLen + 100);
+          NET_EXPECT(h.net->counters().rx_dropped.load() == 2);
+          NET_EXPECT(!needs_reset(h));
+          // Well-formed traffic still flows both ways.
+          h.tx_next = 5;
+          h.send(make_frame(9));
+          const auto got = host.recv();
+          NET_EXPECT(got.has_value() && *got == make_frame(9));
+          // An avail idx jump breaks the queue: the device asks for a reset.
+          h.d.set_avail_idx(h.d.tx, static_cast<std::uint16_t>(h.d.tx.avail_idx + 100));
+          write32(*h.t, reg::kQueueNotify, 1);
+          NET_EXPECT(needs_reset(h));
+        });
+}
+
+TEST_CASE("Net survives random descriptor tables on both queues") {
+  CHECK_IN_NETNS([] {
+          make_persistent_tap(kTap);
+          std::mt19937_64 rng(0xbeef);
+          PacketSocket host(kTap);
+          int resets = 0;
+          for (int round = 0; round < 40; ++round) {
+            Harness h(kTap, kMac, round % 2 ? kAll : kNoEventIdx);
+            for (Ring* r : {&h.d.rx, &h.d.tx}) {
+              for (std::uint16_t i = 0; i < r->size; ++i) {
+                const std::uint64_t addr = rng() % 4 == 0 ? rng() : rng() % (NetDriver::kMemSize + 0x1000);
+                const auto len = static_cast<std::uint32_t>(rng() % 3 == 0 ? rng() : rng() % 0x1000);
+                h.d.set_desc(*r, i, addr, len, static_cast<std::uint16_t>(rng() & 7),
+                             static_cast<std::uint16_t>(rng() % 5 == 0 ? rng() : rng() % r->size));
+                (void)h.d.mem.write_obj<std::uint16_t>(r->avail + 4 + 2ull * i, static_cast<std::uint16_t>(rng() % 20));
+              }
+              h.d.set_avail_idx(*r, static_cast<std::uint16_t>(rng() % 20));
+            }
+            write32(*h.t, reg::kQueueNotify, 1);
+            write32(*h.t, reg::kQueueNotify, 0);
+            for (std::uint8_t i = 0; i < 4; ++i) host.send(make_frame(i, 60 + 400 * i));
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            for (Ring* r : {&h.d.rx, &h.d.tx}) {
+              const std::uint16_t n = h.d.used_idx(*r);
+              NET_EXPECT(n <= r->avail_idx || n <= 20);
+              for (std::uint16_t i = 0; i < n && i < r->size; ++i) NET_EXPECT(h.d.used(*r, i).id < r->size);
+            }
+            resets += needs_reset(h) ? 1 : 0;
+          }
+          NET_EXPECT(resets > 0);  // the garbage did hit the fatal paths, and nothing crashed
+        });
+}
+
+TEST_CASE("Net save → restore reattaches the tap and continues the queues") {
+  CHECK_IN_NETNS([] {
+          make_persistent_tap(kTap);
+          Harness h(kTap, kMac, kAll);
+          PacketSocket host(kTap);
+          h.post_rx(4);
+          host.send(make_frame(1));
+          NET_EXPECT(wait_for([&] { return h.d.used_idx(h.d.rx) == 1; }));
+          h.send(make_frame(2));
+          NET_EXPECT(host.recv().has_value());
+
+          h.net->pause();
+          const MmioState ms = h.t->save();
+          const NetState ns = h.net->save();
+          NET_EXPECT(ns.tap_name == kTap);
+          NET_EXPECT(ns.mac == kMac);
+          NET_EXPECT(ns.features == h.offered);
+          h.t.reset();  // closes the tap (persistent: it stays)
+
+          NetState bad = ns;
+          bad.features ^= 1ull << kFeatureMac;
+          bool threw = false;
+          try {
+            (void)Net::restore(bad);
+          } catch (const snapfaas::common::Error&) {
+            threw = true;
+          }
+          NET_EXPECT(threw);
+          auto n = Net::restore(ns);
+          h.net = n.get();
+          h.t = MmioTransport::restore(h.d.mem, std::move(n), h.irq, ms);
+          NET_EXPECT(h.t->activated());
+          NET_EXPECT(h.net->save() == ns);
+          host.send(make_frame(3));
+          NET_EXPECT(wait_for([&] { return h.d.used_idx(h.d.rx) == 2; }));
+          NET_EXPECT(rx_frame(h, h.d.used(h.d.rx, 1).len, 1) == make_frame(3));
+          h.send(make_frame(4));
+          const auto got = host.recv();
+          NET_EXPECT(got.has_value() && *got == make_frame(4));
+          NET_EXPECT(h.d.used_idx(h.d.tx) == 2);
+        });
+}
