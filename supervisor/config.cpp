@@ -89,6 +89,8 @@ template <typename T>
       f.concurrency_limit = as_positive(value, key, source);
     } else if (key == "copy_base") {
       f.copy_base = as<bool>(value, key, source, "a boolean");
+    } else if (key == "network") {
+      f.network = as<bool>(value, key, source, "a boolean");
     } else if (key == "copy_diff") {
       f.copy_diff = as<bool>(value, key, source, "a boolean");
     } else if (key == "load_dir") {

@@ -34,6 +34,7 @@ struct FunctionConfig {
   std::vector<std::string> diff_dirs;
   std::string kernel;             ///< per-function kernel override (ring-3 test guests)
   bool ring3 = false;             ///< start the kernel ELF at CPL3 (ring-3 test guest)
+  bool network = false;           ///< attach virtio-net (tap0 in the runner's snapfaas-i netns); off: no device
 
   [[nodiscard]] bool restores_snapshot() const noexcept { return !load_dir.empty(); }
 };

@@ -91,6 +91,15 @@ echo:
   CHECK(fs[2].memory == 16);
 }
 
+TEST_CASE("function config: network is off unless asked for") {
+  const auto fs = parse_function_configs("fetch:\n  runtimefs: r\n  network: true\nplain:\n  runtimefs: r\n", "fn.yaml");
+  REQUIRE(fs.size() == 2);
+  CHECK(fs[0].network);
+  CHECK_FALSE(fs[1].network);
+  CHECK(error_of([] { (void)parse_function_configs("f:\n  runtimefs: r\n  network: yes-please\n", "fn.yaml"); })
+            .find("fn.yaml:3: field 'network' must be a boolean") != std::string::npos);
+}
+
 TEST_CASE("function config: list form and comma-separated diff_dirs") {
   const auto fs = parse_function_configs(
       "- name: a\n  runtimefs: r\n  load_dir: base\n  diff_dirs: x,y\n- name: b\n  runtimefs: r\n", "fn.yaml");
