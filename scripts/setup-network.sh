@@ -2,9 +2,10 @@
 # Per-runner guest networking (issue 9; Firecracker's "network for clones" layout, with nftables).
 # For each runner i in 0..N-1:
 #   network namespace snapfaas-i holding
-#     tap0     172.16.0.1/30  the guest's link; every namespace has the same tap name and address,
-#                             so clones restored from one snapshot (guest 172.16.0.2, MAC
-#                             06:00:ac:10:00:02) all find what they were snapshotted with
+#     tap0     172.16.0.1/30, MAC 06:00:ac:10:00:01: the guest's link; every namespace has the
+#                             same tap name, address and MAC, so clones restored from one snapshot
+#                             (guest 172.16.0.2, MAC 06:00:ac:10:00:02) find what they were
+#                             snapshotted with, down to the gateway's ARP entry
 #     veth0    10.200.x.2/30  to the host; default route via the host end
 #     nft table ip snapfaas   masquerade 172.16.0.0/30 out of veth0 (clones become distinct here)
 #   host end sfv<i>  10.200.x.1/30   (x: the runner's own /30 inside 10.200.0.0/16)
@@ -25,7 +26,7 @@ command -v ip >/dev/null || die "ip (iproute2) is not installed"
 command -v nft >/dev/null || die "nft is not installed (package nftables): run scripts/setup.sh --no-build"
 
 readonly PREFIX=snapfaas- STATE=/run/snapfaas-network
-readonly TAP=tap0 TAP_ADDR=172.16.0.1/30 GUEST_NET=172.16.0.0/30
+readonly TAP=tap0 TAP_ADDR=172.16.0.1/30 TAP_MAC=06:00:ac:10:00:01 GUEST_NET=172.16.0.0/30
 
 # veth addresses of runner i: the i-th /30 of 10.200.0.0/16.
 host_addr() { local b=$(($1 * 4)); echo "10.200.$((b / 256)).$((b % 256 + 1))"; }
@@ -53,6 +54,7 @@ setup_runner() {
   ip netns list | grep -qx "$ns\( (id: [0-9]*)\)\?" || ip netns add "$ns"
   ip -n "$ns" link set lo up
   ip -n "$ns" link show "$TAP" >/dev/null 2>&1 || ip -n "$ns" tuntap add dev "$TAP" mode tap
+  ip -n "$ns" link set "$TAP" address "$TAP_MAC"
   ip -n "$ns" addr replace "$TAP_ADDR" dev "$TAP"
   ip -n "$ns" link set "$TAP" up
   if ! ip link show "$hv" >/dev/null 2>&1 || ! ip -n "$ns" link show veth0 >/dev/null 2>&1; then

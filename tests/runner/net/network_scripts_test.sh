@@ -47,6 +47,8 @@ second="$(state)"
 for i in 0 1 2; do
   [[ "$(ip -n "snapfaas-$i" -br addr show tap0)" == *172.16.0.1/30* ]] || fail "snapfaas-$i: tap0 without 172.16.0.1/30"
   [[ "$(ip -n "snapfaas-$i" -d link show tap0)" == *"tun type tap"* ]] || fail "snapfaas-$i: tap0 is not a tap"
+  [[ "$(ip -n "snapfaas-$i" link show tap0)" == *"link/ether 06:00:ac:10:00:01 "* ]] ||
+    fail "snapfaas-$i: tap0 has not the fixed gateway MAC"
   [[ "$(ip netns exec "snapfaas-$i" nft list table ip snapfaas)" == *'oifname "veth0" masquerade'* ]] ||
     fail "snapfaas-$i: no masquerade rule"
   ip link show "sfv$i" >/dev/null || fail "host end sfv$i missing"
