@@ -25,7 +25,8 @@
 //                                    The guest pushed a response; the runner wakes the supervisor
 //                                    doorbell. The agent only rings it when the supervisor doorbell's
 //                                    `sleeping` is set (after a SEQ_CST fence), so it is exitless under load.
-//   kPortSnapshotPoint 0x5F8  out  ← SnapshotPoint code (1 base, 2 diff). Reported; snapshots come later.
+//   kPortSnapshotPoint 0x5F8  out  ← SnapshotPoint code (1 base, 2 diff). firerunner --dump_dir saves
+//                                    at 1 after a boot, at 2 after a restore (the vCPU parks right after the write).
 //   kPortAgentFatal    0x5FC  out  ← AgentFatal code; the agent exits non-zero right after. Sent only
 //                                    once the window header validated (before that the agent touches
 //                                    no port: it may not be running under a SnapFaaS runner at all).
@@ -95,6 +96,7 @@ enum class AgentFatal : std::uint32_t {
   kImport = 7,         ///< handler module or handle() missing / import raised
   kRingCorrupt = 8,    ///< request or response ring indices inconsistent
   kBadWaitAnswer = 9,  ///< WAIT answered with neither a slot nor kWaitShutdown
+  kAppfsMount = 10,    ///< the app image could not be mounted
 };
 
 /// Bytes of the window of a channel with layout `l`.

@@ -24,8 +24,9 @@ namespace {
 constexpr std::uint64_t kMiB = 1ull << 20;
 constexpr std::uint32_t kMaxVcpus = 16;
 
-int console_fd(const common::UniqueFd& file) noexcept { return file ? file.get() : STDOUT_FILENO; }
 }  // namespace
+
+int Vmm::console_fd() const noexcept { return console_ ? console_.get() : STDOUT_FILENO; }
 
 Vmm::Vmm(VmmConfig config)
     : config_(std::move(config)), kvm_(KvmSystem::open(config_.kvm_path)), vm_(KvmVm::create(kvm_)) {
@@ -46,6 +47,7 @@ Vmm::Vmm(VmmConfig config)
   // RAM memslots first: registering them after KVM_CREATE_IRQCHIP is ~100x slower here.
   memory_ = create_guest_ram(config_.mem_mib * kMiB);
   register_memory();
+  if (config_.dirty_log) memory_.enable_write_log();  // diffs: the VMM's own writes too
   Vcpu::install_kick_handler();
   if (ring3_) {
     setup_ring3(elf);
@@ -70,7 +72,7 @@ void Vmm::register_memory() {
 void Vmm::setup_ring3(const ElfImage& elf) {
   load_ring3_guest(memory_, elf);
   auto on_exit = [this](int code) { request_stop(code); };
-  auto debug = std::make_shared<DebugPort>(on_exit, STDOUT_FILENO, console_fd(console_));
+  auto debug = std::make_shared<DebugPort>(on_exit, STDOUT_FILENO, console_fd());
   pio_.insert(debug, SNAPFAAS_PORT_FIRST, SNAPFAAS_PORT_COUNT);
   mmio_.insert(std::make_shared<TestMmio>(), SNAPFAAS_MMIO_BASE, SNAPFAAS_MMIO_SIZE);
   const auto cpuid = kvm_.supported_cpuid();

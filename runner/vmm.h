@@ -21,6 +21,31 @@
 
 namespace snapfaas::runner {
 
+class Interrupt;
+class Serial;
+class I8042;
+namespace virtio {
+class MmioTransport;
+}
+
+/// One virtio-blk disk of a Linux VM: where it sits and what backs it.
+struct BlockSlot {
+  std::string role;  ///< "rootfs" (/dev/vda) or "appfs" (/dev/vdb): also its GET_ID string
+  std::uint64_t mmio_base = 0;
+  std::uint32_t irq = 0;
+  std::shared_ptr<Interrupt> interrupt;
+  std::shared_ptr<virtio::MmioTransport> transport;  ///< also on mmio() at mmio_base
+};
+
+/// The VMM's own devices of a Linux VM (empty for ring-3 guests), for snapshot save and restore.
+/// Restore replaces them on the buses (Bus::replace) and here, before the vCPUs run.
+struct VmmDevices {
+  std::shared_ptr<Interrupt> serial_irq;
+  std::shared_ptr<Serial> serial;  ///< also on pio() at kSerialPort
+  std::shared_ptr<I8042> i8042;    ///< also on pio() at kI8042Port
+  std::vector<BlockSlot> blocks;   ///< in MMIO address order
+};
+
 /// Built on the VMM thread (the constructor throws common::Error naming the failing step); run()
 /// blocks until the guest exits. Seams for later issues: pio()/mmio() accept more devices before
 /// run(), memory()/vm() allow extra memslots (the ring window), vcpu() gives state access while
@@ -49,6 +74,12 @@ class Vmm {
   [[nodiscard]] KvmVm& vm() noexcept { return vm_; }
   [[nodiscard]] Vcpu& vcpu(std::size_t i) noexcept { return *vcpus_[i]; }
   [[nodiscard]] std::size_t vcpu_count() const noexcept { return vcpus_.size(); }
+  [[nodiscard]] VmmDevices& devices() noexcept { return devices_; }
+  [[nodiscard]] const VmmConfig& config() const noexcept { return config_; }
+  /// Where the guest console goes (the --console file or stdout).
+  [[nodiscard]] int console_fd() const noexcept;
+  /// What the i8042 calls when the guest asks for a reset (stops the VM with status 0).
+  [[nodiscard]] std::function<void()> reset_handler();
   /// The Linux command line actually passed (empty for ring-3 guests).
   [[nodiscard]] const std::string& cmdline() const noexcept { return cmdline_; }
 
@@ -70,6 +101,7 @@ class Vmm {
   bool ring3_ = false;
   std::string cmdline_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
+  VmmDevices devices_;
 
   std::mutex stop_mutex_;
   std::condition_variable stop_cv_;

@@ -1,5 +1,6 @@
 // Vmm::attach_linux_devices: the legacy devices (8250 serial at 0x3f8/IRQ 4, i8042 reset) and one
-// virtio-mmio block device per image, announced on the kernel command line.
+// virtio-mmio block device per image, announced on the kernel command line. Each is kept in
+// devices_ for snapshots.
 #include <spdlog/spdlog.h>
 
 #include "runner/devices/legacy/i8042.h"
@@ -12,20 +13,24 @@
 
 namespace snapfaas::runner {
 
-void Vmm::attach_linux_devices() {
-  cmdline_ = kDefaultKernelArgs;
-  auto serial = std::make_shared<Serial>(std::make_shared<IrqFdInterrupt>(vm_, kSerialIrq),
-                                         console_ ? console_.get() : STDOUT_FILENO);
-  pio_.insert(serial, kSerialPort, kSerialPortCount);
-  auto i8042 = std::make_shared<I8042>([this] {
+std::function<void()> Vmm::reset_handler() {
+  return [this] {
     spdlog::info("guest requested a reset through the i8042");
     request_stop(0);
-  });
-  pio_.insert(i8042, kI8042Port, kI8042PortCount);
+  };
+}
+
+void Vmm::attach_linux_devices() {
+  cmdline_ = kDefaultKernelArgs;
+  devices_.serial_irq = std::make_shared<IrqFdInterrupt>(vm_, kSerialIrq);
+  devices_.serial = std::make_shared<Serial>(devices_.serial_irq, console_fd());
+  pio_.insert(devices_.serial, kSerialPort, kSerialPortCount);
+  devices_.i8042 = std::make_shared<I8042>(reset_handler());
+  pio_.insert(devices_.i8042, kI8042Port, kI8042PortCount);
 
   struct Disk {
     const std::string* path;
-    const char* id;
+    const char* role;
     bool read_only;
   };
   const Disk disks[] = {{&config_.rootfs, "rootfs", !config_.rootfs_rw}, {&config_.appfs, "appfs", true}};
@@ -37,11 +42,12 @@ void Vmm::attach_linux_devices() {
     cfg.path = *d.path;
     cfg.read_only = d.read_only;
     cfg.direct = config_.direct_io;
-    cfg.id = d.id;
-    auto device = std::make_unique<virtio::block::Block>(cfg);
-    auto transport = std::make_shared<virtio::MmioTransport>(memory_, std::move(device),
-                                                             std::make_shared<IrqFdInterrupt>(vm_, irq));
-    mmio_.insert(transport, base, layout::kVirtioMmioSize);
+    cfg.id = d.role;
+    BlockSlot slot{d.role, base, irq, std::make_shared<IrqFdInterrupt>(vm_, irq), nullptr};
+    slot.transport = std::make_shared<virtio::MmioTransport>(memory_, std::make_unique<virtio::block::Block>(cfg),
+                                                             slot.interrupt);
+    mmio_.insert(slot.transport, base, layout::kVirtioMmioSize);
+    devices_.blocks.push_back(std::move(slot));
     cmdline_.append(" ").append(virtio::mmio_kernel_arg(base, irq));
     base += layout::kVirtioMmioSize;
     ++irq;

@@ -1,7 +1,8 @@
 // fc_wrapper: one firerunner, requests on stdin (seed JSON lines), responses on stdout, timing on
 // stderr. Creates the channel (named after --id), launches firerunner with `--channel NAME`,
 // measures VM creation (kPing answered) and boot to first WAIT (kPing kPingGuestReady answered),
-// pumps requests, then sends kShutdown and waits for firerunner to exit.
+// pumps requests, then sends kShutdown and waits for firerunner to exit. With --dump_dir it only
+// waits for firerunner to write the snapshot and exit; with --load_dir the VM is restored.
 #include <CLI/CLI.hpp>
 #include <unistd.h>
 
@@ -53,6 +54,32 @@ ipc::ControlReply control(ipc::SupervisorChannel& channel, wrapper::FirerunnerPr
   }
 }
 
+std::string join(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const std::string& p : parts) out += (out.empty() ? "" : ",") + p;
+  return out;
+}
+
+/// --dump_dir: firerunner saves at the agent's snapshot point and exits by itself.
+int wait_for_snapshot(wrapper::FirerunnerProcess& runner, const std::string& dir, std::chrono::milliseconds timeout,
+                      Clock::time_point start) {
+  const std::optional<int> status = runner.wait_for(timeout);
+  if (!status) {
+    std::fprintf(stderr, "fc_wrapper: no snapshot within %lld ms: firerunner killed\n",
+                 static_cast<long long>(timeout.count()));
+    runner.kill();
+    return 1;
+  }
+  std::error_code ec;
+  if (*status != 0 || !std::filesystem::exists(std::filesystem::path(dir) / "state", ec)) {
+    std::fprintf(stderr, "fc_wrapper: snapshot generation failed (firerunner exit status %d)\n", *status);
+    return 1;
+  }
+  std::fprintf(stderr, "fc_wrapper: snapshot_ms=%.3f\n", ms_since(start));
+  std::printf("Snapshot generation succeeds\n");
+  return 0;
+}
+
 std::string default_firerunner() {
   std::error_code ec;
   const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
@@ -83,7 +110,23 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--shutdown_timeout_ms", shutdown_timeout_ms, "wait this long for firerunner to exit")
       ->capture_default_str();
+  std::string dump_dir;
+  std::vector<std::string> load_dirs, diff_dirs;
+  bool copy_base = false, copy_diff = false;
+  app.add_option("--dump_dir", dump_dir,
+                 "write a snapshot to DIR at the agent's snapshot point and exit: a base after a boot, a diff "
+                 "with --load_dir");
+  app.add_option("--load_dir", load_dirs, "restore from snapshot dirs base[,diff...] instead of booting")
+      ->delimiter(',');
+  app.add_option("--diff_dirs", diff_dirs, "diff dirs applied after --load_dir (seed spelling)")->delimiter(',');
+  app.add_flag("--copy_base", copy_base, "read the base snapshot into anonymous memory instead of mapping it");
+  app.add_flag("--copy_diff", copy_diff, "read diff snapshots into anonymous memory instead of mapping them");
   CLI11_PARSE(app, argc, argv);
+  if (!diff_dirs.empty() && load_dirs.empty()) {
+    std::fprintf(stderr, "fc_wrapper: --diff_dirs needs --load_dir\n");
+    return 2;
+  }
+  load_dirs.insert(load_dirs.end(), diff_dirs.begin(), diff_dirs.end());
   if (slot_kib % 4 != 0) {
     std::fprintf(stderr, "fc_wrapper: --slot_kib must be a multiple of 4\n");
     return 2;
@@ -98,6 +141,10 @@ int main(int argc, char** argv) {
     if (!rootfs.empty()) args.insert(args.end(), {"--rootfs", rootfs});
     if (!appfs.empty()) args.insert(args.end(), {"--appfs", appfs});
     if (!kernel_args.empty()) args.insert(args.end(), {"--kernel_args", kernel_args});
+    if (!dump_dir.empty()) args.insert(args.end(), {"--dump_dir", dump_dir});
+    if (!load_dirs.empty()) args.insert(args.end(), {"--load_dir", join(load_dirs)});
+    if (copy_base) args.emplace_back("--copy_base");
+    if (copy_diff) args.emplace_back("--copy_diff");
 
     const auto start = Clock::now();
     wrapper::FirerunnerProcess runner = wrapper::FirerunnerProcess::spawn(firerunner, args);
@@ -105,11 +152,13 @@ int main(int argc, char** argv) {
     (void)control(channel, runner, {1, static_cast<std::uint32_t>(ipc::ControlOp::kPing), 0, 0, 0}, boot_timeout,
                   "VM creation");
     std::fprintf(stderr, "fc_wrapper: vm_creation_ms=%.3f\n", ms_since(start));
+    if (!dump_dir.empty()) return wait_for_snapshot(runner, dump_dir, boot_timeout, start);
     const auto booted = Clock::now();
     (void)control(channel, runner,
                   {2, static_cast<std::uint32_t>(ipc::ControlOp::kPing), ipc::kPingGuestReady, 0, 0}, boot_timeout,
                   "boot to first WAIT");
-    std::fprintf(stderr, "fc_wrapper: boot_to_first_wait_ms=%.3f\n", ms_since(booted));
+    std::fprintf(stderr, "fc_wrapper: %s_to_first_wait_ms=%.3f\n", load_dirs.empty() ? "boot" : "restore",
+                 ms_since(booted));
 
     wrapper::RequestPump pump(channel, {.timeout = std::chrono::milliseconds(timeout_ms),
                                        .peer_alive = [&runner] { return !runner.poll().has_value(); }});

@@ -1,10 +1,12 @@
 // snapfaas-agent: the guest agent. Maps the ring window, signals the snapshot points, imports the
 // function (handler.handle from /srv) into embedded CPython and serves requests until shutdown.
-// Guest mode (default): window from /dev/mem at kWindowGpa, port-I/O doorbells (iopl(3)).
+// Guest mode (default): window from /dev/mem at kWindowGpa, port-I/O doorbells (iopl(3)), app
+// image /dev/vdb mounted at /srv after the base snapshot point.
 // Host test mode: --window-file /dev/shm/NAME --channel-region --doorbell futex.
 #include <CLI/CLI.hpp>
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
@@ -14,6 +16,7 @@
 #include "guest/agent/agent.h"
 #include "guest/agent/agent_failure.h"
 #include "guest/agent/agent_log.h"
+#include "guest/agent/appfs.h"
 #include "guest/agent/futex_doorbell.h"
 #include "guest/agent/port_io_doorbell.h"
 #include "guest/agent/python_runtime.h"
@@ -45,6 +48,7 @@ int main(int argc, char** argv) {
   std::string module_dir = "/srv";
   std::string module = "handler";
   std::string function = "handle";
+  std::string appfs = "/dev/vdb";
   unsigned spin_us = 50;
   bool verbose = false;
 
@@ -60,6 +64,9 @@ int main(int argc, char** argv) {
   app.add_option("--module-dir", module_dir, "directory holding the function module")->capture_default_str();
   app.add_option("--module", module, "function module name")->capture_default_str();
   app.add_option("--function", function, "function name in the module")->capture_default_str();
+  app.add_option("--appfs", appfs,
+                 "guest mode: app image device mounted at --module-dir after the base snapshot point (empty: none)")
+      ->capture_default_str();
   app.add_option("--spin-us", spin_us, "poll the request ring this long before parking on WAIT")
       ->capture_default_str();
   app.add_flag("-v,--verbose", verbose, "debug log lines");
@@ -93,6 +100,11 @@ int main(int argc, char** argv) {
     {
       const std::unique_ptr<snapfaas::guest::PythonRuntime> python = snapfaas::guest::PythonRuntime::start();
       doorbell->snapshot_point(snapfaas::ipc::SnapshotPoint::kBase);
+      // Everything before this point is the runtime base snapshot, shared by all functions; the
+      // app image is attached per function, so it is mounted only now.
+      if (!futex && !appfs.empty() && ::access(appfs.c_str(), F_OK) == 0) {
+        snapfaas::guest::mount_appfs(appfs, module_dir, std::chrono::seconds(2));
+      }
       python->import_handler(module_dir, module, function);
       doorbell->snapshot_point(snapfaas::ipc::SnapshotPoint::kDiff);
       snapfaas::guest::Agent agent(window, *doorbell, *python,

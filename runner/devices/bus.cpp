@@ -20,6 +20,16 @@ void Bus::insert(std::shared_ptr<BusDevice> device, std::uint64_t base, std::uin
   std::sort(entries_.begin(), entries_.end(), [](const Entry& a, const Entry& b) { return a.base < b.base; });
 }
 
+void Bus::replace(std::shared_ptr<BusDevice> device, std::uint64_t base, std::uint64_t len) {
+  for (Entry& e : entries_) {
+    if (e.base == base && e.len == len) {
+      e.device = std::move(device);
+      return;
+    }
+  }
+  insert(std::move(device), base, len);
+}
+
 const Bus::Entry* Bus::find(std::uint64_t addr, std::uint64_t len) const noexcept {
   auto it = std::upper_bound(entries_.begin(), entries_.end(), addr,
                              [](std::uint64_t a, const Entry& e) { return a < e.base; });

@@ -27,6 +27,10 @@ class Bus {
  public:
   /// Places `device` at [base, base+len). Throws common::Error on overlap or len 0.
   void insert(std::shared_ptr<BusDevice> device, std::uint64_t base, std::uint64_t len);
+  /// Setup only (no vCPU running): puts `device` at [base, base+len) in place of the device there
+  /// (same range exactly), or inserts it when the range is free. Used by snapshot restore.
+  /// Throws common::Error on a partial overlap.
+  void replace(std::shared_ptr<BusDevice> device, std::uint64_t base, std::uint64_t len);
 
   /// Dispatches a read; false when no device covers [addr, addr+data.size()) — the caller answers
   /// with all-ones and logs it.

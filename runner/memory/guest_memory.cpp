@@ -46,7 +46,14 @@ bool GuestMemory::write(std::uint64_t gpa, std::span<const std::uint8_t> in) con
   const auto s = slice(gpa, in.size());
   if (!s) return false;
   std::memcpy(s->data(), in.data(), in.size());
+  mark_written(gpa, in.size());
   return true;
+}
+
+void GuestMemory::enable_write_log() {
+  std::vector<GpaRange> ranges;
+  for (const GuestRegion& r : regions_) ranges.push_back({r.gpa, r.mapping.size()});
+  write_log_ = std::make_unique<WriteLog>(ranges);
 }
 
 }  // namespace snapfaas::runner

@@ -9,7 +9,10 @@
 #include <type_traits>
 #include <vector>
 
+#include <memory>
+
 #include "runner/memory/mmap_region.h"
+#include "runner/memory/write_log.h"
 
 namespace snapfaas::runner {
 
@@ -37,6 +40,18 @@ class GuestMemory {
   [[nodiscard]] std::optional<std::span<std::uint8_t>> slice(std::uint64_t gpa,
                                                              std::uint64_t len) const noexcept;
 
+  /// Setup only (after the last add_region): from now on write() and mark_written() record the
+  /// pages the VMM writes (a snapshot diff needs them besides KVM's dirty log).
+  void enable_write_log();
+  /// Records that the VMM wrote [gpa, gpa+len) through a slice() (no-op without a write log).
+  void mark_written(std::uint64_t gpa, std::uint64_t len) const noexcept {
+    if (write_log_) write_log_->mark(gpa, len);
+  }
+  /// Pages the VMM wrote since the last call (empty without a write log); clears the log.
+  [[nodiscard]] std::vector<GpaRange> take_written() const noexcept {
+    return write_log_ ? write_log_->take() : std::vector<GpaRange>{};
+  }
+
   /// Copies guest bytes into `out`; false (and `out` untouched) when the range is not valid.
   [[nodiscard]] bool read(std::uint64_t gpa, std::span<std::uint8_t> out) const noexcept;
   /// Copies `in` into guest memory; false (nothing written) when the range is not valid.
@@ -60,6 +75,7 @@ class GuestMemory {
 
  private:
   std::vector<GuestRegion> regions_;  // sorted by gpa, non-overlapping
+  std::unique_ptr<WriteLog> write_log_;  // enable_write_log(); marked through const accessors
 };
 
 }  // namespace snapfaas::runner

@@ -11,7 +11,7 @@
 namespace snapfaas::runner::snapshot {
 
 namespace {
-constexpr std::uint32_t kStateTag = 0x31534d56;  // "VMS1": codec version 1
+constexpr std::uint32_t kStateTag = 0x32534d56;  // "VMS2": codec version 2 (block MMIO base + IRQ)
 constexpr std::uint32_t kMaxVcpus = 256;
 constexpr std::uint32_t kMaxItems = 1u << 16;
 
@@ -129,6 +129,8 @@ void put_devices(Writer& w, const DeviceStates& d) {
   }
   w.put(static_cast<std::uint32_t>(d.blocks.size()));
   for (const BlockDeviceState& b : d.blocks) {
+    w.put(b.mmio_base);
+    w.put(b.irq);
     const virtio::MmioState& m = b.transport;
     w.put(m.device_status);
     w.put(m.device_features_sel);
@@ -166,6 +168,8 @@ DeviceStates get_devices(Reader& r) {
   const std::uint32_t blocks = r.count("block devices", 64);
   for (std::uint32_t i = 0; i < blocks; ++i) {
     BlockDeviceState b;
+    b.mmio_base = r.get<std::uint64_t>("block MMIO base");
+    b.irq = r.get<std::uint32_t>("block IRQ");
     virtio::MmioState& m = b.transport;
     m.device_status = r.get<std::uint32_t>("mmio");
     m.device_features_sel = r.get<std::uint32_t>("mmio");

@@ -51,8 +51,10 @@ struct VmState {
   kvm_clock_data clock{};
 };
 
-/// One virtio-blk device: transport + device state.
+/// One virtio-blk device: where it sits (the guest found it there at boot), transport + device state.
 struct BlockDeviceState {
+  std::uint64_t mmio_base = 0;
+  std::uint32_t irq = 0;
   virtio::MmioState transport;
   virtio::block::BlockState block;
 };

@@ -3,15 +3,41 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cpuid.h>
+
+#include <chrono>
 #include <cstdio>
 #include <vector>
 
 #include "common/error.h"
+#include "ipc/guest_abi.h"
+#include "runner/snapshot/device_snapshot.h"
+#include "runner/snapshot/memory_file.h"
 #include "runner/snapshot/snapshot_abi.h"
 
 namespace snapfaas::runner::snapshot {
 
 namespace {
+bool host_is_amd() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid(0, &eax, &ebx, &ecx, &edx) == 0) return false;
+  return ebx == 0x68747541 && edx == 0x69746e65 && ecx == 0x444d4163;  // "AuthenticAMD"
+}
+
+// KVM's SVM getter reports TR as a busy TSS (type 11) whatever the VMCB holds ("work around a bug
+// where the busy flag isn't exposed", arch/x86/kvm/svm/svm.c), so a snapshot carries type 11.
+// AMD's VMRUN does not care, but QEMU's TCG (the emulated KVM host) then refuses every port I/O
+// permitted by the TSS I/O bitmap — the agent's doorbells after iopl(3) emulation — with #GP.
+// On SVM hosts TR goes back as an available TSS (type 9), as the guest's LTR left it in the
+// VMCB; VMX requires the busy type and keeps it.
+void tss_type_for_svm(MicrovmState& state) {
+  static const bool amd = host_is_amd();
+  if (!amd) return;
+  for (VcpuState& v : state.vcpus) {
+    if (v.sregs.tr.type == 11) v.sregs.tr.type = 9;
+  }
+}
+
 std::vector<KvmVcpu*> kvm_vcpus(Vmm& vmm) {
   std::vector<KvmVcpu*> out;
   for (std::size_t i = 0; i < vmm.vcpu_count(); ++i) out.push_back(&vmm.vcpu(i).kvm());
@@ -20,31 +46,54 @@ std::vector<KvmVcpu*> kvm_vcpus(Vmm& vmm) {
 }  // namespace
 
 SnapshotId restore_vmm(Vmm& vmm, std::span<const std::string> dirs, const RestoreOptions& options,
-                       bool dirty_logging) {
-  const LoadedSnapshot snap = load_snapshot(dirs);
+                       bool dirty_logging, const std::string& appfs_override) {
+  LoadedSnapshot snap = load_snapshot(dirs);
+  tss_type_for_svm(snap.state);
   if (snap.state.ring3 != vmm.ring3()) {
     throw common::Error(std::string("snapshot restore: snapshot is of a ") + (snap.state.ring3 ? "ring-3" : "Linux") +
                         " guest, --kernel is not");
   }
   const std::vector<KvmVcpu*> vcpus = kvm_vcpus(vmm);
   const RestoreTimings t = restore_into(vmm.vm(), vmm.memory(), vcpus, snap, options, dirty_logging);
-  spdlog::info("restored {} layer(s): memory {:.3f} ms, VM state {:.3f} ms, vCPU state {:.3f} ms", dirs.size(),
-               t.memory_ms, t.vm_state_ms, t.vcpu_state_ms);
+  const auto devices_start = std::chrono::steady_clock::now();
+  restore_devices(vmm, snap.state.devices, appfs_override);
+  (void)vmm.memory().take_written();  // a later diff holds what was written after the restore
+  const double devices_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - devices_start).count();
+  spdlog::info("restored {} layer(s): memory {:.3f} ms, VM state {:.3f} ms, vCPU state {:.3f} ms, devices {:.3f} ms",
+               dirs.size(), t.memory_ms, t.vm_state_ms, t.vcpu_state_ms, devices_ms);
   return snap.memory.back().header.id;
 }
 
 SnapshotPoint::SnapshotPoint(Vmm& vmm, std::string out_dir, std::optional<SnapshotId> base, bool restored,
-                             bool exit_after)
+                             bool exit_after, bool ring3_port)
     : vmm_(vmm), out_dir_(std::move(out_dir)), base_(base), exit_after_(exit_after) {
   port_ = std::make_shared<SnapshotPort>(restored, [this](std::uint32_t) {
-    {
-      std::lock_guard lock(mutex_);
-      requested_ = true;
+    if (!out_dir_.empty()) {
+      if (Vcpu* self = Vcpu::current()) self->request_pause();
     }
-    cv_.notify_one();
+    wake_saver();
   });
-  vmm_.pio().insert(port_, SNAPFAAS_PORT_SNAPSHOT, 4);
+  if (ring3_port) vmm_.pio().insert(port_, SNAPFAAS_PORT_SNAPSHOT, 4);
   saver_ = std::thread([this] { saver_main(); });
+}
+
+void SnapshotPoint::request(std::uint32_t point) noexcept {
+  const auto wanted = static_cast<std::uint32_t>(base_ ? ipc::SnapshotPoint::kDiff : ipc::SnapshotPoint::kBase);
+  if (out_dir_.empty() || point != wanted) {
+    spdlog::debug("snapshot point {} reached: not saved (want {}{})", point, wanted, out_dir_.empty() ? ", no --dump_dir" : "");
+    return;
+  }
+  if (Vcpu* self = Vcpu::current()) self->request_pause();  // the guest stops right after its port write
+  wake_saver();
+}
+
+void SnapshotPoint::wake_saver() noexcept {
+  {
+    std::lock_guard lock(mutex_);
+    requested_ = true;
+  }
+  cv_.notify_one();
 }
 
 SnapshotPoint::~SnapshotPoint() {
@@ -84,8 +133,11 @@ void SnapshotPoint::save() {
     if (vmm_.vcpu(i).state() == runner::VcpuState::kStopped) return;  // the VM is going away
   }
   const std::vector<KvmVcpu*> vcpus = kvm_vcpus(vmm_);
-  const MicrovmState state = capture_microvm(vmm_.vm(), vmm_.memory(), vcpus, vmm_.ring3());
-  const SavedSnapshot saved = save_snapshot(out_dir_, state, vmm_.vm(), vmm_.memory(), base_);
+  MicrovmState state = capture_microvm(vmm_.vm(), vmm_.memory(), vcpus, vmm_.ring3());
+  state.devices = capture_devices(vmm_);
+  std::vector<PageRange> vmm_written;  // pages the VMM wrote (KVM's dirty log has the guest's)
+  for (const GpaRange& r : vmm_.memory().take_written()) vmm_written.push_back(ram_range_of(vmm_.memory(), r.gpa, r.length));
+  const SavedSnapshot saved = save_snapshot(out_dir_, state, vmm_.vm(), vmm_.memory(), base_, vmm_written);
   std::uint64_t pages = 0;
   for (const PageRange& r : saved.ranges) pages += r.length / kPageSize;
   spdlog::info("snapshot {} written to {} ({} pages{})", to_hex(saved.id), out_dir_, pages, base_ ? ", diff" : "");

@@ -19,26 +19,36 @@
 namespace snapfaas::runner::snapshot {
 
 /// Loads `dirs` (base[,diff...]) and restores them into `vmm` before vmm.run(): memory mapped over
-/// the registered RAM, VM and vCPU state applied. `dirty_logging`: the Vmm registered its RAM with
+/// the registered RAM, VM, vCPU and device state applied (restore_devices: `appfs_override`
+/// backs the app disk when non-empty). `dirty_logging`: the Vmm registered its RAM with
 /// KVM_MEM_LOG_DIRTY_PAGES (needed to take a diff later). Returns the id of the last layer.
-/// Device state of Linux guests is not restored here (the Vmm does not expose its devices).
 SnapshotId restore_vmm(Vmm& vmm, std::span<const std::string> dirs, const RestoreOptions& options,
-                       bool dirty_logging);
+                       bool dirty_logging, const std::string& appfs_override = {});
 
-/// The ring-3 snapshot point of one Vmm. Construct before vmm.run(); destroy after it returns.
+/// The snapshot point of one Vmm. Construct before vmm.run(); destroy after it returns.
+/// Two ways in: ring-3 test guests write the SnapshotPort (SNAPFAAS_PORT_SNAPSHOT), the guest agent
+/// writes the ring window's SNAPSHOT_POINT doorbell (ipc/guest_abi.h), which calls request().
 class SnapshotPoint {
  public:
-  /// Places a SnapshotPort at SNAPFAAS_PORT_SNAPSHOT on vmm.pio(). On a guest request, the saver
-  /// thread writes a snapshot to `out_dir` (a diff on top of `base` when set, else a full one),
-  /// prints "Snapshot generation succeeds", and then stops the VM (`exit_after`) or resumes it.
-  /// An empty `out_dir` answers requests without saving.
+  /// With `ring3_port`, places a SnapshotPort at SNAPFAAS_PORT_SNAPSHOT on vmm.pio(). On a
+  /// request, the requesting vCPU parks right after its port write and the saver thread writes a
+  /// snapshot to `out_dir` (a diff on top of `base` when set, else a full one; Linux device state
+  /// included), prints "Snapshot generation succeeds", and then stops the VM (`exit_after`) or
+  /// resumes it. An empty `out_dir` answers requests without saving.
   /// `restored`: the VM was restored (the port answers RESTORED until the next request).
-  SnapshotPoint(Vmm& vmm, std::string out_dir, std::optional<SnapshotId> base, bool restored, bool exit_after);
+  SnapshotPoint(Vmm& vmm, std::string out_dir, std::optional<SnapshotId> base, bool restored, bool exit_after,
+                bool ring3_port = true);
   ~SnapshotPoint();
   SnapshotPoint(const SnapshotPoint&) = delete;
   SnapshotPoint& operator=(const SnapshotPoint&) = delete;
 
+ /// The agent's SNAPSHOT_POINT (on the writing vCPU's thread): `point` 1 (base) is saved by a
+  /// booted VM, 2 (diff) by a restored one (the seed's --dump_dir rule); any other point, or no
+  /// output directory, lets the guest go on.
+  void request(std::uint32_t point) noexcept;
+
  private:
+  void wake_saver() noexcept;
   void saver_main() noexcept;
   void save();
 

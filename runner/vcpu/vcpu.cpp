@@ -17,6 +17,7 @@ namespace {
 // a kick landing just before KVM_RUN still makes it return at once (KVM API doc, immediate_exit).
 int kick_signal() noexcept { return SIGRTMIN; }
 thread_local kvm_run* t_run = nullptr;
+thread_local Vcpu* t_vcpu = nullptr;
 
 void on_kick(int) {
   if (t_run != nullptr) t_run->immediate_exit = 1;
@@ -77,6 +78,15 @@ void Vcpu::resume() {
   cv_.notify_all();
 }
 
+void Vcpu::request_pause() noexcept {
+  std::lock_guard lock(mutex_);
+  if (requested_.load(std::memory_order_acquire) == VcpuState::kRunning) {
+    requested_.store(VcpuState::kPaused, std::memory_order_release);
+  }
+}
+
+Vcpu* Vcpu::current() noexcept { return t_vcpu; }
+
 void Vcpu::stop() noexcept {
   {
     std::lock_guard lock(mutex_);
@@ -92,6 +102,7 @@ void Vcpu::join() {
 
 void Vcpu::thread_main() noexcept {
   t_run = &vcpu_.run_struct();
+  t_vcpu = this;
   const ExitContext ctx{pio_, mmio_, [this] { return vcpu_.regs().rip; }};
   while (true) {
     const VcpuState wanted = requested_.load(std::memory_order_acquire);
@@ -119,6 +130,7 @@ void Vcpu::thread_main() noexcept {
     break;
   }
   t_run = nullptr;
+  t_vcpu = nullptr;
   set_state(VcpuState::kStopped);
 }
 

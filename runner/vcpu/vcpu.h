@@ -37,6 +37,12 @@ class Vcpu {
   /// Asks the thread to pause and waits until it has left KVM_RUN and parked.
   void pause();
   void resume();
+  /// Called on this vCPU's own thread (inside an exit handler): the thread parks as paused when
+  /// the handler returns, before re-entering KVM_RUN, so the guest does not run past the exit. A
+  /// controller's pause() then returns once it has parked; resume() lets it go on.
+  void request_pause() noexcept;
+  /// The Vcpu whose thread is calling, or nullptr on any other thread.
+  [[nodiscard]] static Vcpu* current() noexcept;
   /// Asks the thread to stop (non-blocking, callable from any thread).
   void stop() noexcept;
   void join();

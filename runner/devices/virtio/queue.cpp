@@ -51,6 +51,7 @@ std::optional<std::uint16_t> load_u16(const GuestMemory& mem, std::uint64_t gpa)
 bool store_u16(const GuestMemory& mem, std::uint64_t gpa, std::uint16_t v, std::memory_order order) noexcept {
   const auto s = mem.slice(gpa, sizeof(std::uint16_t));
   if (!s) return false;
+  mem.mark_written(gpa, sizeof v);  // snapshot diffs: the VMM's own writes
   if (reinterpret_cast<std::uintptr_t>(s->data()) % alignof(std::uint16_t) != 0) {
     std::atomic_thread_fence(order == std::memory_order_relaxed ? std::memory_order_relaxed
                                                                 : std::memory_order_release);

@@ -41,3 +41,22 @@ TEST_CASE("Bus routes by range with relative offsets") {
   CHECK(other->writes == std::vector<std::uint64_t>{0xf});
   CHECK_THROWS_AS(bus.insert(other, 0x3fc, 8), snapfaas::common::Error);
 }
+
+TEST_CASE("Bus::replace swaps the device of an exact range, inserts into a free one, refuses overlaps") {
+  Bus bus;
+  auto first = std::make_shared<Recorder>();
+  auto second = std::make_shared<Recorder>();
+  auto third = std::make_shared<Recorder>();
+  bus.insert(first, 0x1000, 0x100);
+  std::array<std::uint8_t, 1> b{};
+  bus.replace(second, 0x1000, 0x100);
+  CHECK(bus.write(0x1010, b));
+  CHECK(first->writes.empty());
+  CHECK(second->writes == std::vector<std::uint64_t>{0x10});
+  bus.replace(third, 0x2000, 0x100);  // free range: inserted
+  CHECK(bus.write(0x2001, b));
+  CHECK(third->writes == std::vector<std::uint64_t>{1});
+  CHECK_THROWS_AS(bus.replace(first, 0x1080, 0x100), snapfaas::common::Error);  // partial overlap
+  CHECK(bus.write(0x1090, b));
+  CHECK(second->writes.size() == 2);  // the refused replace changed nothing
+}

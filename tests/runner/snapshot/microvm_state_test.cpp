@@ -40,6 +40,8 @@ MicrovmState sample() {
   s.devices.serial->input = {1, 2, 3};
   s.devices.i8042 = I8042State{};
   BlockDeviceState b;
+  b.mmio_base = 0xd0001000;
+  b.irq = 6;
   b.transport.acked_features = 0x1234;
   b.transport.queues.resize(1);
   b.transport.queues[0].used_ring = 0x5000;

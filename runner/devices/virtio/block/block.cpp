@@ -212,6 +212,7 @@ bool Block::transfer(const GuestMemory& mem, const Request& r, bool to_guest) no
   for (const Buffer& b : r.data) {
     const auto s = mem.slice(b.gpa, b.len);
     if (!s) return false;
+    if (to_guest) mem.mark_written(b.gpa, b.len);
     errno = 0;
     const bool ok = to_guest ? pread_full(fd_.get(), s->data(), s->size(), off)
                              : pwrite_full(fd_.get(), s->data(), s->size(), off);
@@ -242,6 +243,7 @@ bool Block::transfer_direct(const GuestMemory& mem, const Request& r, bool to_gu
       const auto s = mem.slice(b.gpa + buf_pos, n);
       if (!s) return false;
       if (to_guest) {
+        mem.mark_written(b.gpa + buf_pos, n);
         std::memcpy(s->data(), bounce_.get() + done, n);
       } else {
         std::memcpy(bounce_.get() + done, s->data(), n);

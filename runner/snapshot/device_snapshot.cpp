@@ -1,0 +1,120 @@
+// capture_devices / restore_devices: the Vmm's Linux devices to and from DeviceStates.
+#include "runner/snapshot/device_snapshot.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <memory>
+#include <vector>
+
+#include "common/error.h"
+#include "runner/devices/legacy/i8042.h"
+#include "runner/devices/legacy/serial.h"
+#include "runner/devices/virtio/block/block.h"
+#include "runner/devices/virtio/mmio.h"
+#include "runner/kvm/irqfd_interrupt.h"
+#include "runner/memory/guest_layout.h"
+
+namespace snapfaas::runner::snapshot {
+
+namespace {
+
+const virtio::block::Block& block_of(const BlockSlot& slot) {
+  // The Vmm only puts Block devices behind its disk transports.
+  const auto* block = dynamic_cast<const virtio::block::Block*>(&slot.transport->device());
+  if (block == nullptr) throw common::Error("snapshot: disk " + slot.role + " is not a virtio-blk device");
+  return *block;
+}
+
+/// The image to back a restored disk with: --appfs override, else the Vmm's own flag, else the
+/// path recorded at save time.
+std::string image_for(const Vmm& vmm, const virtio::block::BlockState& saved, const std::string& appfs_override) {
+  if (saved.id == "appfs") {
+    if (!appfs_override.empty()) return appfs_override;
+    if (!vmm.config().appfs.empty()) return vmm.config().appfs;
+  }
+  if (saved.id == "rootfs" && !vmm.config().rootfs.empty()) return vmm.config().rootfs;
+  return saved.path;
+}
+
+}  // namespace
+
+DeviceStates capture_devices(Vmm& vmm) {
+  DeviceStates out;
+  VmmDevices& d = vmm.devices();
+  if (d.serial) out.serial = d.serial->save();
+  if (d.i8042) out.i8042 = d.i8042->save();
+  for (const BlockSlot& slot : d.blocks) {
+    out.blocks.push_back({slot.mmio_base, slot.irq, slot.transport->save(), block_of(slot).save()});
+  }
+  return out;
+}
+
+void restore_devices(Vmm& vmm, const DeviceStates& states, const std::string& appfs_override) {
+  VmmDevices& d = vmm.devices();
+  if (vmm.ring3()) {
+    if (states.serial || states.i8042 || !states.blocks.empty()) {
+      throw common::Error("snapshot restore: the snapshot has Linux devices, the VM is a ring-3 guest");
+    }
+    return;
+  }
+  // Build everything first, so a bad image leaves the VM as it was.
+  std::shared_ptr<Serial> serial;
+  if (states.serial) serial = Serial::restore(d.serial_irq, vmm.console_fd(), *states.serial);
+  std::shared_ptr<I8042> i8042;
+  if (states.i8042) i8042 = I8042::restore(vmm.reset_handler(), nullptr, *states.i8042);
+
+  std::vector<BlockSlot> blocks;
+  std::vector<std::size_t> resized;
+  for (const BlockDeviceState& saved : states.blocks) {
+    const virtio::block::BlockState& b = saved.block;
+    if (b.id != "rootfs" && b.id != "appfs") throw common::Error("snapshot restore: unknown disk '" + b.id + "'");
+    auto existing = std::find_if(d.blocks.begin(), d.blocks.end(),
+                                 [&](const BlockSlot& s) { return s.mmio_base == saved.mmio_base; });
+    if (existing != d.blocks.end() && existing->irq != saved.irq) {
+      throw common::Error("snapshot restore: disk " + b.id + " at MMIO " + std::to_string(saved.mmio_base) +
+                          " has IRQ " + std::to_string(saved.irq) + " in the snapshot, " +
+                          std::to_string(existing->irq) + " here");
+    }
+    const bool in_window = saved.mmio_base >= layout::kVirtioMmioBase &&
+                           saved.mmio_base < layout::kVirtioMmioBase + 64 * layout::kVirtioMmioSize &&
+                           (saved.mmio_base - layout::kVirtioMmioBase) % layout::kVirtioMmioSize == 0;
+    if (!in_window) throw common::Error("snapshot restore: disk " + b.id + ": MMIO address outside the device window");
+    virtio::block::BlockConfig cfg{image_for(vmm, b, appfs_override), b.read_only, vmm.config().direct_io, b.id};
+    auto device = std::make_unique<virtio::block::Block>(cfg);  // throws naming the file
+    if (device->capacity_sectors() != b.capacity_sectors) {
+      if (b.id != "appfs") {
+        throw common::Error("snapshot restore: " + cfg.path + ": capacity " + std::to_string(device->capacity_sectors()) +
+                            " sectors, the snapshot's root disk had " + std::to_string(b.capacity_sectors));
+      }
+      resized.push_back(blocks.size());
+    }
+    BlockSlot slot{b.id, saved.mmio_base, saved.irq, nullptr, nullptr};
+    slot.interrupt = existing != d.blocks.end() ? existing->interrupt
+                                                : std::make_shared<IrqFdInterrupt>(vmm.vm(), saved.irq);
+    slot.transport = virtio::MmioTransport::restore(vmm.memory(), std::move(device), slot.interrupt, saved.transport);
+    blocks.push_back(std::move(slot));
+  }
+  for (const BlockSlot& old : d.blocks) {
+    const bool kept = std::any_of(blocks.begin(), blocks.end(), [&](const BlockSlot& s) { return s.mmio_base == old.mmio_base; });
+    if (!kept) throw common::Error("snapshot restore: the VM has a disk (" + old.role + ") the snapshot does not");
+  }
+
+  if (serial) {
+    d.serial = std::move(serial);
+    vmm.pio().replace(d.serial, kSerialPort, kSerialPortCount);
+  }
+  if (i8042) {
+    d.i8042 = std::move(i8042);
+    vmm.pio().replace(d.i8042, kI8042Port, kI8042PortCount);
+  }
+  for (const BlockSlot& s : blocks) vmm.mmio().replace(s.transport, s.mmio_base, layout::kVirtioMmioSize);
+  d.blocks = std::move(blocks);
+  for (std::size_t i : resized) {
+    spdlog::info("snapshot restore: {} is {} sectors (snapshot: other size): config change sent", d.blocks[i].role,
+                 block_of(d.blocks[i]).capacity_sectors());
+    d.blocks[i].transport->notify_config_change();
+  }
+}
+
+}  // namespace snapfaas::runner::snapshot
