@@ -29,7 +29,14 @@ constexpr std::size_t kNumBuffersOffset = 10;  // virtio_net_hdr_v1.num_buffers
 
 }  // namespace
 
-Net::Net(NetConfig config) : config_(std::move(config)), tap_(config_.tap_name) {
+Net::Net(NetConfig config) : config_(std::move(config)), tap_(config_.tap_name) { start(); }
+
+Net::Net(NetConfig config, Tap tap) : config_(std::move(config)), tap_(std::move(tap)) {
+  config_.tap_name = tap_.name();
+  start();
+}
+
+void Net::start() {
   const std::string what = "virtio-net tap " + config_.tap_name;
   epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
   if (!epoll_) throw common::sys_error("epoll_create1 for " + what);
@@ -49,11 +56,24 @@ Net::Net(NetConfig config) : config_(std::move(config)), tap_(config_.tap_name) 
   rx_thread_ = std::thread([this] { rx_loop(); });
 }
 
-Net::~Net() {
+Net::~Net() { stop_rx_thread(); }
+
+void Net::stop_rx_thread() noexcept {
   // Release: pairs with the acquire load in rx_loop after the eventfd wakes it.
   stop_.store(true, std::memory_order_release);
   kick();
   if (rx_thread_.joinable()) rx_thread_.join();
+}
+
+Tap Net::detach_tap() {
+  {
+    std::lock_guard lock(mu_);
+    if (mem_ != nullptr) throw common::Error("virtio-net tap " + tap_.name() + ": cannot hand over the tap of an active device");
+  }
+  stop_rx_thread();
+  (void)::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, tap_.fd(), nullptr);
+  tap_armed_ = false;
+  return std::move(tap_);
 }
 
 std::uint64_t Net::features() const noexcept {
@@ -311,8 +331,9 @@ void Net::notify_locked(Queue& q) noexcept {
 
 NetState Net::save() const { return NetState{tap_.name(), config_.mac, features()}; }
 
-std::unique_ptr<Net> Net::restore(const NetState& state) {
-  auto n = std::make_unique<Net>(NetConfig{state.tap_name, state.mac});
+std::unique_ptr<Net> Net::restore(const NetState& state, std::optional<Tap> tap) {
+  auto n = tap ? std::make_unique<Net>(NetConfig{state.tap_name, state.mac}, std::move(*tap))
+               : std::make_unique<Net>(NetConfig{state.tap_name, state.mac});
   if (n->features() != state.features) {
     throw common::Error("restore virtio-net tap " + state.tap_name + ": snapshot features differ from the device's");
   }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <sys/uio.h>
@@ -54,6 +55,8 @@ class Net final : public VirtioDevice {
  public:
   /// Opens the tap and starts the rx thread (idle until activate()). Throws common::Error.
   explicit Net(NetConfig config);
+  /// Same on an already open tap (config.tap_name is ignored: the tap's name counts).
+  Net(NetConfig config, Tap tap);
   ~Net() override;
   Net(const Net&) = delete;
   Net& operator=(const Net&) = delete;
@@ -78,12 +81,20 @@ class Net final : public VirtioDevice {
   [[nodiscard]] const std::string& tap_name() const noexcept { return tap_.name(); }
   [[nodiscard]] const MacAddress& mac() const noexcept { return config_.mac; }
 
+  /// Stops the rx thread and hands the tap over (a tap without IFF_MULTI_QUEUE takes one fd:
+  /// a snapshot restore moves it from the device the VM was built with to the restored one). The
+  /// device must not be active; it is useless afterwards. Throws common::Error if active.
+  [[nodiscard]] Tap detach_tap();
+
   [[nodiscard]] NetState save() const;
-  /// Reattaches the tap of a snapshot (by name, in the caller's namespace). Throws common::Error
-  /// when the tap cannot be opened or the features differ from the snapshot's.
-  static std::unique_ptr<Net> restore(const NetState& state);
+  /// Rebuilds the device of a snapshot: on `tap` when given, else on the tap named in the state
+  /// (opened in the caller's namespace). The MAC is the snapshot's (the guest read it at boot).
+  /// Throws common::Error when the tap cannot be opened or the features differ from the snapshot's.
+  static std::unique_ptr<Net> restore(const NetState& state, std::optional<Tap> tap = std::nullopt);
 
  private:
+  void start();
+  void stop_rx_thread() noexcept;
   void rx_loop() noexcept;
   void kick() noexcept;
   void arm_tap(bool on) noexcept;

@@ -305,3 +305,48 @@ TEST_CASE("Net save → restore reattaches the tap and continues the queues") {
           NET_EXPECT(h.d.used_idx(h.d.tx) == 2);
         });
 }
+
+TEST_CASE("Net hands its tap over to a restored device (one fd per tap)") {
+  CHECK_IN_NETNS([] {
+    make_persistent_tap(kTap);
+    {
+      Harness active(kTap, kMac, kAll);
+      bool threw = false;
+      try {
+        (void)active.net->detach_tap();
+      } catch (const snapfaas::common::Error&) {
+        threw = true;
+      }
+      NET_EXPECT(threw);  // an active device keeps its tap
+    }
+    auto built = std::make_unique<Net>(NetConfig{kTap, MacAddress{0x06, 0, 0, 0, 0, 0x99}});
+    bool busy = false;
+    try {
+      Net second(NetConfig{kTap, kMac});
+    } catch (const snapfaas::common::Error& e) {
+      busy = std::string(e.what()).find("TUNSETIFF") != std::string::npos;
+    }
+    NET_EXPECT(busy);  // why restore must reuse the fd
+    NetState saved{kTap, kMac, built->features()};
+    auto restored = Net::restore(saved, built->detach_tap());
+    built.reset();
+    NET_EXPECT(restored->mac() == kMac);
+    NET_EXPECT(restored->tap_name() == kTap);
+    // The restored device works on the handed-over tap.
+    NetDriver d;
+    auto irq = std::make_shared<snapfaas::runner::test::CountingInterrupt>();
+    Net* net = restored.get();
+    MmioTransport t(d.mem, std::move(restored), irq);
+    NET_EXPECT((virtio::test::negotiate(t, net->features()) & kStatusFeaturesOk) != 0);
+    virtio::test::setup_queue(t, 0, d.rx.size, d.rx.desc, d.rx.avail, d.rx.used);
+    virtio::test::setup_queue(t, 1, d.tx.size, d.tx.desc, d.tx.avail, d.tx.used);
+    virtio::test::driver_ok(t);
+    d.set_desc(d.rx, 0, NetDriver::kRxBufs, 2048, kDescFWrite);
+    d.publish(d.rx, 0);
+    write32(t, reg::kQueueNotify, 0);
+    PacketSocket host(kTap);
+    host.send(make_frame(42));
+    NET_EXPECT(wait_for([&] { return d.used_idx(d.rx) == 1; }));
+    NET_EXPECT(d.used(d.rx, 0).len == kVnetHdrLen + 100);
+  });
+}
