@@ -20,6 +20,8 @@ run_ctest() {  # name, build dir, label regex
 run_ctest sanitized "$BUILD_ASAN" '^(unit|integration)$'
 # Guest kernels, rootfs and app images for the e2e tests (cached; progress on stderr).
 "$ROOT/scripts/build-images.sh" || { echo "error: scripts/build-images.sh failed" >&2; status=1; }
+# Linux snapshots (python3 base + one diff per function) for the e2e tests and the main job (cached).
+"$ROOT/scripts/build-snapshots.sh" || { echo "error: scripts/build-snapshots.sh failed" >&2; status=1; }
 run_ctest release "$BUILD_RELEASE" '^e2e$'
 
 passed=0 failed=0
