@@ -2,7 +2,7 @@
 # ROOT: the repository; CACHE: git-ignored cache for images and kernels; step: a visible progress line.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${SNAPFAAS_CACHE:-$ROOT/.cache}"
-BUILD_RELEASE="$ROOT/build/release"
+BUILD_RELEASE="${SNAPFAAS_BUILD_RELEASE:-$ROOT/build/release}"  # overridable: a helper's own Release build
 BUILD_ASAN="$ROOT/build/asan"
 JOBS="$(nproc)"
 

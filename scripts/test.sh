@@ -23,6 +23,12 @@ run_ctest sanitized "$BUILD_ASAN" '^(unit|integration)$'
 # Linux snapshots (python3 base + one diff per function) for the e2e tests and the main job (cached).
 "$ROOT/scripts/build-snapshots.sh" || { echo "error: scripts/build-snapshots.sh failed" >&2; status=1; }
 run_ctest release "$BUILD_RELEASE" '^e2e$'
+# Benchmarks as a smoke test: `scripts/bench.sh all --quick` into a scratch directory. A benchmark
+# counts as failed only when it errors or writes no JSON (never on a timing); plots/report too.
+step "benchmarks: scripts/bench.sh all --quick (smoke test)"
+bench_rc=0
+"$ROOT/scripts/bench.sh" all --quick --results "$logdir/bench" 2>&1 | tee "$logdir/bench.out" || bench_rc=1
+[[ ${PIPESTATUS[0]} -eq 0 ]] || bench_rc=1
 
 passed=0 failed=0
 for log in "$logdir"/*.log; do
@@ -32,6 +38,13 @@ for log in "$logdir"/*.log; do
   t="$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$line")"
   failed=$((failed + f)); passed=$((passed + t - f))
 done
+read -r bench_ok bench_bad < <(/usr/bin/python3 -c 'import json,sys
+try: b = json.load(open(sys.argv[1]))["benchmarks"]
+except Exception: b = []
+print(sum(x["ok"] for x in b), sum(not x["ok"] for x in b))' "$logdir/bench/run.json")
+[[ $bench_rc -ne 0 && $bench_bad -eq 0 ]] && bench_bad=1  # bench.sh failed outside a benchmark (setup, plots, report)
+echo "benchmarks (smoke): $bench_ok ran, $bench_bad failed"
+passed=$((passed + bench_ok)); failed=$((failed + bench_bad))
 [[ $((passed + failed)) -gt 0 ]] || { echo "error: no test ran" >&2; status=1; }
 [[ $failed -eq 0 ]] || status=1
 echo
