@@ -138,8 +138,12 @@ std::string Vmm::timeout_report() {
   // The deadline kick: pause every vCPU (out of KVM_RUN) and say where each one was.
   std::string report = "timeout after " + std::to_string(config_.timeout_s) + " s:";
   for (auto& v : vcpus_) {
-    v->pause();
     char line[160];
+    if (!v->pause_for(std::chrono::milliseconds(200))) {  // blocked in a device exit (e.g. WAIT)
+      std::snprintf(line, sizeof line, " vCPU %u inside a device exit (port/MMIO handler);", v->kvm().id());
+      report += line;
+      continue;
+    }
     try {
       const kvm_regs r = v->kvm().regs();
       const kvm_sregs s = v->kvm().sregs();

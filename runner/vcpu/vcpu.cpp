@@ -59,14 +59,25 @@ void Vcpu::kick() noexcept {
 }
 
 void Vcpu::pause() {
+  if (!ask_to_pause()) return;
+  std::unique_lock lock(mutex_);
+  cv_.wait(lock, [&] { return state_.load(std::memory_order_acquire) != VcpuState::kRunning; });
+}
+
+bool Vcpu::ask_to_pause() noexcept {
   {
     std::lock_guard lock(mutex_);
-    if (state_.load(std::memory_order_acquire) == VcpuState::kStopped) return;
+    if (state_.load(std::memory_order_acquire) == VcpuState::kStopped) return false;
     requested_.store(VcpuState::kPaused, std::memory_order_release);
   }
   kick();
+  return true;
+}
+
+bool Vcpu::pause_for(std::chrono::milliseconds limit) {
+  if (!ask_to_pause()) return true;
   std::unique_lock lock(mutex_);
-  cv_.wait(lock, [&] { return state_.load(std::memory_order_acquire) != VcpuState::kRunning; });
+  return cv_.wait_for(lock, limit, [&] { return state_.load(std::memory_order_acquire) != VcpuState::kRunning; });
 }
 
 void Vcpu::resume() {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -36,6 +37,9 @@ class Vcpu {
   void start();
   /// Asks the thread to pause and waits until it has left KVM_RUN and parked.
   void pause();
+  /// pause() that gives up after `limit` (a vCPU blocked inside a device's exit handler, e.g. the
+  /// ring window's WAIT, parks only once the device lets it go). True when parked or stopped.
+  [[nodiscard]] bool pause_for(std::chrono::milliseconds limit);
   void resume();
   /// Called on this vCPU's own thread (inside an exit handler): the thread parks as paused when
   /// the handler returns, before re-entering KVM_RUN, so the guest does not run past the exit. A
@@ -52,6 +56,8 @@ class Vcpu {
 
  private:
   void kick() noexcept;
+  /// Requests the pause and kicks; false when the thread already stopped.
+  [[nodiscard]] bool ask_to_pause() noexcept;
   void thread_main() noexcept;
   void set_state(VcpuState s) noexcept;
 

@@ -133,6 +133,17 @@ TEST_CASE("a guest parked in WAIT: ping answers, kShutdown ends it with 0, SIGTE
     REQUIRE(status.has_value());
     CHECK_MESSAGE(*status == 0, child.err());
   }
+  SUBCASE("--timeout while parked in WAIT") {  // the deadline must not wait for the parked vCPU
+    std::vector<std::string> args = firerunner_args(guest("guest_window_checksum_park"), name);
+    args.insert(args.end(), {"--timeout", "1"});
+    test::Child child(args);
+    (void)control(ch, ping(1, ipc::kPingGuestReady), child);
+    const std::optional<int> status = child.wait_for(10s);
+    REQUIRE_MESSAGE(status.has_value(), "firerunner --timeout 1 still running after 10 s");
+    CHECK(*status == 1);
+    CHECK_MESSAGE(child.err().find("timeout after 1") != std::string::npos, child.err());
+    CHECK_MESSAGE(child.err().find("inside a device exit") != std::string::npos, child.err());
+  }
   SUBCASE("SIGTERM") {
     test::Child child(firerunner_args(guest("guest_window_checksum_park"), name));
     (void)control(ch, ping(1, ipc::kPingGuestReady), child);
