@@ -43,6 +43,22 @@ void read_into(const SnapshotFile& f, std::uint8_t* host, std::uint64_t ram_off,
     done += static_cast<std::uint64_t>(n);
   }
 }
+// Each diff layer's ranges, mapped (lazy) or read (eager) over what is there.
+void apply_diffs(const GuestMemory& memory, std::span<const MemoryLayer> diffs, MemoryRestoreStats& stats) {
+  for (const MemoryLayer& layer : diffs) {
+    for (const PageRange& r : layer.file->ranges) {
+      for_each_piece(memory, r, [&](std::uint8_t* host, std::uint64_t ram_off, std::uint64_t len) {
+        if (layer.eager) {
+          read_into(*layer.file, host, ram_off, len);
+          stats.bytes_copied += len;
+        } else {
+          map_file(*layer.file, host, ram_off, len);
+          ++stats.mappings;
+        }
+      });
+    }
+  }
+}
 }  // namespace
 
 void validate_layers(const GuestMemory& memory, std::span<const MemoryLayer> layers) {
@@ -73,9 +89,15 @@ void validate_layers(const GuestMemory& memory, std::span<const MemoryLayer> lay
   }
 }
 
-MemoryRestoreStats restore_memory(const GuestMemory& memory, std::span<const MemoryLayer> layers) {
+MemoryRestoreStats restore_memory(const GuestMemory& memory, std::span<const MemoryLayer> layers,
+                                  std::size_t applied) {
   validate_layers(memory, layers);
   MemoryRestoreStats stats;
+  if (applied > layers.size()) throw common::Error("snapshot restore: more layers applied than given");
+  if (applied > 0) {
+    apply_diffs(memory, layers.subspan(applied), stats);
+    return stats;
+  }
   const MemoryLayer& base = layers.front();
   std::uint64_t off = 0;
   for (const GuestRegion& region : memory.regions()) {
@@ -99,19 +121,7 @@ MemoryRestoreStats restore_memory(const GuestMemory& memory, std::span<const Mem
       });
     }
   }
-  for (const MemoryLayer& layer : layers.subspan(1)) {
-    for (const PageRange& r : layer.file->ranges) {
-      for_each_piece(memory, r, [&](std::uint8_t* host, std::uint64_t ram_off, std::uint64_t len) {
-        if (layer.eager) {
-          read_into(*layer.file, host, ram_off, len);
-          stats.bytes_copied += len;
-        } else {
-          map_file(*layer.file, host, ram_off, len);
-          ++stats.mappings;
-        }
-      });
-    }
-  }
+  apply_diffs(memory, layers.subspan(1), stats);
   return stats;
 }
 

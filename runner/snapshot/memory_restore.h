@@ -30,8 +30,11 @@ struct MemoryRestoreStats {
 void validate_layers(const GuestMemory& memory, std::span<const MemoryLayer> layers);
 
 /// validate_layers, then maps/copies each layer in order over `memory`'s regions (their host
-/// addresses and sizes do not change, so KVM memslots stay registered). Throws common::Error.
-MemoryRestoreStats restore_memory(const GuestMemory& memory, std::span<const MemoryLayer> layers);
+/// addresses and sizes do not change, so KVM memslots stay registered). `applied`: how many leading
+/// layers are already in place, untouched since (a pre-spawned VM that mapped the base ahead of the
+/// request); only the layers after them are applied. Throws common::Error.
+MemoryRestoreStats restore_memory(const GuestMemory& memory, std::span<const MemoryLayer> layers,
+                                  std::size_t applied = 0);
 
 /// madvise(MADV_POPULATE_READ) on the guest pages of `ranges` (RAM-linear): faults them in from the
 /// page cache ahead of the guest (working-set prefetch). Returns the pages populated.

@@ -5,10 +5,13 @@
 #include <spdlog/spdlog.h>
 #include <sys/ioctl.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <type_traits>
 
 #include "common/error.h"
 #include "common/unique_fd.h"
@@ -42,19 +45,64 @@ std::vector<std::uint32_t> msr_index_list() {
   return {buf.begin() + 1, buf.begin() + 1 + buf[0]};
 }
 
-// KVM_SET_MSRS stops at the first entry it rejects and returns how many it set.
-void set_msrs_tolerant(KvmVcpu& vcpu, std::vector<kvm_msr_entry> entries) {
+// MSR indices KVM_SET_MSRS rejected on this host (host-initiated writes KVM refuses, e.g. read-only
+// feature MSRs): learned on the first restore so that later ones need a single ioctl.
+std::mutex rejected_mutex;
+std::vector<std::uint32_t> rejected_msrs;  // guarded by rejected_mutex
+
+bool known_rejected(std::uint32_t index) {
+  std::lock_guard lock(rejected_mutex);
+  return std::find(rejected_msrs.begin(), rejected_msrs.end(), index) != rejected_msrs.end();
+}
+
+// KVM_SET_MSRS stops at the first entry it rejects and returns how many it set. Returns the number
+// of ioctls made.
+std::uint32_t set_msrs_tolerant(KvmVcpu& vcpu, std::vector<kvm_msr_entry> entries) {
+  std::uint32_t ioctls = 0;
+  std::erase_if(entries, [](const kvm_msr_entry& m) { return known_rejected(m.index); });
   while (!entries.empty()) {
+    ++ioctls;
     std::vector<std::uint64_t> buf(1 + entries.size() * 2);
     const kvm_abi::MsrsHeader header{static_cast<std::uint32_t>(entries.size()), 0};
     std::memcpy(buf.data(), &header, sizeof header);
     std::memcpy(buf.data() + 1, entries.data(), entries.size() * sizeof(kvm_msr_entry));
     const int n = common::check_sys(::ioctl(vcpu.fd(), kvm_abi::kSetMsrs, buf.data()), "KVM_SET_MSRS");
-    if (static_cast<std::size_t>(n) >= entries.size()) return;
-    spdlog::debug("KVM_SET_MSRS: MSR {:#x} rejected on restore, skipped", entries[static_cast<std::size_t>(n)].index);
+    if (static_cast<std::size_t>(n) >= entries.size()) return ioctls;
+    const std::uint32_t bad = entries[static_cast<std::size_t>(n)].index;
+    spdlog::debug("KVM_SET_MSRS: MSR {:#x} rejected on restore, skipped (and left out from now on)", bad);
+    {
+      std::lock_guard lock(rejected_mutex);
+      rejected_msrs.push_back(bad);
+    }
     entries.erase(entries.begin(), entries.begin() + n + 1);
   }
+  return ioctls;
 }
+
+template <typename T>
+bool same_bytes(const T& a, const T& b) {
+  static_assert(std::is_trivially_copyable_v<T>);
+  return std::memcmp(&a, &b, sizeof(T)) == 0;
+}
+
+// Times one step into `field` of `stats` (when given).
+class StepTimer {
+ public:
+  StepTimer(VcpuApplyStats* stats, double VcpuApplyStats::*field) noexcept
+      : stats_(stats), field_(field), t0_(std::chrono::steady_clock::now()) {}
+  ~StepTimer() {
+    if (stats_ != nullptr) {
+      stats_->*field_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0_).count();
+    }
+  }
+  StepTimer(const StepTimer&) = delete;
+  StepTimer& operator=(const StepTimer&) = delete;
+
+ private:
+  VcpuApplyStats* stats_;
+  double VcpuApplyStats::*field_;
+  std::chrono::steady_clock::time_point t0_;
+};
 }  // namespace
 
 void complete_pending_io(KvmVcpu& vcpu) {
@@ -100,20 +148,60 @@ VcpuState capture_vcpu_state(KvmVcpu& vcpu, bool in_kernel_lapic) {
   return s;
 }
 
-void apply_vcpu_state(KvmVcpu& vcpu, const VcpuState& s) {
+void apply_vcpu_state(KvmVcpu& vcpu, const VcpuState& s, const VcpuState* current, VcpuApplyStats* stats) {
   const int fd = vcpu.fd();
-  vcpu.set_sregs(s.sregs);
-  vcpu.set_regs(s.regs);
-  kvm_set(fd, kSetXsave, s.xsave, "KVM_SET_XSAVE");
-  kvm_set(fd, KVM_SET_XCRS, s.xcrs, "KVM_SET_XCRS");
+  VcpuApplyStats local;
+  VcpuApplyStats& st = stats != nullptr ? *stats : local;
+  // A part equal to what KVM already holds is skipped; `current` must describe this vCPU exactly.
+  auto needed = [&](bool equal) {
+    if (current != nullptr && equal) {
+      ++st.skipped;
+      return false;
+    }
+    ++st.ioctls;
+    return true;
+  };
+  {
+    StepTimer t(stats, &VcpuApplyStats::sregs_ms);
+    if (needed(current != nullptr && same_bytes(current->sregs, s.sregs))) vcpu.set_sregs(s.sregs);
+  }
+  {
+    StepTimer t(stats, &VcpuApplyStats::regs_ms);
+    ++st.ioctls;
+    vcpu.set_regs(s.regs);
+  }
+  {
+    StepTimer t(stats, &VcpuApplyStats::xsave_ms);
+    if (needed(current != nullptr && current->xsave == s.xsave)) kvm_set(fd, kSetXsave, s.xsave, "KVM_SET_XSAVE");
+  }
+  {
+    StepTimer t(stats, &VcpuApplyStats::xcrs_ms);
+    if (needed(current != nullptr && same_bytes(current->xcrs, s.xcrs))) kvm_set(fd, KVM_SET_XCRS, s.xcrs, "KVM_SET_XCRS");
+  }
+  // Without an in-kernel LAPIC nothing resets the TSC deadline in between: one KVM_SET_MSRS.
   std::vector<kvm_msr_entry> msrs;
   std::vector<kvm_msr_entry> deadline;
-  for (const kvm_msr_entry& m : s.msrs) (m.index == kMsrTscDeadline ? deadline : msrs).push_back(m);
-  set_msrs_tolerant(vcpu, msrs);
-  if (s.has_lapic) vcpu.set_lapic(s.lapic);
-  if (!deadline.empty()) set_msrs_tolerant(vcpu, deadline);
-  kvm_set(fd, KVM_SET_VCPU_EVENTS, s.events, "KVM_SET_VCPU_EVENTS");
-  vcpu.set_mp_state(s.mp_state);
+  for (const kvm_msr_entry& m : s.msrs) (s.has_lapic && m.index == kMsrTscDeadline ? deadline : msrs).push_back(m);
+  {
+    StepTimer t(stats, &VcpuApplyStats::msrs_ms);
+    st.ioctls += set_msrs_tolerant(vcpu, std::move(msrs));
+  }
+  if (s.has_lapic) {
+    StepTimer t(stats, &VcpuApplyStats::lapic_ms);
+    ++st.ioctls;
+    vcpu.set_lapic(s.lapic);
+    st.ioctls += set_msrs_tolerant(vcpu, std::move(deadline));
+  }
+  {
+    StepTimer t(stats, &VcpuApplyStats::events_ms);
+    if (needed(current != nullptr && same_bytes(current->events, s.events))) {
+      kvm_set(fd, KVM_SET_VCPU_EVENTS, s.events, "KVM_SET_VCPU_EVENTS");
+    }
+  }
+  {
+    StepTimer t(stats, &VcpuApplyStats::mp_state_ms);
+    if (needed(current != nullptr && same_bytes(current->mp_state, s.mp_state))) vcpu.set_mp_state(s.mp_state);
+  }
 }
 
 }  // namespace snapfaas::runner::snapshot

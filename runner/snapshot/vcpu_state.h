@@ -25,8 +25,22 @@ void complete_pending_io(KvmVcpu& vcpu);
 /// `in_kernel_lapic`: the VM has an irqchip (KVM_GET_LAPIC fails without one).
 [[nodiscard]] VcpuState capture_vcpu_state(KvmVcpu& vcpu, bool in_kernel_lapic);
 
-/// Sets everything back on a fresh vCPU whose CPUID is already set: sregs, regs, xsave, xcrs, MSRs,
-/// LAPIC, TSC deadline (after the LAPIC, which would otherwise reset it), events, mp_state.
-void apply_vcpu_state(KvmVcpu& vcpu, const VcpuState& state);
+/// Where apply_vcpu_state's time went (milliseconds per step, summed over calls) and how many
+/// ioctls it made or skipped.
+struct VcpuApplyStats {
+  double sregs_ms = 0, regs_ms = 0, xsave_ms = 0, xcrs_ms = 0, msrs_ms = 0, lapic_ms = 0, events_ms = 0,
+         mp_state_ms = 0;
+  std::uint32_t ioctls = 0;   ///< SET ioctls made
+  std::uint32_t skipped = 0;  ///< SET ioctls skipped because `current` already held that state
+};
+
+/// Sets everything back on a vCPU whose CPUID is already set: sregs, regs, xsave, xcrs, MSRs (one
+/// KVM_SET_MSRS; MSRs this KVM rejected once are left out afterwards), LAPIC, TSC deadline (after
+/// the LAPIC, which would otherwise reset it), events, mp_state.
+/// `current`: the vCPU's state as read back from KVM (capture_vcpu_state) with nothing run or set
+/// on it since; a part byte-equal to it is not set again. Regs, MSRs (TSC moves with time) and the
+/// LAPIC (its timer counts) are always set. `stats` (optional) receives the per-step times.
+void apply_vcpu_state(KvmVcpu& vcpu, const VcpuState& state, const VcpuState* current = nullptr,
+                      VcpuApplyStats* stats = nullptr);
 
 }  // namespace snapfaas::runner::snapshot

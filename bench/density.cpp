@@ -1,0 +1,258 @@
+// bench_density: how many restored VMs of one function fit. N = 1, 10, 50, 100 ring-3 VMs
+// (128 MiB each) restored lazily from one base + diff, each in its own process (a child forked
+// from this bench that opens /dev/kvm and holds one RestoreTarget, as a firerunner holds its VM;
+// firerunner's ring-3 restore itself ends with its guest, so it cannot be kept alive to measure).
+// Each child is pre-spawned (VM created and prepared), restores on the parent's signal, serves one
+// request (tests/runner/snapshot/density_guest.c: reads its runtime and function pages, writes a
+// 64-page response area) and stays alive with its VM. Per N: PSS and RSS
+// per VM (/proc/PID/smaps_rollup), the host memory used (MemAvailable drop since before the first
+// VM), restore latency p50 of the VMs added at that step, and the guest pages each VM dirtied
+// serving its request (KVM dirty log).
+// Usage: bench_density --out FILE.json [--quick]
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <bit>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "runner/snapshot/restore_target.h"
+#include "runner/snapshot/snapshot.h"
+#include "tests/runner/snapshot/ring3_harness.h"
+
+namespace fs = std::filesystem;
+using namespace snapfaas::runner;
+using namespace snapfaas::runner::snapshot;
+using namespace snapfaas::runner::snapshot::test;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+constexpr std::uint64_t kMem = 128 * kMiB;
+
+/// What a child reports once its VM is restored and has served its request.
+struct ChildReport {
+  double restore_ms = -1;  ///< restore() + the first KVM_RUN to the guest's first exit
+  std::uint64_t dirty_pages = 0;
+  int status = -1;  ///< guest exit code (7 = runtime and function pages intact)
+};
+
+/// One VM's process. Reads one byte (go) from `go_fd`, restores, serves, writes a ChildReport to
+/// `report_fd`, then blocks until `go_fd` reaches EOF (the parent closes it) and exits.
+[[noreturn]] void child_main(const std::vector<std::string>& chain, int go_fd, int report_fd) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  ChildReport rep;
+  try {
+    const KvmSystem kvm = KvmSystem::open();
+    RestoreTarget t = RestoreTarget::create(kvm, kMem, 1, false);
+    const LoadedSnapshot snap = load_snapshot(chain);
+    t.prepare(snap);
+    char go = 0;
+    if (::read(go_fd, &go, 1) != 1) _exit(2);
+    const auto t0 = Clock::now();
+    (void)t.restore(snap, {});
+    Ring3Harness h(t, true);
+    h.run_to_exit();
+    rep.restore_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    const Stop stop = h.run();
+    rep.status = stop == Stop::kExit ? h.exit_code() : -1;
+    std::uint32_t slot = 0;
+    for (const GuestRegion& r : t.memory().regions()) {
+      for (std::uint64_t word : t.vm().dirty_log(slot++, r.mapping.size())) rep.dirty_pages += std::popcount(word);
+    }
+    if (::write(report_fd, &rep, sizeof rep) != sizeof rep) _exit(3);
+    while (::read(go_fd, &go, 1) > 0) {
+    }
+    _exit(0);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_density child: %s\n", e.what());
+    (void)::write(report_fd, &rep, sizeof rep);
+    _exit(1);
+  }
+}
+
+struct Child {
+  pid_t pid = -1;
+  int go_fd = -1;
+  int report_fd = -1;
+};
+
+/// Rss, Pss, Private_Dirty (KiB) from /proc/PID/smaps_rollup.
+struct Smaps {
+  double rss_kib = 0, pss_kib = 0, private_dirty_kib = 0;
+};
+Smaps smaps_rollup(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  Smaps s;
+  std::string key;
+  double value = 0;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    if (!(ls >> key >> value)) continue;
+    if (key == "Rss:") s.rss_kib = value;
+    if (key == "Pss:") s.pss_kib = value;
+    if (key == "Private_Dirty:") s.private_dirty_kib = value;
+  }
+  return s;
+}
+
+double mem_available_mib() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  double kib = 0;
+  std::string unit;
+  while (in >> key >> kib >> unit) {
+    if (key == "MemAvailable:") return kib / 1024;
+  }
+  return 0;
+}
+
+double p50(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+/// Ends every child: EOF on its go pipe, then waits for it.
+void stop_all(std::vector<Child>& children) {
+  for (Child& c : children) {
+    if (c.go_fd >= 0) ::close(c.go_fd);
+    if (c.report_fd >= 0) ::close(c.report_fd);
+  }
+  for (Child& c : children) {
+    int ws = 0;
+    if (c.pid > 0) ::waitpid(c.pid, &ws, 0);
+  }
+  children.clear();
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"bench_density: memory and restore latency of N restored ring-3 VMs (128 MiB each)"};
+  std::string out;
+  bool quick = false;
+  app.add_option("--out", out, "JSON results file")->required();
+  app.add_flag("--quick", quick, "N = 1, 10 only");
+  CLI11_PARSE(app, argc, argv);
+  const std::vector<int> steps = quick ? std::vector<int>{1, 10} : std::vector<int>{1, 10, 50, 100};
+  char tmpl[] = "/tmp/snapfaas_bench_density_XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  std::vector<Child> children;
+  int rc = 0;
+  try {
+    const std::string base = dir + "/base", diff = dir + "/diff";
+    {
+      const KvmSystem kvm = KvmSystem::open();
+      SnapshotId base_id{};
+      {
+        RestoreTarget t = RestoreTarget::create(kvm, kMem, 1, false);
+        boot_ring3(t, SNAPFAAS_DENSITY_GUEST);
+        Ring3Harness h(t, false);
+        if (h.run() != Stop::kSnapshot) throw std::runtime_error("boot: no snapshot point: " + h.error());
+        base_id = h.snapshot(base, std::nullopt).id;
+      }
+      RestoreTarget t = RestoreTarget::create(kvm, kMem, 1, false);
+      (void)t.restore(load_snapshot(std::vector<std::string>{base}), {});
+      Ring3Harness h(t, true);
+      if (h.run() != Stop::kSnapshot) throw std::runtime_error("restore: no snapshot point: " + h.error());
+      (void)h.snapshot(diff, base_id);
+    }
+    const std::vector<std::string> chain{base, diff};
+    const double avail0 = mem_available_mib();
+    nlohmann::json j;
+    j["benchmark"] = "density";
+    j["guest_mem_mib"] = kMem / kMiB;
+    j["vm_kind"] =
+        "one child process per VM (forked from the bench, own /dev/kvm fd and RestoreTarget: VM, 128 MiB memslot, "
+        "1 vCPU), pre-spawned and prepared, restored lazily (base MAP_PRIVATE + diff ranges) from one base+diff of "
+        "the ring-3 density guest (64 runtime pages in the base, 16 function pages in the diff), then one request "
+        "served (reads both, writes 64 pages); not firerunner processes";
+    std::vector<double> n_arr, pss_arr, rss_arr, host_arr, restore_arr, private_dirty_arr;
+    std::vector<double> dirty_mib;
+    std::size_t done = 0;
+    const auto started = Clock::now();
+    for (const int n : steps) {
+      std::vector<double> step_restore;
+      while (static_cast<int>(children.size()) < n) {
+        int go[2], rep[2];
+        if (::pipe2(go, O_CLOEXEC) != 0 || ::pipe2(rep, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+        const pid_t pid = ::fork();
+        if (pid < 0) throw std::runtime_error("fork");
+        if (pid == 0) {
+          ::close(go[1]);
+          ::close(rep[0]);
+          child_main(chain, go[0], rep[1]);
+        }
+        ::close(go[0]);
+        ::close(rep[1]);
+        children.push_back({pid, go[1], rep[0]});
+        // Go, then wait for its report: VMs restore one at a time with the others alive.
+        const char g = 1;
+        if (::write(go[1], &g, 1) != 1) throw std::runtime_error("child go pipe");
+        ChildReport r;
+        if (::read(rep[0], &r, sizeof r) != sizeof r || r.restore_ms < 0) throw std::runtime_error("child failed");
+        if (r.status != 7) throw std::runtime_error("restored guest found its memory wrong: " + std::to_string(r.status));
+        step_restore.push_back(r.restore_ms);
+        dirty_mib.push_back(static_cast<double>(r.dirty_pages) * 4096 / static_cast<double>(kMiB));
+        ++done;
+      }
+      double pss = 0, rss = 0, private_dirty = 0;
+      for (const Child& c : children) {
+        const Smaps s = smaps_rollup(c.pid);
+        pss += s.pss_kib;
+        rss += s.rss_kib;
+        private_dirty += s.private_dirty_kib;
+      }
+      const double host = avail0 - mem_available_mib();
+      n_arr.push_back(n);
+      pss_arr.push_back(pss / 1024 / n);
+      rss_arr.push_back(rss / 1024 / n);
+      private_dirty_arr.push_back(private_dirty / 1024 / n);
+      host_arr.push_back(host);
+      restore_arr.push_back(p50(step_restore));
+      std::printf("N=%3d  PSS %.2f MiB/VM  RSS %.2f MiB/VM  private dirty %.2f MiB/VM  host %.1f MiB total  "
+                  "restore p50 %.3f ms (VMs %zu..%d)\n",
+                  n, pss_arr.back(), rss_arr.back(), private_dirty_arr.back(), host, restore_arr.back(),
+                  done - step_restore.size() + 1, n);
+    }
+    j["n"] = n_arr;
+    j["pss_mib_per_vm"] = pss_arr;
+    j["rss_mib_per_vm"] = rss_arr;
+    j["private_dirty_mib_per_vm"] = private_dirty_arr;
+    j["host_mib_total"] = host_arr;
+    j["restore_p50_ms"] = restore_arr;
+    j["restore_notes"] = "restore_p50_ms[i]: p50 over the VMs added since the previous N (restore() + first exit of "
+                         "a pre-spawned, prepared VM, with the earlier VMs alive)";
+    j["host_notes"] = "host_mib_total: MemAvailable drop since before the first VM (includes KVM's kernel memory; "
+                      "other processes on the machine add noise)";
+    if (steps.back() == 100) {
+      j["pss_per_vm_mib_at_100"] = pss_arr.back();
+    } else {
+      j["pss_per_vm_mib_at_100"] = nullptr;
+      j["pss_per_vm_mib_at_max_n"] = pss_arr.back();
+    }
+    j["dirty_mib_per_vm"] = p50(dirty_mib);
+    j["dirty_notes"] = "guest pages each VM wrote while serving its one request (KVM dirty log), p50 over all VMs";
+    j["duration_s"] = std::chrono::duration<double>(Clock::now() - started).count();
+    stop_all(children);
+    std::ofstream(out) << j.dump(2) << "\n";
+    std::printf("dirty per VM after one request: %.3f MiB; %s\n", p50(dirty_mib), out.c_str());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_density: %s\n", e.what());
+    rc = 1;
+  }
+  stop_all(children);
+  fs::remove_all(dir);
+  return rc;
+}
