@@ -45,6 +45,8 @@ struct ChildReport {
   double restore_ms = -1;  ///< restore() + the first KVM_RUN to the guest's first exit
   std::uint64_t dirty_pages = 0;
   int status = -1;  ///< guest exit code (7 = runtime and function pages intact)
+  std::uint64_t ram_start = 0;  ///< host address range of guest RAM in the child
+  std::uint64_t ram_end = 0;
 };
 
 /// One VM's process. Reads one byte (go) from `go_fd`, restores, serves, writes a ChildReport to
@@ -66,6 +68,10 @@ struct ChildReport {
     rep.restore_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     const Stop stop = h.run();
     rep.status = stop == Stop::kExit ? h.exit_code() : -1;
+    const GuestRegion& ram = t.memory().regions().front();
+    rep.ram_start = reinterpret_cast<std::uintptr_t>(ram.mapping.data());
+    rep.ram_end = reinterpret_cast<std::uintptr_t>(t.memory().regions().back().mapping.data()) +
+                  t.memory().regions().back().mapping.size();
     std::uint32_t slot = 0;
     for (const GuestRegion& r : t.memory().regions()) {
       for (std::uint64_t word : t.vm().dirty_log(slot++, r.mapping.size())) rep.dirty_pages += std::popcount(word);
@@ -85,6 +91,7 @@ struct Child {
   pid_t pid = -1;
   int go_fd = -1;
   int report_fd = -1;
+  std::uint64_t ram_start = 0, ram_end = 0;
 };
 
 /// Rss, Pss, Private_Dirty (KiB) from /proc/PID/smaps_rollup.
@@ -103,6 +110,33 @@ Smaps smaps_rollup(pid_t pid) {
     if (key == "Rss:") s.rss_kib = value;
     if (key == "Pss:") s.pss_kib = value;
     if (key == "Private_Dirty:") s.private_dirty_kib = value;
+  }
+  return s;
+}
+
+/// Rss and Pss (KiB) of the child's mappings inside [start, end): its guest RAM (the base file, the
+/// diff ranges and the copy-on-write pages written since).
+Smaps guest_smaps(pid_t pid, std::uint64_t start, std::uint64_t end) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/smaps");
+  Smaps s;
+  bool inside = false;
+  std::string line;
+  while (std::getline(in, line)) {
+    const std::size_t dash = line.find('-');
+    const std::size_t sp = line.find(' ');
+    if (dash != std::string::npos && sp != std::string::npos && dash < sp && line[sp - 1] != ':') {
+      const std::uint64_t lo = std::stoull(line.substr(0, dash), nullptr, 16);
+      inside = lo >= start && lo < end;
+      continue;
+    }
+    if (!inside) continue;
+    std::istringstream ls(line);
+    std::string key;
+    double value = 0;
+    if (!(ls >> key >> value)) continue;
+    if (key == "Rss:") s.rss_kib += value;
+    if (key == "Pss:") s.pss_kib += value;
+    if (key == "Private_Dirty:") s.private_dirty_kib += value;
   }
   return s;
 }
@@ -178,7 +212,8 @@ int main(int argc, char** argv) {
         "1 vCPU), pre-spawned and prepared, restored lazily (base MAP_PRIVATE + diff ranges) from one base+diff of "
         "the ring-3 density guest (64 runtime pages in the base, 16 function pages in the diff), then one request "
         "served (reads both, writes 64 pages); not firerunner processes";
-    std::vector<double> n_arr, pss_arr, rss_arr, host_arr, restore_arr, private_dirty_arr;
+    std::vector<double> n_arr, pss_arr, rss_arr, host_arr, restore_arr, private_dirty_arr, guest_pss_arr,
+        guest_rss_arr, guest_dirty_arr;
     std::vector<double> dirty_mib;
     std::size_t done = 0;
     const auto started = Clock::now();
@@ -196,40 +231,56 @@ int main(int argc, char** argv) {
         }
         ::close(go[0]);
         ::close(rep[1]);
-        children.push_back({pid, go[1], rep[0]});
+        children.push_back({pid, go[1], rep[0], 0, 0});
         // Go, then wait for its report: VMs restore one at a time with the others alive.
         const char g = 1;
         if (::write(go[1], &g, 1) != 1) throw std::runtime_error("child go pipe");
         ChildReport r;
         if (::read(rep[0], &r, sizeof r) != sizeof r || r.restore_ms < 0) throw std::runtime_error("child failed");
         if (r.status != 7) throw std::runtime_error("restored guest found its memory wrong: " + std::to_string(r.status));
+        children.back().ram_start = r.ram_start;
+        children.back().ram_end = r.ram_end;
         step_restore.push_back(r.restore_ms);
         dirty_mib.push_back(static_cast<double>(r.dirty_pages) * 4096 / static_cast<double>(kMiB));
         ++done;
       }
-      double pss = 0, rss = 0, private_dirty = 0;
+      double pss = 0, rss = 0, private_dirty = 0, guest_pss = 0, guest_rss = 0, guest_dirty = 0;
       for (const Child& c : children) {
         const Smaps s = smaps_rollup(c.pid);
         pss += s.pss_kib;
         rss += s.rss_kib;
         private_dirty += s.private_dirty_kib;
+        const Smaps g = guest_smaps(c.pid, c.ram_start, c.ram_end);
+        guest_pss += g.pss_kib;
+        guest_rss += g.rss_kib;
+        guest_dirty += g.private_dirty_kib;
       }
       const double host = avail0 - mem_available_mib();
       n_arr.push_back(n);
       pss_arr.push_back(pss / 1024 / n);
       rss_arr.push_back(rss / 1024 / n);
       private_dirty_arr.push_back(private_dirty / 1024 / n);
+      guest_pss_arr.push_back(guest_pss / 1024 / n);
+      guest_rss_arr.push_back(guest_rss / 1024 / n);
+      guest_dirty_arr.push_back(guest_dirty / 1024 / n);
       host_arr.push_back(host);
       restore_arr.push_back(p50(step_restore));
-      std::printf("N=%3d  PSS %.2f MiB/VM  RSS %.2f MiB/VM  private dirty %.2f MiB/VM  host %.1f MiB total  "
-                  "restore p50 %.3f ms (VMs %zu..%d)\n",
-                  n, pss_arr.back(), rss_arr.back(), private_dirty_arr.back(), host, restore_arr.back(),
+      std::printf("N=%3d  PSS %.2f MiB/VM (guest RAM %.3f)  RSS %.2f MiB/VM (guest RAM %.3f)  private dirty %.2f "
+                  "MiB/VM (guest RAM %.3f)  host %.1f MiB total  restore p50 %.3f ms (VMs %zu..%d)\n",
+                  n, pss_arr.back(), guest_pss_arr.back(), rss_arr.back(), guest_rss_arr.back(),
+                  private_dirty_arr.back(), guest_dirty_arr.back(), host, restore_arr.back(),
                   done - step_restore.size() + 1, n);
     }
     j["n"] = n_arr;
     j["pss_mib_per_vm"] = pss_arr;
     j["rss_mib_per_vm"] = rss_arr;
     j["private_dirty_mib_per_vm"] = private_dirty_arr;
+    j["guest_pss_mib_per_vm"] = guest_pss_arr;
+    j["guest_rss_mib_per_vm"] = guest_rss_arr;
+    j["guest_private_dirty_mib_per_vm"] = guest_dirty_arr;
+    j["pss_notes"] = "pss/rss/private_dirty_mib_per_vm: whole process (smaps_rollup: the VMM process's heap, stacks, "
+                     "libraries, kvm_run page and guest RAM); guest_*: only the guest RAM mappings (smaps entries "
+                     "inside the RAM range: base file pages shared in the page cache, diff pages, CoW copies)";
     j["host_mib_total"] = host_arr;
     j["restore_p50_ms"] = restore_arr;
     j["restore_notes"] = "restore_p50_ms[i]: p50 over the VMs added since the previous N (restore() + first exit of "
