@@ -20,7 +20,9 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 [[ -n $out ]] || die "peer.sh: --out FILE.json is required"
-[[ -n $runs ]] || runs=$([[ $quick -eq 1 ]] && echo 2 || echo 7)
+[[ -n $runs ]] || runs=$([[ $quick -eq 1 ]] && echo 1 || echo 7)
+inner_args=()
+[[ $quick -eq 0 ]] || inner_args=(--no-warmup)  # --quick: one run each, no untimed warm-up (smoke use)
 out="$(realpath -m "$out")"
 
 firerunner="$BUILD_RELEASE/runner/firerunner" wrapper="$BUILD_RELEASE/wrapper/fc_wrapper"
@@ -39,7 +41,7 @@ load_before="$(cut -d' ' -f1 /proc/loadavg)"
 t0=$(date +%s.%N)
 "$ROOT/scripts/kvm-host.sh" "${host_args[@]}" -- /usr/bin/python3 "$ROOT/bench/peer_inner.py" \
   --firerunner "$firerunner" --wrapper "$wrapper" --kernel "$kernel" --rootfs "$rootfs" --appfs "$appfs" \
-  --mem 128 --runs "$runs" --out "$inner_out" ||
+  --mem 128 --runs "$runs" "${inner_args[@]}" --out "$inner_out" ||
   die "peer.sh: the run inside the emulated KVM host failed (status $?)"
 [[ -s $inner_out ]] || die "peer.sh: the inner run wrote no results"
 

@@ -332,18 +332,20 @@ def main():
     ap.add_argument("--mem", type=int, default=128)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--timeout", type=float, default=120)
+    ap.add_argument("--no-warmup", action="store_true", help="skip the untimed first boot/restore of each VMM")
     ap.add_argument("--wrapper", default="", help="fc_wrapper (firerunner snapshots)")
     ap.add_argument("--appfs", default="", help="app image of the restored function (hello)")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
 
     peer = Peer(a)
-    r = {"runs": a.runs, "mem_mib": a.mem, "clock": CLOCK, "qemu": subprocess.run([peer.qemu, "--version"], capture_output=True,
+    r = {"runs": a.runs, "warmup": not a.no_warmup, "mem_mib": a.mem, "clock": CLOCK, "qemu": subprocess.run([peer.qemu, "--version"], capture_output=True,
                                                                     text=True).stdout.splitlines()[0]}
     try:
         # One untimed boot each warms the page cache (kernel, rootfs blocks) for both alike.
-        peer.qemu_boot()
-        peer.firerunner_boot()
+        if not a.no_warmup:
+            peer.qemu_boot()
+            peer.firerunner_boot()
         qb, fb = [], []
         for _ in range(a.runs):  # interleaved, so load changes hit both alike
             qb.append(peer.qemu_boot())
@@ -359,9 +361,10 @@ def main():
         fr_dir = None
         if reason is None:
             fr_dir, r["firerunner_snapshot_disk_mib"] = peer.firerunner_save()
-        peer.qemu_restore(path, "warm")  # untimed: the migration file into the page cache
-        if fr_dir:
-            peer.firerunner_restore(fr_dir, "warm")
+        if not a.no_warmup:
+            peer.qemu_restore(path, "warm")  # untimed: the migration file into the page cache
+            if fr_dir:
+                peer.firerunner_restore(fr_dir, "warm")
         qr, qa, fr, fr_phases = [], [], [], {}
         for i in range(a.runs):
             running, answer = peer.qemu_restore(path, i)

@@ -68,6 +68,12 @@ def cdf_series(results):
         if s:
             n = len(s)
             add(label, cls, [((i + 0.5) / n, v) for i, v in enumerate(sorted(s))], True)
+    rl = load(results, "restore_linux") or {}
+    for mode, label in (("restore", "restore hello (Linux, emulated host)"), ("boot", "boot hello (Linux, emulated host)")):
+        s = [r.get("first_response_ms") for r in (rl.get("runs") or {}).get(mode, []) if isinstance(r, dict)]
+        s = [x for x in s if isinstance(x, (int, float))]
+        if s:
+            add(f"fc_wrapper {label}", "cold", [((i + 0.5) / len(s), v) for i, v in enumerate(sorted(s))], True)
     restore = load(results, "restore") or {}
     for variant in ("prespawned_lazy", "fresh_lazy"):
         v = restore.get(variant)
@@ -143,7 +149,13 @@ def plot_restore(results, outdir):
 
 
 def density_points(d):
-    """A list of per-N dicts from density.json, whichever key holds it."""
+    """A list of per-N dicts from density.json: parallel arrays beside "n" (bench_density), or a list
+    or dict of per-N objects under a common key."""
+    n = d.get("n")
+    if isinstance(n, list) and n:
+        cols = {k: v for k, v in d.items() if isinstance(v, list) and len(v) == len(n)
+                and all(isinstance(x, (int, float)) for x in v)}
+        return [{k: cols[k][i] for k in cols} for i in range(len(n))]
     for key in ("points", "by_n", "series", "results", "runs"):
         v = d.get(key)
         if isinstance(v, list) and v and isinstance(v[0], dict):

@@ -33,13 +33,16 @@ DESCRIBE = {
                    "(ring-3 checksum guest) → response, polling and parked, vs a Unix socket to a plain process.",
     "restore": "Cold start by snapshot restore (ring-3 guest, 128 MiB): load+validate, memory map, VM and "
                "vCPU state, first guest exit; fresh VM vs pre-spawned runner, lazy vs eager vs working-set prefetch.",
+    "restore_linux": "The Python function `hello` in a Linux guest: regular boot vs restore from the python3 base + "
+                     "hello diff, fc_wrapper start → first response, inside the emulated KVM host (ratio).",
     "supervisor": "snapfaas-supervisor replaying workloads: warm throughput and latency, cold start with "
                   "pre-spawned vs spawn-on-demand runners (jailed).",
     "density": "N restored ring-3 VMs of one function (128 MiB each): PSS/RSS per VM, total host memory, "
                "restore latency as N grows.",
     "peer": "QEMU -M microvm vs firerunner, same guest kernel + rootfs, same run, inside the emulated KVM "
             "host: Linux boot to a marker and snapshot restore to the guest's answer.",
-    "net": "Guest networking.",
+    "net": "Guest networking: TCP round trip (64 B) and bulk throughput through firerunner's virtio-net vs QEMU's "
+           "in the same emulated KVM host, and clones restored from one snapshot fetching at once.",
 }
 
 # Which figures are host-side only, by machine case.
@@ -50,7 +53,7 @@ EMULATED_NOTE = (
     "ring-3 part of `boot` use ring-3 test guests (they start at CPL3 and talk by port I/O and shared "
     "memory). They measure everything the VMM and the host do (rings, exits, memory mapping, vCPU/VM state, "
     "page sharing), but no guest kernel work: a Linux guest adds its own interrupt and scheduling costs.\n"
-    "* **Linux-guest figures, emulated host**: `peer` and the Linux part of `boot` run inside "
+    "* **Linux-guest figures, emulated host**: `peer`, `restore_linux`, `net` and the Linux part of `boot` run inside "
     "`scripts/kvm-host.sh` (QEMU TCG with nested SVM, L2 under nested KVM). Their absolute times are "
     "inflated many-fold by the emulation; only ratios measured in the same run mean something.\n"
     "* A VM exit costs ~14.5 µs under PVM vs ~1–2 µs on hardware KVM, so every parked (exit-driven) figure "
@@ -246,6 +249,17 @@ def main():
         for k in ("pss_per_vm_mib_at_100", "dirty_mib_per_vm"):
             if k in de:
                 head.append([f"density `{k}`", fmt(de[k], " MiB"), "density"])
+    rl, ne = load(a.results, "restore_linux"), load(a.results, "net")
+    if rl:
+        for k in ("boot_over_restore_hello", "boot_over_restore_emulated_hello"):
+            if rl.get(k) is not None:
+                head.append([f"Linux `hello`: boot / restore, to the first response (`{k}`)", fmt(rl[k], "×"),
+                             "restore_linux"])
+    if ne:
+        for k, label in (("tcp_rtt_p50_us", "guest TCP round trip p50, firerunner virtio-net (emulated host)"),
+                         ("qemu_tcp_rtt_p50_us", "guest TCP round trip p50, QEMU virtio-net (emulated host)")):
+            if k in ne:
+                head.append([label, fmt(ne[k], " µs"), "net"])
     if pe:
         head.append(["QEMU / firerunner, Linux boot p50 (emulated host)", fmt(pe.get("qemu_boot_over_ours"), "×"),
                      "peer"])
