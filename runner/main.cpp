@@ -30,6 +30,10 @@ int main(int argc, char** argv) {
   app.add_option("--console", config.console, "write the guest console to FILE instead of stdout");
   app.add_flag("--ring3", config.ring3, "start the ELF at CPL3 with IOPL=3 (ring-3 test guest)");
   app.add_option("--timeout", config.timeout_s, "stop with an error (naming each vCPU's RIP) after S seconds");
+  app.add_option("--network", config.network,
+                 "attach virtio-net on tap TAP (in this network namespace) with guest MAC: TAP/MAC (docs/NETWORKING.md)");
+  app.add_option("--guest_address", config.guest_address, "with --network: eth0's ADDR/PREFIX,GATEWAY (kernel ip=)")
+      ->capture_default_str();
   app.add_option("--channel", channel, "serve ipc channel NAME through the guest ring window (ipc/guest_abi.h)");
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error (default $SNAPFAAS_LOG or info)");
   std::string snapshot_out;

@@ -37,6 +37,19 @@ struct BlockSlot {
   std::shared_ptr<virtio::MmioTransport> transport;  ///< also on mmio() at mmio_base
 };
 
+namespace virtio::net {
+class Net;
+}
+
+/// The virtio-net device of a Linux VM (--network).
+struct NetSlot {
+  std::uint64_t mmio_base = 0;
+  std::uint32_t irq = 0;
+  std::shared_ptr<Interrupt> interrupt;
+  std::shared_ptr<virtio::MmioTransport> transport;  ///< also on mmio() at mmio_base
+  virtio::net::Net* net = nullptr;                   ///< the transport's device (pause/resume, save)
+};
+
 /// The VMM's own devices of a Linux VM (empty for ring-3 guests), for snapshot save and restore.
 /// Restore replaces them on the buses (Bus::replace) and here, before the vCPUs run.
 struct VmmDevices {
@@ -44,6 +57,7 @@ struct VmmDevices {
   std::shared_ptr<Serial> serial;  ///< also on pio() at kSerialPort
   std::shared_ptr<I8042> i8042;    ///< also on pio() at kI8042Port
   std::vector<BlockSlot> blocks;   ///< in MMIO address order
+  std::vector<NetSlot> nets;       ///< after the disks; at most one today
 };
 
 /// Built on the VMM thread (the constructor throws common::Error naming the failing step); run()

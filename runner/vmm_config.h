@@ -20,6 +20,8 @@ struct VmmConfig {
   double timeout_s = 0;     ///< > 0: stop the VM with an error naming each vCPU's RIP after this long
   std::string kvm_path = "/dev/kvm";
   bool dirty_log = false;   ///< register RAM with KVM_MEM_LOG_DIRTY_PAGES (needed for snapshot diffs)
+  std::string network;      ///< "TAP/MAC": attach virtio-net on that tap (docs/NETWORKING.md); empty: none
+  std::string guest_address = "172.16.0.2/30,172.16.0.1";  ///< eth0's ADDR/PREFIX,GW (kernel ip=) with --network
 };
 
 /// Linux command-line arguments firerunner always passes before --kernel_args.

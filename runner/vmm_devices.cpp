@@ -1,12 +1,14 @@
 // Vmm::attach_linux_devices: the legacy devices (8250 serial at 0x3f8/IRQ 4, i8042 reset) and one
-// virtio-mmio block device per image, announced on the kernel command line. Each is kept in
-// devices_ for snapshots.
+// virtio-mmio block device per image, then virtio-net with --network (and eth0's ip= address), each
+// announced on the kernel command line. Each is kept in devices_ for snapshots.
 #include <spdlog/spdlog.h>
 
 #include "runner/devices/legacy/i8042.h"
 #include "runner/devices/legacy/serial.h"
 #include "runner/devices/virtio/block/block.h"
 #include "runner/devices/virtio/mmio.h"
+#include "runner/devices/virtio/net/net.h"
+#include "runner/devices/virtio/net/net_spec.h"
 #include "runner/kvm/irqfd_interrupt.h"
 #include "runner/memory/guest_layout.h"
 #include "runner/vmm.h"
@@ -51,6 +53,16 @@ void Vmm::attach_linux_devices() {
     cmdline_.append(" ").append(virtio::mmio_kernel_arg(base, irq));
     base += layout::kVirtioMmioSize;
     ++irq;
+  }
+  if (!config_.network.empty()) {  // virtio-net after the disks; eth0 configured by the kernel (ip=)
+    NetSlot slot{base, irq, std::make_shared<IrqFdInterrupt>(vm_, irq), nullptr, nullptr};
+    auto net = std::make_unique<virtio::net::Net>(virtio::net::parse_network_spec(config_.network));
+    slot.net = net.get();
+    slot.transport = std::make_shared<virtio::MmioTransport>(memory_, std::move(net), slot.interrupt);
+    mmio_.insert(slot.transport, base, layout::kVirtioMmioSize);
+    devices_.nets.push_back(std::move(slot));
+    cmdline_.append(" ").append(virtio::mmio_kernel_arg(base, irq));
+    cmdline_.append(" ").append(virtio::net::ip_kernel_arg(virtio::net::parse_guest_address(config_.guest_address)));
   }
   if (!config_.rootfs.empty()) cmdline_ += config_.rootfs_rw ? " root=/dev/vda rw" : " root=/dev/vda ro";
   if (!config_.kernel_args.empty()) cmdline_.append(" ").append(config_.kernel_args);

@@ -101,6 +101,9 @@ int main(int argc, char** argv) {
   app.add_option("--mem_size", mem_size, "guest RAM in MiB")->capture_default_str();
   app.add_option("--vcpu_count", vcpu_count, "vCPUs")->capture_default_str();
   app.add_option("--kernel_args", kernel_args, "extra kernel command-line arguments");
+  std::string network, guest_address;
+  app.add_option("--network", network, "TAP/MAC: virtio-net on that tap (passed to firerunner; docs/NETWORKING.md)");
+  app.add_option("--guest_address", guest_address, "with --network: eth0's ADDR/PREFIX,GATEWAY (firerunner's default)");
   app.add_option("--id", id, "VM id (names the channel)")->capture_default_str();
   app.add_option("--firerunner", firerunner, "firerunner binary")->capture_default_str()->check(CLI::ExistingFile);
   app.add_option("--slot_kib", slot_kib, "payload slot size in KiB (request and response limit)")
@@ -141,6 +144,8 @@ int main(int argc, char** argv) {
     if (!rootfs.empty()) args.insert(args.end(), {"--rootfs", rootfs});
     if (!appfs.empty()) args.insert(args.end(), {"--appfs", appfs});
     if (!kernel_args.empty()) args.insert(args.end(), {"--kernel_args", kernel_args});
+    if (!network.empty()) args.insert(args.end(), {"--network", network});
+    if (!guest_address.empty()) args.insert(args.end(), {"--guest_address", guest_address});
     if (!dump_dir.empty()) args.insert(args.end(), {"--dump_dir", dump_dir});
     if (!load_dirs.empty()) args.insert(args.end(), {"--load_dir", join(load_dirs)});
     if (copy_base) args.emplace_back("--copy_base");

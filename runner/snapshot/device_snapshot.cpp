@@ -12,6 +12,8 @@
 #include "runner/devices/legacy/serial.h"
 #include "runner/devices/virtio/block/block.h"
 #include "runner/devices/virtio/mmio.h"
+#include "runner/devices/virtio/net/net.h"
+#include "runner/devices/virtio/net/net_spec.h"
 #include "runner/kvm/irqfd_interrupt.h"
 #include "runner/memory/guest_layout.h"
 
@@ -37,6 +39,54 @@ std::string image_for(const Vmm& vmm, const virtio::block::BlockState& saved, co
   return saved.path;
 }
 
+bool in_device_window(std::uint64_t mmio_base) {
+  return mmio_base >= layout::kVirtioMmioBase && mmio_base < layout::kVirtioMmioBase + 64 * layout::kVirtioMmioSize &&
+         (mmio_base - layout::kVirtioMmioBase) % layout::kVirtioMmioSize == 0;
+}
+
+/// Rebuilds the virtio-net devices of a snapshot. The tap the VM opened for --network is handed
+/// over (a tap takes one fd); without --network the snapshot's tap name is opened in this process's
+/// network namespace. The MAC stays the snapshot's: the guest read it at boot.
+std::vector<NetSlot> restore_nets(Vmm& vmm, const std::vector<NetDeviceState>& saved_nets) {
+  VmmDevices& d = vmm.devices();
+  for (const NetSlot& old : d.nets) {
+    const bool kept = std::any_of(saved_nets.begin(), saved_nets.end(),
+                                  [&](const NetDeviceState& s) { return s.mmio_base == old.mmio_base; });
+    if (!kept) {
+      throw common::Error("snapshot restore: the VM has a network device (--network) the snapshot does not "
+                          "(build the snapshot with --network)");
+    }
+  }
+  std::vector<NetSlot> nets;
+  for (const NetDeviceState& saved : saved_nets) {
+    if (!in_device_window(saved.mmio_base)) {
+      throw common::Error("snapshot restore: network device: MMIO address outside the device window");
+    }
+    auto existing = std::find_if(d.nets.begin(), d.nets.end(),
+                                 [&](const NetSlot& s) { return s.mmio_base == saved.mmio_base; });
+    if (existing != d.nets.end() && existing->irq != saved.irq) {
+      throw common::Error("snapshot restore: network device has IRQ " + std::to_string(saved.irq) +
+                          " in the snapshot, " + std::to_string(existing->irq) + " here");
+    }
+    if (!vmm.config().network.empty()) {
+      const virtio::net::NetConfig asked = virtio::net::parse_network_spec(vmm.config().network);
+      if (asked.mac != saved.net.mac) {
+        spdlog::warn("snapshot restore: --network MAC {} ignored: the guest keeps the snapshot's {}",
+                     virtio::net::format_mac(asked.mac), virtio::net::format_mac(saved.net.mac));
+      }
+    }
+    std::optional<virtio::net::Tap> tap;
+    if (existing != d.nets.end()) tap = existing->net->detach_tap();
+    auto device = virtio::net::Net::restore(saved.net, std::move(tap));  // throws naming the tap
+    NetSlot slot{saved.mmio_base, saved.irq, nullptr, nullptr, device.get()};
+    slot.interrupt = existing != d.nets.end() ? existing->interrupt
+                                              : std::make_shared<IrqFdInterrupt>(vmm.vm(), saved.irq);
+    slot.transport = virtio::MmioTransport::restore(vmm.memory(), std::move(device), slot.interrupt, saved.transport);
+    nets.push_back(std::move(slot));
+  }
+  return nets;
+}
+
 }  // namespace
 
 DeviceStates capture_devices(Vmm& vmm) {
@@ -47,13 +97,16 @@ DeviceStates capture_devices(Vmm& vmm) {
   for (const BlockSlot& slot : d.blocks) {
     out.blocks.push_back({slot.mmio_base, slot.irq, slot.transport->save(), block_of(slot).save()});
   }
+  for (const NetSlot& slot : d.nets) {
+    out.nets.push_back({slot.mmio_base, slot.irq, slot.transport->save(), slot.net->save()});
+  }
   return out;
 }
 
 void restore_devices(Vmm& vmm, const DeviceStates& states, const std::string& appfs_override) {
   VmmDevices& d = vmm.devices();
   if (vmm.ring3()) {
-    if (states.serial || states.i8042 || !states.blocks.empty()) {
+    if (states.serial || states.i8042 || !states.blocks.empty() || !states.nets.empty()) {
       throw common::Error("snapshot restore: the snapshot has Linux devices, the VM is a ring-3 guest");
     }
     return;
@@ -100,6 +153,8 @@ void restore_devices(Vmm& vmm, const DeviceStates& states, const std::string& ap
     if (!kept) throw common::Error("snapshot restore: the VM has a disk (" + old.role + ") the snapshot does not");
   }
 
+  std::vector<NetSlot> nets = restore_nets(vmm, states.nets);
+
   if (serial) {
     d.serial = std::move(serial);
     vmm.pio().replace(d.serial, kSerialPort, kSerialPortCount);
@@ -110,6 +165,8 @@ void restore_devices(Vmm& vmm, const DeviceStates& states, const std::string& ap
   }
   for (const BlockSlot& s : blocks) vmm.mmio().replace(s.transport, s.mmio_base, layout::kVirtioMmioSize);
   d.blocks = std::move(blocks);
+  for (const NetSlot& s : nets) vmm.mmio().replace(s.transport, s.mmio_base, layout::kVirtioMmioSize);
+  d.nets = std::move(nets);
   for (std::size_t i : resized) {
     spdlog::info("snapshot restore: {} is {} sectors (snapshot: other size): config change sent", d.blocks[i].role,
                  block_of(d.blocks[i]).capacity_sectors());

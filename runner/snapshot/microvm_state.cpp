@@ -11,7 +11,7 @@
 namespace snapfaas::runner::snapshot {
 
 namespace {
-constexpr std::uint32_t kStateTag = 0x32534d56;  // "VMS2": codec version 2 (block MMIO base + IRQ)
+constexpr std::uint32_t kStateTag = 0x33534d56;  // "VMS3": codec version 3 (virtio-net devices)
 constexpr std::uint32_t kMaxVcpus = 256;
 constexpr std::uint32_t kMaxItems = 1u << 16;
 
@@ -113,6 +113,34 @@ virtio::QueueState get_queue(Reader& r) {
   return q;
 }
 
+void put_mmio(Writer& w, const virtio::MmioState& m) {
+  w.put(m.device_status);
+  w.put(m.device_features_sel);
+  w.put(m.driver_features_sel);
+  w.put(m.acked_features);
+  w.put(m.queue_sel);
+  w.put(m.interrupt_status);
+  w.put(m.config_generation);
+  w.put(static_cast<std::uint8_t>(m.activated));
+  w.put(static_cast<std::uint32_t>(m.queues.size()));
+  for (const auto& q : m.queues) put_queue(w, q);
+}
+
+virtio::MmioState get_mmio(Reader& r) {
+  virtio::MmioState m;
+  m.device_status = r.get<std::uint32_t>("mmio");
+  m.device_features_sel = r.get<std::uint32_t>("mmio");
+  m.driver_features_sel = r.get<std::uint32_t>("mmio");
+  m.acked_features = r.get<std::uint64_t>("mmio");
+  m.queue_sel = r.get<std::uint32_t>("mmio");
+  m.interrupt_status = r.get<std::uint32_t>("mmio");
+  m.config_generation = r.get<std::uint32_t>("mmio");
+  m.activated = r.get<std::uint8_t>("mmio") != 0;
+  const std::uint32_t queues = r.count("queues", 1024);
+  for (std::uint32_t q = 0; q < queues; ++q) m.queues.push_back(get_queue(r));
+  return m;
+}
+
 void put_devices(Writer& w, const DeviceStates& d) {
   w.put(static_cast<std::uint8_t>(d.serial.has_value()));
   if (d.serial) {
@@ -131,22 +159,21 @@ void put_devices(Writer& w, const DeviceStates& d) {
   for (const BlockDeviceState& b : d.blocks) {
     w.put(b.mmio_base);
     w.put(b.irq);
-    const virtio::MmioState& m = b.transport;
-    w.put(m.device_status);
-    w.put(m.device_features_sel);
-    w.put(m.driver_features_sel);
-    w.put(m.acked_features);
-    w.put(m.queue_sel);
-    w.put(m.interrupt_status);
-    w.put(m.config_generation);
-    w.put(static_cast<std::uint8_t>(m.activated));
-    w.put(static_cast<std::uint32_t>(m.queues.size()));
-    for (const auto& q : m.queues) put_queue(w, q);
+    put_mmio(w, b.transport);
     w.put_string(b.block.path);
     w.put(static_cast<std::uint8_t>(b.block.read_only));
     w.put(static_cast<std::uint8_t>(b.block.direct));
     w.put_string(b.block.id);
     w.put(b.block.capacity_sectors);
+  }
+  w.put(static_cast<std::uint32_t>(d.nets.size()));
+  for (const NetDeviceState& n : d.nets) {
+    w.put(n.mmio_base);
+    w.put(n.irq);
+    put_mmio(w, n.transport);
+    w.put_string(n.net.tap_name);
+    w.put(n.net.mac);
+    w.put(n.net.features);
   }
 }
 
@@ -170,23 +197,24 @@ DeviceStates get_devices(Reader& r) {
     BlockDeviceState b;
     b.mmio_base = r.get<std::uint64_t>("block MMIO base");
     b.irq = r.get<std::uint32_t>("block IRQ");
-    virtio::MmioState& m = b.transport;
-    m.device_status = r.get<std::uint32_t>("mmio");
-    m.device_features_sel = r.get<std::uint32_t>("mmio");
-    m.driver_features_sel = r.get<std::uint32_t>("mmio");
-    m.acked_features = r.get<std::uint64_t>("mmio");
-    m.queue_sel = r.get<std::uint32_t>("mmio");
-    m.interrupt_status = r.get<std::uint32_t>("mmio");
-    m.config_generation = r.get<std::uint32_t>("mmio");
-    m.activated = r.get<std::uint8_t>("mmio") != 0;
-    const std::uint32_t queues = r.count("queues", 1024);
-    for (std::uint32_t q = 0; q < queues; ++q) m.queues.push_back(get_queue(r));
+    b.transport = get_mmio(r);
     b.block.path = r.get_string("block path");
     b.block.read_only = r.get<std::uint8_t>("block") != 0;
     b.block.direct = r.get<std::uint8_t>("block") != 0;
     b.block.id = r.get_string("block id");
     b.block.capacity_sectors = r.get<std::uint64_t>("block");
     d.blocks.push_back(std::move(b));
+  }
+  const std::uint32_t nets = r.count("net devices", 64);
+  for (std::uint32_t i = 0; i < nets; ++i) {
+    NetDeviceState n;
+    n.mmio_base = r.get<std::uint64_t>("net MMIO base");
+    n.irq = r.get<std::uint32_t>("net IRQ");
+    n.transport = get_mmio(r);
+    n.net.tap_name = r.get_string("net tap name");
+    n.net.mac = r.get<virtio::net::MacAddress>("net MAC");
+    n.net.features = r.get<std::uint64_t>("net features");
+    d.nets.push_back(std::move(n));
   }
   return d;
 }

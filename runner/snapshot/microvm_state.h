@@ -15,6 +15,7 @@
 #include "runner/devices/legacy/serial_state.h"
 #include "runner/devices/virtio/block/block_state.h"
 #include "runner/devices/virtio/mmio_state.h"
+#include "runner/devices/virtio/net/net_state.h"
 #include "runner/memory/guest_layout.h"
 
 namespace snapfaas::runner::snapshot {
@@ -59,11 +60,20 @@ struct BlockDeviceState {
   virtio::block::BlockState block;
 };
 
+/// One virtio-net device: where it sits, transport + device state (tap name, MAC, features).
+struct NetDeviceState {
+  std::uint64_t mmio_base = 0;
+  std::uint32_t irq = 0;
+  virtio::MmioState transport;
+  virtio::net::NetState net;
+};
+
 /// The VMM's own devices (Linux guests); empty for ring-3 guests except the snapshot port flag.
 struct DeviceStates {
   std::optional<SerialState> serial;
   std::optional<I8042State> i8042;
   std::vector<BlockDeviceState> blocks;
+  std::vector<NetDeviceState> nets;
 };
 
 struct MicrovmState {

@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "ipc/guest_abi.h"
+#include "runner/devices/virtio/net/net.h"
 #include "runner/snapshot/device_snapshot.h"
 #include "runner/snapshot/memory_file.h"
 #include "runner/snapshot/snapshot_abi.h"
@@ -132,6 +133,8 @@ void SnapshotPoint::save() {
   for (std::size_t i = 0; i < vmm_.vcpu_count(); ++i) {
     if (vmm_.vcpu(i).state() == runner::VcpuState::kStopped) return;  // the VM is going away
   }
+  // virtio-net receives on its own thread: stop its writes into guest memory while saving.
+  for (const NetSlot& n : vmm_.devices().nets) n.net->pause();
   const std::vector<KvmVcpu*> vcpus = kvm_vcpus(vmm_);
   MicrovmState state = capture_microvm(vmm_.vm(), vmm_.memory(), vcpus, vmm_.ring3());
   state.devices = capture_devices(vmm_);
@@ -148,6 +151,7 @@ void SnapshotPoint::save() {
     vmm_.request_stop(0);
     return;
   }
+  for (const NetSlot& n : vmm_.devices().nets) n.net->resume();
   for (std::size_t i = 0; i < vmm_.vcpu_count(); ++i) vmm_.vcpu(i).resume();
 }
 
