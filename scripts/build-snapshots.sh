@@ -8,12 +8,13 @@
 # firerunner: natively with VT-x/AMD-V, else inside the emulated KVM host (scripts/kvm-host.sh).
 # Cached: a snapshot is rebuilt when the kernel, rootfs, app image, memory size or firerunner
 # changed (its key file says which inputs made it).
-# Usage: scripts/build-snapshots.sh [--mem MiB] [--out DIR] [NAME...]   (default: every functions/NAME)
+# Usage: scripts/build-snapshots.sh [--mem MiB] [--out DIR] [NAME...]   (default: every functions/NAME;
+#        --out defaults to $SNAPFAAS_SNAPSHOTS, else $CACHE/snapshots)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 mem=128
-out="$CACHE/snapshots"
+out="${SNAPFAAS_SNAPSHOTS:-$CACHE/snapshots}"
 names=()
 inner=0
 while [[ $# -gt 0 ]]; do
