@@ -20,7 +20,7 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 [[ -n $out ]] || die "peer.sh: --out FILE.json is required"
-[[ -n $runs ]] || runs=$([[ $quick -eq 1 ]] && echo 1 || echo 7)
+[[ -n $runs ]] || runs=$([[ $quick -eq 1 ]] && echo 1 || echo 5)
 inner_args=()
 [[ $quick -eq 0 ]] || inner_args=(--no-warmup)  # --quick: one run each, no untimed warm-up (smoke use)
 out="$(realpath -m "$out")"

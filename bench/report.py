@@ -104,6 +104,10 @@ def table(header, rows):
     rows = [r for r in rows if r is not None]
     if not rows:
         return ""
+    # Drop the columns no row has a figure for (a benchmark's JSON may not hold every key).
+    keep = [i for i in range(len(header)) if i == 0 or any(r[i] not in ("n/a", "") for r in rows)]
+    header = [header[i] for i in keep]
+    rows = [[r[i] for i in keep] for r in rows]
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
     return "\n".join(out) + "\n"
@@ -216,7 +220,8 @@ def main():
           f"(`scripts/bench.sh all{' --quick' if run.get('quick') else ''}`). "
           f"1-minute load average at the end: {fmt(run.get('loadavg_1m_at_end'), digits=1)} on "
           f"{os.cpu_count()} cores — the machine is shared with other work, so expect noise; each benchmark "
-          "interleaves the cases it compares so that load hits them alike.",
+          "interleaves the cases it compares so that load hits them alike."
+          + (f" Source: `{run['source']}`, binaries from `{run.get('build', '?')}`." if run.get("source") else ""),
           "",
           "## Machine case",
           "",

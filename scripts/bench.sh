@@ -76,9 +76,10 @@ for n in "${names[@]}"; do
     "$runs" "$n" "$ok" $(($(date +%s) - t)) "$load")"
 done
 total=$(($(date +%s) - start))
-/usr/bin/python3 -c 'import json,sys; json.dump({"quick":sys.argv[1]=="1","started_utc":sys.argv[2],"seconds":int(sys.argv[3]),"machine":sys.argv[4],"loadavg_1m_at_end":float(sys.argv[5]),"benchmarks":json.loads(sys.argv[6])},open(sys.argv[7],"w"),indent=2)' \
+/usr/bin/python3 -c 'import json,sys; json.dump({"quick":sys.argv[1]=="1","started_utc":sys.argv[2],"seconds":int(sys.argv[3]),"machine":sys.argv[4],"loadavg_1m_at_end":float(sys.argv[5]),"benchmarks":json.loads(sys.argv[6]),"source":sys.argv[8],"build":sys.argv[9]},open(sys.argv[7],"w"),indent=2)' \
   "${#quick[@]}" "$(date -u -d "@$start" +%Y-%m-%dT%H:%M:%SZ)" "$total" "$("$ROOT/scripts/kvm-detect.sh")" \
-  "$(cut -d' ' -f1 /proc/loadavg)" "$runs" "$results/run.json"
+  "$(cut -d' ' -f1 /proc/loadavg)" "$runs" "$results/run.json" \
+  "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" "${BUILD_RELEASE#"$ROOT"/}"
 
 step "plots and report"
 mkdir -p "$plots"
