@@ -73,7 +73,8 @@ enum class Mode {
 
 struct Sample {
   double create_ms = 0, load_ms = 0, memory_ms = 0, prefetch_ms = 0, flush_ms = 0, vm_state_ms = 0,
-         vcpu_state_ms = 0, dirty_log_ms = 0, first_exit_ms = 0, total_ms = 0, request_ms = 0;
+         vcpu_state_ms = 0, dirty_log_ms = 0, first_exit_ms = 0, total_ms = 0, request_ms = 0,
+         prepare_ms = 0;  // pre-spawn time (not in total): RestoreTarget::prepare
   VcpuApplyStats vcpu;
   long faults_request = 0;
   std::size_t layers_premapped = 0;
@@ -98,7 +99,8 @@ struct Series {
         {"create_vm", &Sample::create_ms},   {"load_validate", &Sample::load_ms}, {"memory_map", &Sample::memory_ms},
         {"prefetch", &Sample::prefetch_ms},  {"mmu_flush", &Sample::flush_ms},    {"vm_state", &Sample::vm_state_ms},
         {"vcpu_state", &Sample::vcpu_state_ms}, {"dirty_log_clear", &Sample::dirty_log_ms},
-        {"first_exit", &Sample::first_exit_ms}, {"total", &Sample::total_ms},   {"first_request", &Sample::request_ms}};
+        {"first_exit", &Sample::first_exit_ms}, {"total", &Sample::total_ms},   {"first_request", &Sample::request_ms},
+        {"prepare_ahead", &Sample::prepare_ms}};
     for (const auto& [name, f] : fields) j[std::string(name) + "_p50_ms"] = p50(f);
     const std::pair<const char*, double VcpuApplyStats::*> ioctls[] = {
         {"sregs", &VcpuApplyStats::sregs_ms},   {"regs", &VcpuApplyStats::regs_ms},
@@ -128,8 +130,10 @@ Sample one(const KvmSystem& kvm, const std::vector<std::string>& dirs, Mode mode
   std::optional<LoadedSnapshot> preloaded;
   if (mode != Mode::kFresh) ahead.emplace(RestoreTarget::create(kvm, kMem, 1, false));
   if (mode == Mode::kPrepared) {
+    const auto p0 = Clock::now();
     preloaded.emplace(load_snapshot(dirs));
     ahead->prepare(*preloaded, prep);
+    x.prepare_ms = ms(p0, Clock::now());
   } else if (mode == Mode::kReused) {
     preloaded.emplace(load_snapshot(dirs));
     (void)ahead->restore(*preloaded, opt);
@@ -268,11 +272,13 @@ int main(int argc, char** argv) {
       for (int i = 0; i < iters; ++i) s.s.push_back(one(kvm, dirs, mode, opt, prep, is_diff));
       j[name] = s.json();
       std::printf("%-30s total p50 %.3f ms (create %.3f, load %.3f, memory %.3f, flush %.3f, vm %.3f, vcpu %.3f "
-                  "[%u ioctls, %u skipped], dirty log %.3f, first exit %.3f); request p50 %.3f ms\n",
+                  "[%u ioctls, %u skipped], dirty log %.3f, first exit %.3f); request p50 %.3f ms; prepared ahead "
+                  "in %.3f ms\n",
                   name, s.p50(&Sample::total_ms), s.p50(&Sample::create_ms), s.p50(&Sample::load_ms),
                   s.p50(&Sample::memory_ms), s.p50(&Sample::flush_ms), s.p50(&Sample::vm_state_ms),
                   s.p50(&Sample::vcpu_state_ms), s.s.back().vcpu.ioctls, s.s.back().vcpu.skipped,
-                  s.p50(&Sample::dirty_log_ms), s.p50(&Sample::first_exit_ms), s.p50(&Sample::request_ms));
+                  s.p50(&Sample::dirty_log_ms), s.p50(&Sample::first_exit_ms), s.p50(&Sample::request_ms),
+                  s.p50(&Sample::prepare_ms));
       return s;
     };
     RestoreOptions lazy;

@@ -78,19 +78,27 @@ void flush_shadow_mmu(KvmVm& vm, const GuestMemory& memory, bool dirty_logging) 
 }
 
 PreparedRestore prepare_restore(KvmVm& vm, const GuestMemory& memory, std::span<KvmVcpu* const> vcpus,
-                                const SnapshotFile* base, const PrepareOptions& options, bool dirty_logging) {
+                                const LoadedSnapshot& candidate, const PrepareOptions& options, bool dirty_logging) {
+  if (candidate.memory.empty()) throw common::Error("prepare restore: the snapshot has no memory layers");
+  if (candidate.state.vcpus.size() != vcpus.size()) {
+    throw common::Error("prepare restore: vCPU count mismatch (snapshot has " +
+                        std::to_string(candidate.state.vcpus.size()) + ", the VM has " + std::to_string(vcpus.size()) +
+                        ")");
+  }
   PreparedRestore p;
   if (options.enter_vcpus) {
     enter_once(vm, memory, vcpus);
     flush_shadow_mmu(vm, memory, dirty_logging);
   }
-  if (base != nullptr && options.map_base) {
-    const MemoryLayer layer{base, options.eager_base};
+  if (options.map_base) {
+    const SnapshotFile& base = candidate.memory.front();
+    const MemoryLayer layer{&base, options.eager_base};
     (void)restore_memory(memory, std::span(&layer, 1));
     p.base_mapped = true;
     p.base_eager = options.eager_base;
-    p.base_id = base->header.id;
+    p.base_id = base.header.id;
   }
+  for (std::size_t i = 0; i < vcpus.size(); ++i) apply_vcpu_state(*vcpus[i], candidate.state.vcpus[i]);
   for (KvmVcpu* v : vcpus) p.vcpus.push_back(capture_vcpu_state(*v, vm.has_irqchip()));
   p.valid = true;
   return p;
@@ -131,10 +139,9 @@ void RestoreTarget::clear_dirty_log() {
 
 void RestoreTarget::prepare(const LoadedSnapshot& snap, const PrepareOptions& options) {
   prepared_.valid = false;
-  if (snap.memory.empty()) throw common::Error("prepare restore: the snapshot has no memory layers");
   const std::vector<KvmVcpu*> vcpus = vcpu_ptrs();
   if (entered_ && !options.enter_vcpus) flush_shadow_mmu(vm_, memory_, true);
-  PreparedRestore p = prepare_restore(vm_, memory_, vcpus, &snap.memory.front(), options, true);
+  PreparedRestore p = prepare_restore(vm_, memory_, vcpus, snap, options, true);
   entered_ = false;
   prepared_ = std::move(p);
 }

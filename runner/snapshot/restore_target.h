@@ -68,12 +68,14 @@ struct PreparedRestore {
 void flush_shadow_mmu(KvmVm& vm, const GuestMemory& memory, bool dirty_logging);
 
 /// Pre-spawn work for a VM built like restore_into expects (never run, or run and then flushed by
-/// this call): optionally enters each vCPU once and flushes the shadow MMU, maps `base` (a validated
-/// kMemoryFull file, the candidate functions' common base; nullptr: none), and reads the vCPUs'
-/// state back so that restore_into skips re-setting parts that are already in place. Throws
-/// common::Error.
+/// this call): optionally enters each vCPU once and flushes the shadow MMU; maps the base layer of
+/// `candidate` (a loaded snapshot of one of the functions this VM may serve: they share the base);
+/// sets the candidate's vCPU state (so that a restore of it, or of another function on the same
+/// base, finds most of it in place, and the MSRs this KVM rejects are learned ahead); and reads the
+/// vCPUs' state back so that restore_into skips re-setting parts already in place. Throws
+/// common::Error (a vCPU count mismatch included).
 [[nodiscard]] PreparedRestore prepare_restore(KvmVm& vm, const GuestMemory& memory,
-                                              std::span<KvmVcpu* const> vcpus, const SnapshotFile* base,
+                                              std::span<KvmVcpu* const> vcpus, const LoadedSnapshot& candidate,
                                               const PrepareOptions& options, bool dirty_logging);
 
 /// Restores `snap` into an existing VM whose RAM `memory` is registered as memslots 0..n-1 and
@@ -102,7 +104,7 @@ class RestoreTarget {
   /// flushes the shadow MMU first (flush_shadow_mmu). Throws common::Error.
   RestoreTimings restore(const LoadedSnapshot& snap, const RestoreOptions& options);
 
-  /// prepare_restore for the candidate `snap` (its base layer): the pre-spawn step. Throws.
+  /// prepare_restore for the candidate `snap`: the pre-spawn step. Throws common::Error.
   void prepare(const LoadedSnapshot& snap, const PrepareOptions& options = {});
   /// prepare() happened and nothing was handed out since.
   [[nodiscard]] bool prepared() const noexcept { return prepared_.valid; }

@@ -1,14 +1,15 @@
 // Pre-spawn preparation of a restore (RestoreTarget::prepare / prepare_restore): a prepared VM
 // restores correctly while reusing its base mapping and skipping vCPU state already in place; a
 // preparation for another base, or one whose RAM/vCPUs were handed out since, falls back to the full
-// restore; a VM that ran is flushed so no shadow page table of the old guest survives; and
-// apply_vcpu_state sets only what differs, MSRs in one ioctl.
+// restore; a VM that ran is flushed so no shadow page table of the old guest survives; a candidate
+// with another vCPU count is refused; and apply_vcpu_state sets only what differs, MSRs in one ioctl.
 #include <doctest/doctest.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
 
+#include "common/error.h"
 #include "runner/loader/ring3_loader.h"
 #include "runner/snapshot/snapshot_abi.h"
 #include "runner/snapshot/vcpu_state.h"
@@ -121,10 +122,25 @@ TEST_CASE("a prepared VM restores base+diff with its base mapping reused and vCP
     CHECK_FALSE(t.prepared());  // used up
     CHECK(rt.layers_premapped == 1);
     CHECK(rt.memory.mappings >= 1);  // the diff ranges only
-    CHECK(rt.vcpu.skipped > 0);
+    // prepare() set the candidate's vCPU state: only regs and one KVM_SET_MSRS are left.
+    CHECK(rt.vcpu.skipped == 5);
+    CHECK(rt.vcpu.ioctls == 2);
     CHECK(rt.flush_ms == 0);
     check_restored_guest(t);
   }
+}
+
+TEST_CASE("prepare refuses a candidate with another vCPU count") {
+  TempDir d;
+  const LoadedSnapshot snap = load_snapshot(make_chain(d));
+  RestoreTarget t = RestoreTarget::create(kvm(), kMem, 2, false);
+  try {
+    t.prepare(snap);
+    FAIL("prepare accepted a 1-vCPU snapshot for a 2-vCPU VM");
+  } catch (const snapfaas::common::Error& e) {
+    CHECK(std::string(e.what()).find("vCPU count mismatch") != std::string::npos);
+  }
+  CHECK_FALSE(t.prepared());
 }
 
 TEST_CASE("eager preparation: the base read ahead, the diff read at the request") {
