@@ -4,7 +4,9 @@
 # KVM host and the same run as the reference; plus clones_ok: how many of 4 clones restored from
 # one snapshot (each in its own namespace, same guest IP/MAC) fetched a page at the same time.
 # Everything runs inside scripts/kvm-host.sh (bench/net_inner.sh); no traffic leaves L1.
-# Absolute figures under the emulated host mean little: compare firerunner with QEMU.
+# Absolute figures under the emulated host mean little: compare firerunner with QEMU. The guest's
+# clock may tick in 10 ms jiffies there, so round trips are timed in batches of 25 (p50/p99 over
+# batch means; tcp_rtt_mean_us over all).
 # JSON keys: tcp_rtt_p50_us, qemu_tcp_rtt_p50_us, clones_ok (+ p99, throughput, runs).
 # Usage: bench/net.sh --out FILE.json [--quick]
 set -euo pipefail
