@@ -10,6 +10,8 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "runner/restore_server.h"
+#include "runner/seccomp/seccomp_filter.h"
 #include "runner/snapshot/vmm_snapshot.h"
 #include "runner/vmm.h"
 #include "runner/window/window_service.h"
@@ -46,16 +48,41 @@ int main(int argc, char** argv) {
   app.add_option("--diff_dirs", diff_dirs, "diff dirs applied after --load_dir (seed spelling)")->delimiter(',');
   app.add_flag("--copy_base", restore.eager_base, "read the base into anonymous memory instead of mapping it");
   app.add_flag("--copy_diff", restore.eager_diff, "read diffs into anonymous memory instead of mapping them");
+  // Pre-spawned restore mode and seccomp (runner/restore_server.h, runner/seccomp/seccomp_filter.h).
+  std::string functions_file;
+  std::string test_hook;
+  bool no_seccomp = false;
+  bool seccomp_log = false;
+  app.add_option("--functions", functions_file,
+                 "pre-spawned restore mode: build the VM, wait for kRestore/kBoot on --channel (JSON table from the supervisor)");
+  app.add_flag("--no_seccomp", no_seccomp, "do not install the seccomp filters (debugging only)");
+  app.add_flag("--seccomp_log", seccomp_log, "")->group("");  // hidden: log instead of kill (finding syscall needs)
+  app.add_option("--test_hook", test_hook, "")->group("");    // hidden: tests only (restore_server.h)
   CLI11_PARSE(app, argc, argv);
+  const snapfaas::runner::SeccompSettings seccomp{
+      !no_seccomp, seccomp_log ? snapfaas::runner::SeccompAction::kLog : snapfaas::runner::SeccompAction::kKill};
   load_dirs.insert(load_dirs.end(), diff_dirs.begin(), diff_dirs.end());
   config.dirty_log = !snapshot_out.empty();
 
   try {
     snapfaas::common::init_logging("firerunner", log_level);
+    const snapfaas::runner::TestHook hook = snapfaas::runner::TestHook::parse(test_hook);
+    if (!functions_file.empty()) {
+      if (channel.empty() || !load_dirs.empty() || !snapshot_out.empty()) {
+        throw snapfaas::common::Error("--functions needs --channel and excludes --load_dir/--dump_dir");
+      }
+      return snapfaas::runner::run_restore_server({config, channel, functions_file, seccomp, hook});
+    }
     const auto created = std::chrono::steady_clock::now();
     snapfaas::runner::Vmm vmm(config);
     std::unique_ptr<snapfaas::runner::window::WindowService> window;
-    if (!channel.empty()) window = std::make_unique<snapfaas::runner::window::WindowService>(channel, vmm, created);
+    snapfaas::runner::window::WindowServiceOptions window_options;
+    window_options.control_thread_init = [seccomp] {
+      snapfaas::runner::apply_seccomp(snapfaas::runner::ThreadRole::kControl, seccomp);
+    };
+    if (!channel.empty()) {
+      window = std::make_unique<snapfaas::runner::window::WindowService>(channel, vmm, created, window_options);
+    }
     std::optional<snapfaas::runner::snapshot::SnapshotId> base;
     if (!load_dirs.empty()) {
       if (!diff_dirs.empty() && load_dirs.size() == diff_dirs.size()) throw snapfaas::common::Error("--diff_dirs needs --load_dir");
@@ -63,9 +90,14 @@ int main(int argc, char** argv) {
     }
     // Ring-3 guests request snapshots on their own port; the agent through the window's
     // SNAPSHOT_POINT doorbell.
+    // Seccomp before the first KVM_RUN: this thread's VMM filter is inherited by the snapshot
+    // saver; then it narrows to the vCPU role, inherited by the vCPU threads that run() starts.
+    snapfaas::runner::apply_seccomp(snapfaas::runner::ThreadRole::kVmm, seccomp);
+    hook.fire("forbidden_syscall", -1);
     std::optional<snapfaas::runner::snapshot::SnapshotPoint> point;
     point.emplace(vmm, snapshot_out, base, base.has_value(), true, vmm.ring3());
     if (window) window->ports().set_snapshot_hook([&point](std::uint32_t code) { point->request(code); });
+    snapfaas::runner::apply_seccomp(snapfaas::runner::ThreadRole::kVcpu, seccomp);
     const int code = vmm.run();
     spdlog::debug("guest exited with status {}", code);
     return code;

@@ -11,11 +11,13 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <memory>
 
 #include "common/error.h"
 #include "common/log.h"
 #include "ipc/shm_object.h"
 #include "supervisor/config.h"
+#include "supervisor/function_table.h"
 #include "supervisor/runner_pool.h"
 #include "supervisor/workload.h"
 
@@ -35,6 +37,7 @@ int main(int argc, char** argv) {
   std::size_t queue = 1024;
   std::uint64_t keep_alive = 0, deadline = 0;
   bool no_jail = false, spawn_on_demand = false;
+  std::vector<std::string> runner_extra;
   JailOptions jail;
   CLI::App app{"snapfaas-supervisor: replay a workload through pre-spawned runners"};
   app.add_option("--config", config_path, "controller YAML")->required();
@@ -51,6 +54,8 @@ int main(int argc, char** argv) {
   app.add_option("--uid", jail.uid, "runner uid")->capture_default_str();
   app.add_option("--gid", jail.gid, "runner gid")->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error");
+  app.add_option("--runner_arg", runner_extra, "extra argument for every runner (tests, debugging); repeatable")
+      ->allow_extra_args(false);
   CLI11_PARSE(app, argc, argv);
   snapfaas::common::init_logging("snapfaas-supervisor", log_level);
 
@@ -91,6 +96,16 @@ int main(int argc, char** argv) {
     for (const auto& f : functions) {
       if (!f.kernel.empty() && ::access(f.kernel.c_str(), F_OK) == 0) options.read_only.push_back(f.kernel);
     }
+    // Functions with snapshots: runners start in pre-spawned restore mode with the table of every
+    // function's snapshot dirs (visible read-only in the jail); kRestore names the table index.
+    std::unique_ptr<FunctionTableFile> table;
+    if (std::any_of(functions.begin(), functions.end(), [](const auto& f) { return f.restores_snapshot(); })) {
+      table = std::make_unique<FunctionTableFile>(controller, functions);
+      options.runner_args.insert(options.runner_args.end(), {"--functions", table->path()});
+      options.read_only.push_back(table->path());
+      for (const std::string& p : table->host_paths()) options.read_only.push_back(p);
+    }
+    options.runner_args.insert(options.runner_args.end(), runner_extra.begin(), runner_extra.end());
     options.scheduler = {mem, runners != 0 ? runners : static_cast<std::uint32_t>(std::max<std::uint64_t>(1, mem / smallest)),
                          queue, std::chrono::milliseconds(keep_alive)};
     options.deadline = std::chrono::milliseconds(deadline);

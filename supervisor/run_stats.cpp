@@ -45,6 +45,8 @@ nlohmann::json RunStats::summary() const {
           {"evictions", evictions_},
           {"runner_failures", runner_failures_},
           {"vms_created", vms_.size()},
+          {"restores", std::count_if(vms_.begin(), vms_.end(), [](const auto& vm) { return vm.kind == "restore"; })},
+          {"boots", std::count_if(vms_.begin(), vms_.end(), [](const auto& vm) { return vm.kind == "boot"; })},
           {"p50_ms", latency_percentile(50)},
           {"p99_ms", latency_percentile(99)},
           {"cold_p50_ms", latency_percentile(50, 1)},

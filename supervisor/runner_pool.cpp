@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <map>
 #include <span>
 
@@ -148,7 +149,10 @@ void RunnerPool::start() {
       int status = 0;
       if (::waitpid(r.pid, &status, WNOHANG) == r.pid) {
         r.pid = -1;
-        throw common::Error("runner " + std::to_string(i) + " (" + options_.runner_binary + ") exited during start");
+        const std::string how = WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
+                                                    : "exit " + std::to_string(WEXITSTATUS(status));
+        throw common::Error("runner " + std::to_string(i) + " (" + options_.runner_binary + ") died during start (" +
+                            how + ")");
       }
       all = false;
     }
@@ -291,8 +295,10 @@ bool RunnerPool::poll_runner(std::uint32_t slot) {
                                    reply->op == static_cast<std::uint32_t>(ipc::ControlOp::kBoot) &&
                                    !functions_[r.function].restores_snapshot();
       if (reply->status != 0 && !booted_at_spawn) {
-        fail_runner(slot, "load of " + functions_[r.function].name + " failed (status " +
-                              std::to_string(reply->status) + ")");
+        const bool restore = reply->op == static_cast<std::uint32_t>(ipc::ControlOp::kRestore);
+        fail_runner(slot, std::string(restore ? "restore" : "load") + " of " + functions_[r.function].name +
+                              " failed in the runner: " + std::strerror(reply->status) + " (status " +
+                              std::to_string(reply->status) + "; its log line says why)");
         return true;
       }
       const FunctionConfig& f = functions_[r.function];
@@ -331,6 +337,10 @@ void RunnerPool::reap() {
     for (std::uint32_t i = 0; i < runners_.size(); ++i) {
       if (runners_[i].pid != pid) continue;
       runners_[i].pid = -1;  // already reaped
+      // A reply pushed right before the exit (e.g. a failed restore) says more than the exit does.
+      const unsigned generation = runners_[i].generation;
+      (void)poll_runner(i);
+      if (runners_[i].generation != generation || runners_[i].phase == Phase::kNone) continue;
       const std::string how = WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
                                                   : "exit " + std::to_string(WEXITSTATUS(status));
       fail_runner(i, "runner died (" + how + ")");

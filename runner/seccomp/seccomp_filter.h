@@ -1,6 +1,8 @@
 // Seccomp allowlists for firerunner threads (libseccomp), one per thread role: the VMM (main)
-// thread and each vCPU thread. Anything not allowed kills the whole process with SIGSYS
-// (SCMP_ACT_KILL_PROCESS). Installed by each thread for itself, before its first KVM_RUN.
+// thread, each vCPU thread and the ring window's control thread. Anything not allowed kills the
+// whole process with SIGSYS (SCMP_ACT_KILL_PROCESS), or is only logged (audit, dmesg) in log mode.
+// Installed by each thread for itself, before the first KVM_RUN; threads created afterwards
+// inherit the creator's filters, and filters stack (the strictest answer wins).
 #pragma once
 
 #include <string_view>
@@ -9,13 +11,33 @@
 namespace snapfaas::runner {
 
 enum class ThreadRole {
-  kVmm,   ///< main thread: control ring, restore (open/mmap snapshot files), device emulation
-  kVcpu,  ///< vCPU thread: KVM_RUN and vCPU state ioctls, futex doorbells, port/MMIO exits
+  kVmm,      ///< main thread: control ring, restore (open/mmap snapshot files), snapshot saver
+  kVcpu,     ///< vCPU thread: KVM_RUN and vCPU state ioctls, futex doorbells, port/MMIO exits;
+             ///< may create threads (clone with CLONE_THREAD only; clone3 answers ENOSYS so that
+             ///< libc falls back to clone, whose flags a filter can see)
+  kControl,  ///< ring window control thread: shared-memory rings, futex, kicks, logging
+};
+
+/// What a filter does with a syscall outside the allowlist.
+enum class SeccompAction {
+  kKill,  ///< SCMP_ACT_KILL_PROCESS: the process dies with SIGSYS
+  kLog,   ///< SCMP_ACT_LOG: allowed, logged by the kernel (audit type=1326); for finding needs
 };
 
 /// Installs the allowlist of `role` on the calling thread (no TSYNC: other threads keep theirs).
 /// Sets no_new_privs. Throws common::Error naming the libseccomp step on failure.
-void install_seccomp(ThreadRole role);
+void install_seccomp(ThreadRole role, SeccompAction action = SeccompAction::kKill);
+
+/// firerunner's switch: `enabled` false (--no_seccomp, debugging only) installs nothing.
+struct SeccompSettings {
+  bool enabled = true;
+  SeccompAction action = SeccompAction::kKill;
+};
+
+/// install_seccomp(role, settings.action) when settings.enabled.
+void apply_seccomp(ThreadRole role, const SeccompSettings& settings);
+
+[[nodiscard]] const char* role_name(ThreadRole role) noexcept;
 
 /// Names of the syscalls allowed for `role` (ioctl for kVcpu is further limited to KVM requests).
 [[nodiscard]] std::vector<std::string_view> allowed_syscalls(ThreadRole role);

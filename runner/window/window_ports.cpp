@@ -84,9 +84,22 @@ void WindowPorts::reply(const ipc::ControlCommand& command, std::int32_t status,
   }
 }
 
+void WindowPorts::reply_control(const ipc::ControlCommand& command, std::int32_t status,
+                                std::uint64_t value) noexcept {
+  std::lock_guard lock(control_mutex_);
+  reply(command, status, value);
+}
+
+void WindowPorts::mark_runner_ready() noexcept {
+  std::uint64_t expected = 0;
+  (void)runner_ready_ns_.compare_exchange_strong(expected, ns_since_created(), std::memory_order_acq_rel);
+  drain_control();  // answers ready pings that were waiting
+}
+
 void WindowPorts::drain_control() noexcept {
   std::lock_guard lock(control_mutex_);
-  const std::uint64_t ready_ns = first_wait_ns_.load(std::memory_order_acquire);
+  std::uint64_t ready_ns = first_wait_ns_.load(std::memory_order_acquire);
+  if (ready_ns == 0) ready_ns = runner_ready_ns_.load(std::memory_order_acquire);
   if (ready_ns != 0) {
     for (std::uint64_t id : pending_ready_pings_) {
       reply({id, static_cast<std::uint32_t>(ipc::ControlOp::kPing), ipc::kPingGuestReady, 0, 0}, 0, ready_ns);
@@ -120,6 +133,14 @@ void WindowPorts::drain_control() noexcept {
         shutdown_.store(true, std::memory_order_release);
         reply(*command, 0, 0);
         break;
+      case ipc::ControlOp::kBoot:
+      case ipc::ControlOp::kRestore:
+        if (hooks_.on_load) {
+          hooks_.on_load(*command);  // answered later through reply_control
+        } else {
+          reply(*command, ENOTSUP, 0);
+        }
+        break;
       default:
         reply(*command, ENOTSUP, 0);
         break;
@@ -130,7 +151,9 @@ void WindowPorts::drain_control() noexcept {
 std::uint32_t WindowPorts::wait_for_request() noexcept {
   waits_.fetch_add(1, std::memory_order_relaxed);
   std::uint64_t expected = 0;
-  (void)first_wait_ns_.compare_exchange_strong(expected, ns_since_created(), std::memory_order_acq_rel);
+  if (first_wait_ns_.compare_exchange_strong(expected, ns_since_created(), std::memory_order_acq_rel)) {
+    channel_.runner_doorbell().wake();  // the boot-phase control thread, parked on the same word, exits
+  }
   auto ready = [this] {
     return stop_.load(std::memory_order_acquire) || control_readable() ||
            peek_request(window_).kind != RequestPeek::Kind::kEmpty;

@@ -26,6 +26,10 @@ struct WindowHooks {
   std::function<void(int code, const std::string& error)> stop;
   /// Optional: called on the vCPU thread for each SNAPSHOT_POINT (value as written by the guest).
   std::function<void(std::uint32_t code)> on_snapshot_point;
+  /// Optional (pre-spawned restore mode): takes kBoot/kRestore commands, on whichever thread drains
+  /// the control ring, with the control lock held (must only hand the command over, not block).
+  /// The taker answers later with WindowPorts::reply_control. Unset: they are answered ENOTSUP.
+  std::function<void(const ipc::ControlCommand& command)> on_load;
 };
 
 /// Outcome of peeking at the guest-consumed request ring.
@@ -56,6 +60,13 @@ class WindowPorts : public BusDevice {
   /// Answers pending control commands (kPing at once; kPingGuestReady once the guest reached its
   /// first WAIT; kShutdown is remembered for WAIT). Thread-safe (one lock around the control rings).
   void drain_control() noexcept;
+  /// Answers a command handed to WindowHooks::on_load. Thread-safe (takes the control lock).
+  void reply_control(const ipc::ControlCommand& command, std::int32_t status, std::uint64_t value) noexcept;
+  /// The runner is ready before any guest WAIT (pre-spawned restore mode: a VM waiting for its
+  /// snapshot): kPingGuestReady is answered at once from now on. Any thread.
+  void mark_runner_ready() noexcept;
+  /// True when the supervisor pushed control commands not yet drained. Any thread.
+  [[nodiscard]] bool control_readable() const noexcept;
   /// Setup only (before the vCPUs run): replaces the SNAPSHOT_POINT hook.
   void set_snapshot_hook(std::function<void(std::uint32_t)> hook) { hooks_.on_snapshot_point = std::move(hook); }
   /// True once kShutdown was received.
@@ -68,7 +79,6 @@ class WindowPorts : public BusDevice {
 
  private:
   [[nodiscard]] std::uint32_t wait_for_request() noexcept;
-  [[nodiscard]] bool control_readable() const noexcept;
   [[nodiscard]] std::uint64_t ns_since_created() const noexcept;
   void reply(const ipc::ControlCommand& command, std::int32_t status, std::uint64_t value) noexcept;
   void odd_access(const char* what, std::uint64_t offset, std::size_t size) noexcept;
@@ -85,6 +95,7 @@ class WindowPorts : public BusDevice {
   std::atomic<bool> shutdown_{false};                 // kShutdown received
   std::atomic<bool> stop_{false};                     // VM stopping
   std::atomic<std::uint64_t> first_wait_ns_{0};       // ns since creation at the first WAIT (0: not yet)
+  std::atomic<std::uint64_t> runner_ready_ns_{0};     // mark_runner_ready() time (0: not called)
   std::atomic<std::uint64_t> waits_{0};
   std::atomic<std::uint32_t> odd_logged_{0};          // rate limit for odd accesses
 };

@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <exception>
 #include <string>
 
 #include "common/error.h"
@@ -16,13 +17,22 @@ RingWindow map_window(const ipc::RunnerChannel& channel, Vmm& vmm) {
 }
 }  // namespace
 
-WindowService::WindowService(std::string_view channel_name, Vmm& vmm, WindowPorts::Clock::time_point created)
-    : channel_(ipc::RunnerChannel::open(channel_name)), window_(map_window(channel_, vmm)), vmm_(vmm) {
+WindowService::WindowService(std::string_view channel_name, Vmm& vmm, WindowPorts::Clock::time_point created,
+                             WindowServiceOptions options)
+    : channel_(ipc::RunnerChannel::open(channel_name)), window_(map_window(channel_, vmm)), vmm_(vmm),
+      options_(std::move(options)), control_bell_(channel_.runner_doorbell().word()) {
   WindowHooks hooks;
   hooks.stop = [&vmm](int code, const std::string& error) { vmm.request_stop(code, error); };
+  if (options_.serve_loads) {
+    hooks.on_load = [loads = loads_](const ipc::ControlCommand& command) { loads->push(command); };
+  }
   ports_ = std::make_shared<WindowPorts>(channel_, window_, std::move(hooks), created);
+  if (options_.serve_loads) ports_->mark_runner_ready();
   vmm_.pio().insert(ports_, ipc::kPortFirst, ipc::kPortCount);
-  vmm_.add_stop_hook([ports = ports_] { ports->stop(); });
+  vmm_.add_stop_hook([ports = ports_, loads = loads_] {
+    ports->stop();
+    loads->close();
+  });
   spdlog::info("ring window: channel {} at GPA {:#x}, {} bytes, header page {}", channel_name, ipc::kWindowGpa,
                window_.layout().size, window_.header_readonly() ? "read-only" : "read-write");
   control_thread_ = std::thread([this] { boot_control_loop(); });
@@ -30,20 +40,61 @@ WindowService::WindowService(std::string_view channel_name, Vmm& vmm, WindowPort
 
 WindowService::~WindowService() {
   ports_->stop();
+  loads_->close();
   if (control_thread_.joinable()) control_thread_.join();
 }
 
+void WindowService::LoadQueue::push(const ipc::ControlCommand& command) {
+  {
+    std::lock_guard lock(mutex);
+    commands.push_back(command);
+  }
+  cv.notify_one();
+}
+
+void WindowService::LoadQueue::close() noexcept {
+  {
+    std::lock_guard lock(mutex);
+    closed = true;
+  }
+  cv.notify_all();
+}
+
+std::optional<ipc::ControlCommand> WindowService::wait_load_command() {
+  std::unique_lock lock(loads_->mutex);
+  loads_->cv.wait(lock, [&] { return !loads_->commands.empty() || loads_->closed; });
+  if (loads_->commands.empty()) return std::nullopt;
+  const ipc::ControlCommand command = loads_->commands.front();
+  loads_->commands.pop_front();
+  return command;
+}
+
 void WindowService::boot_control_loop() noexcept {
-  // Until the guest's first WAIT nobody parks on the runner doorbell: poll the control ring (a
-  // kShutdown before that stops the VM at once). From the first WAIT on, WAIT drains it.
+  if (options_.control_thread_init) {
+    try {
+      options_.control_thread_init();
+    } catch (const std::exception& e) {
+      vmm_.request_stop(1, std::string("ring window control thread: ") + e.what());
+      loads_->close();
+      return;
+    }
+  }
+  // Until the guest's first WAIT nobody else parks on the runner doorbell: wait on it for control
+  // commands (the supervisor rings it after each push; a kShutdown before that stops the VM at
+  // once). From the first WAIT on (which wakes this thread), WAIT drains the control ring.
+  auto ready = [this] { return ports_->stopped() || ports_->guest_waited() || ports_->control_readable(); };
   while (!ports_->stopped() && !ports_->guest_waited()) {
     ports_->drain_control();
     if (ports_->shutdown_requested() && !ports_->guest_waited()) {
       spdlog::info("ring window: shutdown before the guest's first WAIT: stopping the VM");
       vmm_.request_stop(0);
+      loads_->close();
       return;
     }
-    std::this_thread::sleep_for(kBootPollInterval);
+    ipc::WaitOptions wait;
+    wait.spin = std::chrono::microseconds(0);  // nothing to spin for: commands are rare
+    wait.deadline = ipc::WaitOptions::Clock::now() + kControlParkBackstop;
+    (void)control_bell_.wait(ready, wait);  // kTimedOut: loop and re-check
   }
 }
 

@@ -1,10 +1,16 @@
 // WindowService: `firerunner --channel NAME` — opens RunnerChannel NAME, maps its ring window into
 // the VM, puts WindowPorts on the PIO bus and answers control commands until the guest's first
-// WAIT (afterwards WAIT drains them). Built after the Vmm and before Vmm::run().
+// WAIT (afterwards WAIT drains them). Built after the Vmm and before Vmm::run(). In pre-spawned
+// restore mode it also hands kBoot/kRestore commands to the VMM thread (wait_load_command).
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string_view>
 #include <thread>
 
@@ -15,14 +21,25 @@
 
 namespace snapfaas::runner::window {
 
+struct WindowServiceOptions {
+  /// Pre-spawned restore mode: kBoot/kRestore are queued for wait_load_command() instead of being
+  /// answered ENOTSUP, and kPingGuestReady is answered at once (the VM waits for its snapshot).
+  bool serve_loads = false;
+  /// Runs first on the control thread (e.g. installs its seccomp filter). May throw: the VM is
+  /// then stopped with that error.
+  std::function<void()> control_thread_init;
+};
+
 class WindowService {
  public:
-  /// How often control commands are polled before the guest's first WAIT (boot phase only).
-  static constexpr std::chrono::milliseconds kBootPollInterval{1};
+  /// Backstop for the control thread's park on the runner doorbell (it is woken by every control
+  /// command the supervisor pushes, by the guest's first WAIT and by stop()).
+  static constexpr std::chrono::milliseconds kControlParkBackstop{200};
 
   /// Opens the channel, maps the window, inserts the ports and registers a stop hook on `vmm`.
   /// `created`: when VM creation started (kPing values are ns since then). Throws common::Error.
-  WindowService(std::string_view channel_name, Vmm& vmm, WindowPorts::Clock::time_point created);
+  WindowService(std::string_view channel_name, Vmm& vmm, WindowPorts::Clock::time_point created,
+                WindowServiceOptions options = {});
   ~WindowService();
   WindowService(const WindowService&) = delete;
   WindowService& operator=(const WindowService&) = delete;
@@ -30,13 +47,33 @@ class WindowService {
   [[nodiscard]] WindowPorts& ports() noexcept { return *ports_; }
   [[nodiscard]] const RingWindow& window() const noexcept { return window_; }
 
+  /// serve_loads only, VMM thread: blocks until the supervisor sends kBoot/kRestore (returned; answer
+  /// it with ports().reply_control) or asks for shutdown / the VM stops (nullopt).
+  [[nodiscard]] std::optional<ipc::ControlCommand> wait_load_command();
+
  private:
+  /// kBoot/kRestore handed from the control-ring drainer to the VMM thread. Shared with the Vmm's
+  /// stop hook, which may outlive this service.
+  struct LoadQueue {
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::deque<ipc::ControlCommand> commands;  // guarded by mutex
+    bool closed = false;                       // guarded by mutex: shutdown or VM stopping
+    void push(const ipc::ControlCommand& command);
+    void close() noexcept;
+  };
+
   void boot_control_loop() noexcept;
 
   ipc::RunnerChannel channel_;
   RingWindow window_;
   std::shared_ptr<WindowPorts> ports_;
   Vmm& vmm_;
+  WindowServiceOptions options_;
+  ipc::Doorbell control_bell_;  // the runner doorbell word, this thread's own spin statistics
+
+  std::shared_ptr<LoadQueue> loads_ = std::make_shared<LoadQueue>();
+
   std::thread control_thread_;
 };
 

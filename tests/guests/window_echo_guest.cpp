@@ -4,6 +4,9 @@
 //   WINDOW_CHECKSUM=1: the response is FNV-1a64(payload) (8 bytes, little-endian) followed by the
 //                      payload (status kRejected, length 0, when that does not fit the slot).
 //   WINDOW_SPIN_CYCLES: TSC cycles to poll before WAIT (0: park at once).
+// Before its first WAIT it writes SNAPSHOT_POINT 1 (base) once: firerunner --dump_dir saves a
+// snapshot there; without it the write is a no-op. After the point the window is read again: a
+// restored copy runs under another runner's channel, whose layout may differ.
 #include "tests/guests/window_guest.h"
 
 #ifndef WINDOW_CHECKSUM
@@ -57,6 +60,11 @@ extern "C" int guest_main(std::uint64_t, std::uint32_t vcpu, std::uint32_t) {
   WindowCheck why;
   if (!open_window(&w, &why)) {
     print("window echo: window header refused\n");
+    return 100 + static_cast<int>(why);
+  }
+  port_out32(kPortSnapshotPoint, static_cast<std::uint32_t>(SnapshotPoint::kBase));
+  if (!open_window(&w, &why)) {
+    print("window echo: window header refused after the snapshot point\n");
     return 100 + static_cast<int>(why);
   }
   const std::uint32_t cap = w.layout.channel.ring_capacity;

@@ -1,0 +1,167 @@
+// firerunner's pre-spawned restore mode (see restore_server.h).
+#include "runner/restore_server.h"
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+
+#include "common/error.h"
+#include "ipc/channel_layout.h"
+#include "runner/snapshot/vmm_snapshot.h"
+#include "runner/vmm.h"
+#include "runner/window/window_service.h"
+
+namespace snapfaas::runner {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+/// The outcome of one load command.
+struct Load {
+  bool run = false;       ///< start the vCPUs
+  bool failed = false;    ///< the VM may be half-restored: exit after the reply
+  std::int32_t status = 0;
+  std::optional<snapshot::SnapshotId> base;
+};
+
+Load load_function(Vmm& vmm, const std::vector<FunctionImage>& table, const ipc::ControlCommand& command,
+                   const TestHook& hook) {
+  const auto op = static_cast<ipc::ControlOp>(command.op);
+  if (command.arg0 >= table.size()) {
+    spdlog::error("firerunner: load command {} names function {}, the table has {}", command.command_id,
+                  command.arg0, table.size());
+    return {false, false, EINVAL, {}};  // nothing touched: still waiting for a valid command
+  }
+  const auto index = static_cast<std::int64_t>(command.arg0);
+  const FunctionImage& f = table[command.arg0];
+  hook.fire("stall_on_load", index);
+  hook.fire("forbidden_syscall", index);
+  if (op == ipc::ControlOp::kBoot) {
+    spdlog::info("firerunner: boot of function {} ({}): starting the --kernel", index, f.name);
+    return {true, false, 0, {}};
+  }
+  if (f.snapshot_dirs.empty()) {
+    spdlog::error("firerunner: restore of function {} ({}): it has no snapshot", index, f.name);
+    return {false, false, ENOENT, {}};
+  }
+  for (const std::string& dir : f.snapshot_dirs) {
+    if (!std::filesystem::is_directory(dir)) {
+      spdlog::error("firerunner: restore of function {} ({}): snapshot directory {} missing", index, f.name, dir);
+      return {false, false, ENOENT, {}};  // checked before touching the VM
+    }
+  }
+  snapshot::RestoreOptions options;
+  options.eager_base = (command.arg1 & 1U) != 0;
+  options.eager_diff = (command.arg1 & 2U) != 0;
+  try {
+    const auto t0 = Clock::now();
+    const snapshot::SnapshotId id = snapshot::restore_vmm(vmm, f.snapshot_dirs, options, /*dirty_logging=*/false, f.appfs);
+    spdlog::info("firerunner: restored function {} ({}) in {:.3f} ms", index, f.name, ms_between(t0, Clock::now()));
+    return {true, false, 0, id};
+  } catch (const std::exception& e) {
+    // One clear line on stderr whatever the log level: the supervisor's log keeps it.
+    std::fprintf(stderr, "firerunner: restore of function %lld (%s) failed: %s\n", static_cast<long long>(index),
+                 f.name.c_str(), e.what());
+    return {false, true, EIO, {}};
+  }
+}
+
+}  // namespace
+
+std::vector<FunctionImage> read_function_table(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw common::sys_error("open function table " + path);
+  nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_discarded()) throw common::Error("function table " + path + ": not valid JSON");
+  if (!j.is_object() || !j.contains("functions") || !j["functions"].is_array()) {
+    throw common::Error("function table " + path + ": needs an array 'functions'");
+  }
+  std::vector<FunctionImage> table;
+  for (auto& entry : j["functions"]) {
+    const std::string where = "function table " + path + " entry " + std::to_string(table.size());
+    if (!entry.is_object()) throw common::Error(where + ": not an object");
+    FunctionImage f;
+    try {
+      f.name = entry.value("name", std::string{});
+      if (entry.contains("snapshot_dirs")) f.snapshot_dirs = entry["snapshot_dirs"].get<std::vector<std::string>>();
+      f.appfs = entry.value("appfs", std::string{});
+      f.copy_base = entry.value("copy_base", false);
+      f.copy_diff = entry.value("copy_diff", false);
+    } catch (const nlohmann::json::exception& e) {
+      throw common::Error(where + ": " + e.what());
+    }
+    table.push_back(std::move(f));
+  }
+  return table;
+}
+
+TestHook TestHook::parse(const std::string& spec) {
+  TestHook hook;
+  if (spec.empty()) return hook;
+  const auto colon = spec.find(':');
+  hook.name = spec.substr(0, colon);
+  if (colon != std::string::npos) hook.function = std::stoll(spec.substr(colon + 1));
+  if (hook.name != "forbidden_syscall" && hook.name != "stall_on_load") {
+    throw common::Error("--test_hook " + spec + ": unknown hook");
+  }
+  return hook;
+}
+
+void TestHook::fire(const char* what, std::int64_t loading) const {
+  if (name != what || (function >= 0 && function != loading)) return;
+  std::fprintf(stderr, "firerunner: test hook %s fired\n", what);
+  if (name == "stall_on_load") ::sleep(60);  // the supervisor's deadline kills it (a jail's pid 1 cannot raise SIGKILL)
+  if (name == "forbidden_syscall") (void)::syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+}
+
+int run_restore_server(const RestoreServerConfig& config) {
+  const std::vector<FunctionImage> table = read_function_table(config.functions_file);
+  const auto created = Clock::now();
+  Vmm vmm(config.vmm);
+  window::WindowServiceOptions window_options;
+  window_options.serve_loads = true;
+  const SeccompSettings seccomp = config.seccomp;
+  window_options.control_thread_init = [seccomp] { apply_seccomp(ThreadRole::kControl, seccomp); };
+  window::WindowService window(config.channel, vmm, created, std::move(window_options));
+  apply_seccomp(ThreadRole::kVmm, seccomp);
+  spdlog::info("firerunner: pre-spawned, {} functions, VM ready in {:.3f} ms, waiting for a load command",
+               table.size(), ms_between(created, Clock::now()));
+  if (config.test_hook.function < 0) config.test_hook.fire("forbidden_syscall", -1);
+
+  Load load;
+  while (!load.run) {
+    const std::optional<ipc::ControlCommand> command = window.wait_load_command();
+    if (!command) {
+      spdlog::info("firerunner: shut down before any load");
+      return 0;
+    }
+    load = load_function(vmm, table, *command, config.test_hook);
+    window.ports().reply_control(*command, load.status,
+                                 static_cast<std::uint64_t>(ms_between(created, Clock::now()) * 1e6));
+    if (load.failed) return 1;
+  }
+  // The saver thread (ring-3 snapshot port; answers RESTORED, writes nothing) inherits the VMM
+  // filter; then this thread narrows to the vCPU role and the vCPU threads it starts inherit that.
+  std::optional<snapshot::SnapshotPoint> point;
+  point.emplace(vmm, std::string{}, load.base, load.base.has_value(), true, vmm.ring3());
+  window.ports().set_snapshot_hook([&point](std::uint32_t code) { point->request(code); });
+  apply_seccomp(ThreadRole::kVcpu, seccomp);
+  return vmm.run();
+}
+
+}  // namespace snapfaas::runner
