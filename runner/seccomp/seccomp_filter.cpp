@@ -26,7 +26,7 @@ constexpr std::string_view kCommon[] = {
 };
 
 // vCPU thread extras: what a new thread does for itself (glibc's start_thread).
-constexpr std::string_view kVcpuOnly[] = {"set_robust_list", "sigaltstack"};
+constexpr std::string_view kVcpuOnly[] = {"set_robust_list", "sigaltstack", "fsync", "fdatasync"};
 
 #if defined(__SANITIZE_ADDRESS__)
 // Sanitizer builds only (SNAPFAAS_SANITIZE, tests): UBSan's vptr check probes memory through a
