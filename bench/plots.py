@@ -175,26 +175,33 @@ def plot_density(results, outdir):
         return None
     pts = sorted(pts, key=lambda p: p[nkey])
     ns = [p[nkey] for p in pts]
-    fig, ax = plt.subplots(figsize=(9, 5))
-    ax2 = ax.twinx()
+    keys = [k for k in pts[0] if k != nkey and all(isinstance(p.get(k), (int, float)) for p in pts)]
+    per_vm = [k for k in keys if "per_vm" in k]
+    timing = [k for k in keys if k.endswith("_ms") or "latency" in k]
+    other = [k for k in keys if k not in per_vm and k not in timing]
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.8))
     cmap = plt.get_cmap("tab10")
-    i = 0
-    for key in pts[0]:
-        if key == nkey or not all(isinstance(p.get(key), (int, float)) for p in pts):
-            continue
-        target = ax2 if key.endswith("_ms") or "latency" in key else ax
-        target.plot(ns, [p[key] for p in pts], marker="o", color=cmap(i % 10),
-                    linestyle="--" if target is ax2 else "-", label=key)
-        i += 1
-    ax.set_xlabel("restored VMs (N)")
-    ax.set_ylabel("MiB (solid)")
-    ax2.set_ylabel("ms (dashed)")
-    ax.set_xscale("log")
-    ax.grid(True, alpha=0.3)
-    h1, l1 = ax.get_legend_handles_labels()
-    h2, l2 = ax2.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, fontsize=7, loc="upper left")
-    ax.set_title("Density: memory per VM and restore latency vs N")
+    for i, key in enumerate(per_vm):
+        ax.plot(ns, [p[key] for p in pts], marker="o", color=cmap(i % 10), label=key)
+    ax.set_title("memory per VM")
+    ax.set_ylabel("MiB per VM")
+    bx2 = bx.twinx()
+    for i, key in enumerate(other):
+        bx.plot(ns, [p[key] for p in pts], marker="o", color=cmap((i + 5) % 10), label=key)
+    for i, key in enumerate(timing):
+        bx2.plot(ns, [p[key] for p in pts], marker="s", linestyle="--", color=cmap((i + 3) % 10), label=key)
+    bx.set_title("host memory (solid) and restore latency (dashed)")
+    bx.set_ylabel("MiB")
+    bx2.set_ylabel("ms")
+    for a in (ax, bx):
+        a.set_xscale("log")
+        a.set_xlabel("restored VMs (N)")
+        a.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    h1, l1 = bx.get_legend_handles_labels()
+    h2, l2 = bx2.get_legend_handles_labels()
+    bx.legend(h1 + h2, l1 + l2, fontsize=7, loc="upper left")
+    fig.suptitle("Density: N restored ring-3 VMs of one function (host-side, native)")
     return save(fig, outdir, "density.png")
 
 

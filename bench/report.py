@@ -190,6 +190,14 @@ def section_peer(j):
                 + ", ".join(f"`{k}` {fmt(v, ' ms')}" for k, v in j["firerunner_restore_fc_wrapper_p50_ms"].items())
                 + ".")
     out += f" Timing clock: {j.get('clock', '?')}.\n"
+    phases = j.get("firerunner_restore_fc_wrapper_p50_ms") or {}
+    total = j.get("firerunner_restore_p50_ms")
+    if total and phases.get("restore_to_first_wait_ms") is not None and phases.get("vm_creation_ms") is not None:
+        out += (f"\nOf firerunner's {fmt(total, ' ms')} restore, the restore proper (snapshot mapped, devices and "
+                f"vCPU set, guest to its first WAIT) is {fmt(phases['restore_to_first_wait_ms'], ' ms')}; "
+                f"{fmt(phases['vm_creation_ms'], ' ms')} go to starting fc_wrapper and firerunner and creating the "
+                "VM, i.e. to process start-up inside the emulated host, which QEMU's figure pays alike "
+                "(its `running` time includes its own start-up).\n")
     out += f"\nBoot: {j.get('boot_measures', '')}. Restore: {j.get('restore_measures', '')}.\n"
     return out
 
