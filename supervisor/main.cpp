@@ -89,6 +89,17 @@ int main(int argc, char** argv) {
     }
     options.runner_args = {"--kernel", kernel, "--mem_size", std::to_string(largest)};
     if (ring3) options.runner_args.push_back("--ring3");
+    // Linux functions share one runtime image, attached at pre-spawn (the app image at restore).
+    std::string rootfs;
+    for (const auto& f : functions) {
+      if (f.ring3 || f.runtimefs.empty()) continue;
+      const std::string path = controller.runtimefs_dir + "/" + f.runtimefs;
+      if (!rootfs.empty() && rootfs != path) {
+        throw snapfaas::common::Error("functions name different runtimefs images: pre-spawned runners need one");
+      }
+      rootfs = path;
+    }
+    if (!rootfs.empty()) options.runner_args.insert(options.runner_args.end(), {"--rootfs", rootfs});
     for (const std::string& p : {controller.kernel_path, controller.runtimefs_dir, controller.appfs_dir,
                                  controller.snapshot_dir}) {
       if (!p.empty() && ::access(p.c_str(), F_OK) == 0) options.read_only.push_back(p);

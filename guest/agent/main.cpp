@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "guest/agent/agent.h"
@@ -90,11 +91,9 @@ int main(int argc, char** argv) {
     } else {
       doorbell = snapfaas::guest::PortIoDoorbell::create();  // iopl(3) first: refused means not our guest
     }
-    const snapfaas::guest::Window window = snapfaas::guest::Window::map(source);
+    std::optional<snapfaas::guest::Window> window(snapfaas::guest::Window::map(source));
     window_valid = true;
-    if (futex) doorbell = std::make_unique<snapfaas::guest::FutexDoorbell>(window, g_stop);
-    snapfaas::guest::log(LogLevel::kDebug, "window %s+0x%llx: %u slots of %u bytes", source.path.c_str(),
-                         static_cast<unsigned long long>(source.offset), window.slot_count(), window.slot_size());
+    if (futex) doorbell = std::make_unique<snapfaas::guest::FutexDoorbell>(*window, g_stop);
 
     int code = 0;
     {
@@ -107,7 +106,15 @@ int main(int argc, char** argv) {
       }
       python->import_handler(module_dir, module, function);
       doorbell->snapshot_point(snapfaas::ipc::SnapshotPoint::kDiff);
-      snapfaas::guest::Agent agent(window, *doorbell, *python,
+      if (!futex) {
+        // A restored agent serves another channel than the one it was snapshotted with, whose
+        // layout (slot count and size, ring capacities, window size) may differ: map it anew.
+        window.reset();
+        window.emplace(snapfaas::guest::Window::map(source));
+      }
+      snapfaas::guest::log(LogLevel::kDebug, "window %s+0x%llx: %u slots of %u bytes", source.path.c_str(),
+                           static_cast<unsigned long long>(source.offset), window->slot_count(), window->slot_size());
+      snapfaas::guest::Agent agent(*window, *doorbell, *python,
                                    {.spin = std::chrono::microseconds(spin_us)});
       code = agent.run();
     }
