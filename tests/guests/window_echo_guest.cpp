@@ -4,6 +4,8 @@
 //   WINDOW_CHECKSUM=1: the response is FNV-1a64(payload) (8 bytes, little-endian) followed by the
 //                      payload (status kRejected, length 0, when that does not fit the slot).
 //   WINDOW_SPIN_CYCLES: TSC cycles to poll before WAIT (0: park at once).
+// A request whose payload starts with {"hostile" turns the guest hostile: it pushes its response
+// ring tail far past anything valid and rings RESPONSE_READY (tests: only its VM may suffer).
 // Before its first WAIT it writes SNAPSHOT_POINT 1 (base) once: firerunner --dump_dir saves a
 // snapshot there; without it the write is a no-op. After the point the window is read again: a
 // restored copy runs under another runner's channel, whose layout may differ.
@@ -33,6 +35,17 @@ std::uint64_t poll_tail(const Window& w, std::uint64_t head) {
     }
   } while (rdtsc() < until);
   return tail;
+}
+
+bool hostile_request(const Window& w, const RequestDesc& d) {
+  static constexpr char kTrigger[] = "{\"hostile\"";
+  constexpr std::uint32_t n = sizeof kTrigger - 1;
+  if (d.slot >= w.layout.channel.slot_count || d.length < n || d.length > w.layout.channel.slot_size) return false;
+  const std::uint8_t* slot = w.slots + static_cast<std::uint64_t>(d.slot) * w.layout.channel.slot_size;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    if (slot[i] != static_cast<std::uint8_t>(kTrigger[i])) return false;
+  }
+  return true;
 }
 
 std::uint32_t answer(const Window& w, const RequestDesc& d) {
@@ -88,6 +101,11 @@ extern "C" int guest_main(std::uint64_t, std::uint32_t vcpu, std::uint32_t) {
     while (head != tail) {
       RequestDesc d = w.request_entries[head & (cap - 1)];
       __atomic_store_n(&w.requests->head, ++head, __ATOMIC_RELEASE);  // entry copied: give it back
+      if (hostile_request(w, d)) {
+        __atomic_store_n(&w.responses->tail, resp_tail + 0x10000, __ATOMIC_RELEASE);  // garbage index
+        port_out32(kPortResponseReady, 0);
+        continue;
+      }
       ResponseDesc r{d.request_id, d.slot, 0, static_cast<std::uint32_t>(ResponseStatus::kRejected), 0};
       if (d.slot < w.layout.channel.slot_count && d.length <= w.layout.channel.slot_size) {
         const std::uint32_t length = answer(w, d);

@@ -394,6 +394,38 @@ TEST_CASE("real firerunner, ring-3 echo guests: 10^4 requests all answered, then
   CHECK(run.stats["evictions"].get<int>() >= 10);
   CHECK(run.stats["cold"].get<int>() - run.stats["evictions"].get<int>() <= 2);
 }
+TEST_CASE("real firerunner, a hostile guest corrupts its response ring: only its request and VM are lost") {
+  Env env;
+  const std::string guest = SNAPFAAS_ECHO_GUEST_PATH;
+  std::string fns;
+  for (const char* n : {"a", "b"}) {
+    fns += std::string(n) + ":\n  kernel: " + guest + "\n  ring3: true\n  memory: 16\n  concurrency_limit: 2\n";
+  }
+  env.write_config(fns, SNAPFAAS_FIRERUNNER_PATH);
+  constexpr int kHostile = 50;
+  std::vector<json> lines;
+  for (int i = 0; i < 200; ++i) {
+    json payload = i == kHostile ? json{{"hostile", 1}} : json{{"n", i}};
+    lines.push_back({{"time", i}, {"function", i % 2 == 0 ? "a" : "b"}, {"payload", payload}});
+  }
+  env.write_workload(lines);
+  Run run = env.run({"--mem", "64", "--runners", "4"});
+  INFO(run.stderr_text.substr(0, 4000));
+  REQUIRE(run.exit_code == 0);
+  REQUIRE(run.results.size() == 200);
+  for (auto& r : run.results) {
+    if (r["id"] == kHostile) {
+      CHECK(r["status"] == "error");
+      CHECK(r["error"].get<std::string>().find("bad response") != std::string::npos);
+    } else {
+      CHECK(r["status"] == "ok");
+      CHECK(r["response"]["n"] == r["id"]);
+    }
+  }
+  CHECK(run.stats["runner_failures"].get<int>() == 1);
+  CHECK(shm_leftovers(run.pid).empty());
+}
+
 // A base snapshot of the ring-3 echo guest at its SNAPSHOT_POINT: firerunner with a channel of
 // our own and --dump_dir, as fc_wrapper builds snapshots. Made readable for the jailed uid.
 fs::path make_echo_snapshot(const fs::path& dir) {
