@@ -58,16 +58,9 @@ int main(int argc, char** argv) {
   app.add_flag("--no_seccomp", no_seccomp, "do not install the seccomp filters (debugging only)");
   app.add_flag("--seccomp_log", seccomp_log, "")->group("");  // hidden: log instead of kill (finding syscall needs)
   app.add_option("--test_hook", test_hook, "")->group("");    // hidden: tests only (restore_server.h)
-  bool seccomp_linux = false;  // hidden: the allowlists are verified with ring-3 guests only so far
-  app.add_flag("--seccomp_linux", seccomp_linux, "")->group("");
   CLI11_PARSE(app, argc, argv);
-  snapfaas::runner::SeccompSettings seccomp{
+  const snapfaas::runner::SeccompSettings seccomp{
       !no_seccomp, seccomp_log ? snapfaas::runner::SeccompAction::kLog : snapfaas::runner::SeccompAction::kKill};
-  if (!config.ring3 && !seccomp_linux && seccomp.enabled) {
-    // Linux guests (virtio-blk, serial, device restore) have not run under the filters yet (they
-    // need the emulated KVM host here): filters for ring-3 guests only until that was measured.
-    seccomp.enabled = false;
-  }
   load_dirs.insert(load_dirs.end(), diff_dirs.begin(), diff_dirs.end());
   config.dirty_log = !snapshot_out.empty();
 

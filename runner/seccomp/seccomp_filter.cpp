@@ -26,7 +26,8 @@ constexpr std::string_view kCommon[] = {
 };
 
 // vCPU thread extras: what a new thread does for itself (glibc's start_thread).
-constexpr std::string_view kVcpuOnly[] = {"set_robust_list", "sigaltstack", "fsync", "fdatasync"};
+constexpr std::string_view kVcpuOnly[] = {"set_robust_list", "sigaltstack", "fsync", "fdatasync",
+                                           "epoll_ctl"};  // virtio-net arms its tap on DRIVER_OK (vCPU)
 
 #if defined(__SANITIZE_ADDRESS__)
 // Sanitizer builds only (SNAPFAAS_SANITIZE, tests): UBSan's vptr check probes memory through a
