@@ -356,14 +356,18 @@ TEST_CASE("ring-3 functions: runners get the function's guest with --ring3 and t
 #else  // real-runner tests (test_supervisor_firerunner)
 // The same supervisor with the real firerunner serving ring-3 echo guests through the ring window
 // (jailed: own /dev/kvm node, uid 65534).
+
+// Function file: ring-3 echo functions `names`, booted from the echo guest, 16 MiB, 2 VMs each.
+std::string echo_functions(std::initializer_list<const char*> names) {
+  std::string fns;
+  for (const char* n : names) {
+    fns += std::string(n) + ":\n  kernel: " + SNAPFAAS_ECHO_GUEST_PATH + "\n  ring3: true\n  memory: 16\n  concurrency_limit: 2\n";
+  }
+  return fns;
+}
 TEST_CASE("real firerunner, ring-3 echo guests: 10^4 requests all answered, then eviction under a tight --mem") {
   Env env;
-  const std::string guest = SNAPFAAS_ECHO_GUEST_PATH;
-  std::string fns;
-  for (const char* n : {"a", "b", "c"}) {
-    fns += std::string(n) + ":\n  kernel: " + guest + "\n  ring3: true\n  memory: 16\n  concurrency_limit: 2\n";
-  }
-  env.write_config(fns, SNAPFAAS_FIRERUNNER_PATH);
+  env.write_config(echo_functions({"a", "b", "c"}), SNAPFAAS_FIRERUNNER_PATH);
   std::vector<json> lines;
   for (int i = 0; i < 10'000; ++i) {
     lines.push_back({{"time", i / 4}, {"function", i % 2 == 0 ? "a" : "b"}, {"payload", {{"n", i}}}});
@@ -396,12 +400,7 @@ TEST_CASE("real firerunner, ring-3 echo guests: 10^4 requests all answered, then
 }
 TEST_CASE("real firerunner, a hostile guest corrupts its response ring: only its request and VM are lost") {
   Env env;
-  const std::string guest = SNAPFAAS_ECHO_GUEST_PATH;
-  std::string fns;
-  for (const char* n : {"a", "b"}) {
-    fns += std::string(n) + ":\n  kernel: " + guest + "\n  ring3: true\n  memory: 16\n  concurrency_limit: 2\n";
-  }
-  env.write_config(fns, SNAPFAAS_FIRERUNNER_PATH);
+  env.write_config(echo_functions({"a", "b"}), SNAPFAAS_FIRERUNNER_PATH);
   constexpr int kHostile = 50;
   std::vector<json> lines;
   for (int i = 0; i < 200; ++i) {
