@@ -307,6 +307,8 @@ def main():
         md += [f"### `{n}`", "", DESCRIBE.get(n, ""), ""]
         status = ("" if not b else f"{'ok' if b.get('ok') else '**failed**'} in {b.get('seconds')} s, load "
                   f"{fmt(b.get('loadavg_1m_at_start'), digits=1)} at its start. ")
+        if b.get("rerun"):  # one benchmark measured again after the run (run.json says when and with what)
+            status += f"Re-run: {b['rerun']}. "
         if j is None:
             md += [status + "No JSON: the benchmark failed or is not present.", ""]
             continue
