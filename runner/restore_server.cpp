@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
@@ -40,7 +41,7 @@ struct Load {
 };
 
 Load load_function(Vmm& vmm, const std::vector<FunctionImage>& table, const ipc::ControlCommand& command,
-                   const TestHook& hook) {
+                   const TestHook& hook, snapshot::PreparedRestore* prepared) {
   const auto op = static_cast<ipc::ControlOp>(command.op);
   if (command.arg0 >= table.size()) {
     spdlog::error("firerunner: load command {} names function {}, the table has {}", command.command_id,
@@ -70,7 +71,7 @@ Load load_function(Vmm& vmm, const std::vector<FunctionImage>& table, const ipc:
   options.eager_diff = (command.arg1 & 2U) != 0;
   try {
     const auto t0 = Clock::now();
-    const snapshot::SnapshotId id = snapshot::restore_vmm(vmm, f.snapshot_dirs, options, /*dirty_logging=*/false, f.appfs);
+    const snapshot::SnapshotId id = snapshot::restore_vmm(vmm, f.snapshot_dirs, options, /*dirty_logging=*/false, f.appfs, prepared);
     spdlog::info("firerunner: restored function {} ({}) in {:.3f} ms", index, f.name, ms_between(t0, Clock::now()));
     return {true, false, 0, id};
   } catch (const std::exception& e) {
@@ -138,9 +139,27 @@ int run_restore_server(const RestoreServerConfig& config) {
   const SeccompSettings seccomp = config.seccomp;
   window_options.control_thread_init = [seccomp] { apply_seccomp(ThreadRole::kControl, seccomp); };
   window::WindowService window(config.channel, vmm, created, std::move(window_options));
+  // Ring-3 VMs whose functions all restore snapshots (a kBoot must find the --kernel untouched):
+  // the request-independent part of the restore happens now, for the first function (the others
+  // share its base or fall back to a full restore). Linux VMs restore unprepared until the
+  // preparation was measured with them (that needs the emulated KVM host here).
+  snapshot::PreparedRestore prepared;
+  const bool all_restore = std::all_of(table.begin(), table.end(), [](const FunctionImage& f) { return !f.snapshot_dirs.empty(); });
+  if (vmm.ring3() && all_restore) {
+    const auto candidate = std::find_if(table.begin(), table.end(), [](const FunctionImage& f) {
+      return !f.snapshot_dirs.empty() && !f.copy_base;
+    });
+    if (candidate != table.end()) {
+      try {
+        prepared = snapshot::prepare_vmm(vmm, candidate->snapshot_dirs, {});
+      } catch (const std::exception& e) {  // a bad snapshot fails its own restore later, clearly
+        spdlog::warn("firerunner: pre-spawn preparation for {} skipped: {}", candidate->name, e.what());
+      }
+    }
+  }
   apply_seccomp(ThreadRole::kVmm, seccomp);
-  spdlog::info("firerunner: pre-spawned, {} functions, VM ready in {:.3f} ms, waiting for a load command",
-               table.size(), ms_between(created, Clock::now()));
+  spdlog::info("firerunner: pre-spawned, {} functions, VM ready in {:.3f} ms{}, waiting for a load command",
+               table.size(), ms_between(created, Clock::now()), prepared.valid ? " (restore prepared)" : "");
   if (config.test_hook.function < 0) config.test_hook.fire("forbidden_syscall", -1);
 
   Load load;
@@ -150,7 +169,7 @@ int run_restore_server(const RestoreServerConfig& config) {
       spdlog::info("firerunner: shut down before any load");
       return 0;
     }
-    load = load_function(vmm, table, *command, config.test_hook);
+    load = load_function(vmm, table, *command, config.test_hook, &prepared);
     window.ports().reply_control(*command, load.status,
                                  static_cast<std::uint64_t>(ms_between(created, Clock::now()) * 1e6));
     if (load.failed) return 1;

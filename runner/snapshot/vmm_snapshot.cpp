@@ -47,7 +47,7 @@ std::vector<KvmVcpu*> kvm_vcpus(Vmm& vmm) {
 }  // namespace
 
 SnapshotId restore_vmm(Vmm& vmm, std::span<const std::string> dirs, const RestoreOptions& options,
-                       bool dirty_logging, const std::string& appfs_override) {
+                       bool dirty_logging, const std::string& appfs_override, PreparedRestore* prepared) {
   LoadedSnapshot snap = load_snapshot(dirs);
   tss_type_for_svm(snap.state);
   if (snap.state.ring3 != vmm.ring3()) {
@@ -55,7 +55,7 @@ SnapshotId restore_vmm(Vmm& vmm, std::span<const std::string> dirs, const Restor
                         " guest, --kernel is not");
   }
   const std::vector<KvmVcpu*> vcpus = kvm_vcpus(vmm);
-  const RestoreTimings t = restore_into(vmm.vm(), vmm.memory(), vcpus, snap, options, dirty_logging);
+  const RestoreTimings t = restore_into(vmm.vm(), vmm.memory(), vcpus, snap, options, dirty_logging, prepared);
   const auto devices_start = std::chrono::steady_clock::now();
   restore_devices(vmm, snap.state.devices, appfs_override);
   (void)vmm.memory().take_written();  // a later diff holds what was written after the restore
@@ -64,6 +64,13 @@ SnapshotId restore_vmm(Vmm& vmm, std::span<const std::string> dirs, const Restor
   spdlog::info("restored {} layer(s): memory {:.3f} ms, VM state {:.3f} ms, vCPU state {:.3f} ms, devices {:.3f} ms",
                dirs.size(), t.memory_ms, t.vm_state_ms, t.vcpu_state_ms, devices_ms);
   return snap.memory.back().header.id;
+}
+
+PreparedRestore prepare_vmm(Vmm& vmm, std::span<const std::string> candidate_dirs, const PrepareOptions& options) {
+  LoadedSnapshot candidate = load_snapshot(candidate_dirs);
+  tss_type_for_svm(candidate.state);
+  const std::vector<KvmVcpu*> vcpus = kvm_vcpus(vmm);
+  return prepare_restore(vmm.vm(), vmm.memory(), vcpus, candidate, options, vmm.config().dirty_log);
 }
 
 SnapshotPoint::SnapshotPoint(Vmm& vmm, std::string out_dir, std::optional<SnapshotId> base, bool restored,

@@ -22,8 +22,16 @@ namespace snapfaas::runner::snapshot {
 /// the registered RAM, VM, vCPU and device state applied (restore_devices: `appfs_override`
 /// backs the app disk when non-empty). `dirty_logging`: the Vmm registered its RAM with
 /// KVM_MEM_LOG_DIRTY_PAGES (needed to take a diff later). Returns the id of the last layer.
+/// `prepared` (optional): from prepare_vmm on this Vmm; consumed.
 SnapshotId restore_vmm(Vmm& vmm, std::span<const std::string> dirs, const RestoreOptions& options,
-                       bool dirty_logging, const std::string& appfs_override = {});
+                       bool dirty_logging, const std::string& appfs_override = {},
+                       PreparedRestore* prepared = nullptr);
+
+/// Pre-spawn work for a later restore_vmm of a snapshot with the same base as `candidate_dirs`
+/// (prepare_restore: files validated, base mapped, vCPUs entered once and state set ahead), on a
+/// Vmm whose vCPUs have not run. Throws common::Error.
+[[nodiscard]] PreparedRestore prepare_vmm(Vmm& vmm, std::span<const std::string> candidate_dirs,
+                                          const PrepareOptions& options);
 
 /// The snapshot point of one Vmm. Construct before vmm.run(); destroy after it returns.
 /// Two ways in: ring-3 test guests write the SnapshotPort (SNAPFAAS_PORT_SNAPSHOT), the guest agent
