@@ -30,8 +30,9 @@ int main(int argc, char** argv) {
   app.add_option("--vcpu_count", vcpus);
   app.add_flag("--ring3", ring3);
   app.add_option("--channel", channel_name)->required();
-  std::string functions_table;
+  std::string functions_table, rootfs;
   app.add_option("--functions", functions_table);  // pre-spawned restore mode: accepted, not read
+  app.add_option("--rootfs", rootfs);              // Linux functions' runtime image: accepted, not read
   CLI11_PARSE(app, argc, argv);
   auto channel = ipc::RunnerChannel::open(channel_name);
   std::int64_t function = -1;
