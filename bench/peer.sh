@@ -34,6 +34,7 @@ command -v qemu-system-x86_64 >/dev/null || die "peer.sh: qemu-system-x86_64 mis
 
 host_args=(--auto --mem 2048 --timeout $((quick ? 900 : 1800)))
 [[ -n ${SNAPFAAS_L1_KERNEL:-} ]] && host_args+=(--kernel "$SNAPFAAS_L1_KERNEL")
+mkdir -p "$ROOT/bench/results"  # a fresh clone has no results folder yet (it is git-ignored)
 inner_out="$(mktemp "$ROOT/bench/results/.peer-inner.XXXXXX")"  # inside the repo: L1 writes it over 9p
 trap 'rm -f "$inner_out"' EXIT
 machine="$("$ROOT/scripts/kvm-detect.sh")"

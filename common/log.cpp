@@ -5,11 +5,15 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
+#include <ctime>
 #include <string>
 
 namespace snapfaas::common {
 
 void init_logging(std::string_view process_name, std::string_view level) {
+  // Load the time zone now: the first local-time log line would otherwise open /etc/localtime
+  // from whatever thread logs first — after firerunner's seccomp filters, a SIGSYS.
+  ::tzset();
   std::string lvl(level);
   if (lvl.empty()) {
     const char* env = std::getenv("SNAPFAAS_LOG");

@@ -42,7 +42,7 @@ if [[ $ring3 -eq 1 ]]; then
   step "workload: Poisson arrivals, echo_a every 2 ms and echo_b every 10 ms on average, ${end_ms} ms, seed 1"
   "$bin/snapfaas-workload" --function echo_a=2 --function echo_b=10 --start 0 --end "$end_ms" \
     --users 4 --seed 1 --payload '{"text":"hello, snapfaas"}' --out "$out/workload.jsonl"
-  where=(env)
+  where=(env) extra=()
 else
   end_ms="${end_ms:-8000}" mem="${mem:-512}"
   config="$ROOT/configs/controller.yaml"
@@ -54,10 +54,11 @@ else
     --out "$out/workload.jsonl"
   if [[ $case_word == hardware ]]; then
     step "Linux guests run natively (hardware KVM)"
-    where=(env)
+    where=(env) extra=()
   else
     step "Linux guests cannot run on this KVM ($case_word): the supervisor runs inside the emulated KVM host"
     where=("$ROOT/scripts/kvm-host.sh" --mem 4096 --timeout 1200 --)
+    extra=(--start_timeout 60000)  # VM creation takes seconds under QEMU TCG, more on a busy host
   fi
 fi
 echo "$(wc -l < "$out/workload.jsonl") requests in $out/workload.jsonl"
@@ -65,7 +66,7 @@ echo "$(wc -l < "$out/workload.jsonl") requests in $out/workload.jsonl"
 step "snapfaas-supervisor --mem $mem (results: $out/results.jsonl, stats: $out/stats.json)"
 set +e
 "${where[@]}" "$bin/snapfaas-supervisor" --config "$config" --mem "$mem" \
-  --requests_file "$out/workload.jsonl" --output "$out/results.jsonl" --stats "$out/stats.json" \
+  --requests_file "$out/workload.jsonl" --output "$out/results.jsonl" --stats "$out/stats.json" "${extra[@]}" \
   > "$out/supervisor.log" 2>&1
 rc=$?
 set -e

@@ -50,6 +50,9 @@ int main(int argc, char** argv) {
   app.add_option("--keep_alive", keep_alive, "evict VMs idle this long, ms (0 = never)")->capture_default_str();
   app.add_option("--deadline", deadline, "per-request deadline, ms (0 = none)")->capture_default_str();
   app.add_flag("--no_jail", no_jail, "start runners without the jailer (debugging)");
+  unsigned start_timeout_ms = 10'000;
+  app.add_option("--start_timeout", start_timeout_ms, "a runner that is not ready this long after its spawn fails, ms")
+      ->capture_default_str();
   app.add_flag("--spawn_on_demand", spawn_on_demand, "spawn runners at cold start instead of ahead of time");
   app.add_option("--uid", jail.uid, "runner uid")->capture_default_str();
   app.add_option("--gid", jail.gid, "runner gid")->capture_default_str();
@@ -121,6 +124,7 @@ int main(int argc, char** argv) {
                          queue, std::chrono::milliseconds(keep_alive)};
     options.deadline = std::chrono::milliseconds(deadline);
     options.prespawn = !spawn_on_demand;
+    options.start_timeout = std::chrono::milliseconds(start_timeout_ms);
     options.stats_name = snapfaas::ipc::stats_object_name(::getpid());
     jail.enabled = !no_jail;
     Jailer jailer(jail);
