@@ -357,6 +357,31 @@ TEST_CASE("ring-3 functions: runners get the function's guest with --ring3 and t
 // The same supervisor with the real firerunner serving ring-3 echo guests through the ring window
 // (jailed: own /dev/kvm node, uid 65534).
 
+// 10^4 requests alternating between functions a and b, four per millisecond, through 4 runners;
+// every one must come back ok with its payload echoed.
+Run run_echo_burst(const Env& env) {
+  std::vector<json> lines;
+  for (int i = 0; i < 10'000; ++i) {
+    lines.push_back({{"time", i / 4}, {"function", i % 2 == 0 ? "a" : "b"}, {"payload", {{"n", i}}}});
+  }
+  env.write_workload(lines);
+  Run run = env.run({"--mem", "64", "--runners", "4", "--queue", "20000"});
+  INFO(run.stderr_text.substr(0, 4000));
+  REQUIRE(run.exit_code == 0);
+  REQUIRE(run.results.size() == 10'000);
+  for (auto& r : run.results) {
+    REQUIRE(r["status"] == "ok");
+    CHECK(r["response"]["n"] == r["id"]);  // the guest echoes the payload
+  }
+  return run;
+}
+
+int count_cold(Run& run) {
+  int cold = 0;
+  for (auto& r : run.results) cold += r["cold"].get<bool>() ? 1 : 0;
+  return cold;
+}
+
 // Function file: ring-3 echo functions `names`, booted from the echo guest, 16 MiB, 2 VMs each.
 std::string echo_functions(std::initializer_list<const char*> names) {
   std::string fns;
@@ -368,27 +393,14 @@ std::string echo_functions(std::initializer_list<const char*> names) {
 TEST_CASE("real firerunner, ring-3 echo guests: 10^4 requests all answered, then eviction under a tight --mem") {
   Env env;
   env.write_config(echo_functions({"a", "b", "c"}), SNAPFAAS_FIRERUNNER_PATH);
-  std::vector<json> lines;
-  for (int i = 0; i < 10'000; ++i) {
-    lines.push_back({{"time", i / 4}, {"function", i % 2 == 0 ? "a" : "b"}, {"payload", {{"n", i}}}});
-  }
-  env.write_workload(lines);
-  Run run = env.run({"--mem", "64", "--runners", "4", "--queue", "20000"});
-  INFO(run.stderr_text.substr(0, 4000));
-  REQUIRE(run.exit_code == 0);
-  REQUIRE(run.results.size() == 10'000);
-  int cold = 0;
-  for (auto& r : run.results) {
-    REQUIRE(r["status"] == "ok");
-    CHECK(r["response"]["n"] == r["id"]);  // the guest echoes the payload
-    cold += r["cold"].get<bool>() ? 1 : 0;
-  }
+  Run run = run_echo_burst(env);
+  const int cold = count_cold(run);
   CHECK(cold >= 2);
   CHECK(cold <= 4);
   CHECK(run.stats["evictions"] == 0);
   CHECK(shm_leftovers(run.pid).empty());
 
-  lines.clear();
+  std::vector<json> lines;
   for (int i = 0; i < 30; ++i) lines.push_back({{"time", i * 20}, {"function", std::string(1, "abc"[i % 3])}, {"payload", {{"n", i}}}});
   env.write_workload(lines);
   run = env.run({"--mem", "32", "--runners", "3"});
@@ -459,28 +471,15 @@ TEST_CASE("real firerunner, restored echo snapshots: 10^4 requests, cold starts 
   Env env;
   const fs::path snap = make_echo_snapshot(env.dir);
   env.write_config(restoring_function("a", snap) + restoring_function("b", snap), SNAPFAAS_FIRERUNNER_PATH);
-  std::vector<json> lines;
-  for (int i = 0; i < 10'000; ++i) {
-    lines.push_back({{"time", i / 4}, {"function", i % 2 == 0 ? "a" : "b"}, {"payload", {{"n", i}}}});
-  }
-  env.write_workload(lines);
-  Run run = env.run({"--mem", "64", "--runners", "4", "--queue", "20000"});
-  INFO(run.stderr_text.substr(0, 4000));
-  REQUIRE(run.exit_code == 0);
-  REQUIRE(run.results.size() == 10'000);
-  int cold = 0;
-  for (auto& r : run.results) {
-    REQUIRE(r["status"] == "ok");
-    CHECK(r["response"]["n"] == r["id"]);  // the restored guest echoes the payload
-    cold += r["cold"].get<bool>() ? 1 : 0;
-  }
+  Run run = run_echo_burst(env);
+  const int cold = count_cold(run);
   CHECK(cold >= 2);
   CHECK(cold <= 4);
   CHECK(run.stats["restores"] == cold);  // every cold start was a snapshot restore
   CHECK(run.stats["boots"] == 0);
   CHECK(shm_leftovers(run.pid).empty());
 
-  lines.clear();
+  std::vector<json> lines;
   for (int i = 0; i < 30; ++i) lines.push_back({{"time", i * 20}, {"function", i % 2 == 0 ? "a" : "b"}, {"payload", {{"n", i}}}});
   env.write_workload(lines);
   run = env.run({"--mem", "16", "--runners", "1"});
