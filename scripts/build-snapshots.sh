@@ -4,25 +4,35 @@
 #                              the agent's base snapshot point (CPython started, no function yet)
 #   $CACHE/snapshots/NAME      one diff per function: the base restored with functions/NAME's app
 #                              image, saved at the agent's diff snapshot point (handler imported)
+#   $CACHE/snapshots/python3-net, NAME-net   only for --network NAME (functions with network: true):
+#                              the same with a virtio-net device (fc_wrapper --network
+#                              tap0/06:00:ac:10:00:02 in a runner namespace made by
+#                              setup-network.sh), so that a restored guest has eth0; the plain base
+#                              keeps no device, so functions without network never get one
+#                              (docs/NETWORKING.md). The function file names them:
+#                              load_dir: python3-net, diff_dirs: [NAME-net].
 # Each is made by fc_wrapper --dump_dir (--load_dir for the diffs) with the Release build's
 # firerunner: natively with VT-x/AMD-V, else inside the emulated KVM host (scripts/kvm-host.sh).
 # Cached: a snapshot is rebuilt when the kernel, rootfs, app image, memory size or firerunner
 # changed (its key file says which inputs made it).
-# Usage: scripts/build-snapshots.sh [--mem MiB] [--out DIR] [NAME...]   (default: every functions/NAME;
-#        --out defaults to $SNAPFAAS_SNAPSHOTS, else $CACHE/snapshots)
+# Usage: scripts/build-snapshots.sh [--mem MiB] [--out DIR] [--network NAME]... [NAME...]
+#        (default: every functions/NAME, unless only --network names are given; --out defaults to
+#        $SNAPFAAS_SNAPSHOTS, else $CACHE/snapshots)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 mem=128
 out="${SNAPFAAS_SNAPSHOTS:-$CACHE/snapshots}"
 names=()
+net_names=()
 inner=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --mem) mem="${2:?--mem needs MiB}"; shift 2 ;;
     --out) out="${2:?--out needs a directory}"; shift 2 ;;
+    --network) net_names+=("${2:?--network needs a function name}"); shift 2 ;;
     --inner) inner=1; shift; break ;;
-    -*) die "build-snapshots.sh: unknown argument '$1' (use --mem MiB, --out DIR, NAME...)" ;;
+    -*) die "build-snapshots.sh: unknown argument '$1' (use --mem MiB, --out DIR, --network NAME, NAME...)" ;;
     *) names+=("$1"); shift ;;
   esac
 done
@@ -32,19 +42,35 @@ firerunner="$BUILD_RELEASE/runner/firerunner"
 vmlinux="$("$ROOT/scripts/images.sh" --check vmlinux)"
 rootfs="$("$ROOT/scripts/images.sh" --check rootfs)"
 
-# Inside the (emulated) KVM host: --inner OUT MEM [base|NAME APPFS]... — one fc_wrapper per snapshot.
+# Inside the (emulated) KVM host: --inner OUT MEM [base|NAME APPFS NET]... — one fc_wrapper per
+# snapshot; NET=1: with the network device, in runner namespace snapfaas-0 (made and removed here).
 if [[ $inner -eq 1 ]]; then
   out="$1" mem="$2"; shift 2
+  net_up=0
+  trap '[[ $net_up -eq 0 ]] || "$ROOT/scripts/cleanup-network.sh" 2>/dev/null' EXIT
   while [[ $# -gt 0 ]]; do
-    name="$1" app="$2"; shift 2
+    name="$1" app="$2" net="$3"; shift 3
     rm -rf "$out/$name.tmp"
     t0=$(date +%s%N)
-    if [[ $name == python3 ]]; then
+    if [[ $name == python3 || $name == python3-net ]]; then
       args=(--dump_dir "$out/$name.tmp")
+    elif [[ $net == 1 ]]; then
+      args=(--load_dir "$out/python3-net" --dump_dir "$out/$name.tmp")
     else
       args=(--load_dir "$out/python3" --dump_dir "$out/$name.tmp")
     fi
-    if ! "$wrapper" --kernel "$vmlinux" --rootfs "$rootfs" --appfs "$app" --mem_size "$mem" \
+    where=()
+    if [[ $net == 1 ]]; then
+      # An existing snapfaas-0 (setup-network.sh run on a hardware host) is used as it is;
+      # otherwise (the emulated host) one is made here and removed at the end.
+      if [[ $net_up -eq 0 && ! -e /run/netns/snapfaas-0 ]]; then
+        ip link set lo up
+        "$ROOT/scripts/setup-network.sh" 1 2>/dev/null
+        net_up=1
+      fi
+      where=(ip netns exec snapfaas-0) args+=(--network tap0/06:00:ac:10:00:02)
+    fi
+    if ! "${where[@]}" "$wrapper" --kernel "$vmlinux" --rootfs "$rootfs" --appfs "$app" --mem_size "$mem" \
         --firerunner "$firerunner" --id "snap-$name" --boot_timeout_ms 600000 "${args[@]}" \
         </dev/null >"$out/$name.log" 2>&1; then
       tail -n 25 "$out/$name.log"
@@ -58,7 +84,7 @@ if [[ $inner -eq 1 ]]; then
 fi
 
 [[ -x $wrapper && -x $firerunner ]] || die "build-snapshots.sh: $wrapper or $firerunner missing: run scripts/setup.sh"
-if [[ ${#names[@]} -eq 0 ]]; then
+if [[ ${#names[@]} -eq 0 && ${#net_names[@]} -eq 0 ]]; then
   for dir in "$ROOT"/functions/*/; do names+=("$(basename "$dir")"); done
 fi
 mkdir -p "$out"
@@ -75,20 +101,28 @@ base_key="mem=$mem kernel=$(cat "$vmlinux.key") rootfs=$(cat "$rootfs.key") fire
 jobs=()
 stale() { [[ ! -f $out/$1/state || ! -f $out/$1/key || "$(cat "$out/$1/key")" != "$2" ]]; }
 declare -A keys
-keys[python3]="$base_key"
-if stale python3 "$base_key"; then jobs+=(python3 "$placeholder"); fi
-for name in "${names[@]}"; do
-  app="$("$ROOT/scripts/images.sh" --check appfs "$name")"
-  keys[$name]="$base_key app=$(sum "$app")"
-  if [[ ${#jobs[@]} -gt 0 ]] || stale "$name" "${keys[$name]}"; then jobs+=("$name" "$app"); fi
-done
+# One chain per base: BASE SUFFIX NET NAME... (a rebuilt base rebuilds its diffs).
+chain() {
+  local base="$1" suffix="$2" net="$3" rebuilt=0 name app; shift 3
+  keys[$base]="$base_key net=$net"
+  [[ $net == 1 ]] || keys[$base]="$base_key"  # the plain base keeps its key from before
+  if stale "$base" "${keys[$base]}"; then jobs+=("$base" "$placeholder" "$net"); rebuilt=1; fi
+  for name in "$@"; do
+    app="$("$ROOT/scripts/images.sh" --check appfs "$name")"
+    keys[$name$suffix]="${keys[$base]} app=$(sum "$app")"
+    if [[ $rebuilt -eq 1 ]] || stale "$name$suffix" "${keys[$name$suffix]}"; then jobs+=("$name$suffix" "$app" "$net"); fi
+  done
+}
+if [[ ${#names[@]} -gt 0 ]]; then chain python3 "" 0 "${names[@]}"; fi
+if [[ ${#net_names[@]} -gt 0 ]]; then chain python3-net -net 1 "${net_names[@]}"; fi
+total=$(( ${#names[@]} + ${#net_names[@]} + (${#names[@]} > 0) + (${#net_names[@]} > 0) ))
 if [[ ${#jobs[@]} -eq 0 ]]; then
-  step "snapshots: all $(( ${#names[@]} + 1 )) cached in ${out#"$ROOT"/}"
+  step "snapshots: all $total cached in ${out#"$ROOT"/}"
   exit 0
 fi
 
 case_word="$("$ROOT/scripts/kvm-detect.sh" --short)"
-step "snapshots: building $(( ${#jobs[@]} / 2 )) in ${out#"$ROOT"/} ($case_word: $([[ $case_word == hardware ]] && echo natively || echo 'inside the emulated KVM host'))"
+step "snapshots: building $(( ${#jobs[@]} / 3 )) in ${out#"$ROOT"/} ($case_word: $([[ $case_word == hardware ]] && echo natively || echo 'inside the emulated KVM host'))"
 t0=$SECONDS
 set +e
 "$ROOT/scripts/kvm-host.sh" --auto --timeout 1500 -- \
@@ -96,9 +130,9 @@ set +e
 rc=${PIPESTATUS[0]}
 set -e
 [[ $rc -eq 0 ]] || die "build-snapshots.sh: failed (status $rc); logs in ${out#"$ROOT"/}/*.log"
-for ((i = 0; i < ${#jobs[@]}; i += 2)); do
+for ((i = 0; i < ${#jobs[@]}; i += 3)); do
   name="${jobs[i]}"
   [[ -f $out/$name/state ]] || die "build-snapshots.sh: $name: no snapshot written (log $out/$name.log)"
   echo "${keys[$name]}" >"$out/$name/key"
 done
-step "snapshots: built $(( ${#jobs[@]} / 2 )) in $((SECONDS - t0)) s: $(du -sh --apparent-size "$out" | cut -f1) apparent, $(du -sh "$out" | cut -f1) on disk"
+step "snapshots: built $(( ${#jobs[@]} / 3 )) in $((SECONDS - t0)) s: $(du -sh --apparent-size "$out" | cut -f1) apparent, $(du -sh "$out" | cut -f1) on disk"

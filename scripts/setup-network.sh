@@ -2,7 +2,9 @@
 # Per-runner guest networking (issue 9; Firecracker's "network for clones" layout, with nftables).
 # For each runner i in 0..N-1:
 #   network namespace snapfaas-i holding
-#     tap0     172.16.0.1/30, MAC 06:00:ac:10:00:01: the guest's link; every namespace has the
+#     tap0     172.16.0.1/30, MAC 06:00:ac:10:00:01, owned by UID:GID (default 65534:65534, the
+#                             jailed runner's uid: snapfaas-supervisor --uid/--gid) so that the
+#                             unprivileged runner may attach it: the guest's link; every namespace has the
 #                             same tap name, address and MAC, so clones restored from one snapshot
 #                             (guest 172.16.0.2, MAC 06:00:ac:10:00:02) find what they were
 #                             snapshotted with, down to the gateway's ARP entry
@@ -14,13 +16,24 @@
 # interface, so runners reach whatever the host reaches.
 # Idempotent: running it again converges (missing pieces are created, runners >= N removed).
 # Run a runner inside its namespace: ip netns exec snapfaas-i firerunner ... --network tap0/MAC
-# Usage: scripts/setup-network.sh N        (1 <= N <= 16384; needs root, iproute2, nftables)
+# Usage: scripts/setup-network.sh N [--uid UID] [--gid GID]   (1 <= N <= 16384; needs root, iproute2, nftables)
+# snapfaas-supervisor uses it for functions with network: true (runner i joins snapfaas-i).
 # Undo:  scripts/cleanup-network.sh
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 n="${1:-}"
-[[ $n =~ ^[0-9]+$ && $n -ge 1 && $n -le 16384 ]] || die "usage: setup-network.sh N (number of runners, 1..16384)"
+[[ $n =~ ^[0-9]+$ && $n -ge 1 && $n -le 16384 ]] || die "usage: setup-network.sh N [--uid UID] [--gid GID] (N: number of runners, 1..16384)"
+shift
+uid=65534 gid=65534
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --uid) uid="${2:-}"; shift 2 ;;
+    --gid) gid="${2:-}"; shift 2 ;;
+    *) die "setup-network.sh: unknown argument '$1' (usage: setup-network.sh N [--uid UID] [--gid GID])" ;;
+  esac
+done
+[[ $uid =~ ^[0-9]+$ && $gid =~ ^[0-9]+$ ]] || die "setup-network.sh: --uid and --gid take numbers"
 [[ $(id -u) == 0 ]] || die "setup-network.sh needs root (network namespaces, taps, nftables)"
 command -v ip >/dev/null || die "ip (iproute2) is not installed"
 command -v nft >/dev/null || die "nft is not installed (package nftables): run scripts/setup.sh --no-build"
@@ -53,7 +66,13 @@ setup_runner() {
   ha="$(host_addr "$i")" na="$(ns_addr "$i")"
   ip netns list | grep -qx "$ns\( (id: [0-9]*)\)\?" || ip netns add "$ns"
   ip -n "$ns" link set lo up
-  ip -n "$ns" link show "$TAP" >/dev/null 2>&1 || ip -n "$ns" tuntap add dev "$TAP" mode tap
+  # The tap belongs to the runner uid (TUNSETIFF on a persistent tap: its owner, or CAP_NET_ADMIN);
+  # one with another owner is made anew.
+  if ip -n "$ns" link show "$TAP" >/dev/null 2>&1 &&
+     [[ "$(ip netns exec "$ns" cat "/sys/class/net/$TAP/owner" "/sys/class/net/$TAP/group" 2>/dev/null | tr '\n' ' ')" != "$uid $gid " ]]; then
+    ip -n "$ns" link del "$TAP"
+  fi
+  ip -n "$ns" link show "$TAP" >/dev/null 2>&1 || ip -n "$ns" tuntap add dev "$TAP" mode tap user "$uid" group "$gid"
   ip -n "$ns" link set "$TAP" address "$TAP_MAC"
   ip -n "$ns" addr replace "$TAP_ADDR" dev "$TAP"
   ip -n "$ns" link set "$TAP" up
@@ -90,4 +109,4 @@ for ns in $(ip netns list | awk '{print $1}' | grep "^$PREFIX[0-9]*\$" || true);
     ip netns del "$ns"
   fi
 done
-echo "setup-network: $n runner namespace(s) ${PREFIX}0..${PREFIX}$((n - 1)): $TAP $TAP_ADDR (guest 172.16.0.2, gw 172.16.0.1)" >&2
+echo "setup-network: $n runner namespace(s) ${PREFIX}0..${PREFIX}$((n - 1)): $TAP $TAP_ADDR owned by $uid:$gid (guest 172.16.0.2, gw 172.16.0.1)" >&2

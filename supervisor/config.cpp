@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -142,6 +144,8 @@ ControllerConfig parse_controller_config(const std::string& text, const std::str
     else if (key == "snapshot_dir") field = &c.snapshot_dir;
     else if (key == "function_config") field = &c.function_config;
     else if (key == "firerunner_path") field = &c.firerunner_path;
+    else if (key == "network_namespace_prefix") field = &c.network_namespace_prefix;
+    else if (key == "network_tap") field = &c.network_tap;
     if (field == nullptr) {
       spdlog::warn("{}:{}: unknown key '{}' (ignored)", source, entry.first.Mark().line + 1, key);
       continue;
@@ -151,6 +155,18 @@ ControllerConfig parse_controller_config(const std::string& text, const std::str
   }
   for (const char* required : {"kernel_path", "function_config", "firerunner_path"}) {
     if (!seen.contains(required)) throw error_at(source, root.Mark(), std::string("missing field '") + required + "'");
+  }
+  // A name under /run/netns: no path separators, nothing a shell would expand.
+  const bool prefix_ok = !c.network_namespace_prefix.empty() &&
+                         std::all_of(c.network_namespace_prefix.begin(), c.network_namespace_prefix.end(), [](char ch) {
+                           return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '-' || ch == '_' || ch == '.';
+                         }) && c.network_namespace_prefix[0] != '.';
+  if (!prefix_ok) {
+    throw error_at(source, root["network_namespace_prefix"].Mark(),
+                   "field 'network_namespace_prefix' must be a name of letters, digits, '-', '_', '.'");
+  }
+  if (c.network_tap.find('/') == std::string::npos) {
+    throw error_at(source, root["network_tap"].Mark(), "field 'network_tap' must be TAP/MAC");
   }
   return c;
 }

@@ -18,6 +18,11 @@ struct ControllerConfig {
   std::string snapshot_dir;     ///< directory of base/diff snapshots
   std::string function_config;  ///< the function file
   std::string firerunner_path;  ///< the runner binary
+  /// Used only when a function has `network: true` (docs/NETWORKING.md): runner i joins the network
+  /// namespace /run/netns/<network_namespace_prefix><i> (scripts/setup-network.sh N) and attaches
+  /// virtio-net on `network_tap` there (firerunner --network TAP/MAC).
+  std::string network_namespace_prefix = "snapfaas-";
+  std::string network_tap = "tap0/06:00:ac:10:00:02";
 };
 
 /// One function. Absent snapshot fields (load_dir empty) mean a regular boot.
@@ -35,6 +40,7 @@ struct FunctionConfig {
   std::string kernel;             ///< per-function kernel override (ring-3 test guests)
   bool ring3 = false;             ///< start the kernel ELF at CPL3 (ring-3 test guest)
   bool network = false;           ///< attach virtio-net (tap0 in the runner's snapfaas-i netns); off: no device
+                                  ///< (a snapshot-restoring one needs a base built with the device: python3-net)
 
   [[nodiscard]] bool restores_snapshot() const noexcept { return !load_dir.empty(); }
 };

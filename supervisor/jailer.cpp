@@ -4,8 +4,10 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/nsfs.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -25,6 +27,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/unique_fd.h"
 
 namespace snapfaas::supervisor {
 namespace {
@@ -65,9 +68,25 @@ void bind_mount(const std::string& host, const std::string& root, bool read_only
   }
 }
 
-// Everything between clone() and execve() in the jailed child.
+// A character device node of the jail's own, owned by the runner uid (Firecracker's jailer does the
+// same). When mknod is refused (device cgroup) the host node is bind-mounted instead, and given to
+// the runner uid only when `chown_shared` (/dev/kvm; /dev/net/tun is 0666 on hosts).
+void make_device(const JailOptions& options, const std::string& root, const char* path, unsigned major,
+                 unsigned minor, bool chown_shared) {
+  const std::string target = root + path;
+  make_mount_point(fs::path(target).parent_path().string(), true);
+  if (::mknod(target.c_str(), S_IFCHR | 0600, makedev(major, minor)) != 0) {
+    bind_mount(path, root, false);
+    if (!chown_shared) return;
+  }
+  if (::chown(target.c_str(), options.uid, options.gid) != 0) child_fail("chown", path);
+}
+
+// Everything between clone() and execve() in the jailed child. `netns_fd` >= 0: join that network
+// namespace (the child was cloned without CLONE_NEWNET) and give the jail /dev/net/tun.
 [[noreturn]] void jail_child(const JailOptions& options, const JailSpec& spec, const std::string& root,
-                             const std::vector<std::string>& libs, char* const* argv) {
+                             const std::vector<std::string>& libs, char* const* argv, int netns_fd) {
+  if (netns_fd >= 0 && ::setns(netns_fd, CLONE_NEWNET) != 0) child_fail("setns", "network namespace");
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) child_fail("make-rprivate", "/");
   if (::mount("tmpfs", root.c_str(), "tmpfs", MS_NOSUID, "size=8m,mode=0755") != 0) child_fail("mount tmpfs", root);
   // Each host path once: a second bind onto a read-only mount point would fail.
@@ -85,13 +104,10 @@ void bind_mount(const std::string& host, const std::string& root, bool read_only
   bind_mount("/dev/null", root, false);
   if (!spec.shm_name.empty()) bind_mount("/dev/shm" + spec.shm_name, root, false);
   // A /dev/kvm node of our own, owned by the runner uid (Firecracker's jailer does the same).
-  if (::access("/dev/kvm", F_OK) == 0) {
-    make_mount_point(root + "/dev", true);
-    if (::mknod((root + "/dev/kvm").c_str(), S_IFCHR | 0600, makedev(10, 232)) != 0) {
-      bind_mount("/dev/kvm", root, false);  // mknod refused (device cgroup): share the host node
-    }
-    if (::chown((root + "/dev/kvm").c_str(), options.uid, options.gid) != 0) child_fail("chown", "/dev/kvm");
-  }
+  if (::access("/dev/kvm", F_OK) == 0) make_device(options, root, "/dev/kvm", 10, 232, true);
+  // The runner opens its namespace's tap0 through /dev/net/tun (the tap is owned by its uid:
+  // scripts/setup-network.sh --uid).
+  if (netns_fd >= 0) make_device(options, root, "/dev/net/tun", 10, 200, false);
   make_mount_point(root + "/proc", true);
   // pivot_root(".", ".") stacks the old root under the new one; detaching it leaves only the jail.
   if (::chdir(root.c_str()) != 0) child_fail("chdir", root);
@@ -123,7 +139,33 @@ void bind_mount(const std::string& host, const std::string& root, bool read_only
   return static_cast<bool>(out);
 }
 
+// Opens runner `runner_id`'s network namespace (close-on-exec). Throws the one clear error line.
+// `runners`: the supervisor's runner count when known (0: say "N").
+[[nodiscard]] common::UniqueFd open_netns(const std::string& prefix, unsigned runner_id, unsigned runners) {
+  const std::string path = netns_path(prefix, runner_id);
+  const std::string fix = "run scripts/setup-network.sh " + (runners != 0 ? std::to_string(runners) : std::string("N")) +
+                          (runners != 0 ? "" : " (N: the number of runners)");
+  common::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    throw common::Error("network namespace " + path + " for runner " + std::to_string(runner_id) + ": " +
+                        std::strerror(errno) + " (a function has network: true): " + fix);
+  }
+  if (::ioctl(fd.get(), NS_GET_NSTYPE) != CLONE_NEWNET) {
+    throw common::Error(path + " is not a network namespace (a function has network: true): " + fix);
+  }
+  return fd;
+}
+
 }  // namespace
+
+std::string netns_path(const std::string& prefix, unsigned runner_id) {
+  return "/run/netns/" + prefix + std::to_string(runner_id);
+}
+
+void check_network_namespaces(const std::string& prefix, unsigned runners) {
+  if (prefix.empty()) return;
+  for (unsigned i = 0; i < runners; ++i) (void)open_netns(prefix, i, runners);
+}
 
 Jailer::Jailer(JailOptions options) : options_(std::move(options)) {
   if (options_.base_dir.empty()) options_.base_dir = "/tmp/snapfaas-jail-" + std::to_string(::getpid());
@@ -207,10 +249,13 @@ pid_t Jailer::spawn(const JailSpec& spec, unsigned runner_id) {
   std::vector<char*> argv;
   for (auto& s : strings) argv.push_back(s.data());
   argv.push_back(nullptr);
+  common::UniqueFd netns;
+  if (!options_.netns_prefix.empty()) netns = open_netns(options_.netns_prefix, runner_id, 0);
   if (!options_.enabled) {
     const pid_t pid = ::fork();
     if (pid < 0) throw common::sys_error("fork runner " + std::to_string(runner_id));
     if (pid == 0) {
+      if (netns && ::setns(netns.get(), CLONE_NEWNET) != 0) child_fail("setns", netns_path(options_.netns_prefix, runner_id));
       ::syscall(SYS_close_range, 3U, ~0U, 0U);
       ::execv(spec.binary.c_str(), argv.data());
       child_fail("execv", spec.binary);
@@ -227,10 +272,11 @@ pid_t Jailer::spawn(const JailSpec& spec, unsigned runner_id) {
     throw common::sys_error("jailer: chown /dev/shm" + spec.shm_name);
   }
   // Raw clone with fork semantics: the child is pid 1 of its new pid namespace.
-  const long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET | SIGCHLD;
+  // A runner with a named namespace joins it (setns in the child) instead of a new, empty one.
+  const long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | (netns ? 0 : CLONE_NEWNET) | SIGCHLD;
   const long pid = ::syscall(SYS_clone, flags, nullptr, nullptr, nullptr, nullptr);
   if (pid < 0) throw common::sys_error("jailer: clone runner " + std::to_string(runner_id));
-  if (pid == 0) jail_child(options_, spec, root, libs, argv.data());
+  if (pid == 0) jail_child(options_, spec, root, libs, argv.data(), netns ? netns.get() : -1);
   place_in_cgroup(static_cast<pid_t>(pid), runner_id);
   return static_cast<pid_t>(pid);
 }

@@ -1,5 +1,7 @@
 // Jailer: starts one runner process in its own sandbox. The child gets new mount, pid, ipc, uts
-// and net namespaces; a fresh tmpfs root holding only the runner binary and its shared libraries,
+// and net namespaces (or, with JailOptions::netns_prefix, the runner's own named network namespace
+// /run/netns/<prefix><runner_id> made by scripts/setup-network.sh, plus a /dev/net/tun node for its
+// tap); a fresh tmpfs root holding only the runner binary and its shared libraries,
 // read-only bind mounts of the images it needs, a /dev/kvm node of its own, /dev/null and its own
 // channel object (/dev/shm/<name>: POSIX shm is a tmpfs path, so a new ipc namespace does not hide
 // it — only the mount namespace does); rlimits; cgroup v2 memory/cpu limits where the host
@@ -23,7 +25,18 @@ struct JailOptions {
   std::uint64_t memory_limit_bytes = 0;  ///< cgroup memory.max per runner (0 = none)
   std::uint32_t cpu_percent = 0;         ///< cgroup cpu.max per runner (0 = none)
   std::uint64_t max_open_files = 1024;   ///< RLIMIT_NOFILE
+  /// Non-empty: runner i joins the network namespace /run/netns/<netns_prefix><i> (setns, instead
+  /// of a new empty one) and its jail gets a /dev/net/tun node; empty: a new, empty namespace.
+  std::string netns_prefix;
 };
+
+/// The named network namespace runner `runner_id` joins with `prefix` ("/run/netns/<prefix><id>").
+[[nodiscard]] std::string netns_path(const std::string& prefix, unsigned runner_id);
+
+/// Throws common::Error with one clear line when a runner in [0, runners) has no network namespace
+/// under `prefix`: it names the missing path and the command that makes them
+/// (scripts/setup-network.sh <runners>). No-op for an empty prefix.
+void check_network_namespaces(const std::string& prefix, unsigned runners);
 
 /// One process to start.
 struct JailSpec {
@@ -46,7 +59,8 @@ class Jailer {
   ~Jailer();
 
   /// Starts `spec` (jailed when enabled) and returns its pid (in our pid namespace). The child
-  /// reports setup failures on stderr and exits 127. Throws common::Error when clone fails.
+  /// reports setup failures on stderr and exits 127. Throws common::Error when clone fails or the
+  /// runner's network namespace (netns_prefix) is missing.
   [[nodiscard]] pid_t spawn(const JailSpec& spec, unsigned runner_id);
 
   [[nodiscard]] const JailOptions& options() const noexcept { return options_; }

@@ -119,9 +119,30 @@ int main(int argc, char** argv) {
       options.read_only.push_back(table->path());
       for (const std::string& p : table->host_paths()) options.read_only.push_back(p);
     }
+    // Network functions (docs/NETWORKING.md): every runner may get one, so each joins its own
+    // namespace <prefix><slot> (scripts/setup-network.sh N) and opens tap0 there at spawn. A
+    // restore keeps only the devices the snapshot has: functions without network restore a base
+    // built without the device, so their guests never see one.
+    const auto net_function = std::find_if(functions.begin(), functions.end(), [](const auto& f) { return f.network; });
+    if (net_function != functions.end()) {
+      for (const auto& f : functions) {
+        if (f.ring3 && f.network) throw snapfaas::common::Error("function '" + f.name + "': ring-3 guests have no network device");
+        if (!f.network && !f.ring3 && !f.restores_snapshot()) {
+          throw snapfaas::common::Error("function '" + f.name + "' boots without a snapshot on runners that carry the network device '" +
+                                        net_function->name + "' needs: give it a snapshot, or network: true");
+        }
+      }
+      options.runner_args.insert(options.runner_args.end(), {"--network", controller.network_tap});
+      jail.netns_prefix = controller.network_namespace_prefix;
+    }
     options.runner_args.insert(options.runner_args.end(), runner_extra.begin(), runner_extra.end());
     options.scheduler = {mem, runners != 0 ? runners : static_cast<std::uint32_t>(std::max<std::uint64_t>(1, mem / smallest)),
                          queue, std::chrono::milliseconds(keep_alive)};
+    check_network_namespaces(jail.netns_prefix, options.scheduler.runners);  // one clear line, before any spawn
+    if (!jail.netns_prefix.empty()) {
+      spdlog::info("supervisor: function '{}' has network: true: runner i joins /run/netns/{}i with --network {}",
+                   net_function->name, jail.netns_prefix, controller.network_tap);
+    }
     options.deadline = std::chrono::milliseconds(deadline);
     options.prespawn = !spawn_on_demand;
     options.start_timeout = std::chrono::milliseconds(start_timeout_ms);

@@ -44,30 +44,31 @@ bool in_device_window(std::uint64_t mmio_base) {
          (mmio_base - layout::kVirtioMmioBase) % layout::kVirtioMmioSize == 0;
 }
 
-/// Rebuilds the virtio-net devices of a snapshot. The tap the VM opened for --network is handed
-/// over (a tap takes one fd); without --network the snapshot's tap name is opened in this process's
-/// network namespace. The MAC stays the snapshot's: the guest read it at boot.
+/// Stands where a device the VM was built with used to be when the snapshot has none there: reads
+/// as all-ones (virtio-mmio magic 0xffffffff: no device), ignores writes.
+class AbsentDevice final : public BusDevice {
+ public:
+  void read(std::uint64_t, std::span<std::uint8_t> data) noexcept override { std::fill(data.begin(), data.end(), 0xff); }
+  void write(std::uint64_t, std::span<const std::uint8_t>) noexcept override {}
+};
+
+/// Rebuilds the virtio-net devices of a snapshot. The VM's own devices (--network) pair with the
+/// snapshot's in order: the i-th hands its tap to the i-th restored device (a tap takes one fd),
+/// wherever the snapshot had it (a pre-spawned VM has no app disk yet, so its device sits one
+/// MMIO slot lower than in the snapshot). A restored device without one opens the snapshot's tap
+/// name in this process's network namespace. The VM's devices beyond the snapshot's are left out
+/// (restore_devices takes them off the bus): the guest never saw them, so a function whose
+/// snapshot has no network device gets none on a runner started with --network. The MAC stays
+/// the snapshot's: the guest read it at boot.
 std::vector<NetSlot> restore_nets(Vmm& vmm, const std::vector<NetDeviceState>& saved_nets) {
   VmmDevices& d = vmm.devices();
-  for (const NetSlot& old : d.nets) {
-    const bool kept = std::any_of(saved_nets.begin(), saved_nets.end(),
-                                  [&](const NetDeviceState& s) { return s.mmio_base == old.mmio_base; });
-    if (!kept) {
-      throw common::Error("snapshot restore: the VM has a network device (--network) the snapshot does not "
-                          "(build the snapshot with --network)");
-    }
-  }
   std::vector<NetSlot> nets;
-  for (const NetDeviceState& saved : saved_nets) {
+  for (std::size_t i = 0; i < saved_nets.size(); ++i) {
+    const NetDeviceState& saved = saved_nets[i];
     if (!in_device_window(saved.mmio_base)) {
       throw common::Error("snapshot restore: network device: MMIO address outside the device window");
     }
-    auto existing = std::find_if(d.nets.begin(), d.nets.end(),
-                                 [&](const NetSlot& s) { return s.mmio_base == saved.mmio_base; });
-    if (existing != d.nets.end() && existing->irq != saved.irq) {
-      throw common::Error("snapshot restore: network device has IRQ " + std::to_string(saved.irq) +
-                          " in the snapshot, " + std::to_string(existing->irq) + " here");
-    }
+    NetSlot* existing = i < d.nets.size() ? &d.nets[i] : nullptr;
     if (!vmm.config().network.empty()) {
       const virtio::net::NetConfig asked = virtio::net::parse_network_spec(vmm.config().network);
       if (asked.mac != saved.net.mac) {
@@ -76,13 +77,19 @@ std::vector<NetSlot> restore_nets(Vmm& vmm, const std::vector<NetDeviceState>& s
       }
     }
     std::optional<virtio::net::Tap> tap;
-    if (existing != d.nets.end()) tap = existing->net->detach_tap();
+    if (existing != nullptr) tap = existing->net->detach_tap();
     auto device = virtio::net::Net::restore(saved.net, std::move(tap));  // throws naming the tap
     NetSlot slot{saved.mmio_base, saved.irq, nullptr, nullptr, device.get()};
-    slot.interrupt = existing != d.nets.end() ? existing->interrupt
-                                              : std::make_shared<IrqFdInterrupt>(vmm.vm(), saved.irq);
+    slot.interrupt = existing != nullptr && existing->irq == saved.irq
+                         ? existing->interrupt
+                         : std::make_shared<IrqFdInterrupt>(vmm.vm(), saved.irq);
     slot.transport = virtio::MmioTransport::restore(vmm.memory(), std::move(device), slot.interrupt, saved.transport);
     nets.push_back(std::move(slot));
+  }
+  if (d.nets.size() > saved_nets.size()) {
+    spdlog::info("snapshot restore: the snapshot has {} network device(s), the VM {} (--network): the others are "
+                 "left out",
+                 saved_nets.size(), d.nets.size());
   }
   return nets;
 }
@@ -166,6 +173,13 @@ void restore_devices(Vmm& vmm, const DeviceStates& states, const std::string& ap
   for (const BlockSlot& s : blocks) vmm.mmio().replace(s.transport, s.mmio_base, layout::kVirtioMmioSize);
   d.blocks = std::move(blocks);
   for (const NetSlot& s : nets) vmm.mmio().replace(s.transport, s.mmio_base, layout::kVirtioMmioSize);
+  // The VM's network devices where the snapshot has nothing go off the bus.
+  for (const NetSlot& old : d.nets) {
+    const auto at = [&](const auto& s) { return s.mmio_base == old.mmio_base; };
+    if (std::none_of(d.blocks.begin(), d.blocks.end(), at) && std::none_of(nets.begin(), nets.end(), at)) {
+      vmm.mmio().replace(std::make_shared<AbsentDevice>(), old.mmio_base, layout::kVirtioMmioSize);
+    }
+  }
   d.nets = std::move(nets);
   for (std::size_t i : resized) {
     spdlog::info("snapshot restore: {} is {} sectors (snapshot: other size): config change sent", d.blocks[i].role,

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# e2e: snapfaas-supervisor acting on `network: true`, in the emulated KVM host (scripts/kvm-host.sh
+# --auto). Jailed, pre-spawned runners (4), each in its own namespace snapfaas-i (setup-network.sh 4
+# inside L1), started with --network tap0/MAC; every cold start a restore:
+#   fetch        network: true,  python3-net base + fetch-net diff (built with the device)
+#   fetch_nonet  network: false, python3 base + fetch diff (the same handler, no device)
+# Workload: 3 fetches at once (3 runners, clones of one snapshot with the same guest IP/MAC, told
+# apart by their namespaces) + 1 fetch_nonet, then warm fetches and fetch_nonet again. All traffic
+# goes to a busybox httpd the test starts in its own namespace in L1 (10.201.0.2:8000, never an
+# outside address). Checks: every fetch got the 12345-byte page (status 200), the 3 first ones on 3
+# different runners, fetch_nonet answered "Network is unreachable", no runner failure.
+# Snapshots come from scripts/build-snapshots.sh --network fetch fetch (cached; in
+# $SNAPFAAS_SNAPSHOTS or .cache/snapshots, made with this build's firerunner).
+# Usage: e2e_supervisor_net.sh SUPERVISOR FIRERUNNER WORKDIR
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+supervisor="${1:?usage: e2e_supervisor_net.sh SUPERVISOR FIRERUNNER WORKDIR}" firerunner="${2:?}" work="${3:?}"
+runners=4
+
+if [[ ${4:-} != --inner ]]; then
+  supervisor="$(realpath "$supervisor")" firerunner="$(realpath "$firerunner")"
+  mkdir -p "$work" && work="$(realpath "$work")"
+  build="$(cd "$(dirname "$firerunner")/.." && pwd)"
+  snapshots="${SNAPFAAS_SNAPSHOTS:-$root/.cache/snapshots}"
+  SNAPFAAS_BUILD_RELEASE="$build" "$root/scripts/build-snapshots.sh" --out "$snapshots" --network fetch fetch
+  snapshots="$(cd "$snapshots" && pwd)"
+  images="$(dirname "$("$root/scripts/images.sh" --check rootfs)")"
+  rm -rf "$work" && mkdir -p "$work"
+  cat > "$work/functions.yaml" <<EOF
+fetch:
+  runtimefs: rootfs.ext4
+  appfs: fetch.ext2
+  memory: 128
+  concurrency_limit: 3
+  network: true
+  load_dir: python3-net
+  diff_dirs: [fetch-net]
+fetch_nonet:
+  runtimefs: rootfs.ext4
+  appfs: fetch.ext2
+  memory: 128
+  concurrency_limit: 1
+  load_dir: python3
+  diff_dirs: [fetch]
+EOF
+  cat > "$work/controller.yaml" <<EOF
+kernel_path: $images/vmlinux
+runtimefs_dir: $images
+appfs_dir: $images/appfs
+snapshot_dir: $snapshots
+function_config: functions.yaml
+firerunner_path: $firerunner
+EOF
+  page='{"url": "http://10.201.0.2:8000/page.txt"}'
+  {
+    for f in fetch fetch fetch fetch_nonet; do printf '{"time": 0, "user_id": 1, "function": "%s", "payload": %s}\n' "$f" "$page"; done
+    for t in 8000 8001 8002 9000 9500 10000; do printf '{"time": %s, "user_id": 2, "function": "fetch", "payload": %s}\n' "$t" "$page"; done
+    printf '{"time": 10000, "user_id": 2, "function": "fetch_nonet", "payload": %s}\n' "$page"
+  } > "$work/workload.jsonl"
+  t0=$SECONDS
+  set +e
+  "$root/scripts/kvm-host.sh" --auto --mem 3072 --timeout 600 -- \
+    "$here/e2e_supervisor_net.sh" "$supervisor" "$firerunner" "$work" --inner 2>&1 | tr -d '\r' | tail -n 15
+  set -e
+  echo "e2e_supervisor_net: L1 run took $((SECONDS - t0)) s"
+  python3 - "$work" <<'PY'
+import json, statistics, sys
+work = sys.argv[1]
+fails = []
+def check(cond, what):
+    if not cond: fails.append(what)
+try:
+    rs = [json.loads(l) for l in open(f"{work}/results.jsonl") if l.strip()]
+except (OSError, ValueError) as e:
+    print(f"FAIL: no results ({e}); supervisor log: {work}/supervisor.log"); sys.exit(1)
+try:
+    summary = json.loads([l for l in open(f"{work}/supervisor.log") if l.startswith("summary: ")][-1][9:])
+except (OSError, IndexError, ValueError) as e:
+    summary = {}; fails.append(f"no summary line ({e})")
+def result(r): return ((r.get("response") or {}).get("result") or {}) if r.get("status") == "ok" else {}
+def page_ok(r): return result(r).get("status") == 200 and result(r).get("length") == 12345
+fetch = [r for r in rs if r["function"] == "fetch"]
+nonet = [r for r in rs if r["function"] == "fetch_nonet"]
+check(len(rs) == 11, f"{len(rs)} results of 11")
+check(len(fetch) == 9 and all(page_ok(r) for r in fetch), "fetch: " + "; ".join(json.dumps(r) for r in fetch if not page_ok(r)))
+first = [r for r in fetch if r["user_id"] == 1]
+check(len({r["runner"] for r in first}) == 3 and all(r["cold"] for r in first),
+      f"the 3 concurrent fetches did not run as 3 cold starts on 3 runners: {[(r['runner'], r['cold']) for r in first]}")
+check(len(nonet) == 2 and all("unreachable" in (result(r).get("error") or "").lower() for r in nonet),
+      f"fetch_nonet: {nonet}")
+check(summary.get("runner_failures", 1) == 0 and summary.get("errors", 1) == 0, f"summary: {summary}")
+check(summary.get("restores") == summary.get("cold"), f"restores {summary.get('restores')} != cold {summary.get('cold')}")
+if fails:
+    print("FAIL:\n  " + "\n  ".join(fails)); sys.exit(1)
+cold = [r["latency_ms"] for r in fetch if r["cold"]]
+warm = [r["latency_ms"] for r in fetch if not r["cold"]]
+guest = [result(r)["ms"] for r in fetch]
+print(f"PASS: {len(fetch)} fetches through the supervisor (3 concurrent cold clones on 3 runners), "
+      f"fetch_nonet unreachable; fetch cold p50 {statistics.median(cold):.0f} ms (n={len(cold)}), "
+      f"warm p50 {statistics.median(warm) if warm else float('nan'):.0f} ms (n={len(warm)}), "
+      f"in-guest fetch p50 {statistics.median(guest):.1f} ms (emulated host, 10 ms clock)")
+PY
+  exit $?
+fi
+
+# ---- inside L1 ----
+source "$root/tests/runner/net/lib.sh"
+ip link set lo up
+"$root/scripts/setup-network.sh" "$runners"
+ip netns add "$SRV_NS"
+ip link add sfsrv-h type veth peer name eth0 netns "$SRV_NS"
+ip addr add "$SRV_HOST_ADDR/30" dev sfsrv-h && ip link set sfsrv-h up
+ip -n "$SRV_NS" link set lo up
+ip -n "$SRV_NS" addr add "$SRV_ADDR/30" dev eth0 && ip -n "$SRV_NS" link set eth0 up
+ip -n "$SRV_NS" route add default via "$SRV_HOST_ADDR"
+make_page /tmp/page
+ip netns exec "$SRV_NS" busybox httpd -f -p "$SRV_ADDR:$SRV_PORT" -h /tmp/page &
+sleep 0.5
+cleanup() {
+  for p in $(ip netns pids "$SRV_NS" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
+  ip link del sfsrv-h 2>/dev/null || true
+  ip netns del "$SRV_NS" 2>/dev/null || true
+  "$root/scripts/cleanup-network.sh"
+}
+trap cleanup EXIT
+echo "e2e_supervisor_net: supervisor with $runners runners ($(date +%T))"
+rc=0
+"$supervisor" --config "$work/controller.yaml" --mem $((runners * 128)) --runners "$runners" \
+  --requests_file "$work/workload.jsonl" --output "$work/results.jsonl" --stats "$work/stats.json" \
+  --start_timeout 90000 --deadline 60000 >"$work/supervisor.log" 2>&1 || rc=$?
+echo "e2e_supervisor_net: supervisor exit $rc ($(date +%T))"
+grep -E "summary:|warn|error" "$work/supervisor.log" | tail -n 8 || true
+exit $rc

@@ -1,0 +1,253 @@
+// Network namespaces for jailed runners (functions with network: true), natively, inside private
+// mount and network namespaces of this test process (a tmpfs over /run there; nothing on the
+// machine is touched): scripts/setup-network.sh makes the runner namespaces, a jailed runner joins
+// its own (sees its links, not another runner's, gets /dev/net/tun and attaches tap0 as the jail's
+// unprivileged uid), a runner without a prefix still gets a new empty namespace, and a missing
+// namespace is one clear error naming scripts/setup-network.sh — from the jailer and from
+// snapfaas-supervisor, which fails at once instead of waiting for runners.
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "supervisor/jailer.h"
+
+namespace fs = std::filesystem;
+using snapfaas::supervisor::JailOptions;
+using snapfaas::supervisor::Jailer;
+using snapfaas::supervisor::JailSpec;
+
+namespace {
+
+std::string ns_link(const char* which) {
+  return fs::read_symlink(std::string("/proc/self/ns/") + which).string();
+}
+
+int sh(const std::string& command) {
+  const int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+// Once per process: private mount + network namespaces, /run on a private tmpfs, and the runner
+// namespaces snapfaas-0 and snapfaas-1 from scripts/setup-network.sh, each with a marker tap of its
+// own. REQUIREs that the namespaces really are private before anything is created.
+void enter_private_network() {
+  static bool done = false;
+  if (done) return;
+  const std::string outer_net = ns_link("net"), outer_mnt = ns_link("mnt");
+  REQUIRE_MESSAGE(::unshare(CLONE_NEWNS | CLONE_NEWNET) == 0, "unshare needs root: ", std::strerror(errno));
+  REQUIRE(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0);
+  REQUIRE(ns_link("net") != outer_net);
+  REQUIRE(ns_link("mnt") != outer_mnt);
+  REQUIRE(::mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") == 0);
+  REQUIRE(sh("ip link set lo up") == 0);
+  REQUIRE(sh(std::string(SNAPFAAS_SOURCE_DIR) + "/scripts/setup-network.sh 2 2>/dev/null") == 0);
+  REQUIRE(sh("ip -n snapfaas-0 tuntap add dev sfmark0 mode tap && ip -n snapfaas-1 tuntap add dev sfmark1 mode tap") == 0);
+  done = true;
+}
+
+struct Output {
+  int status = -1;
+  std::string text;
+};
+
+// Spawns `spec` as runner `id` with its stdout captured.
+Output run_jailed(Jailer& jailer, const JailSpec& spec, unsigned id) {
+  int pipe_fds[2];
+  REQUIRE(::pipe2(pipe_fds, O_CLOEXEC) == 0);
+  std::fflush(stdout);
+  const int saved = ::dup(1);
+  ::dup2(pipe_fds[1], 1);
+  pid_t pid = -1;
+  std::string error;
+  try {
+    pid = jailer.spawn(spec, id);
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  ::dup2(saved, 1);
+  ::close(saved);
+  ::close(pipe_fds[1]);
+  Output out;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(pipe_fds[0], buf, sizeof buf)) > 0;) out.text.append(buf, static_cast<std::size_t>(n));
+  ::close(pipe_fds[0]);
+  REQUIRE_MESSAGE(error.empty(), error);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  out.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return out;
+}
+
+// What a jailed shell sees: its network links (/proc/net/dev of its namespace) and /dev/net/tun.
+JailSpec looker() {
+  return {"/bin/busybox",
+          {"sh", "-c", "/bin/busybox cat /proc/net/dev; /bin/busybox ls -ln /dev/net/tun 2>&1 || true"},
+          {},
+          "",
+          "runner"};
+}
+
+std::string line_with(const std::string& text, const std::string& what) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find(what) != std::string::npos) return line;
+  }
+  return {};
+}
+
+JailOptions jail_options(const std::string& prefix) {
+  JailOptions o;
+  o.netns_prefix = prefix;
+  o.base_dir = "/tmp/snapfaas-netns-test-" + std::to_string(::getpid()) + "-" +
+               std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("a jailed runner joins its own named network namespace and gets /dev/net/tun") {
+  enter_private_network();
+  Jailer jailer(jail_options("snapfaas-"));
+  const Output r0 = run_jailed(jailer, looker(), 0);
+  const Output r1 = run_jailed(jailer, looker(), 1);
+  INFO("runner 0 saw:\n" << r0.text << "runner 1 saw:\n" << r1.text);
+  CHECK(r0.status == 0);
+  CHECK(r1.status == 0);
+  // Each sees the tap, veth and marker of its own namespace only.
+  CHECK(r0.text.find("sfmark0:") != std::string::npos);
+  CHECK(r0.text.find("sfmark1:") == std::string::npos);
+  CHECK(r1.text.find("sfmark1:") != std::string::npos);
+  CHECK(r1.text.find("sfmark0:") == std::string::npos);
+  CHECK(r0.text.find("tap0:") != std::string::npos);
+  CHECK(r0.text.find("veth0:") != std::string::npos);
+  // A character device node 10, 200 owned by the jail's uid.
+  const std::string tun = line_with(r0.text, "/dev/net/tun");
+  CHECK(tun.rfind("crw-------", 0) == 0);
+  CHECK(tun.find(" 65534 ") != std::string::npos);
+  CHECK(tun.find("10, 200") != std::string::npos);
+}
+
+TEST_CASE("without a prefix a runner gets a new, empty network namespace and no /dev/net/tun") {
+  enter_private_network();
+  Jailer jailer(jail_options(""));
+  const Output r = run_jailed(jailer, looker(), 0);
+  INFO("runner saw:\n" << r.text);
+  CHECK(r.status == 0);
+  CHECK(r.text.find("lo:") != std::string::npos);
+  CHECK(r.text.find("tap0:") == std::string::npos);
+  CHECK(r.text.find("sfmark0:") == std::string::npos);
+  CHECK(r.text.find("10, 200") == std::string::npos);
+}
+
+TEST_CASE("the jail's unprivileged uid attaches tap0 made by setup-network.sh; a tap of another owner is refused") {
+  enter_private_network();
+  Jailer jailer(jail_options("snapfaas-"));
+  JailSpec probe{SNAPFAAS_TAP_PROBE_PATH, {"tap0"}, {}, "", "runner"};
+  const Output ok = run_jailed(jailer, probe, 0);
+  INFO("probe said:\n" << ok.text);
+  CHECK(ok.status == 0);
+  CHECK(ok.text.find("uid 65534") != std::string::npos);
+  CHECK(ok.text.find("tap tap0: attached") != std::string::npos);
+  // setup-network.sh --uid makes the taps another uid's (and again 65534's): idempotent per owner.
+  REQUIRE(sh(std::string(SNAPFAAS_SOURCE_DIR) + "/scripts/setup-network.sh 2 --uid 4242 --gid 4242 2>/dev/null") == 0);
+  const Output refused = run_jailed(jailer, probe, 0);
+  INFO("probe said:\n" << refused.text);
+  CHECK(refused.status == 1);
+  CHECK(refused.text.find("TUNSETIFF: Operation not permitted") != std::string::npos);
+  REQUIRE(sh(std::string(SNAPFAAS_SOURCE_DIR) + "/scripts/setup-network.sh 2 2>/dev/null") == 0);
+  const Output again = run_jailed(jailer, probe, 1);
+  INFO("probe said:\n" << again.text);
+  CHECK(again.text.find("tap tap0: attached") != std::string::npos);
+}
+
+TEST_CASE("a missing runner namespace is one clear error naming setup-network.sh") {
+  enter_private_network();
+  Jailer jailer(jail_options("snapfaas-"));
+  std::string error;
+  try {
+    (void)jailer.spawn(looker(), 5);
+  } catch (const snapfaas::common::Error& e) {
+    error = e.what();
+  }
+  CHECK(error.find("/run/netns/snapfaas-5") != std::string::npos);
+  CHECK(error.find("scripts/setup-network.sh N") != std::string::npos);
+  CHECK(error.find('\n') == std::string::npos);
+  error.clear();
+  try {
+    snapfaas::supervisor::check_network_namespaces("snapfaas-", 4);
+  } catch (const snapfaas::common::Error& e) {
+    error = e.what();
+  }
+  CHECK(error.find("/run/netns/snapfaas-2") != std::string::npos);
+  CHECK(error.find("run scripts/setup-network.sh 4") != std::string::npos);
+  CHECK_NOTHROW(snapfaas::supervisor::check_network_namespaces("snapfaas-", 2));
+  // A file that is not a namespace.
+  std::ofstream("/run/netns/snapfaas-9").put('x');
+  error.clear();
+  try {
+    (void)jailer.spawn(looker(), 9);
+  } catch (const snapfaas::common::Error& e) {
+    error = e.what();
+  }
+  CHECK(error.find("/run/netns/snapfaas-9 is not a network namespace") != std::string::npos);
+}
+
+TEST_CASE("snapfaas-supervisor with a network function and no namespaces fails at once with one line") {
+  enter_private_network();
+  const fs::path dir = fs::temp_directory_path() / ("snapfaas-netns-sup-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "vmlinux") << "not a kernel";
+  std::ofstream(dir / "workload.jsonl") << R"({"time": 0, "user_id": 1, "function": "fetch", "payload": {}})" << '\n';
+  std::ofstream(dir / "controller.yaml") << "kernel_path: vmlinux\nfunction_config: functions.yaml\n"
+                                         << "firerunner_path: " << SNAPFAAS_FAKE_RUNNER_PATH << "\n"
+                                         << "network_namespace_prefix: sfmissing-\n";
+  const std::string run = std::string("timeout 30 ") + SNAPFAAS_SUPERVISOR_PATH + " --config " +
+                          (dir / "controller.yaml").string() + " --requests_file " +
+                          (dir / "workload.jsonl").string() + " --mem 384 --runners 3 --log-level warn 2>" +
+                          (dir / "stderr.txt").string();
+  auto read_stderr = [&] {
+    std::ifstream in(dir / "stderr.txt");
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  };
+  SUBCASE("missing namespaces") {
+    std::ofstream(dir / "functions.yaml") << "fetch:\n  runtimefs: rootfs.ext4\n  network: true\n  load_dir: python3-net\n"
+                                          << "hello:\n  runtimefs: rootfs.ext4\n  load_dir: python3\n";
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK(sh(run) == 1);
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(20));
+    const std::string err = read_stderr();
+    INFO("stderr: " << err);
+    CHECK(err.find("/run/netns/sfmissing-0") != std::string::npos);
+    CHECK(err.find("run scripts/setup-network.sh 3") != std::string::npos);
+    CHECK(std::count(err.begin(), err.end(), '\n') == 1);
+  }
+  SUBCASE("a function that would boot with the network device of another") {
+    std::ofstream(dir / "functions.yaml") << "fetch:\n  runtimefs: rootfs.ext4\n  network: true\n  load_dir: python3-net\n"
+                                          << "plain:\n  runtimefs: rootfs.ext4\n";
+    CHECK(sh(run) == 1);
+    const std::string err = read_stderr();
+    INFO("stderr: " << err);
+    CHECK(err.find("function 'plain' boots without a snapshot") != std::string::npos);
+  }
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
