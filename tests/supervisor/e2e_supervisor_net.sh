@@ -8,7 +8,8 @@
 # apart by their namespaces) + 1 fetch_nonet, then warm fetches and fetch_nonet again. All traffic
 # goes to a busybox httpd the test starts in its own namespace in L1 (10.201.0.2:8000, never an
 # outside address). Checks: every fetch got the 12345-byte page (status 200), the 3 first ones on 3
-# different runners, fetch_nonet answered "Network is unreachable", no runner failure.
+# different runners, fetch_nonet answered "Network is unreachable" and its restore left the runner's
+# device out (firerunner's log line), no runner failure.
 # Snapshots come from scripts/build-snapshots.sh --network fetch fetch (cached; in
 # $SNAPFAAS_SNAPSHOTS or .cache/snapshots, made with this build's firerunner).
 # Usage: e2e_supervisor_net.sh SUPERVISOR FIRERUNNER WORKDIR
@@ -91,6 +92,10 @@ check(len(nonet) == 2 and all("unreachable" in (result(r).get("error") or "").lo
       f"fetch_nonet: {nonet}")
 check(summary.get("runner_failures", 1) == 0 and summary.get("errors", 1) == 0, f"summary: {summary}")
 check(summary.get("restores") == summary.get("cold"), f"restores {summary.get('restores')} != cold {summary.get('cold')}")
+# fetch_nonet's cold restore: the runner's own device (--network) is left out, the snapshot has none.
+log = open(f"{work}/supervisor.log", errors="replace").read()
+check(log.count("the snapshot has 0 network device(s), the VM 1 (--network): the others are left out") == 1,
+      "fetch_nonet's restore did not leave the runner's network device out (firerunner log line missing)")
 if fails:
     print("FAIL:\n  " + "\n  ".join(fails)); sys.exit(1)
 cold = [r["latency_ms"] for r in fetch if r["cold"]]
