@@ -33,9 +33,9 @@
 //   consumer: load tail ACQUIRE; reject tail - head > capacity or tail moving backwards; read entry;
 //             store head+1 RELEASE (pairs with the producer's ACQUIRE load of head, so an entry is
 //             only overwritten after it was read).
-// Doorbell protocol (see ipc/doorbell.h): the sleeper loads seq ACQUIRE, stores sleeping = 1
+// Doorbell protocol (see ipc/doorbell.h): the sleeper loads seq ACQUIRE, increments sleeping
 // RELAXED, fences SEQ_CST, re-checks its ring, then futex-waits on seq while it still equals the
-// loaded value. The two SEQ_CST fences make "producer sees sleeping" or "consumer sees the entry"
+// loaded value, and decrements sleeping when it leaves. The two SEQ_CST fences make "producer sees sleeping" or "consumer sees the entry"
 // certain, so no wakeup is lost.
 #pragma once
 
@@ -81,11 +81,11 @@ static_assert(offsetof(ChannelHeader, total_size) == 0x10);
 static_assert(offsetof(ChannelHeader, ring_capacity) == 0x20);
 static_assert(offsetof(ChannelHeader, slots_offset) == 0x48);
 
-/// One wake direction. `seq` is the 32-bit futex word (bumped by the waker); `sleeping` is 1 while
-/// the consumer of that direction is parked or about to park.
+/// One wake direction. `seq` is the 32-bit futex word (bumped by the waker); `sleeping` counts the
+/// consumers of that direction that are parked or about to park (non-zero: wake).
 struct alignas(64) DoorbellWord {
   std::uint32_t seq;       // +0 futex word: fetch_add RELEASE by waker, load ACQUIRE by sleeper
-  std::uint32_t sleeping;  // +4 store RELAXED by sleeper (then SEQ_CST fence); load RELAXED by waker after its fence
+  std::uint32_t sleeping;  // +4 fetch_add/fetch_sub RELAXED by sleepers (SEQ_CST fence after the add); load RELAXED by waker after its fence
   std::uint8_t pad[56];
 };
 static_assert(sizeof(DoorbellWord) == 64);

@@ -37,7 +37,8 @@ inline void cpu_relax() noexcept {
 
 /// One direction's doorbell over a DoorbellWord in shared memory. Producer side: ring() after each
 /// push (or needs_wake()/wake() split across processes when a guest produces). Consumer side:
-/// wait(). One consumer per doorbell at a time; any number of wakers. Does not own the word. The
+/// wait(). Any number of consumers (each parks with its own count in `sleeping`) and wakers; a
+/// wake wakes every parked consumer. Does not own the word. The
 /// object is process-local (its spin statistics are not shared).
 class Doorbell {
  public:
@@ -89,15 +90,17 @@ class Doorbell {
       // Order: load the futex key, announce sleeping, full fence, re-check, then sleep only if seq
       // still equals the key. A producer that published after our re-check sees sleeping = 1 (by
       // the fences) and bumps seq, so FUTEX_WAIT either returns EAGAIN or is woken.
+      // `sleeping` counts parked consumers: the runner doorbell has two (the boot-phase control
+      // thread and the vCPU's WAIT), and one leaving must not hide the other from producers.
       const std::uint32_t key = seq.load(std::memory_order_acquire);  // pairs with wake()'s fetch_add
-      sleeping.store(1, std::memory_order_relaxed);
+      sleeping.fetch_add(1, std::memory_order_relaxed);
       std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with needs_wake()'s fence
       if (ready()) {
-        sleeping.store(0, std::memory_order_relaxed);
+        sleeping.fetch_sub(1, std::memory_order_relaxed);
         return {};
       }
       const bool timed_out = !park(key, options.deadline);
-      sleeping.store(0, std::memory_order_relaxed);
+      sleeping.fetch_sub(1, std::memory_order_relaxed);
       if (ready()) return {};
       if (timed_out) return IpcError::kTimedOut;
     }

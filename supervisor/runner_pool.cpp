@@ -359,7 +359,7 @@ void RunnerPool::wait_for_event(Clock::time_point until) {
     // SAFETY: the doorbell word lives at a fixed offset of our own validated region.
     auto* word = reinterpret_cast<ipc::DoorbellWord*>(r.channel->shm().data() + ipc::kSupervisorDoorbellOffset);
     const std::uint32_t key = std::atomic_ref(word->seq).load(std::memory_order_acquire);  // pairs with wake()
-    std::atomic_ref(word->sleeping).store(1, std::memory_order_relaxed);
+    std::atomic_ref(word->sleeping).fetch_add(1, std::memory_order_relaxed);  // a count (ipc/doorbell.h)
     words.push_back(word);
     waiters.push_back({key, reinterpret_cast<std::uint64_t>(&word->seq), FUTEX_32, 0});
   }
@@ -379,7 +379,7 @@ void RunnerPool::wait_for_event(Clock::time_point until) {
       ::nanosleep(&pause, nullptr);
     }
   }
-  for (auto* word : words) std::atomic_ref(word->sleeping).store(0, std::memory_order_relaxed);
+  for (auto* word : words) std::atomic_ref(word->sleeping).fetch_sub(1, std::memory_order_relaxed);
 }
 
 void RunnerPool::run(const std::vector<WorkloadRequest>& workload, RunStats& stats, const ResultSink& sink,

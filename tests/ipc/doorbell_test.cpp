@@ -55,6 +55,36 @@ TEST_CASE("wait returns at once when ready and times out when never ready") {
   CHECK(word.sleeping == 0);  // cleared after waking
 }
 
+TEST_CASE("two consumers parked on one word: the first leaving does not hide the second from producers") {
+  // The runner doorbell has two consumers while a guest starts (the boot-phase control thread and
+  // the vCPU's WAIT). When one leaves its park, a producer must still see the other one sleeping.
+  DoorbellWord word{};
+  Doorbell producer(&word);
+  std::atomic<bool> ready_b{false};
+  bool b_ok = false;
+  std::thread b([&] {
+    Doorbell bell(&word);
+    b_ok = static_cast<bool>(bell.wait([&ready_b] { return ready_b.load(std::memory_order_acquire); },
+                                       WaitOptions{.spin = std::chrono::nanoseconds(0),
+                                                   .deadline = std::chrono::steady_clock::now() + 10s}));
+  });
+  while (std::atomic_ref(word.sleeping).load(std::memory_order_relaxed) != 1) std::this_thread::sleep_for(1ms);
+  {
+    Doorbell a(&word);  // parks beside B, then leaves by its deadline
+    CHECK(a.wait([] { return false; }, WaitOptions{.spin = std::chrono::nanoseconds(0),
+                                                  .deadline = std::chrono::steady_clock::now() + 50ms})
+              .error() == IpcError::kTimedOut);
+  }
+  CHECK(producer.needs_wake());  // B still counts (else: a lost wakeup, B sleeps to its deadline)
+  const auto start = std::chrono::steady_clock::now();
+  ready_b.store(true, std::memory_order_release);
+  producer.ring();
+  b.join();
+  CHECK(b_ok);
+  CHECK(std::chrono::steady_clock::now() - start < 5s);
+  CHECK(word.sleeping == 0);
+}
+
 TEST_CASE("after repeated spins that end in parking, waits stop spinning until a probe succeeds") {
   DoorbellWord word{};
   Doorbell bell(&word);
