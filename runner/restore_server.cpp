@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <utility>
 
 #include "common/error.h"
 #include "ipc/channel_layout.h"
@@ -40,8 +41,27 @@ struct Load {
   std::optional<snapshot::SnapshotId> base;
 };
 
+/// Each function's snapshot layers, loaded and validated at spawn (empty: load at the restore).
+using Preloaded = std::vector<std::optional<snapshot::LoadedSnapshot>>;
+
+// At most this many functions are loaded ahead (each holds an fd per layer; RLIMIT_NOFILE).
+constexpr std::size_t kMaxPreloaded = 128;
+
+Preloaded preload(const std::vector<FunctionImage>& table) {
+  Preloaded out(table.size());
+  for (std::size_t i = 0; i < table.size() && i < kMaxPreloaded; ++i) {
+    if (table[i].snapshot_dirs.empty()) continue;
+    try {
+      out[i] = snapshot::load_snapshot(table[i].snapshot_dirs);
+    } catch (const std::exception& e) {  // its restore loads it again and fails with this reason
+      spdlog::warn("firerunner: snapshot of function {} ({}) not loaded ahead: {}", i, table[i].name, e.what());
+    }
+  }
+  return out;
+}
+
 Load load_function(Vmm& vmm, const std::vector<FunctionImage>& table, const ipc::ControlCommand& command,
-                   const TestHook& hook, snapshot::PreparedRestore* prepared) {
+                   const TestHook& hook, Preloaded& preloaded, snapshot::PreparedRestore* prepared) {
   const auto op = static_cast<ipc::ControlOp>(command.op);
   if (command.arg0 >= table.size()) {
     spdlog::error("firerunner: load command {} names function {}, the table has {}", command.command_id,
@@ -60,8 +80,9 @@ Load load_function(Vmm& vmm, const std::vector<FunctionImage>& table, const ipc:
     spdlog::error("firerunner: restore of function {} ({}): it has no snapshot", index, f.name);
     return {false, false, ENOENT, {}};
   }
+  std::optional<snapshot::LoadedSnapshot> loaded = std::exchange(preloaded[command.arg0], std::nullopt);
   for (const std::string& dir : f.snapshot_dirs) {
-    if (!std::filesystem::is_directory(dir)) {
+    if (!loaded && !std::filesystem::is_directory(dir)) {
       spdlog::error("firerunner: restore of function {} ({}): snapshot directory {} missing", index, f.name, dir);
       return {false, false, ENOENT, {}};  // checked before touching the VM
     }
@@ -71,7 +92,9 @@ Load load_function(Vmm& vmm, const std::vector<FunctionImage>& table, const ipc:
   options.eager_diff = (command.arg1 & 2U) != 0;
   try {
     const auto t0 = Clock::now();
-    const snapshot::SnapshotId id = snapshot::restore_vmm(vmm, f.snapshot_dirs, options, /*dirty_logging=*/false, f.appfs, prepared);
+    const snapshot::SnapshotId id =
+        loaded ? snapshot::restore_vmm(vmm, std::move(*loaded), options, /*dirty_logging=*/false, f.appfs, prepared)
+               : snapshot::restore_vmm(vmm, f.snapshot_dirs, options, /*dirty_logging=*/false, f.appfs, prepared);
     spdlog::info("firerunner: restored function {} ({}) in {:.3f} ms", index, f.name, ms_between(t0, Clock::now()));
     return {true, false, 0, id};
   } catch (const std::exception& e) {
@@ -136,28 +159,37 @@ int run_restore_server(const RestoreServerConfig& config) {
   Vmm vmm(config.vmm);
   window::WindowServiceOptions window_options;
   window_options.serve_loads = true;
-  const SeccompSettings seccomp = config.seccomp;
-  window_options.control_thread_init = [seccomp] { apply_seccomp(ThreadRole::kControl, seccomp); };
+  // Filters compiled now, installed later by the threads they are for (one seccomp(2) call each).
+  const CompiledSeccomp control_filter = CompiledSeccomp::compile(ThreadRole::kControl, config.seccomp);
+  const CompiledSeccomp vcpu_filter = CompiledSeccomp::compile(ThreadRole::kVcpu, config.seccomp);
+  window_options.control_thread_init = [control_filter] { control_filter.install(); };
   window::WindowService window(config.channel, vmm, created, std::move(window_options));
-  // Ring-3 VMs whose functions all restore snapshots (a kBoot must find the --kernel untouched):
-  // the request-independent part of the restore happens now, for the first function (the others
-  // share its base or fall back to a full restore). Linux VMs restore unprepared until the
-  // preparation was measured with them (that needs the emulated KVM host here).
+  // Everything that does not depend on which function comes: the snapshot files are loaded and
+  // validated, the vCPU threads are started parked under their filters, and for
+  // ring-3 VMs whose functions all restore snapshots (a kBoot must find the --kernel untouched)
+  // the restore is prepared for the first function (the others share its base or fall back to a
+  // full restore). Linux VMs restore unprepared until the preparation was measured with them
+  // (that needs the emulated KVM host here).
+  Preloaded preloaded = preload(table);
   snapshot::PreparedRestore prepared;
   const bool all_restore = std::all_of(table.begin(), table.end(), [](const FunctionImage& f) { return !f.snapshot_dirs.empty(); });
   if (vmm.ring3() && all_restore) {
     const auto candidate = std::find_if(table.begin(), table.end(), [](const FunctionImage& f) {
       return !f.snapshot_dirs.empty() && !f.copy_base;
     });
-    if (candidate != table.end()) {
+    const auto index = static_cast<std::size_t>(candidate - table.begin());
+    if (candidate != table.end() && preloaded[index]) {  // not loaded: its restore fails clearly
       try {
-        prepared = snapshot::prepare_vmm(vmm, candidate->snapshot_dirs, {});
-      } catch (const std::exception& e) {  // a bad snapshot fails its own restore later, clearly
+        prepared = snapshot::prepare_vmm(vmm, *preloaded[index], {});
+      } catch (const std::exception& e) {
         spdlog::warn("firerunner: pre-spawn preparation for {} skipped: {}", candidate->name, e.what());
       }
     }
   }
-  apply_seccomp(ThreadRole::kVmm, seccomp);
+  apply_seccomp(ThreadRole::kVmm, config.seccomp);
+  // The vCPU threads exist from now on, each under the VMM filter it inherits plus its own vCPU
+  // filter; they enter KVM_RUN only when run() releases them after the load.
+  vmm.start_vcpus_parked([&vcpu_filter] { vcpu_filter.install(); });
   spdlog::info("firerunner: pre-spawned, {} functions, VM ready in {:.3f} ms{}, waiting for a load command",
                table.size(), ms_between(created, Clock::now()), prepared.valid ? " (restore prepared)" : "");
   if (config.test_hook.function < 0) config.test_hook.fire("forbidden_syscall", -1);
@@ -166,20 +198,21 @@ int run_restore_server(const RestoreServerConfig& config) {
   while (!load.run) {
     const std::optional<ipc::ControlCommand> command = window.wait_load_command();
     if (!command) {
+      if (window.ports().stopped()) throw common::Error("the VM stopped before any load (a thread failed to start: see above)");
       spdlog::info("firerunner: shut down before any load");
       return 0;
     }
-    load = load_function(vmm, table, *command, config.test_hook, &prepared);
+    load = load_function(vmm, table, *command, config.test_hook, preloaded, &prepared);
     window.ports().reply_control(*command, load.status,
                                  static_cast<std::uint64_t>(ms_between(created, Clock::now()) * 1e6));
     if (load.failed) return 1;
   }
-  // The saver thread (ring-3 snapshot port; answers RESTORED, writes nothing) inherits the VMM
-  // filter; then this thread narrows to the vCPU role and the vCPU threads it starts inherit that.
+  // The snapshot point only answers (ring-3 port: RESTORED; no output directory, no saver thread).
+  // This thread keeps the VMM role: it only waits for the VM to stop.
   std::optional<snapshot::SnapshotPoint> point;
   point.emplace(vmm, std::string{}, load.base, load.base.has_value(), true, vmm.ring3());
   window.ports().set_snapshot_hook([&point](std::uint32_t code) { point->request(code); });
-  apply_seccomp(ThreadRole::kVcpu, seccomp);
+  window.start_control_thread();  // answers control commands until the guest's first WAIT
   return vmm.run();
 }
 

@@ -115,8 +115,18 @@ void Vmm::setup_linux(const ElfImage& elf) {
   spdlog::info("Linux command line: {}", cmdline_);
 }
 
+void Vmm::start_vcpus_parked(const std::function<void()>& thread_init) {
+  for (auto& v : vcpus_) v->start_parked(thread_init);
+}
+
 int Vmm::run() {
-  for (auto& v : vcpus_) v->start();
+  for (auto& v : vcpus_) {
+    if (v->started()) {
+      v->resume();
+    } else {
+      v->start();
+    }
+  }
   bool timed_out = false;
   {
     std::unique_lock lock(stop_mutex_);

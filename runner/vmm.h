@@ -71,10 +71,13 @@ class Vmm {
   Vmm(const Vmm&) = delete;
   Vmm& operator=(const Vmm&) = delete;
 
-  /// Starts every vCPU and waits until the VM stops. Returns the exit status for the process:
+  /// Starts (or releases parked) vCPUs and waits until the VM stops. Returns the exit status for the process:
   /// the ring-3 guest's exit code, 0 after a Linux reboot/shutdown or when every vCPU halted.
   /// Throws common::Error when a vCPU hit an unhandled exit.
   int run();
+  /// Setup only: starts every vCPU thread parked (Vcpu::start_parked with `thread_init`); run()
+  /// then only releases them. A pre-spawned runner takes thread creation off the request path.
+  void start_vcpus_parked(const std::function<void()>& thread_init);
   /// Stops the VM from any thread (first caller's code wins). `error` non-empty makes run() throw.
   void request_stop(int code, const std::string& error = {}) noexcept;
   /// Setup only (before run()): `hook` runs on the stopping thread when the VM starts stopping,

@@ -4,7 +4,13 @@
 #include <errno.h>
 #include <linux/kvm.h>
 #include <sched.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -12,6 +18,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "common/unique_fd.h"
 
 namespace snapfaas::runner {
 namespace {
@@ -102,7 +109,10 @@ void apply_seccomp(ThreadRole role, const SeccompSettings& settings) {
   if (settings.enabled) install_seccomp(role, settings.action);
 }
 
-void install_seccomp(ThreadRole role, SeccompAction action) {
+namespace {
+
+// The role's allowlist as a libseccomp context (rules added, not yet compiled).
+Ctx build_filter(ThreadRole role, SeccompAction action) {
   Ctx ctx(seccomp_init(action == SeccompAction::kLog ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS));
   if (!ctx) throw common::Error("seccomp_init: failed");
   for (std::string_view name : allowed_syscalls(role)) allow(ctx.get(), name);
@@ -128,7 +138,43 @@ void install_seccomp(ThreadRole role, SeccompAction action) {
       }
     }
   }
+  return ctx;
+}
+
+}  // namespace
+
+void install_seccomp(ThreadRole role, SeccompAction action) {
+  const Ctx ctx = build_filter(role, action);
   if (const int rc = seccomp_load(ctx.get()); rc < 0) throw common::sys_error("seccomp_load", -rc);
+}
+
+CompiledSeccomp CompiledSeccomp::compile(ThreadRole role, const SeccompSettings& settings) {
+  CompiledSeccomp out;
+  if (!settings.enabled) return out;
+  const Ctx ctx = build_filter(role, settings.action);
+  // libseccomp writes the BPF program it would load (raw sock_filter array) to an fd.
+  const common::UniqueFd fd(::memfd_create("seccomp-bpf", MFD_CLOEXEC));
+  if (!fd) throw common::sys_error("seccomp: memfd_create");
+  if (const int rc = seccomp_export_bpf(ctx.get(), fd.get()); rc < 0) throw common::sys_error("seccomp_export_bpf", -rc);
+  const off_t bytes = ::lseek(fd.get(), 0, SEEK_END);
+  if (bytes <= 0 || bytes % static_cast<off_t>(sizeof(sock_filter)) != 0 ||
+      bytes / static_cast<off_t>(sizeof(sock_filter)) > BPF_MAXINSNS) {
+    throw common::Error("seccomp_export_bpf: " + std::to_string(bytes) + " bytes is no BPF program");
+  }
+  out.program_.resize(static_cast<std::size_t>(bytes) / sizeof(sock_filter));
+  if (::pread(fd.get(), out.program_.data(), static_cast<std::size_t>(bytes), 0) != bytes) {
+    throw common::sys_error("seccomp: read the exported program");
+  }
+  return out;
+}
+
+void CompiledSeccomp::install() const {
+  if (program_.empty()) return;
+  // What seccomp_load does with a context of default attributes: no_new_privs, then the filter
+  // for this thread only (no TSYNC, no flags).
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) throw common::sys_error("prctl(PR_SET_NO_NEW_PRIVS)");
+  sock_fprog prog{static_cast<unsigned short>(program_.size()), const_cast<sock_filter*>(program_.data())};
+  if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0U, &prog) != 0) throw common::sys_error("seccomp(SET_MODE_FILTER)");
 }
 
 }  // namespace snapfaas::runner

@@ -5,6 +5,8 @@
 // inherit the creator's filters, and filters stack (the strictest answer wins).
 #pragma once
 
+#include <linux/filter.h>
+
 #include <string_view>
 #include <vector>
 
@@ -36,6 +38,22 @@ struct SeccompSettings {
 
 /// install_seccomp(role, settings.action) when settings.enabled.
 void apply_seccomp(ThreadRole role, const SeccompSettings& settings);
+
+/// A role's allowlist compiled ahead of time: libseccomp generates the BPF program
+/// (seccomp_export_bpf) when the filter is built; install() is then one seccomp(2) call. For a
+/// filter that goes on in a latency-critical moment (the pre-spawned runner's vCPU role, after a
+/// request arrived): libseccomp 2.5 regenerates the program on every seccomp_load (~0.3 ms).
+class CompiledSeccomp {
+ public:
+  /// Compiles `role` with settings.action; nothing (install() does nothing) when !settings.enabled.
+  /// Throws common::Error naming the step.
+  [[nodiscard]] static CompiledSeccomp compile(ThreadRole role, const SeccompSettings& settings);
+  /// Installs the program on the calling thread, as install_seccomp would. Throws common::Error.
+  void install() const;
+
+ private:
+  std::vector<sock_filter> program_;
+};
 
 [[nodiscard]] const char* role_name(ThreadRole role) noexcept;
 

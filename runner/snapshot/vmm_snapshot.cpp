@@ -48,7 +48,11 @@ std::vector<KvmVcpu*> kvm_vcpus(Vmm& vmm) {
 
 SnapshotId restore_vmm(Vmm& vmm, std::span<const std::string> dirs, const RestoreOptions& options,
                        bool dirty_logging, const std::string& appfs_override, PreparedRestore* prepared) {
-  LoadedSnapshot snap = load_snapshot(dirs);
+  return restore_vmm(vmm, load_snapshot(dirs), options, dirty_logging, appfs_override, prepared);
+}
+
+SnapshotId restore_vmm(Vmm& vmm, LoadedSnapshot snap, const RestoreOptions& options, bool dirty_logging,
+                       const std::string& appfs_override, PreparedRestore* prepared) {
   tss_type_for_svm(snap.state);
   if (snap.state.ring3 != vmm.ring3()) {
     throw common::Error(std::string("snapshot restore: snapshot is of a ") + (snap.state.ring3 ? "ring-3" : "Linux") +
@@ -62,12 +66,16 @@ SnapshotId restore_vmm(Vmm& vmm, std::span<const std::string> dirs, const Restor
   const double devices_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - devices_start).count();
   spdlog::info("restored {} layer(s): memory {:.3f} ms, VM state {:.3f} ms, vCPU state {:.3f} ms, devices {:.3f} ms",
-               dirs.size(), t.memory_ms, t.vm_state_ms, t.vcpu_state_ms, devices_ms);
+               snap.memory.size(), t.memory_ms, t.vm_state_ms, t.vcpu_state_ms, devices_ms);
   return snap.memory.back().header.id;
 }
 
 PreparedRestore prepare_vmm(Vmm& vmm, std::span<const std::string> candidate_dirs, const PrepareOptions& options) {
   LoadedSnapshot candidate = load_snapshot(candidate_dirs);
+  return prepare_vmm(vmm, candidate, options);
+}
+
+PreparedRestore prepare_vmm(Vmm& vmm, LoadedSnapshot& candidate, const PrepareOptions& options) {
   tss_type_for_svm(candidate.state);
   const std::vector<KvmVcpu*> vcpus = kvm_vcpus(vmm);
   return prepare_restore(vmm.vm(), vmm.memory(), vcpus, candidate, options, vmm.config().dirty_log);
@@ -83,7 +91,9 @@ SnapshotPoint::SnapshotPoint(Vmm& vmm, std::string out_dir, std::optional<Snapsh
     wake_saver();
   });
   if (ring3_port) vmm_.pio().insert(port_, SNAPFAAS_PORT_SNAPSHOT, 4);
-  saver_ = std::thread([this] { saver_main(); });
+  // Without an output directory there is nothing to save: requests are answered inline, and no
+  // saver thread is started (a pre-spawned runner builds this point after the request arrived).
+  if (!out_dir_.empty()) saver_ = std::thread([this] { saver_main(); });
 }
 
 void SnapshotPoint::request(std::uint32_t point) noexcept {
@@ -97,6 +107,11 @@ void SnapshotPoint::request(std::uint32_t point) noexcept {
 }
 
 void SnapshotPoint::wake_saver() noexcept {
+  if (out_dir_.empty()) {
+    spdlog::info("snapshot point reached; no output directory, continuing");
+    port_->mark_taken();
+    return;
+  }
   {
     std::lock_guard lock(mutex_);
     requested_ = true;
@@ -131,11 +146,6 @@ void SnapshotPoint::saver_main() noexcept {
 }
 
 void SnapshotPoint::save() {
-  if (out_dir_.empty()) {  // restored without --snapshot-out: let the guest go on
-    spdlog::info("snapshot point reached; no output directory, continuing");
-    port_->mark_taken();
-    return;
-  }
   for (std::size_t i = 0; i < vmm_.vcpu_count(); ++i) vmm_.vcpu(i).pause();
   for (std::size_t i = 0; i < vmm_.vcpu_count(); ++i) {
     if (vmm_.vcpu(i).state() == runner::VcpuState::kStopped) return;  // the VM is going away

@@ -27,11 +27,19 @@ SnapshotId restore_vmm(Vmm& vmm, std::span<const std::string> dirs, const Restor
                        bool dirty_logging, const std::string& appfs_override = {},
                        PreparedRestore* prepared = nullptr);
 
+/// The same with the layers loaded and validated ahead of time (load_snapshot; a pre-spawned
+/// runner loads its functions' snapshots before any request: ~1 ms each). Consumes `snap`.
+SnapshotId restore_vmm(Vmm& vmm, LoadedSnapshot snap, const RestoreOptions& options, bool dirty_logging,
+                       const std::string& appfs_override = {}, PreparedRestore* prepared = nullptr);
+
 /// Pre-spawn work for a later restore_vmm of a snapshot with the same base as `candidate_dirs`
 /// (prepare_restore: files validated, base mapped, vCPUs entered once and state set ahead), on a
 /// Vmm whose vCPUs have not run. Throws common::Error.
 [[nodiscard]] PreparedRestore prepare_vmm(Vmm& vmm, std::span<const std::string> candidate_dirs,
                                           const PrepareOptions& options);
+/// The same with the candidate loaded already; the caller keeps it for the restore (its vCPU
+/// state gets the host's TR fix-up, as restore_vmm would apply).
+[[nodiscard]] PreparedRestore prepare_vmm(Vmm& vmm, LoadedSnapshot& candidate, const PrepareOptions& options);
 
 /// The snapshot point of one Vmm. Construct before vmm.run(); destroy after it returns.
 /// Two ways in: ring-3 test guests write the SnapshotPort (SNAPFAAS_PORT_SNAPSHOT), the guest agent

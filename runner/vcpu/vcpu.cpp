@@ -46,6 +46,23 @@ void Vcpu::start() {
   thread_ = std::thread([this] { thread_main(); });
 }
 
+void Vcpu::start_parked(std::function<void()> thread_init) {
+  requested_.store(VcpuState::kPaused, std::memory_order_release);
+  thread_ = std::thread([this, init = std::move(thread_init)] {
+    if (init) {
+      try {
+        init();
+      } catch (const std::exception& e) {
+        spdlog::error("vCPU {} thread set-up failed: {}", vcpu_.id(), e.what());
+        on_exit_(vcpu_.id(), {ExitAction::kError, std::string("vCPU thread set-up: ") + e.what()});
+        set_state(VcpuState::kStopped);
+        return;
+      }
+    }
+    thread_main();
+  });
+}
+
 void Vcpu::set_state(VcpuState s) noexcept {
   {
     std::lock_guard lock(mutex_);

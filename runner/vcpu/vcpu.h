@@ -35,6 +35,12 @@ class Vcpu {
   static void install_kick_handler();
 
   void start();
+  /// Starts the thread ahead of time: it runs `thread_init` (e.g. installs its seccomp filter),
+  /// then parks as paused, without entering KVM_RUN, until resume(). The VMM thread may set vCPU
+  /// state meanwhile. An exception from `thread_init` ends the thread through OnExit (kError).
+  void start_parked(std::function<void()> thread_init);
+  /// True once start() or start_parked() created the thread.
+  [[nodiscard]] bool started() const noexcept { return thread_.joinable(); }
   /// Asks the thread to pause and waits until it has left KVM_RUN and parked.
   void pause();
   /// pause() that gives up after `limit` (a vCPU blocked inside a device's exit handler, e.g. the

@@ -35,7 +35,13 @@ WindowService::WindowService(std::string_view channel_name, Vmm& vmm, WindowPort
   });
   spdlog::info("ring window: channel {} at GPA {:#x}, {} bytes, header page {}", channel_name, ipc::kWindowGpa,
                window_.layout().size, window_.header_readonly() ? "read-only" : "read-write");
-  control_thread_ = std::thread([this] { boot_control_loop(); });
+  // Pre-spawned: the VMM thread itself waits on the doorbell for the load (no hand-over on the
+  // request path); the control thread starts after the load (start_control_thread).
+  if (!options_.serve_loads) start_control_thread();
+}
+
+void WindowService::start_control_thread() {
+  if (!control_thread_.joinable()) control_thread_ = std::thread([this] { boot_control_loop(); });
 }
 
 WindowService::~WindowService() {
@@ -61,12 +67,30 @@ void WindowService::LoadQueue::close() noexcept {
 }
 
 std::optional<ipc::ControlCommand> WindowService::wait_load_command() {
-  std::unique_lock lock(loads_->mutex);
-  loads_->cv.wait(lock, [&] { return !loads_->commands.empty() || loads_->closed; });
-  if (loads_->commands.empty()) return std::nullopt;
-  const ipc::ControlCommand command = loads_->commands.front();
-  loads_->commands.pop_front();
-  return command;
+  // The boot-phase control loop, on the VMM thread, until a load command came: draining answers
+  // pings and queues kBoot/kRestore (hooks.on_load); kShutdown ends the wait.
+  auto ready = [this] { return ports_->stopped() || ports_->control_readable(); };
+  for (;;) {
+    ports_->drain_control();
+    {
+      std::lock_guard lock(loads_->mutex);
+      if (!loads_->commands.empty()) {
+        const ipc::ControlCommand command = loads_->commands.front();
+        loads_->commands.pop_front();
+        return command;
+      }
+      if (loads_->closed) return std::nullopt;
+    }
+    if (ports_->stopped() || ports_->shutdown_requested()) {
+      spdlog::info("ring window: shutdown before any load");
+      loads_->close();
+      return std::nullopt;
+    }
+    ipc::WaitOptions wait;
+    wait.spin = std::chrono::microseconds(0);  // idle pre-spawned runners must not burn CPU
+    wait.deadline = ipc::WaitOptions::Clock::now() + kControlParkBackstop;
+    (void)control_bell_.wait(ready, wait);  // kTimedOut: loop and re-check
+  }
 }
 
 void WindowService::boot_control_loop() noexcept {

@@ -1,7 +1,8 @@
 // WindowService: `firerunner --channel NAME` — opens RunnerChannel NAME, maps its ring window into
 // the VM, puts WindowPorts on the PIO bus and answers control commands until the guest's first
 // WAIT (afterwards WAIT drains them). Built after the Vmm and before Vmm::run(). In pre-spawned
-// restore mode it also hands kBoot/kRestore commands to the VMM thread (wait_load_command).
+// restore mode the VMM thread answers them itself until kBoot/kRestore arrives (wait_load_command),
+// and the control thread takes over after the load.
 #pragma once
 
 #include <chrono>
@@ -49,7 +50,11 @@ class WindowService {
 
   /// serve_loads only, VMM thread: blocks until the supervisor sends kBoot/kRestore (returned; answer
   /// it with ports().reply_control) or asks for shutdown / the VM stops (nullopt).
+  /// The waiting thread itself drains the control ring meanwhile (parked on the runner doorbell).
   [[nodiscard]] std::optional<ipc::ControlCommand> wait_load_command();
+  /// serve_loads only: starts the control thread that answers control commands until the guest's
+  /// first WAIT (call after the load, before Vmm::run). Without serve_loads it runs from the start.
+  void start_control_thread();
 
  private:
   /// kBoot/kRestore handed from the control-ring drainer to the VMM thread. Shared with the Vmm's

@@ -5,6 +5,9 @@
 
 #include <chrono>
 #include <future>
+#include <mutex>
+#include <stdexcept>
+#include <vector>
 #include <thread>
 
 using namespace snapfaas::runner;
@@ -63,4 +66,44 @@ TEST_CASE("an error stop makes run() throw the message") {
   std::this_thread::sleep_for(20ms);
   vmm.request_stop(1, "deadline exceeded");
   CHECK_THROWS_WITH(done.get(), "deadline exceeded");
+}
+
+TEST_CASE("vCPUs started parked run their set-up on their own thread, stay out of the guest until run()") {
+  VmmConfig cfg;
+  cfg.kernel = std::string(SNAPFAAS_GUEST_DIR) + "/guest_spin";
+  cfg.mem_mib = 16;
+  cfg.vcpu_count = 2;
+  Vmm vmm(cfg);
+  std::mutex mutex;
+  std::vector<std::thread::id> init_threads;
+  vmm.start_vcpus_parked([&] {
+    std::lock_guard lock(mutex);
+    init_threads.push_back(std::this_thread::get_id());
+  });
+  REQUIRE(wait_until([&] {
+    std::lock_guard lock(mutex);
+    return init_threads.size() == 2;
+  }));
+  CHECK(init_threads[0] != init_threads[1]);
+  CHECK(init_threads[0] != std::this_thread::get_id());
+  std::this_thread::sleep_for(50ms);
+  CHECK(counter(vmm) == 0);  // parked: the guest has not run
+  for (std::size_t i = 0; i < vmm.vcpu_count(); ++i) CHECK(vmm.vcpu(i).started());
+  auto done = std::async(std::launch::async, [&] { return vmm.run(); });
+  CHECK(wait_until([&] { return counter(vmm) > 1000; }));
+  vmm.request_stop(3);
+  REQUIRE(done.wait_for(5s) == std::future_status::ready);
+  CHECK(done.get() == 3);
+}
+
+TEST_CASE("a parked vCPU whose set-up throws stops the VM with that error") {
+  VmmConfig cfg;
+  cfg.kernel = std::string(SNAPFAAS_GUEST_DIR) + "/guest_spin";
+  cfg.mem_mib = 16;
+  Vmm vmm(cfg);
+  vmm.start_vcpus_parked([] { throw std::runtime_error("no filter for you"); });
+  REQUIRE(wait_until([&] { return vmm.vcpu(0).state() == VcpuState::kStopped; }));
+  auto done = std::async(std::launch::async, [&] { return vmm.run(); });
+  REQUIRE(done.wait_for(5s) == std::future_status::ready);
+  CHECK_THROWS_WITH(done.get(), doctest::Contains("no filter for you"));
 }

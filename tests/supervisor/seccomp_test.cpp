@@ -30,8 +30,8 @@ struct Outcome {
   char byte = 0;
 };
 
-// Forks; the child installs `role`, then runs `body` which must end the process itself.
-Outcome run_child(ThreadRole role, const std::function<void(int)>& body) {
+// Forks; the child runs `install`, then `body` which must end the process itself.
+Outcome run_installed(const std::function<void()>& install, const std::function<void(int)>& body) {
   int fds[2];
   REQUIRE(::pipe(fds) == 0);
   const pid_t pid = ::fork();
@@ -39,7 +39,7 @@ Outcome run_child(ThreadRole role, const std::function<void(int)>& body) {
   if (pid == 0) {
     ::close(fds[0]);
     try {
-      snapfaas::runner::install_seccomp(role);
+      install();
     } catch (...) {
       _exit(100);
     }
@@ -56,6 +56,11 @@ Outcome run_child(ThreadRole role, const std::function<void(int)>& body) {
   if (::read(fds[0], &o.byte, 1) != 1) o.byte = 0;
   ::close(fds[0]);
   return o;
+}
+
+// Forks; the child installs `role` (install_seccomp), then runs `body`.
+Outcome run_child(ThreadRole role, const std::function<void(int)>& body) {
+  return run_installed([role] { snapfaas::runner::install_seccomp(role); }, body);
 }
 
 }  // namespace
@@ -118,4 +123,37 @@ TEST_CASE("allowlists: vcpu is a strict subset of vmm") {
   for (auto name : vcpu) CHECK(std::find(vmm.begin(), vmm.end(), name) != vmm.end());
   CHECK(std::find(vcpu.begin(), vcpu.end(), "unlinkat") == vcpu.end());
   CHECK(std::find(vcpu.begin(), vcpu.end(), "socket") == vcpu.end());
+}
+
+TEST_CASE("a vcpu program compiled ahead and installed later allows and kills like install_seccomp") {
+  using snapfaas::runner::CompiledSeccomp;
+  // Compiled in this (the parent) process, installed in the child: as a pre-spawned runner
+  // compiles at spawn and its vCPU threads install when they start.
+  const CompiledSeccomp vcpu = CompiledSeccomp::compile(ThreadRole::kVcpu, {});
+  const Outcome ok = run_installed([&vcpu] { vcpu.install(); }, [](int out) {
+    const char b = 'c';
+    ::syscall(SYS_write, out, &b, 1);
+    if (::syscall(SYS_ioctl, -1, KVM_RUN, 0) != -1) ::syscall(SYS_exit_group, 2);
+    ::syscall(SYS_exit_group, 0);
+  });
+  CHECK(ok.exited);
+  CHECK(ok.code == 0);
+  CHECK(ok.byte == 'c');
+  CHECK(run_installed([&vcpu] { vcpu.install(); }, [](int) { ::syscall(SYS_socket, AF_INET, SOCK_STREAM, 0); }).signal ==
+        SIGSYS);
+  CHECK(run_installed([&vcpu] { vcpu.install(); }, [](int) {
+          termios t{};
+          ::syscall(SYS_ioctl, 0, TCGETS, &t);
+        }).signal == SIGSYS);
+}
+
+TEST_CASE("a program compiled with seccomp disabled installs nothing") {
+  using snapfaas::runner::CompiledSeccomp;
+  const CompiledSeccomp none = CompiledSeccomp::compile(ThreadRole::kVcpu, {.enabled = false});
+  const Outcome o = run_installed([&none] { none.install(); }, [](int) {
+    const long fd = ::syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+    ::syscall(SYS_exit_group, fd >= 0 ? 0 : 4);
+  });
+  CHECK(o.exited);
+  CHECK(o.code == 0);
 }
