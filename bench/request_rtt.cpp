@@ -12,11 +12,9 @@
 // All cases stay alive together and are measured in interleaved rounds.
 // Usage: bench_request_rtt [--out FILE.json] [--quick]
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -24,25 +22,24 @@
 #include <cstring>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "bench/rtt_harness.h"
 #include "common/error.h"
-#include "common/unique_fd.h"
 #include "ipc/channel.h"
 #include "ipc/guest_abi.h"
+#include "tests/ipc/test_support.h"
 
 namespace {
 
 using namespace snapfaas;
+using bench::kMaxPayload;
 using bench::pin_to;
-using bench::read_full;
 using bench::size_label;
-using bench::write_full;
 using Clock = std::chrono::steady_clock;
-constexpr std::size_t kMaxPayload = 64 * 1024;
 constexpr std::uint32_t kSlotSize = 128 * 1024;  // payload + the 8-byte checksum
 
 std::uint64_t fnv1a(const std::uint8_t* p, std::size_t n) {
@@ -101,7 +98,7 @@ class WindowPeer final : public bench::Peer {
   void stop() override {
     if (child_ <= 0) return;
     (void)sup_.send_control({2, static_cast<std::uint32_t>(ipc::ControlOp::kShutdown), 0, 0, 0});
-    if (!bench::child_succeeded(std::exchange(child_, 0))) throw common::Error("window: firerunner failed");
+    if (ipc::test::wait_child(std::exchange(child_, 0)) != 0) throw common::Error("window: firerunner failed");
   }
 
   ~WindowPeer() override {
@@ -122,111 +119,78 @@ class WindowPeer final : public bench::Peer {
 };
 
 /// A plain forked process answering length-prefixed requests with FNV-1a64 + the payload.
-class UnixPeer final : public bench::Peer {
+class ChecksumUnixPeer final : public bench::UnixPeer {
  public:
-  explicit UnixPeer(std::size_t size) : size_(size), request_(4 + size), response_(4 + 8 + size) {
-    int fds[2];
-    common::check_sys(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), "socketpair");
-    common::UniqueFd theirs(fds[1]);
-    fd_.reset(fds[0]);
-    const auto len = static_cast<std::uint32_t>(size);
-    std::memcpy(request_.data(), &len, 4);
-    for (std::size_t i = 0; i < size; ++i) request_[4 + i] = static_cast<std::uint8_t>(i * 7 + 3);
-    expected_ = fnv1a(request_.data() + 4, size);
-    child_ = bench::fork_child([this, &theirs] {
-      fd_.reset();
-      std::vector<std::uint8_t> in(kMaxPayload), out(4 + 8 + kMaxPayload);
-      for (;;) {
-        std::uint32_t n = 0;
-        if (!read_full(theirs.get(), &n, 4)) return 2;
-        if (n == 0) return 0;
-        if (n > kMaxPayload || !read_full(theirs.get(), in.data(), n)) return 3;
-        const std::uint64_t sum = fnv1a(in.data(), n);
-        const std::uint32_t m = n + 8;
-        std::memcpy(out.data(), &m, 4);
-        std::memcpy(out.data() + 4, &sum, 8);
-        std::memcpy(out.data() + 12, in.data(), n);
-        if (!write_full(theirs.get(), out.data(), 4 + m)) return 4;
-      }
-    });
-  }
-
-  double round_trip() override {
-    const auto t0 = Clock::now();
-    std::uint32_t got = 0;
-    if (!write_full(fd_.get(), request_.data(), request_.size()) || !read_full(fd_.get(), &got, 4) ||
-        got != size_ + 8 || !read_full(fd_.get(), response_.data(), got)) {
-      throw common::sys_error("unix round trip");
-    }
-    const auto t1 = Clock::now();
-    std::uint64_t sum = 0;
-    std::memcpy(&sum, response_.data(), 8);
-    if (sum != expected_) throw common::Error("unix: wrong checksum");
-    return std::chrono::duration<double, std::micro>(t1 - t0).count();
-  }
-
-  void stop() override {
-    if (child_ <= 0) return;
-    const std::uint32_t zero = 0;
-    (void)write_full(fd_.get(), &zero, 4);
-    if (!bench::child_succeeded(std::exchange(child_, 0))) throw common::Error("unix: server failed");
+  explicit ChecksumUnixPeer(std::size_t size)
+      : bench::UnixPeer(pattern(size), size + 8),
+        expected_(fnv1a(payload().data(), size)),
+        out_(4 + 8 + kMaxPayload) {
+    start();
   }
 
  private:
-  std::size_t size_;
-  common::UniqueFd fd_;
-  std::vector<std::uint8_t> request_, response_;
-  std::uint64_t expected_ = 0;
-  pid_t child_ = 0;
+  static std::vector<std::uint8_t> pattern(std::size_t size) {
+    std::vector<std::uint8_t> p(size);
+    for (std::size_t i = 0; i < size; ++i) p[i] = static_cast<std::uint8_t>(i * 7 + 3);
+    return p;
+  }
+
+  std::span<const std::uint8_t> answer(std::span<std::uint8_t> frame) override {
+    const auto n = static_cast<std::uint32_t>(frame.size() - 4);
+    const std::uint64_t sum = fnv1a(frame.data() + 4, n);
+    const std::uint32_t m = n + 8;
+    std::memcpy(out_.data(), &m, 4);
+    std::memcpy(out_.data() + 4, &sum, 8);
+    std::memcpy(out_.data() + 12, frame.data() + 4, n);
+    return std::span(out_).first(4 + m);
+  }
+
+  void check(std::span<const std::uint8_t> response) const override {
+    std::uint64_t sum = 0;
+    std::memcpy(&sum, response.data(), 8);
+    if (sum != expected_) throw common::Error("unix: wrong checksum");
+  }
+
+  std::uint64_t expected_;
+  std::vector<std::uint8_t> out_;  // the server's response frame
 };
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Request round trip: channel + guest ring window (polling, parked) vs Unix domain socket"};
-  std::string out;
-  bool quick = false;
-  app.add_option("--out", out, "write the figures as JSON to this file");
-  app.add_flag("--quick", quick, "few iterations");
-  CLI11_PARSE(app, argc, argv);
+  return bench::rtt_main(
+      argc, argv,
+      {"request_rtt", "Request round trip: channel + guest ring window (polling, parked) vs Unix domain socket",
+       "few iterations"},
+      [](bool quick, nlohmann::json& j) {
+        const bool pin = std::thread::hardware_concurrency() >= 2;
+        const int warmup = quick ? 50 : 500;
+        std::vector<bench::Series> series;
+        unsigned index = 0;
+        for (std::size_t size : bench::kPayloadSizes) {
+          const int iterations = quick ? (size > 1024 ? 300 : 1000) : (size > 1024 ? 3000 : 20000);
+          series.push_back({"window", size, iterations, pin, std::make_unique<WindowPeer>(false, size, index++), {}});
+          series.push_back(
+              {"window_parked", size, iterations, false, std::make_unique<WindowPeer>(true, size, index++), {}});
+          series.push_back({"unix", size, iterations, false, std::make_unique<ChecksumUnixPeer>(size), {}});
+        }
+        bench::run_interleaved(series, warmup);
 
-  try {
-    const std::vector<std::size_t> sizes = {64, 1024, kMaxPayload};
-    const bool pin = std::thread::hardware_concurrency() >= 2;
-    const int rounds = 10;
-    const int warmup = quick ? 50 : 500;
-    std::vector<bench::Series> series;
-    unsigned index = 0;
-    for (std::size_t size : sizes) {
-      const int iterations = quick ? (size > 1024 ? 300 : 1000) : (size > 1024 ? 3000 : 20000);
-      series.push_back({"window", size, iterations, pin, std::make_unique<WindowPeer>(false, size, index++), {}});
-      series.push_back({"window_parked", size, iterations, false, std::make_unique<WindowPeer>(true, size, index++), {}});
-      series.push_back({"unix", size, iterations, false, std::make_unique<UnixPeer>(size), {}});
-    }
-    bench::run_interleaved(series, warmup, rounds);
-
-    nlohmann::json j;
-    j["benchmark"] = "request_rtt";
-    j["quick"] = quick;
-    j["window_pinned_cpu0_cpu1"] = pin;
-    j["machine"] = bench::machine_info();
-    bench::report_series(series, j);
-    for (std::size_t size : sizes) {
-      const std::string l = size_label(size);
-      for (const char* q : {"p50", "p99"}) {
-        const double unix_q = j[std::string("unix_") + q + "_us_" + l].get<double>();
-        j[std::string("ratio_unix_over_window_") + q + "_" + l] = unix_q / j[std::string("window_") + q + "_us_" + l].get<double>();
-        j[std::string("ratio_unix_over_window_parked_") + q + "_" + l] =
-            unix_q / j[std::string("window_parked_") + q + "_us_" + l].get<double>();
-      }
-      std::printf("unix/window p50 %-6s polling %7.2fx   parked %7.2fx\n", l.c_str(),
-                  j["ratio_unix_over_window_p50_" + l].get<double>(),
-                  j["ratio_unix_over_window_parked_p50_" + l].get<double>());
-    }
-    bench::write_json(out, j);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_request_rtt: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+        j["window_pinned_cpu0_cpu1"] = pin;
+        j["machine"] = bench::machine_info();
+        bench::report_series(series, j);
+        for (std::size_t size : bench::kPayloadSizes) {
+          const std::string l = size_label(size);
+          for (const char* q : {"p50", "p99"}) {
+            const double unix_q = j[std::string("unix_") + q + "_us_" + l].get<double>();
+            j[std::string("ratio_unix_over_window_") + q + "_" + l] =
+                unix_q / j[std::string("window_") + q + "_us_" + l].get<double>();
+            j[std::string("ratio_unix_over_window_parked_") + q + "_" + l] =
+                unix_q / j[std::string("window_parked_") + q + "_us_" + l].get<double>();
+          }
+          std::printf("unix/window p50 %-6s polling %7.2fx   parked %7.2fx\n", l.c_str(),
+                      j["ratio_unix_over_window_p50_" + l].get<double>(),
+                      j["ratio_unix_over_window_parked_p50_" + l].get<double>());
+        }
+      });
 }

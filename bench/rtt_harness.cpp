@@ -2,18 +2,25 @@
 #include "bench/rtt_harness.h"
 
 #include <sched.h>
+#include <sys/socket.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
+#include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <thread>
+#include <utility>
 
 #include "common/error.h"
+#include "tests/ipc/test_support.h"
 
 namespace snapfaas::bench {
 
@@ -27,11 +34,52 @@ void pin_to(int cpu) {
   common::check_sys(::sched_setaffinity(0, sizeof set, &set), "sched_setaffinity");
 }
 
-void throw_fork_error() { throw common::sys_error("fork"); }
+UnixPeer::UnixPeer(std::vector<std::uint8_t> payload, std::size_t response_size)
+    : request_(4 + payload.size()), response_(response_size) {
+  int fds[2];
+  common::check_sys(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), "socketpair");
+  fd_.reset(fds[0]);
+  server_fd_.reset(fds[1]);
+  const auto len = static_cast<std::uint32_t>(payload.size());
+  std::memcpy(request_.data(), &len, 4);
+  std::memcpy(request_.data() + 4, payload.data(), payload.size());
+}
 
-bool child_succeeded(pid_t pid) {
-  int status = 0;
-  return ::waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+void UnixPeer::start() {
+  child_ = ipc::test::fork_child([this] {
+    fd_.reset();
+    std::vector<std::uint8_t> frame(4 + kMaxPayload);
+    for (;;) {
+      std::uint32_t n = 0;
+      if (!read_full(server_fd_.get(), &n, 4)) return 2;
+      if (n == 0) return 0;
+      if (n > kMaxPayload || !read_full(server_fd_.get(), frame.data() + 4, n)) return 3;
+      const std::span<const std::uint8_t> out = answer(std::span(frame).first(4 + n));
+      if (!write_full(server_fd_.get(), out.data(), out.size())) return 4;
+    }
+  });
+  server_fd_.reset();
+}
+
+std::span<const std::uint8_t> UnixPeer::payload() const noexcept { return std::span(request_).subspan(4); }
+
+double UnixPeer::round_trip() {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::uint32_t got = 0;
+  if (!write_full(fd_.get(), request_.data(), request_.size()) || !read_full(fd_.get(), &got, 4) ||
+      got != response_.size() || !read_full(fd_.get(), response_.data(), response_.size())) {
+    throw common::sys_error("unix round trip");
+  }
+  const auto t1 = std::chrono::steady_clock::now();
+  check(response_);
+  return std::chrono::duration<double, std::micro>(t1 - t0).count();
+}
+
+void UnixPeer::stop() {
+  if (child_ <= 0) return;
+  const std::uint32_t zero = 0;
+  (void)write_full(fd_.get(), &zero, 4);
+  if (ipc::test::wait_child(std::exchange(child_, 0)) != 0) throw common::Error("unix: server failed");
 }
 
 bool read_full(int fd, void* buf, std::size_t n) {
@@ -124,6 +172,28 @@ void write_json(const std::string& path, const nlohmann::json& j) {
   std::ofstream f(path);
   f << j.dump(2) << '\n';
   if (!f) throw common::Error("write " + path + ": failed");
+}
+
+int rtt_main(int argc, char** argv, const BenchInfo& info,
+             const std::function<void(bool quick, nlohmann::json& figures)>& body) {
+  CLI::App app{info.description};
+  std::string out;
+  bool quick = false;
+  app.add_option("--out", out, "write the figures as JSON to this file");
+  app.add_flag("--quick", quick, info.quick_help);
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    nlohmann::json j;
+    j["benchmark"] = info.name;
+    j["quick"] = quick;
+    body(quick, j);
+    write_json(out, j);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_%s: %s\n", info.name, e.what());
+    return 1;
+  }
+  return 0;
 }
 
 }  // namespace snapfaas::bench

@@ -1,4 +1,5 @@
 // Helpers for the ipc tests: unique shm names and fork()ed children whose exit code is the verdict.
+// The benchmarks' forked servers (bench/) use fork_child and wait_child too.
 #pragma once
 
 #include <sys/wait.h>
@@ -7,6 +8,8 @@
 #include <atomic>
 #include <cstdlib>
 #include <string>
+
+#include "common/error.h"
 
 namespace snapfaas::ipc::test {
 
@@ -17,7 +20,8 @@ inline std::string unique_name(const char* what) {
          std::to_string(counter.fetch_add(1, std::memory_order_relaxed));
 }
 
-/// Runs `body` in a fork()ed child that _exit()s with its return value (exceptions → 99).
+/// Runs `body` in a fork()ed child that _exit()s with its return value (exceptions → 99); returns the
+/// child's pid. Throws common::Error when fork() fails.
 template <typename F>
 pid_t fork_child(F&& body) {
   const pid_t pid = ::fork();
@@ -29,6 +33,7 @@ pid_t fork_child(F&& body) {
     }
     ::_exit(code);
   }
+  if (pid < 0) throw common::sys_error("fork");
   return pid;
 }
 

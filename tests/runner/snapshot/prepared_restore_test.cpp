@@ -7,53 +7,23 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <filesystem>
 
 #include "common/error.h"
 #include "runner/loader/ring3_loader.h"
 #include "runner/snapshot/snapshot_abi.h"
 #include "runner/snapshot/vcpu_state.h"
-#include "tests/runner/snapshot/ring3_harness.h"
+#include "tests/runner/snapshot/restore_test_support.h"
 
-namespace fs = std::filesystem;
 using namespace snapfaas::runner;
 using namespace snapfaas::runner::snapshot;
 using namespace snapfaas::runner::snapshot::test;
 
 namespace {
-constexpr std::uint64_t kMem = 128 * kMiB;
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/snapfaas_prepared_XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  [[nodiscard]] std::string sub(const char* n) const { return (path / n).string(); }
-};
-
-const KvmSystem& kvm() {
-  static KvmSystem k = KvmSystem::open();
-  return k;
-}
-
 /// base (boot → first snapshot point) and diff (restore base → second snapshot point) of the
 /// snapshot guest under `d`.
 std::vector<std::string> make_chain(const TempDir& d, const char* base_name = "base", const char* diff_name = "diff") {
-  SnapshotId base_id{};
-  {
-    RestoreTarget t = RestoreTarget::create(kvm(), kMem, 1, false);
-    boot_ring3(t, guest_path());
-    Ring3Harness h(t, false);
-    REQUIRE(h.run() == Stop::kSnapshot);
-    base_id = h.snapshot(d.sub(base_name), std::nullopt).id;
-  }
-  RestoreTarget t = RestoreTarget::create(kvm(), kMem, 1, false);
-  (void)t.restore(load_snapshot(std::vector<std::string>{d.sub(base_name)}), {});
-  Ring3Harness h(t, true);
-  REQUIRE(h.run() == Stop::kSnapshot);
-  (void)h.snapshot(d.sub(diff_name), base_id);
+  const SnapshotId base_id = make_base(d.sub(base_name));
+  (void)make_diff(d.sub(base_name), base_id, d.sub(diff_name));
   return {d.sub(base_name), d.sub(diff_name)};
 }
 
@@ -111,7 +81,7 @@ int port_tag(RestoreTarget& t) {
 }  // namespace
 
 TEST_CASE("a prepared VM restores base+diff with its base mapping reused and vCPU state in place skipped") {
-  TempDir d;
+  TempDir d("prepared");
   const std::vector<std::string> chain = make_chain(d);
   for (int i = 0; i < 3; ++i) {
     const LoadedSnapshot snap = load_snapshot(chain);
@@ -131,7 +101,7 @@ TEST_CASE("a prepared VM restores base+diff with its base mapping reused and vCP
 }
 
 TEST_CASE("prepare refuses a candidate with another vCPU count") {
-  TempDir d;
+  TempDir d("prepared");
   const LoadedSnapshot snap = load_snapshot(make_chain(d));
   RestoreTarget t = RestoreTarget::create(kvm(), kMem, 2, false);
   try {
@@ -144,7 +114,7 @@ TEST_CASE("prepare refuses a candidate with another vCPU count") {
 }
 
 TEST_CASE("eager preparation: the base read ahead, the diff read at the request") {
-  TempDir d;
+  TempDir d("prepared");
   const std::vector<std::string> chain = make_chain(d);
   const LoadedSnapshot snap = load_snapshot(chain);
   RestoreTarget t = RestoreTarget::create(kvm(), kMem, 1, false);
@@ -160,7 +130,7 @@ TEST_CASE("eager preparation: the base read ahead, the diff read at the request"
 }
 
 TEST_CASE("a preparation for another base, another eager option, or without the vCPU entry") {
-  TempDir d;
+  TempDir d("prepared");
   const std::vector<std::string> chain = make_chain(d);
   const std::vector<std::string> other = make_chain(d, "base2", "diff2");
   const LoadedSnapshot snap = load_snapshot(chain);
@@ -192,7 +162,7 @@ TEST_CASE("a preparation for another base, another eager option, or without the 
 }
 
 TEST_CASE("handing out the RAM after prepare ends it: scribbled base pages are mapped over again") {
-  TempDir d;
+  TempDir d("prepared");
   const std::vector<std::string> chain = make_chain(d);
   const LoadedSnapshot snap = load_snapshot(chain);
   RestoreTarget t = RestoreTarget::create(kvm(), kMem, 1, false);
@@ -208,7 +178,7 @@ TEST_CASE("handing out the RAM after prepare ends it: scribbled base pages are m
 }
 
 TEST_CASE("handing out the vCPUs after prepare ends it") {
-  TempDir d;
+  TempDir d("prepared");
   const std::vector<std::string> chain = make_chain(d);
   const LoadedSnapshot snap = load_snapshot(chain);
   RestoreTarget t = RestoreTarget::create(kvm(), kMem, 1, false);
@@ -229,7 +199,7 @@ TEST_CASE("restoring a VM that ran: no shadow page table of the previous guest s
   // Two snapshots that differ only in one page-table entry: virtual 0x200000 runs tag 0x11 in one,
   // tag 0x22 in the other. Without a shadow-MMU flush KVM (shadow paging) keeps translating through
   // the first guest's page tables after the second is mapped in, and the guest writes 0x11.
-  TempDir d;
+  TempDir d("prepared");
   save_tagged(d.sub("a"), 0x200000);
   save_tagged(d.sub("b"), 0x400000);
   const LoadedSnapshot a = load_snapshot(std::vector<std::string>{d.sub("a")});
@@ -266,7 +236,7 @@ TEST_CASE("restoring a VM that ran: no shadow page table of the previous guest s
 }
 
 TEST_CASE("apply_vcpu_state sets only what differs from the vCPU's state, the MSRs in one ioctl") {
-  TempDir d;
+  TempDir d("prepared");
   const std::vector<std::string> chain = make_chain(d);
   const LoadedSnapshot snap = load_snapshot(chain);
   RestoreTarget t = RestoreTarget::create(kvm(), kMem, 1, false);

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -15,42 +14,15 @@
 #include "runner/snapshot/memory_file.h"
 #include "runner/snapshot/snapshot_abi.h"
 #include "runner/snapshot/working_set.h"
-#include "tests/runner/snapshot/ring3_harness.h"
+#include "tests/runner/snapshot/restore_test_support.h"
 
-namespace fs = std::filesystem;
 using namespace snapfaas::runner;
 using namespace snapfaas::runner::snapshot;
 using namespace snapfaas::runner::snapshot::test;
 
 namespace {
-constexpr std::uint64_t kMem = 128 * kMiB;
 constexpr std::uint64_t kA = 16 * kMiB;  // snapshot_guest.c A_BASE, 64 pages
 constexpr std::uint64_t kB = 32 * kMiB;  // B_BASE, 8 pages
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/snapfaas_restore_XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  [[nodiscard]] std::string sub(const char* n) const { return (path / n).string(); }
-};
-
-const KvmSystem& kvm() {
-  static KvmSystem k = KvmSystem::open();
-  return k;
-}
-
-/// Boots the guest and saves the base at its first snapshot point; returns its id.
-SnapshotId make_base(const std::string& dir) {
-  RestoreTarget t = RestoreTarget::create(kvm(), kMem, 1, false);
-  boot_ring3(t, guest_path());
-  Ring3Harness h(t, false);
-  REQUIRE(h.run() == Stop::kSnapshot);
-  CHECK(h.results() == std::vector<std::uint32_t>{0xa0});
-  return h.snapshot(dir, std::nullopt).id;
-}
 
 std::string load_error(const std::vector<std::string>& dirs, std::uint32_t vcpus = 1) {
   try {
@@ -90,7 +62,7 @@ std::pair<std::uint64_t, std::uint64_t> rss_pss_of(const std::string& file) {
 }  // namespace
 
 TEST_CASE("boot → snapshot → restore N times: pattern intact, same results as the booted VM") {
-  TempDir d;
+  TempDir d("restore");
   // Booted VM: runs past the snapshot point to the end.
   RestoreTarget booted = RestoreTarget::create(kvm(), kMem, 1, false);
   boot_ring3(booted, guest_path());
@@ -129,7 +101,7 @@ TEST_CASE("boot → snapshot → restore N times: pattern intact, same results a
 }
 
 TEST_CASE("diff holds only the dirtied pages; base+diff restores; writes never reach the files") {
-  TempDir d;
+  TempDir d("restore");
   const SnapshotId base_id = make_base(d.sub("base"));
   const std::string base_mem = d.sub("base") + "/memory";
   // Bytes of the file at A's first page and at B, before any restore.
@@ -192,7 +164,7 @@ TEST_CASE("diff holds only the dirtied pages; base+diff restores; writes never r
 }
 
 TEST_CASE("two restored VMs share the clean pages of the base (PSS)") {
-  TempDir d;
+  TempDir d("restore");
   (void)make_base(d.sub("base"));
   const std::string mem = d.sub("base") + "/memory";
   int ready[2], go[2], results[2], done[2];
@@ -263,17 +235,10 @@ TEST_CASE("two restored VMs share the clean pages of the base (PSS)") {
 }
 
 TEST_CASE("validation: diff from another base, vCPU count mismatch, corrupt state") {
-  TempDir d;
+  TempDir d("restore");
   const SnapshotId b1 = make_base(d.sub("b1"));
   (void)make_base(d.sub("b2"));
-  {
-    const LoadedSnapshot snap = load_snapshot(std::vector<std::string>{d.sub("b1")});
-    RestoreTarget t = RestoreTarget::create(kvm(), kMem, 1, false);
-    (void)t.restore(snap, {});
-    Ring3Harness h(t, true);
-    REQUIRE(h.run() == Stop::kSnapshot);
-    (void)h.snapshot(d.sub("diff"), b1);
-  }
+  (void)make_diff(d.sub("b1"), b1, d.sub("diff"));
   CHECK(load_error({d.sub("b1"), d.sub("diff")}).empty());
   CHECK(load_error({d.sub("b2"), d.sub("diff")}).find("diff made from another base") != std::string::npos);
   CHECK(load_error({d.sub("diff")}).find("is a memory-diff file, expected memory-full") != std::string::npos);
@@ -289,7 +254,7 @@ TEST_CASE("validation: diff from another base, vCPU count mismatch, corrupt stat
 }
 
 TEST_CASE("working set: recorded after the first request, prefetched on the next restore") {
-  TempDir d;
+  TempDir d("restore");
   (void)make_base(d.sub("base"));
   const std::vector<std::string> dirs{d.sub("base")};
   auto has_a = [](const std::vector<PageRange>& ranges) {
