@@ -91,13 +91,16 @@ int main(int argc, char** argv) {
     // Ring-3 guests request snapshots on their own port; the agent through the window's
     // SNAPSHOT_POINT doorbell.
     // Seccomp before the first KVM_RUN: this thread's VMM filter is inherited by the snapshot
-    // saver; then it narrows to the vCPU role, inherited by the vCPU threads that run() starts.
+    // saver and the vCPU threads, created here (glibc's first thread creation installs a signal
+    // handler, which the vCPU role does not allow); each vCPU thread adds its own vCPU filter.
+    const auto vcpu_filter =
+        snapfaas::runner::CompiledSeccomp::compile(snapfaas::runner::ThreadRole::kVcpu, seccomp);
     snapfaas::runner::apply_seccomp(snapfaas::runner::ThreadRole::kVmm, seccomp);
     hook.fire("forbidden_syscall", -1);
     std::optional<snapfaas::runner::snapshot::SnapshotPoint> point;
     point.emplace(vmm, snapshot_out, base, base.has_value(), true, vmm.ring3());
     if (window) window->ports().set_snapshot_hook([&point](std::uint32_t code) { point->request(code); });
-    snapfaas::runner::apply_seccomp(snapfaas::runner::ThreadRole::kVcpu, seccomp);
+    vmm.start_vcpus_parked([&vcpu_filter] { vcpu_filter.install(); });
     const int code = vmm.run();
     spdlog::debug("guest exited with status {}", code);
     return code;

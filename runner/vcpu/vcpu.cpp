@@ -135,6 +135,11 @@ void Vcpu::thread_main() noexcept {
   while (true) {
     const VcpuState wanted = requested_.load(std::memory_order_acquire);
     if (wanted == VcpuState::kStopped) break;
+    // A thread started parked and released before it first parked runs from here: say so, or a
+    // later pause() would take the initial kPaused for the vCPU being out of KVM_RUN.
+    if (wanted == VcpuState::kRunning && state_.load(std::memory_order_relaxed) != VcpuState::kRunning) {
+      set_state(VcpuState::kRunning);
+    }
     if (wanted == VcpuState::kPaused) {
       std::unique_lock lock(mutex_);
       state_.store(VcpuState::kPaused, std::memory_order_release);

@@ -107,3 +107,22 @@ TEST_CASE("a parked vCPU whose set-up throws stops the VM with that error") {
   REQUIRE(done.wait_for(5s) == std::future_status::ready);
   CHECK_THROWS_WITH(done.get(), doctest::Contains("no filter for you"));
 }
+
+TEST_CASE("a parked vCPU released before it first parked reports running, and pause() still stops it") {
+  VmmConfig cfg;
+  cfg.kernel = std::string(SNAPFAAS_GUEST_DIR) + "/guest_spin";
+  cfg.mem_mib = 16;
+  Vmm vmm(cfg);
+  vmm.start_vcpus_parked([] { std::this_thread::sleep_for(100ms); });  // still in its set-up...
+  auto done = std::async(std::launch::async, [&] { return vmm.run(); });  // ...when run() releases it
+  REQUIRE(wait_until([&] { return counter(vmm) > 1000; }));
+  CHECK(vmm.vcpu(0).state() == VcpuState::kRunning);
+  vmm.vcpu(0).pause();
+  const std::uint64_t paused_at = counter(vmm);
+  std::this_thread::sleep_for(50ms);
+  CHECK(counter(vmm) == paused_at);
+  vmm.vcpu(0).resume();
+  vmm.request_stop(0);
+  REQUIRE(done.wait_for(5s) == std::future_status::ready);
+  CHECK(done.get() == 0);
+}
