@@ -51,19 +51,13 @@ WindowService::~WindowService() {
 }
 
 void WindowService::LoadQueue::push(const ipc::ControlCommand& command) {
-  {
-    std::lock_guard lock(mutex);
-    commands.push_back(command);
-  }
-  cv.notify_one();
+  std::lock_guard lock(mutex);
+  commands.push_back(command);
 }
 
 void WindowService::LoadQueue::close() noexcept {
-  {
-    std::lock_guard lock(mutex);
-    closed = true;
-  }
-  cv.notify_all();
+  std::lock_guard lock(mutex);
+  closed = true;
 }
 
 std::optional<ipc::ControlCommand> WindowService::wait_load_command() {

@@ -6,7 +6,6 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -57,11 +56,11 @@ class WindowService {
   void start_control_thread();
 
  private:
-  /// kBoot/kRestore handed from the control-ring drainer to the VMM thread. Shared with the Vmm's
-  /// stop hook, which may outlive this service.
+  /// kBoot/kRestore queued by the control-ring drainer (wait_load_command's own drain, on the VMM
+  /// thread) until wait_load_command returns them. Shared with the Vmm's stop hook, which may
+  /// outlive this service (it closes the queue; the waiter sees ports().stopped()).
   struct LoadQueue {
     std::mutex mutex;
-    std::condition_variable cv;
     std::deque<ipc::ControlCommand> commands;  // guarded by mutex
     bool closed = false;                       // guarded by mutex: shutdown or VM stopping
     void push(const ipc::ControlCommand& command);
