@@ -19,12 +19,7 @@ guest_ip="ip=172.16.0.2::172.16.0.1:255.255.255.252::eth0:off"
 ip link set lo up
 "$root/scripts/setup-network.sh" 4 || exit 1
 start_bench_servers() {
-  ip netns add "$SRV_NS"
-  ip link add sfsrv-h type veth peer name eth0 netns "$SRV_NS"
-  ip addr add "$SRV_HOST_ADDR/30" dev sfsrv-h && ip link set sfsrv-h up
-  ip -n "$SRV_NS" link set lo up
-  ip -n "$SRV_NS" addr add "$SRV_ADDR/30" dev eth0 && ip -n "$SRV_NS" link set eth0 up
-  ip -n "$SRV_NS" route add default via "$SRV_HOST_ADDR"
+  server_namespace
   printf '#!/bin/sh\nexec cat >/dev/null\n' > /tmp/sink.sh && chmod +x /tmp/sink.sh
   ip netns exec "$SRV_NS" busybox nc -ll -p 9001 -e /bin/cat &
   ip netns exec "$SRV_NS" busybox nc -ll -p 9002 -e /tmp/sink.sh &

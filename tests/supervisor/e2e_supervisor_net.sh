@@ -113,12 +113,7 @@ fi
 source "$root/tests/runner/net/lib.sh"
 ip link set lo up
 "$root/scripts/setup-network.sh" "$runners"
-ip netns add "$SRV_NS"
-ip link add sfsrv-h type veth peer name eth0 netns "$SRV_NS"
-ip addr add "$SRV_HOST_ADDR/30" dev sfsrv-h && ip link set sfsrv-h up
-ip -n "$SRV_NS" link set lo up
-ip -n "$SRV_NS" addr add "$SRV_ADDR/30" dev eth0 && ip -n "$SRV_NS" link set eth0 up
-ip -n "$SRV_NS" route add default via "$SRV_HOST_ADDR"
+server_namespace
 make_page /tmp/page
 ip netns exec "$SRV_NS" busybox httpd -f -p "$SRV_ADDR:$SRV_PORT" -h /tmp/page &
 sleep 0.5

@@ -77,12 +77,7 @@ server() {  # (re)starts busybox httpd in the server namespace (every process th
     for p in $(ip netns pids "$SRV_NS"); do kill "$p" 2>/dev/null || true; done
     sleep 0.5
   else
-    ip netns add "$SRV_NS"
-    ip link add sfsrv-h type veth peer name eth0 netns "$SRV_NS"
-    ip addr add "$SRV_HOST_ADDR/30" dev sfsrv-h && ip link set sfsrv-h up
-    ip -n "$SRV_NS" link set lo up
-    ip -n "$SRV_NS" addr add "$SRV_ADDR/30" dev eth0 && ip -n "$SRV_NS" link set eth0 up
-    ip -n "$SRV_NS" route add default via "$SRV_HOST_ADDR"
+    server_namespace
     make_page /tmp/page
   fi
   ip netns exec "$SRV_NS" busybox httpd -f -vv -p "$SRV_ADDR:$SRV_PORT" -h /tmp/page 2>>"$work/httpd.log" &

@@ -3,17 +3,21 @@
 # their namespace's veth and the host's forwarding. No outside address is ever used.
 readonly SRV_NS=sfsrv SRV_ADDR=10.201.0.2 SRV_HOST_ADDR=10.201.0.1 SRV_PORT=8000
 
+# server_namespace: creates namespace sfsrv with eth0 $SRV_ADDR, a veth to sfsrv-h $SRV_HOST_ADDR
+# on this side and a default route back (the servers a test starts there are its own).
+server_namespace() {
+  ip netns add "$SRV_NS"
+  ip link add sfsrv-h type veth peer name eth0 netns "$SRV_NS"
+  ip addr add "$SRV_HOST_ADDR/30" dev sfsrv-h && ip link set sfsrv-h up
+  ip -n "$SRV_NS" link set lo up
+  ip -n "$SRV_NS" addr add "$SRV_ADDR/30" dev eth0 && ip -n "$SRV_NS" link set eth0 up
+  ip -n "$SRV_NS" route add default via "$SRV_HOST_ADDR"
+}
+
 # start_server DIR: serves DIR over HTTP in namespace sfsrv; waits until it answers.
 start_server() {
   local dir=$1
-  ip netns add "$SRV_NS"
-  ip link add sfsrv-h type veth peer name eth0 netns "$SRV_NS"
-  ip addr add "$SRV_HOST_ADDR/30" dev sfsrv-h
-  ip link set sfsrv-h up
-  ip -n "$SRV_NS" link set lo up
-  ip -n "$SRV_NS" addr add "$SRV_ADDR/30" dev eth0
-  ip -n "$SRV_NS" link set eth0 up
-  ip -n "$SRV_NS" route add default via "$SRV_HOST_ADDR"
+  server_namespace
   ip netns exec "$SRV_NS" python3 -m http.server --bind "$SRV_ADDR" --directory "$dir" "$SRV_PORT" \
     >"${SRV_LOG:-/dev/null}" 2>&1 &
   SRV_PID=$!
