@@ -38,6 +38,9 @@ Net::Net(NetConfig config, Tap tap) : config_(std::move(config)), tap_(std::move
 
 void Net::start() {
   const std::string what = "virtio-net tap " + config_.tap_name;
+  if (config_.features != kNetFeatures && config_.features != kNetFeaturesNoOffload) {
+    throw common::Error(what + ": unknown feature set to offer");
+  }
   epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
   if (!epoll_) throw common::sys_error("epoll_create1 for " + what);
   kick_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
@@ -76,10 +79,7 @@ Tap Net::detach_tap() {
   return std::move(tap_);
 }
 
-std::uint64_t Net::features() const noexcept {
-  return (1ull << kFeatureVersion1) | (1ull << kFeatureRingIndirectDesc) | (1ull << kFeatureRingEventIdx) |
-         (1ull << kFeatureMac);
-}
+std::uint64_t Net::features() const noexcept { return config_.features; }
 
 std::span<const std::uint16_t> Net::queue_max_sizes() const noexcept { return kQueueSizes; }
 
@@ -97,7 +97,7 @@ void Net::write_config(std::uint64_t offset, std::span<const std::uint8_t> data)
   spdlog::debug("virtio-net: {}-byte config write at {:#x} ignored", data.size(), offset);
 }
 
-void Net::activate(const GuestMemory& mem, std::span<Queue> queues, std::uint64_t /*acked*/,
+void Net::activate(const GuestMemory& mem, std::span<Queue> queues, std::uint64_t acked,
                    std::shared_ptr<VirtioInterrupt> irq) {
   if (queues.size() != kQueueSizes.size()) throw common::Error("activate virtio-net: wrong number of queues");
   if (!queues[kRxQueue].ready() || !queues[kTxQueue].ready()) {
@@ -105,6 +105,7 @@ void Net::activate(const GuestMemory& mem, std::span<Queue> queues, std::uint64_
   }
   std::lock_guard lock(mu_);
   mem_ = &mem;
+  acked_ = acked;
   queues_ = queues;
   irq_ = std::move(irq);
   rx_broken_ = false;
@@ -118,6 +119,7 @@ void Net::activate(const GuestMemory& mem, std::span<Queue> queues, std::uint64_
 void Net::reset() noexcept {
   std::lock_guard lock(mu_);
   mem_ = nullptr;
+  acked_ = 0;
   queues_ = {};
   irq_.reset();
   pending_len_ = 0;
@@ -284,9 +286,14 @@ bool Net::tx_pass_locked() noexcept {
       break;
     }
     if (s == PopStatus::kOk) {
-      std::uint32_t len = 0;
-      const FrameError e = gather_tx(*mem_, tx_chain_, tx_iov_, len);
-      if (e != FrameError::kNone) {
+      const FrameError e = gather_tx(*mem_, tx_chain_, acked_, tx_iov_, tx_frame_);
+      if (e == FrameError::kBadHeader) {
+        // Debug only: a guest could flood the log. Counted; the chain goes back to the guest.
+        spdlog::debug("virtio-net {}: dropping transmit frame (head {}): {}", tap_.name(), tx_chain_.head,
+                      to_string(tx_frame_.header_error));
+        counters_.tx_bad_header.fetch_add(1, std::memory_order_relaxed);
+        counters_.tx_dropped.fetch_add(1, std::memory_order_relaxed);
+      } else if (e != FrameError::kNone) {
         spdlog::warn("virtio-net {}: dropping transmit chain (head {}): {}", tap_.name(), tx_chain_.head,
                      to_string(e));
         counters_.tx_dropped.fetch_add(1, std::memory_order_relaxed);
@@ -332,12 +339,12 @@ void Net::notify_locked(Queue& q) noexcept {
 NetState Net::save() const { return NetState{tap_.name(), config_.mac, features()}; }
 
 std::unique_ptr<Net> Net::restore(const NetState& state, std::optional<Tap> tap) {
-  auto n = tap ? std::make_unique<Net>(NetConfig{state.tap_name, state.mac}, std::move(*tap))
-               : std::make_unique<Net>(NetConfig{state.tap_name, state.mac});
-  if (n->features() != state.features) {
-    throw common::Error("restore virtio-net tap " + state.tap_name + ": snapshot features differ from the device's");
+  if (state.features != kNetFeatures && state.features != kNetFeaturesNoOffload) {
+    throw common::Error("restore virtio-net tap " + state.tap_name +
+                        ": snapshot features are not a set this device offers");
   }
-  return n;
+  const NetConfig config{state.tap_name, state.mac, state.features};
+  return tap ? std::make_unique<Net>(config, std::move(*tap)) : std::make_unique<Net>(config);
 }
 
 }  // namespace snapfaas::runner::virtio::net

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/unique_fd.h"
+#include "runner/devices/virtio/net/frame.h"
 #include "runner/devices/virtio/net/mac_address.h"
 #include "runner/devices/virtio/net/net_state.h"
 #include "runner/devices/virtio/net/tap.h"
@@ -25,7 +26,17 @@ namespace snapfaas::runner::virtio::net {
 /// Device ID of a network card (§5).
 inline constexpr std::uint32_t kDeviceTypeNet = 1;
 /// Feature bits of virtio-net (§5.1.3).
-inline constexpr unsigned kFeatureMac = 5;  // VIRTIO_NET_F_MAC
+inline constexpr unsigned kFeatureMac = 5;  // VIRTIO_NET_F_MAC (offload bits: frame.h)
+/// What the device offers: VERSION_1, INDIRECT_DESC, EVENT_IDX, MAC and the transmit offloads
+/// CSUM, HOST_TSO4, HOST_TSO6. No receive offloads: the tap stays at TUNSETOFFLOAD 0.
+inline constexpr std::uint64_t kNetFeatures =
+    (1ull << kFeatureVersion1) | (1ull << kFeatureRingIndirectDesc) | (1ull << kFeatureRingEventIdx) |
+    (1ull << kFeatureMac) | (1ull << kFeatureCsum) | (1ull << kFeatureHostTso4) | (1ull << kFeatureHostTso6);
+/// What the device offered before the transmit offloads: snapshots saved then still restore
+/// (the restored device offers what its guest negotiated against).
+inline constexpr std::uint64_t kNetFeaturesNoOffload =
+    (1ull << kFeatureVersion1) | (1ull << kFeatureRingIndirectDesc) | (1ull << kFeatureRingEventIdx) |
+    (1ull << kFeatureMac);
 /// Queue indices and their maximum size.
 inline constexpr std::size_t kRxQueue = 0;
 inline constexpr std::size_t kTxQueue = 1;
@@ -35,6 +46,7 @@ inline constexpr std::uint16_t kQueueSize = 256;
 struct NetConfig {
   std::string tap_name;  ///< tap in the caller's network namespace (created if absent)
   MacAddress mac{};      ///< the guest's MAC (config space)
+  std::uint64_t features = kNetFeatures;  ///< offered: kNetFeatures or kNetFeaturesNoOffload
 };
 
 /// Counters for tests and logs (relaxed atomics: statistics only).
@@ -42,7 +54,8 @@ struct NetCounters {
   std::atomic<std::uint64_t> rx_frames{0};
   std::atomic<std::uint64_t> tx_frames{0};
   std::atomic<std::uint64_t> rx_dropped{0};  ///< frames the guest had no fitting buffer for
-  std::atomic<std::uint64_t> tx_dropped{0};  ///< malformed chains or tap write errors
+  std::atomic<std::uint64_t> tx_dropped{0};  ///< malformed chains, refused headers, tap write errors
+  std::atomic<std::uint64_t> tx_bad_header{0};  ///< of tx_dropped: headers validate_tx_header refused
   std::atomic<std::uint64_t> interrupts{0};
 };
 
@@ -53,7 +66,8 @@ struct NetCounters {
 /// device (with the vCPUs) before it saves state or memory.
 class Net final : public VirtioDevice {
  public:
-  /// Opens the tap and starts the rx thread (idle until activate()). Throws common::Error.
+  /// Opens the tap and starts the rx thread (idle until activate()). Throws common::Error (also
+  /// for config.features other than kNetFeatures and kNetFeaturesNoOffload).
   explicit Net(NetConfig config);
   /// Same on an already open tap (config.tap_name is ignored: the tap's name counts).
   Net(NetConfig config, Tap tap);
@@ -89,7 +103,9 @@ class Net final : public VirtioDevice {
   [[nodiscard]] NetState save() const;
   /// Rebuilds the device of a snapshot: on `tap` when given, else on the tap named in the state
   /// (opened in the caller's namespace). The MAC is the snapshot's (the guest read it at boot).
-  /// Throws common::Error when the tap cannot be opened or the features differ from the snapshot's.
+  /// The device offers the snapshot's features (kNetFeaturesNoOffload for snapshots saved before
+  /// the transmit offloads). Throws common::Error when the tap cannot be opened or the features
+  /// are neither of the known sets.
   static std::unique_ptr<Net> restore(const NetState& state, std::optional<Tap> tap = std::nullopt);
 
  private:
@@ -112,6 +128,7 @@ class Net final : public VirtioDevice {
 
   std::mutex mu_;
   const GuestMemory* mem_ = nullptr;  // set by activate(), cleared by reset()
+  std::uint64_t acked_ = 0;           // the driver's features (set by activate())
   std::span<Queue> queues_;
   std::shared_ptr<VirtioInterrupt> irq_;
   bool paused_ = false;
@@ -120,6 +137,7 @@ class Net final : public VirtioDevice {
   std::uint32_t pending_len_ = 0;  // a frame read from the tap and not yet delivered
   std::vector<std::uint8_t> rx_frame_;
   std::vector<iovec> tx_iov_;
+  TxFrame tx_frame_;  // header copy tx_iov_[0] points to
   DescriptorChain rx_chain_;
   DescriptorChain tx_chain_;
 

@@ -14,7 +14,7 @@ namespace snapfaas::runner::virtio::net {
 struct NetState {
   std::string tap_name;      ///< opened again by name on restore (in the restoring process's netns)
   MacAddress mac{};          ///< VIRTIO_NET_F_MAC config value
-  std::uint64_t features = 0;  ///< features offered when saved; must equal the restored device's
+  std::uint64_t features = 0;  ///< features offered when saved; the restored device offers them again
 
   friend bool operator==(const NetState&, const NetState&) = default;
 };

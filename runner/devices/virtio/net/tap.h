@@ -18,8 +18,10 @@ inline constexpr std::size_t kVnetHdrLen = 12;
 
 /// Owns the tap fd (non-blocking, close-on-exec). The interface is attached in the calling
 /// thread's network namespace: an existing (persistent) tap of that name, or a new one that
-/// disappears with the fd. Offloads are off (TUNSETOFFLOAD 0): the kernel hands us whole,
-/// checksummed frames. read_frame/write_frame may be called from different threads.
+/// disappears with the fd. Receive offloads are off (TUNSETOFFLOAD 0): the kernel hands us
+/// whole, checksummed frames. Frames we write may carry a partial checksum or TCP GSO in their
+/// header (validated by validate_tx_header first): the kernel accepts those on any tap.
+/// read_frame/write_frame may be called from different threads.
 class Tap {
  public:
   /// Opens/attaches `name`. Throws common::Error naming the tap and errno (no /dev/net/tun,

@@ -112,10 +112,14 @@ struct Harness {
   }
   /// Sends one frame: a 12-byte header (filled with `hdr_fill`) and `frame` in one descriptor.
   void send(std::span<const std::uint8_t> frame, std::uint8_t hdr_fill = 0) {
-    const std::uint16_t i = static_cast<std::uint16_t>(tx_next++ % 12);
-    const std::uint64_t gpa = NetDriver::kTxBufs + NetDriver::kTxBufLen * i;
     std::array<std::uint8_t, kVnetHdrLen> hdr;
     hdr.fill(hdr_fill);
+    send(hdr, frame);
+  }
+  /// Sends one frame behind the given virtio-net header, in one descriptor.
+  void send(const std::array<std::uint8_t, kVnetHdrLen>& hdr, std::span<const std::uint8_t> frame) {
+    const std::uint16_t i = static_cast<std::uint16_t>(tx_next++ % 12);
+    const std::uint64_t gpa = NetDriver::kTxBufs + NetDriver::kTxBufLen * i;
     (void)d.mem.write(gpa, hdr);
     (void)d.mem.write(gpa + kVnetHdrLen, frame);
     d.set_desc(d.tx, i, gpa, static_cast<std::uint32_t>(kVnetHdrLen + frame.size()));

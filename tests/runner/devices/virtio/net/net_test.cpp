@@ -1,6 +1,7 @@
 // Net: the virtio-net device through its transport on a real tap inside a private network
-// namespace (forked child): tx to the tap, rx from the tap, no-buffer back-pressure, pause,
-// interrupt suppression, malicious and random chains, save → restore.
+// namespace (forked child): tx to the tap (with checksum/TSO headers), rx from the tap,
+// no-buffer back-pressure, pause, interrupt suppression, malicious and random chains,
+// save → restore (also of a snapshot from before the transmit offloads).
 #include "runner/devices/virtio/net/net.h"
 
 #include <doctest/doctest.h>
@@ -37,6 +38,111 @@ std::vector<std::uint8_t> rx_frame(const Harness& h, std::uint32_t used_len, std
 
 bool needs_reset(Harness& h) { return (read32(*h.t, reg::kStatus) & kStatusDeviceNeedsReset) != 0; }
 
+std::array<std::uint8_t, kVnetHdrLen> encode(const VnetHeader& h) {
+  std::array<std::uint8_t, kVnetHdrLen> raw{};
+  raw[0] = h.flags;
+  raw[1] = h.gso_type;
+  const std::uint16_t f[5] = {h.hdr_len, h.gso_size, h.csum_start, h.csum_offset, h.num_buffers};
+  for (std::size_t i = 0; i < 5; ++i) {
+    raw[2 + 2 * i] = static_cast<std::uint8_t>(f[i] & 0xff);
+    raw[3 + 2 * i] = static_cast<std::uint8_t>(f[i] >> 8);
+  }
+  return raw;
+}
+
+constexpr std::uint16_t kTcpPort = 40001;
+
+// An Ethernet + IPv4 + TCP frame of `payload` bytes from 10.9.0.2 to 10.9.0.1:kTcpPort (IP
+// header checksum filled; the TCP checksum left to the offload, as a guest with CSUM does).
+std::vector<std::uint8_t> make_tcp_frame(std::size_t payload, std::uint8_t seq) {
+  std::vector<std::uint8_t> f(14 + 20 + 20 + payload, 0);
+  for (int i = 0; i < 6; ++i) f[static_cast<std::size_t>(i)] = 0xff;
+  std::memcpy(f.data() + 6, kMac.data(), 6);
+  f[12] = 0x08;  // IPv4
+  std::uint8_t* ip = f.data() + 14;
+  const std::size_t ip_len = 20 + 20 + payload;
+  ip[0] = 0x45;
+  ip[2] = static_cast<std::uint8_t>(ip_len >> 8);
+  ip[3] = static_cast<std::uint8_t>(ip_len & 0xff);
+  ip[6] = 0x40;  // DF
+  ip[8] = 64;
+  ip[9] = 6;  // TCP
+  const std::uint8_t addrs[8] = {10, 9, 0, 2, 10, 9, 0, 1};
+  std::memcpy(ip + 12, addrs, 8);
+  std::uint32_t sum = 0;
+  for (int i = 0; i < 20; i += 2) sum += static_cast<std::uint32_t>(ip[i] << 8 | ip[i + 1]);
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  ip[10] = static_cast<std::uint8_t>(~sum >> 8);
+  ip[11] = static_cast<std::uint8_t>(~sum & 0xff);
+  std::uint8_t* tcp = ip + 20;
+  tcp[0] = 0x9c;  // source port 40000
+  tcp[1] = 0x40;
+  tcp[2] = kTcpPort >> 8;
+  tcp[3] = kTcpPort & 0xff;
+  tcp[7] = seq;
+  tcp[12] = 0x50;  // data offset 5 words
+  tcp[13] = 0x18;  // PSH, ACK
+  tcp[14] = 0xff;  // window
+  for (std::size_t i = 0; i < payload; ++i) tcp[20 + i] = static_cast<std::uint8_t>(seq + i);
+  return f;
+}
+
+// The header a Linux guest puts on a TSO'd IPv4 TCP frame.
+VnetHeader tso4_header(std::uint16_t mss) {
+  VnetHeader h;
+  h.flags = kHdrFNeedsCsum;
+  h.gso_type = kGsoTcpV4;
+  h.hdr_len = 14 + 20 + 20;
+  h.gso_size = mss;
+  h.csum_start = 14 + 20;
+  h.csum_offset = kTcpCsumOffset;
+  return h;
+}
+
+// AF_PACKET socket with PACKET_VNET_HDR on the tap: every frame comes with the virtio_net_hdr
+// (10 bytes) the kernel derives from its skb, so a frame written as one GSO frame shows as one
+// frame with its gso_type and gso_size.
+class VnetPacketSocket {
+ public:
+  struct Frame {
+    VnetHeader hdr;
+    std::vector<std::uint8_t> bytes;
+  };
+  explicit VnetPacketSocket(const std::string& ifname) {
+    fd_.reset(::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(ETH_P_IP)));
+    if (!fd_) throw snapfaas::common::sys_error("socket(AF_PACKET)");
+    int one = 1;
+    snapfaas::common::check_sys(::setsockopt(fd_.get(), SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one),
+                                "PACKET_VNET_HDR");
+    sockaddr_ll sa{};
+    sa.sll_family = AF_PACKET;
+    sa.sll_protocol = htons(ETH_P_IP);
+    sa.sll_ifindex = static_cast<int>(::if_nametoindex(ifname.c_str()));
+    snapfaas::common::check_sys(::bind(fd_.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa), "bind AF_PACKET");
+  }
+  // The next TCP frame to kTcpPort, or nothing within `timeout_ms`.
+  [[nodiscard]] std::optional<Frame> recv(int timeout_ms) const {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    std::vector<std::uint8_t> buf(0x20000);
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd_.get(), POLLIN, 0};
+      (void)::poll(&p, 1, 20);
+      const ssize_t n = ::recv(fd_.get(), buf.data(), buf.size(), 0);
+      if (n < 10 + 14 + 20 + 20) continue;
+      const std::uint8_t* f = buf.data() + 10;
+      if (f[14 + 9] != 6 || f[14 + 20 + 2] != (kTcpPort >> 8) || f[14 + 20 + 3] != (kTcpPort & 0xff)) continue;
+      std::array<std::uint8_t, kVnetHdrLen> raw{};
+      std::memcpy(raw.data(), buf.data(), 10);
+      Frame out{decode_header(raw), std::vector<std::uint8_t>(f, f + (n - 10))};
+      return out;
+    }
+    return std::nullopt;
+  }
+
+ private:
+  snapfaas::common::UniqueFd fd_;
+};
+
 }  // namespace
 
 TEST_CASE("Tap refuses bad names") {
@@ -44,13 +150,20 @@ TEST_CASE("Tap refuses bad names") {
   CHECK_THROWS_AS(Tap("a-very-long-tap-name"), snapfaas::common::Error);
 }
 
-TEST_CASE("Net offers MAC, VERSION_1, EVENT_IDX and shows the MAC in config space") {
+TEST_CASE("Net offers MAC, VERSION_1, EVENT_IDX, CSUM and HOST_TSO4/6, no receive offload, and shows the MAC") {
   CHECK_IN_NETNS([] {
           make_persistent_tap(kTap);
           Harness h(kTap, kMac, kAll);
+          NET_EXPECT(h.offered == kNetFeatures);
           NET_EXPECT(h.offered & (1ull << kFeatureMac));
           NET_EXPECT(h.offered & (1ull << kFeatureVersion1));
           NET_EXPECT(h.offered & (1ull << kFeatureRingEventIdx));
+          NET_EXPECT(h.offered & (1ull << kFeatureCsum));
+          NET_EXPECT(h.offered & (1ull << kFeatureHostTso4));
+          NET_EXPECT(h.offered & (1ull << kFeatureHostTso6));
+          // GUEST_CSUM (1), GUEST_TSO4/6 (7, 8), GUEST_ECN (9), GUEST_UFO (10), HOST_ECN (13),
+          // HOST_UFO (14), MRG_RXBUF (15): none.
+          for (const unsigned bit : {1u, 7u, 8u, 9u, 10u, 13u, 14u, 15u}) NET_EXPECT(((h.offered >> bit) & 1) == 0);
           NET_EXPECT(read32(*h.t, reg::kDeviceId) == kDeviceTypeNet);
           NET_EXPECT(h.t->activated());
           std::array<std::uint8_t, 6> mac{};
@@ -60,14 +173,14 @@ TEST_CASE("Net offers MAC, VERSION_1, EVENT_IDX and shows the MAC in config spac
         });
 }
 
-TEST_CASE("Net transmits guest frames to the tap with a zeroed header") {
+TEST_CASE("Net transmits guest frames to the tap and drops those with a refused header") {
   CHECK_IN_NETNS([] {
           make_persistent_tap(kTap);
           Harness h(kTap, kMac, kAll);
           PacketSocket host(kTap);
           for (std::uint8_t i = 0; i < 5; ++i) {
             const auto f = make_frame(i, 60 + 200 * i);
-            h.send(f, 0xff);  // a header claiming offloads: must not reach the host kernel as is
+            h.send(f);
             const auto got = host.recv();
             NET_EXPECT(got.has_value());
             NET_EXPECT(*got == f);
@@ -76,6 +189,80 @@ TEST_CASE("Net transmits guest frames to the tap with a zeroed header") {
           NET_EXPECT(h.d.used(h.d.tx, 4).len == 0);
           NET_EXPECT(h.net->counters().tx_frames.load() == 5);
           NET_EXPECT(h.irq->get() >= 1);
+          // An all-ones header (flags 0xff, gso_type 0xff): dropped, counted, the buffer returned.
+          h.send(make_frame(7), 0xff);
+          NET_EXPECT(h.d.used_idx(h.d.tx) == 6);
+          NET_EXPECT(h.d.used(h.d.tx, 5).len == 0);
+          NET_EXPECT(!host.recv(200).has_value());
+          NET_EXPECT(h.net->counters().tx_bad_header.load() == 1);
+          NET_EXPECT(h.net->counters().tx_dropped.load() == 1);
+          NET_EXPECT(h.net->counters().tx_frames.load() == 5);
+          NET_EXPECT(!needs_reset(h));
+        });
+}
+
+TEST_CASE("Net passes a valid TSO frame to the tap as one frame with its header and drops invalid ones") {
+  CHECK_IN_NETNS([] {
+          make_persistent_tap(kTap);
+          Harness h(kTap, kMac, kAll);
+          VnetPacketSocket host(kTap);
+          const auto f = make_tcp_frame(20000, 1);
+          h.send(encode(tso4_header(1448)), f);
+          const auto got = host.recv(3000);
+          NET_EXPECT(got.has_value());
+          NET_EXPECT(got->bytes == f);  // one frame, unsegmented
+          NET_EXPECT(got->hdr.gso_type == kGsoTcpV4);
+          NET_EXPECT(got->hdr.gso_size == 1448);
+          NET_EXPECT(got->hdr.flags == kHdrFNeedsCsum);
+          NET_EXPECT(got->hdr.csum_start == 14 + 20);
+          NET_EXPECT(got->hdr.csum_offset == kTcpCsumOffset);
+          NET_EXPECT(h.net->counters().tx_frames.load() == 1);
+          // Refused: gso_size 0, csum field past the end, hdr_len past the end, UDP GSO, ECN.
+          VnetHeader bad[5] = {tso4_header(0), tso4_header(1448), tso4_header(1448), tso4_header(1448),
+                               tso4_header(1448)};
+          bad[1].csum_start = static_cast<std::uint16_t>(f.size() - 17);
+          bad[2].hdr_len = static_cast<std::uint16_t>(f.size() + 1);
+          bad[3].gso_type = 3;
+          bad[4].gso_type = kGsoTcpV4 | 0x80;
+          for (const VnetHeader& b : bad) h.send(encode(b), f);
+          NET_EXPECT(h.d.used_idx(h.d.tx) == 6);
+          for (std::uint16_t i = 1; i < 6; ++i) NET_EXPECT(h.d.used(h.d.tx, i).len == 0);
+          NET_EXPECT(!host.recv(300).has_value());
+          NET_EXPECT(h.net->counters().tx_bad_header.load() == 5);
+          NET_EXPECT(h.net->counters().tx_frames.load() == 1);
+          NET_EXPECT(!needs_reset(h));
+          // Still working: a plain frame with a partial checksum.
+          VnetHeader csum = tso4_header(0);
+          csum.gso_type = kGsoNone;
+          csum.hdr_len = 0;
+          const auto small = make_tcp_frame(100, 2);
+          h.send(encode(csum), small);
+          const auto got2 = host.recv(3000);
+          NET_EXPECT(got2.has_value() && got2->bytes == small && got2->hdr.gso_type == kGsoNone);
+        });
+}
+
+TEST_CASE("Net drops TSO and checksum headers when the driver did not negotiate them") {
+  CHECK_IN_NETNS([] {
+          make_persistent_tap(kTap);
+          Harness h(kTap, kMac, kAll & ~(1ull << kFeatureHostTso4));
+          VnetPacketSocket host(kTap);
+          NET_EXPECT(((h.negotiated >> kFeatureHostTso4) & 1) == 0);
+          const auto f = make_tcp_frame(5000, 3);
+          h.send(encode(tso4_header(1448)), f);
+          NET_EXPECT(h.d.used_idx(h.d.tx) == 1);
+          NET_EXPECT(!host.recv(300).has_value());
+          NET_EXPECT(h.net->counters().tx_bad_header.load() == 1);
+          // Nothing negotiated beyond the basics: a partial checksum is refused too.
+          make_persistent_tap(kTap + "b");
+          Harness plain(kTap + "b", kMac, kNetFeaturesNoOffload);
+          VnetHeader csum = tso4_header(0);
+          csum.gso_type = kGsoNone;
+          plain.send(encode(csum), make_tcp_frame(100, 4));
+          NET_EXPECT(plain.d.used_idx(plain.d.tx) == 1);
+          NET_EXPECT(plain.net->counters().tx_bad_header.load() == 1);
+          plain.send(make_frame(5));
+          NET_EXPECT(plain.net->counters().tx_frames.load() == 1);
         });
 }
 
@@ -291,6 +478,14 @@ TEST_CASE("Net save → restore reattaches the tap and continues the queues") {
             threw = true;
           }
           NET_EXPECT(threw);
+          {
+            // A snapshot from before the transmit offloads: the device offers what that guest saw.
+            NetState old = ns;
+            old.features = kNetFeaturesNoOffload;
+            const auto o = Net::restore(old);
+            NET_EXPECT(o->features() == kNetFeaturesNoOffload);
+            NET_EXPECT(o->save() == old);
+          }
           auto n = Net::restore(ns);
           h.net = n.get();
           h.t = MmioTransport::restore(h.d.mem, std::move(n), h.irq, ms);
