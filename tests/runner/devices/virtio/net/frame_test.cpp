@@ -31,18 +31,6 @@ constexpr std::uint64_t kTso4 = 1ull << kFeatureHostTso4;
 constexpr std::uint64_t kTso6 = 1ull << kFeatureHostTso6;
 constexpr std::uint64_t kOffloads = kCsum | kTso4 | kTso6;
 
-std::array<std::uint8_t, kVnetHdrLen> encode(const VnetHeader& h) {
-  std::array<std::uint8_t, kVnetHdrLen> raw{};
-  raw[0] = h.flags;
-  raw[1] = h.gso_type;
-  const std::uint16_t f[5] = {h.hdr_len, h.gso_size, h.csum_start, h.csum_offset, h.num_buffers};
-  for (std::size_t i = 0; i < 5; ++i) {
-    raw[2 + 2 * i] = static_cast<std::uint8_t>(f[i] & 0xff);
-    raw[3 + 2 * i] = static_cast<std::uint8_t>(f[i] >> 8);
-  }
-  return raw;
-}
-
 // What a Linux guest sends for a TSO'd IPv4 TCP frame: partial checksum at the TCP header.
 VnetHeader tso4_header() {
   VnetHeader h;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "runner/devices/virtio/mmio.h"
+#include "runner/devices/virtio/net/frame.h"
 #include "runner/devices/virtio/net/net.h"
 #include "runner/devices/virtio/queue.h"
 #include "runner/memory/guest_memory.h"
@@ -19,6 +20,19 @@
 #include "tests/runner/devices/virtio/mmio_driver.h"
 
 namespace snapfaas::runner::virtio::net::test {
+
+/// A virtio_net_hdr as a driver writes it (little-endian fields): the inverse of frame.cpp's decode.
+inline std::array<std::uint8_t, kVnetHdrLen> encode(const VnetHeader& h) {
+  std::array<std::uint8_t, kVnetHdrLen> raw{};
+  raw[0] = h.flags;
+  raw[1] = h.gso_type;
+  const std::uint16_t f[5] = {h.hdr_len, h.gso_size, h.csum_start, h.csum_offset, h.num_buffers};
+  for (std::size_t i = 0; i < 5; ++i) {
+    raw[2 + 2 * i] = static_cast<std::uint8_t>(f[i] & 0xff);
+    raw[3 + 2 * i] = static_cast<std::uint8_t>(f[i] >> 8);
+  }
+  return raw;
+}
 
 using virtio::test::Desc;
 using virtio::test::kDescFNext;

@@ -38,18 +38,6 @@ std::vector<std::uint8_t> rx_frame(const Harness& h, std::uint32_t used_len, std
 
 bool needs_reset(Harness& h) { return (read32(*h.t, reg::kStatus) & kStatusDeviceNeedsReset) != 0; }
 
-std::array<std::uint8_t, kVnetHdrLen> encode(const VnetHeader& h) {
-  std::array<std::uint8_t, kVnetHdrLen> raw{};
-  raw[0] = h.flags;
-  raw[1] = h.gso_type;
-  const std::uint16_t f[5] = {h.hdr_len, h.gso_size, h.csum_start, h.csum_offset, h.num_buffers};
-  for (std::size_t i = 0; i < 5; ++i) {
-    raw[2 + 2 * i] = static_cast<std::uint8_t>(f[i] & 0xff);
-    raw[3 + 2 * i] = static_cast<std::uint8_t>(f[i] >> 8);
-  }
-  return raw;
-}
-
 constexpr std::uint16_t kTcpPort = 40001;
 
 // An Ethernet + IPv4 + TCP frame of `payload` bytes from 10.9.0.2 to 10.9.0.1:kTcpPort (IP
