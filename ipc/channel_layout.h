@@ -126,12 +126,38 @@ enum class ResponseStatus : std::uint32_t { kOk = 0, kHandlerError = 1, kRejecte
 
 /// Runner commands (ControlCommand::op).
 enum class ControlOp : std::uint32_t {
-  kBoot = 1,      // boot a kernel: arg0 = image/path index
-  kRestore = 2,   // restore a snapshot: arg0 = snapshot id / path index, arg1 = flags
+  kBoot = 1,      // boot the function: arg0 = function table index
+  kRestore = 2,   // restore a snapshot: arg0 = function table index, arg1 = LoadFlags
   kShutdown = 3,  // stop serving and exit
   kPing = 4,      // reply at once (liveness)
 };
 inline constexpr std::uint32_t kMaxControlOp = 4;
+
+/// ControlCommand::arg1 of ControlOp::kRestore: how the snapshot layers are brought in.
+enum LoadFlags : std::uint64_t {
+  kLoadMapAll = 0,        ///< map base and diffs MAP_PRIVATE (clean pages shared in the page cache)
+  kLoadCopyBase = 1U << 0,  ///< read the base memory into anonymous memory instead of mapping it
+  kLoadCopyDiff = 1U << 1,  ///< read the diffs into anonymous memory instead of mapping them
+};
+inline constexpr std::uint64_t kLoadFlagsKnown = kLoadCopyBase | kLoadCopyDiff;
+
+/// ControlReply::status values: what became of a command. Never errno values.
+enum class ControlResult : std::int32_t {
+  kOk = 0,             ///< done (kRestore/kBoot: the VM runs the function; kPing: value = ns since creation)
+  kBootedAtSpawn = 1,  ///< kBoot to a runner that booted its --kernel at spawn: the VM already runs it (success)
+  kUnsupported = 2,    ///< this runner does not serve that op (kRestore without a function table)
+  kBusy = 3,           ///< too many kPingGuestReady waiting; ask again later
+  kBadFunction = 4,    ///< arg0 is not an index of the function table (nothing touched)
+  kNoSnapshot = 5,     ///< the function has no snapshot or a layer's directory is missing (nothing touched)
+  kLoadFailed = 6,     ///< the restore failed half-way: the VM is unusable, the runner exits after replying
+};
+inline constexpr std::int32_t kMaxControlResult = 6;
+
+/// True when `status` (a ControlReply::status) means the command took effect.
+constexpr bool control_succeeded(std::int32_t status) {
+  return status == static_cast<std::int32_t>(ControlResult::kOk) ||
+         status == static_cast<std::int32_t>(ControlResult::kBootedAtSpawn);
+}
 
 /// Control ring entry, supervisor → runner.
 struct ControlCommand {
@@ -143,11 +169,11 @@ struct ControlCommand {
 };
 static_assert(sizeof(ControlCommand) == 32);
 
-/// Control reply ring entry, runner → supervisor. status 0 = success, else an errno-style code.
+/// Control reply ring entry, runner → supervisor.
 struct ControlReply {
   std::uint64_t command_id;
   std::uint32_t op;
-  std::int32_t status;
+  std::int32_t status;  // ControlResult (untrusted: the supervisor checks the range)
   std::uint64_t value;
 };
 static_assert(sizeof(ControlReply) == 24);

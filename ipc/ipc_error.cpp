@@ -1,5 +1,7 @@
-// Names of IpcError values.
+// Names of IpcError and ControlResult values.
 #include "ipc/ipc_error.h"
+
+#include "ipc/channel_layout.h"
 
 namespace snapfaas::ipc {
 
@@ -26,6 +28,20 @@ const char* to_string(IpcError error) noexcept {
     case IpcError::kBusy: return "entry stayed busy (writer mid-update)";
   }
   return "unknown ipc error";
+}
+
+const char* control_result_text(std::int32_t status) noexcept {
+  if (status < 0 || status > kMaxControlResult) return "unknown control result";
+  switch (static_cast<ControlResult>(status)) {
+    case ControlResult::kOk: return "ok";
+    case ControlResult::kBootedAtSpawn: return "booted at spawn";
+    case ControlResult::kUnsupported: return "not served by this runner";
+    case ControlResult::kBusy: return "busy";
+    case ControlResult::kBadFunction: return "no such function in the runner's table";
+    case ControlResult::kNoSnapshot: return "function has no snapshot (or a layer is missing)";
+    case ControlResult::kLoadFailed: return "restore failed";
+  }
+  return "unknown control result";
 }
 
 }  // namespace snapfaas::ipc

@@ -35,6 +35,8 @@ enum class IpcError : std::uint8_t {
 
 /// Stable, human-readable name of an error ("ring index moved backwards", ...).
 [[nodiscard]] const char* to_string(IpcError error) noexcept;
+/// What a ControlReply::status says ("restore failed", ...); "unknown control result" outside the enum.
+[[nodiscard]] const char* control_result_text(std::int32_t status) noexcept;
 
 /// Holds a T or an IpcError (an error constructs no T). Never throws when T's moves do not.
 template <typename T>
