@@ -133,12 +133,10 @@ enum class ControlOp : std::uint32_t {
 };
 inline constexpr std::uint32_t kMaxControlOp = 4;
 
-/// ControlCommand::arg1 of ControlOp::kRestore: how the snapshot layers are brought in.
-enum LoadFlags : std::uint64_t {
-  kLoadMapAll = 0,        ///< map base and diffs MAP_PRIVATE (clean pages shared in the page cache)
-  kLoadCopyBase = 1U << 0,  ///< read the base memory into anonymous memory instead of mapping it
-  kLoadCopyDiff = 1U << 1,  ///< read the diffs into anonymous memory instead of mapping them
-};
+/// ControlCommand::arg1 of ControlOp::kRestore, "load flags": how the snapshot layers are brought
+/// in (0: map base and diffs MAP_PRIVATE, clean pages shared in the page cache).
+inline constexpr std::uint64_t kLoadCopyBase = 1U << 0;  ///< read the base memory into anonymous memory
+inline constexpr std::uint64_t kLoadCopyDiff = 1U << 1;  ///< read the diffs into anonymous memory
 inline constexpr std::uint64_t kLoadFlagsKnown = kLoadCopyBase | kLoadCopyDiff;
 
 /// ControlReply::status values: what became of a command. Never errno values.

@@ -22,8 +22,17 @@ inline constexpr std::uint32_t kMaxStatsRunners = 4096;
 inline constexpr std::size_t kFunctionNameSize = 48;  // bytes including the terminating NUL
 inline constexpr std::size_t kLatencyBuckets = 32;    // bucket b: [2^b, 2^(b+1)) µs; bucket 0 also 0 µs
 
-/// Runner life cycle as shown by snapfaas-stat.
-enum class RunnerState : std::uint32_t { kEmpty = 0, kStarting, kIdle, kBusy, kRestoring, kStopped, kFailed };
+/// Where a runner slot is in its life: the one vocabulary of the supervisor's event loop
+/// (RunnerProcess::state), its scheduler (a subset) and snapfaas-stat (this block).
+enum class RunnerState : std::uint32_t {
+  kEmpty = 0,  ///< process up, VM ready, no function loaded (a cold start can take it)
+  kStarting,   ///< process spawned, waiting for its ready ping
+  kIdle,       ///< holds a function, waiting for a request (warm)
+  kBusy,       ///< serving one request
+  kLoading,    ///< restoring (or booting) a function for a cold request
+  kStopped,    ///< no process (spawn on demand, evicted, shut down)
+  kFailed,     ///< killed after a fault; respawned next
+};
 
 /// Block header at offset 0; entries follow at offset sizeof(StatsHeader).
 struct StatsHeader {

@@ -1,7 +1,8 @@
-// RunnerPool: the supervisor's event loop. Owns one runner process + SupervisorChannel per slot,
-// replays a workload open-loop, turns Scheduler actions into control commands and requests, and
-// handles faults (a runner that dies or passes its deadline is killed, its request answered with
-// an error, the slot respawned). Single-threaded; SIGKILLs and reaps every runner on destruction.
+// RunnerPool: the supervisor's event loop. Takes requests from a RequestSource (the workload file:
+// workload_source.h), asks the Scheduler where each goes, drives the runner slots (RunnerProcess:
+// spawn, load, send, read) and handles their faults (a runner that dies or passes its deadline is
+// killed, its request answered with an error, the slot respawned). Single-threaded; kills and
+// reaps every runner on destruction.
 #pragma once
 
 #include <sys/types.h>
@@ -9,17 +10,19 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
-#include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
-#include "ipc/channel.h"
 #include "ipc/stats_block.h"
 #include "supervisor/config.h"
 #include "supervisor/jailer.h"
+#include "supervisor/request_source.h"
 #include "supervisor/run_stats.h"
+#include "supervisor/runner_process.h"
 #include "supervisor/scheduler.h"
 #include "supervisor/workload.h"
 
@@ -50,8 +53,12 @@ class RunnerPool {
   /// Pre-spawns every runner and waits until each answers kPing. Throws common::Error when a
   /// runner fails to start within start_timeout.
   void start();
-  /// Replays `workload` (time = ms after the call), calling `sink` once per request. Returns when
-  /// every request is answered, or after draining in-flight work once `stop` is set.
+  /// Serves `source` until it is exhausted and every request is answered, or until `stop` is set
+  /// (then in-flight work drains for drain_timeout). Calls `sink` once per request; request ids
+  /// count from 0 in submission order. Times in the records are ms since the call.
+  void run(RequestSource& source, RunStats& stats, const ResultSink& sink, const std::atomic<bool>& stop);
+  /// run() over a WorkloadSource replaying `workload` (time = ms after the call); request id i is
+  /// workload[i].
   void run(const std::vector<WorkloadRequest>& workload, RunStats& stats, const ResultSink& sink,
            const std::atomic<bool>& stop);
   /// Kills and reaps every runner; removes their shm objects.
@@ -62,50 +69,44 @@ class RunnerPool {
   [[nodiscard]] std::vector<pid_t> runner_pids() const;
 
  private:
-  using Clock = std::chrono::steady_clock;
-  enum class Phase : std::uint8_t { kNone, kStarting, kReady, kLoading, kBusy };
-  struct Runner {
-    std::optional<ipc::SupervisorChannel> channel;
-    pid_t pid = -1;
-    Phase phase = Phase::kNone;
-    unsigned generation = 0;
-    std::uint64_t command_id = 0;
-    Clock::time_point started{};
-    Clock::time_point deadline = Clock::time_point::max();
-    std::int64_t request = -1;  // workload index in flight (loading or busy)
-    std::int64_t pending_cold = -1;  // spawn-on-demand: request waiting for this runner to start
-    std::uint32_t function = 0;
-    double load_start_ms = 0;
+  using Clock = RunnerProcess::Clock;
+  /// A submitted, unanswered request: its record and the payload still to send.
+  struct InFlight {
+    RequestRecord record;
+    std::string payload;
   };
 
+  void submit(Invocation&& invocation, Clock::time_point now);
   void spawn(std::uint32_t slot);
-  void kill_runner(std::uint32_t slot) noexcept;
   void apply(const std::vector<Action>& actions);
   void start_load(std::uint32_t slot, std::uint64_t request, std::uint32_t function);
   void send_request(std::uint32_t slot, std::uint64_t request);
   void finish(std::uint64_t request, std::string status, std::string error, std::string response);
   void fail_runner(std::uint32_t slot, const std::string& why);
   bool poll_runner(std::uint32_t slot);
+  void on_load_reply(std::uint32_t slot, const ipc::ControlReply& reply);
   void reap();
+  bool check_timers(Clock::time_point now, Clock::time_point& wake);
   void wait_for_event(Clock::time_point until);
   void set_state(std::uint32_t slot, ipc::RunnerState state) noexcept;
   [[nodiscard]] double ms_since_start(Clock::time_point t) const noexcept;
 
   PoolOptions options_;
+  RunnerLaunch launch_;
   std::vector<FunctionConfig> functions_;
+  std::unordered_map<std::string, std::uint32_t> function_index_;
   Jailer& jailer_;
   Scheduler scheduler_;
-  std::vector<Runner> runners_;
+  std::deque<RunnerProcess> runners_;
   std::optional<ipc::StatsWriter> stats_block_;
   std::uint32_t start_failures_ = 0;
 
   // Per-run state.
-  const std::vector<WorkloadRequest>* workload_ = nullptr;
   RunStats* stats_ = nullptr;
   const ResultSink* sink_ = nullptr;
   Clock::time_point run_start_{};
-  std::vector<RequestRecord> records_;  // indexed by workload index
-  std::uint64_t outstanding_ = 0;       // submitted, not yet finished
+  std::unordered_map<std::uint64_t, InFlight> in_flight_;  // by request id
+  std::uint64_t next_id_ = 0;
 };
 
 }  // namespace snapfaas::supervisor

@@ -5,17 +5,17 @@
 
 namespace snapfaas::supervisor {
 
-Scheduler::Scheduler(SchedulerOptions options, std::vector<FunctionSpec> functions)
+Scheduler::Scheduler(SchedulerOptions options, std::vector<FunctionConfig> functions)
     : options_(options), functions_(std::move(functions)), slots_(options.runners),
       vms_per_function_(functions_.size(), 0) {
   if (options_.runners == 0) throw common::Error("scheduler: at least one runner is needed");
   if (functions_.empty()) throw common::Error("scheduler: no functions");
   for (const auto& f : functions_) {
-    if (f.memory_mib == 0 || f.concurrency_limit == 0) {
+    if (f.memory == 0 || f.concurrency_limit == 0) {
       throw common::Error("scheduler: function '" + f.name + "' needs memory and concurrency_limit > 0");
     }
-    if (f.memory_mib > options_.mem_mib) {
-      throw common::Error("scheduler: function '" + f.name + "' needs " + std::to_string(f.memory_mib) +
+    if (f.memory > options_.mem_mib) {
+      throw common::Error("scheduler: function '" + f.name + "' needs " + std::to_string(f.memory) +
                           " MiB, more than the budget of " + std::to_string(options_.mem_mib) + " MiB");
     }
   }
@@ -43,8 +43,8 @@ std::vector<Action> Scheduler::submit(std::uint64_t request, std::uint32_t funct
 std::vector<Action> Scheduler::complete(std::uint32_t runner, TimePoint now) {
   std::vector<Action> out;
   Slot& slot = slots_.at(runner);
-  if (slot.state != SlotState::kBusy) return out;
-  slot.state = SlotState::kIdle;
+  if (slot.state != ipc::RunnerState::kBusy) return out;
+  slot.state = ipc::RunnerState::kIdle;
   slot.last_used = now;
   dispatch(now, out);
   return out;
@@ -53,8 +53,8 @@ std::vector<Action> Scheduler::complete(std::uint32_t runner, TimePoint now) {
 std::vector<Action> Scheduler::runner_ready(std::uint32_t runner, TimePoint now) {
   std::vector<Action> out;
   Slot& slot = slots_.at(runner);
-  if (slot.state == SlotState::kBusy || slot.state == SlotState::kIdle) release(runner);
-  slot.state = SlotState::kEmpty;
+  if (slot.state == ipc::RunnerState::kBusy || slot.state == ipc::RunnerState::kIdle) release(runner);
+  slot.state = ipc::RunnerState::kEmpty;
   dispatch(now, out);
   return out;
 }
@@ -62,7 +62,7 @@ std::vector<Action> Scheduler::runner_ready(std::uint32_t runner, TimePoint now)
 std::vector<Action> Scheduler::runner_failed(std::uint32_t runner, TimePoint now) {
   std::vector<Action> out;
   release(runner);
-  slots_.at(runner).state = SlotState::kNotReady;
+  slots_.at(runner).state = ipc::RunnerState::kStarting;
   dispatch(now, out);
   return out;
 }
@@ -71,7 +71,7 @@ std::vector<Action> Scheduler::tick(TimePoint now) {
   std::vector<Action> out;
   if (options_.keep_alive.count() > 0) {
     for (std::uint32_t i = 0; i < slots_.size(); ++i) {
-      if (slots_[i].state == SlotState::kIdle && now - slots_[i].last_used >= options_.keep_alive) evict(i, out);
+      if (slots_[i].state == ipc::RunnerState::kIdle && now - slots_[i].last_used >= options_.keep_alive) evict(i, out);
     }
   }
   dispatch(now, out);
@@ -82,15 +82,15 @@ TimePoint Scheduler::next_expiry() const noexcept {
   TimePoint next = TimePoint::max();
   if (options_.keep_alive.count() == 0) return next;
   for (const Slot& s : slots_) {
-    if (s.state == SlotState::kIdle && s.last_used + options_.keep_alive < next) next = s.last_used + options_.keep_alive;
+    if (s.state == ipc::RunnerState::kIdle && s.last_used + options_.keep_alive < next) next = s.last_used + options_.keep_alive;
   }
   return next;
 }
 
 void Scheduler::release(std::uint32_t runner) {
   Slot& slot = slots_.at(runner);
-  if (slot.state == SlotState::kBusy || slot.state == SlotState::kIdle) {
-    used_mib_ -= functions_[slot.function].memory_mib;
+  if (slot.state == ipc::RunnerState::kBusy || slot.state == ipc::RunnerState::kIdle) {
+    used_mib_ -= functions_[slot.function].memory;
     --vms_per_function_[slot.function];
   }
 }
@@ -98,7 +98,7 @@ void Scheduler::release(std::uint32_t runner) {
 void Scheduler::evict(std::uint32_t runner, std::vector<Action>& out) {
   const std::uint32_t function = slots_[runner].function;
   release(runner);
-  slots_[runner].state = SlotState::kNotReady;
+  slots_[runner].state = ipc::RunnerState::kStarting;
   ++counters_.evictions;
   out.push_back({ActionKind::kEvict, 0, runner, function});
 }
@@ -107,7 +107,7 @@ std::int64_t Scheduler::find_idle_mru(std::uint32_t function) const noexcept {
   std::int64_t best = -1;
   for (std::size_t i = 0; i < slots_.size(); ++i) {
     const Slot& s = slots_[i];
-    if (s.state == SlotState::kIdle && s.function == function &&
+    if (s.state == ipc::RunnerState::kIdle && s.function == function &&
         (best < 0 || s.last_used > slots_[static_cast<std::size_t>(best)].last_used)) {
       best = static_cast<std::int64_t>(i);
     }
@@ -119,7 +119,7 @@ std::int64_t Scheduler::find_idle_lru() const noexcept {
   std::int64_t best = -1;
   for (std::size_t i = 0; i < slots_.size(); ++i) {
     const Slot& s = slots_[i];
-    if (s.state == SlotState::kIdle && (best < 0 || s.last_used < slots_[static_cast<std::size_t>(best)].last_used)) {
+    if (s.state == ipc::RunnerState::kIdle && (best < 0 || s.last_used < slots_[static_cast<std::size_t>(best)].last_used)) {
       best = static_cast<std::int64_t>(i);
     }
   }
@@ -128,7 +128,7 @@ std::int64_t Scheduler::find_idle_lru() const noexcept {
 
 std::int64_t Scheduler::find_empty() const noexcept {
   for (std::size_t i = 0; i < slots_.size(); ++i) {
-    if (slots_[i].state == SlotState::kEmpty) return static_cast<std::int64_t>(i);
+    if (slots_[i].state == ipc::RunnerState::kEmpty) return static_cast<std::int64_t>(i);
   }
   return -1;
 }
@@ -140,10 +140,10 @@ void Scheduler::dispatch(TimePoint now, std::vector<Action>& out) {
   std::uint64_t spare_mib = options_.mem_mib - used_mib_;
   std::size_t spare_slots = 0;  // empty + not-ready slots not yet promised to a queued request
   for (const Slot& s : slots_) {
-    if (s.state == SlotState::kEmpty || s.state == SlotState::kNotReady) ++spare_slots;
+    if (s.state == ipc::RunnerState::kEmpty || s.state == ipc::RunnerState::kStarting) ++spare_slots;
   }
   std::size_t idle_vms = 0;
-  for (const Slot& s : slots_) idle_vms += s.state == SlotState::kIdle ? 1 : 0;
+  for (const Slot& s : slots_) idle_vms += s.state == ipc::RunnerState::kIdle ? 1 : 0;
   // A function found unplaceable in this pass stays so for the rest of it (resources only shrink
   // within a pass), so later requests for it are skipped in O(1), and the pass ends when nothing
   // can be placed at all. Keeps a long queue from costing O(queue) work per completion.
@@ -165,7 +165,7 @@ void Scheduler::dispatch(TimePoint now, std::vector<Action>& out) {
     if (const std::int64_t idle = find_idle_mru(f); idle >= 0) {
       --idle_vms;
       Slot& s = slots_[static_cast<std::size_t>(idle)];
-      s.state = SlotState::kBusy;
+      s.state = ipc::RunnerState::kBusy;
       s.last_used = now;
       ++counters_.warm;
       out.push_back({ActionKind::kRunWarm, it->request, static_cast<std::uint32_t>(idle), f});
@@ -177,12 +177,12 @@ void Scheduler::dispatch(TimePoint now, std::vector<Action>& out) {
       ++it;
       continue;
     }
-    const std::uint64_t need = functions_[f].memory_mib;
+    const std::uint64_t need = functions_[f].memory;
     // Make room: evict least recently used idle VMs (any function) until memory and a slot suffice.
     while (spare_mib < need || spare_slots == 0) {
       const std::int64_t victim = find_idle_lru();
       if (victim < 0) break;
-      spare_mib += functions_[slots_[static_cast<std::size_t>(victim)].function].memory_mib;
+      spare_mib += functions_[slots_[static_cast<std::size_t>(victim)].function].memory;
       ++spare_slots;
       --idle_vms;
       evict(static_cast<std::uint32_t>(victim), out);
@@ -196,7 +196,7 @@ void Scheduler::dispatch(TimePoint now, std::vector<Action>& out) {
     --spare_slots;
     if (const std::int64_t empty = find_empty(); empty >= 0) {
       Slot& s = slots_[static_cast<std::size_t>(empty)];
-      s.state = SlotState::kBusy;
+      s.state = ipc::RunnerState::kBusy;
       s.function = f;
       s.last_used = now;
       used_mib_ += need;

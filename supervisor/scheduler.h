@@ -12,6 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "ipc/stats_block.h"
+#include "supervisor/config.h"
+
 namespace snapfaas::supervisor {
 
 using TimePoint = std::chrono::steady_clock::time_point;
@@ -21,13 +24,6 @@ struct SchedulerOptions {
   std::uint32_t runners = 0;               ///< runner slots (pre-spawned processes)
   std::size_t queue_limit = 1024;          ///< waiting requests beyond this are dropped
   std::chrono::milliseconds keep_alive{0};  ///< idle VMs older than this are evicted (0 = never)
-};
-
-/// What the scheduler needs to know of a function.
-struct FunctionSpec {
-  std::string name;
-  std::uint32_t memory_mib = 128;
-  std::uint32_t concurrency_limit = 1;
 };
 
 enum class ActionKind : std::uint8_t {
@@ -45,14 +41,6 @@ struct Action {
   friend bool operator==(const Action&, const Action&) = default;
 };
 
-/// State of one runner slot, as the scheduler sees it.
-enum class SlotState : std::uint8_t {
-  kNotReady,  ///< being spawned or recycled; unusable until runner_ready
-  kEmpty,     ///< pre-spawned, no function loaded
-  kBusy,      ///< serving one request
-  kIdle,      ///< holds a function, waiting (warm)
-};
-
 struct SchedulerCounters {
   std::uint64_t warm = 0;
   std::uint64_t cold = 0;
@@ -64,7 +52,7 @@ struct SchedulerCounters {
 class Scheduler {
  public:
   /// Throws common::Error when a function can never fit (memory > budget) or options are invalid.
-  Scheduler(SchedulerOptions options, std::vector<FunctionSpec> functions);
+  Scheduler(SchedulerOptions options, std::vector<FunctionConfig> functions);
 
   /// A new request for function index `function`.
   [[nodiscard]] std::vector<Action> submit(std::uint64_t request, std::uint32_t function, TimePoint now);
@@ -77,20 +65,24 @@ class Scheduler {
   /// Keep-alive expiry.
   [[nodiscard]] std::vector<Action> tick(TimePoint now);
 
-  [[nodiscard]] SlotState slot_state(std::uint32_t runner) const { return slots_.at(runner).state; }
+  /// The slot as placement sees it, in the runners' one vocabulary (ipc::RunnerState): kStarting
+  /// (being spawned or recycled: unusable until runner_ready), kEmpty (can take a cold start),
+  /// kBusy (loading or serving one request), kIdle (holds a function, warm). The pool's own
+  /// RunnerProcess::state says more (kStopped, kLoading, kFailed) about the same slot.
+  [[nodiscard]] ipc::RunnerState slot_state(std::uint32_t runner) const { return slots_.at(runner).state; }
   /// Function held by `runner` (meaningful in kBusy/kIdle).
   [[nodiscard]] std::uint32_t slot_function(std::uint32_t runner) const { return slots_.at(runner).function; }
   [[nodiscard]] std::uint64_t used_mib() const noexcept { return used_mib_; }
   [[nodiscard]] std::size_t queued() const noexcept { return queue_.size(); }
   [[nodiscard]] const SchedulerCounters& counters() const noexcept { return counters_; }
   [[nodiscard]] std::uint32_t runners() const noexcept { return static_cast<std::uint32_t>(slots_.size()); }
-  [[nodiscard]] const std::vector<FunctionSpec>& functions() const noexcept { return functions_; }
+  [[nodiscard]] const std::vector<FunctionConfig>& functions() const noexcept { return functions_; }
   /// Earliest time an idle VM's keep-alive expires (TimePoint::max() when none).
   [[nodiscard]] TimePoint next_expiry() const noexcept;
 
  private:
   struct Slot {
-    SlotState state = SlotState::kNotReady;
+    ipc::RunnerState state = ipc::RunnerState::kStarting;
     std::uint32_t function = 0;
     TimePoint last_used{};
   };
@@ -107,7 +99,7 @@ class Scheduler {
   [[nodiscard]] std::int64_t find_empty() const noexcept;
 
   SchedulerOptions options_;
-  std::vector<FunctionSpec> functions_;
+  std::vector<FunctionConfig> functions_;
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> vms_per_function_;  // busy + idle VMs holding each function
   std::deque<Pending> queue_;

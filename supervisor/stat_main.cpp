@@ -24,7 +24,7 @@ const char* state_name(ipc::RunnerState s) {
     case ipc::RunnerState::kStarting: return "starting";
     case ipc::RunnerState::kIdle: return "idle";
     case ipc::RunnerState::kBusy: return "busy";
-    case ipc::RunnerState::kRestoring: return "restoring";
+    case ipc::RunnerState::kLoading: return "loading";
     case ipc::RunnerState::kStopped: return "stopped";
     case ipc::RunnerState::kFailed: return "failed";
   }

@@ -12,13 +12,32 @@ using std::chrono::milliseconds;
 
 namespace {
 
+/// A function as these tests describe it: name, memory MiB, concurrency limit.
+struct Fn {
+  std::string name;
+  std::uint32_t memory;
+  std::uint32_t limit;
+};
+
+std::vector<FunctionConfig> configs(const std::vector<Fn>& fns) {
+  std::vector<FunctionConfig> out;
+  for (const Fn& f : fns) {
+    FunctionConfig c;
+    c.name = f.name;
+    c.memory = f.memory;
+    c.concurrency_limit = f.limit;
+    out.push_back(c);
+  }
+  return out;
+}
+
 struct Fixture {
   TimePoint t0 = TimePoint{} + std::chrono::hours(1);
   TimePoint at(int ms) const { return t0 + milliseconds(ms); }
 
-  static Scheduler make(std::uint64_t mem, std::uint32_t runners, std::vector<FunctionSpec> fns,
+  static Scheduler make(std::uint64_t mem, std::uint32_t runners, const std::vector<Fn>& fns,
                         std::size_t queue = 16, milliseconds keep_alive = milliseconds(0)) {
-    Scheduler s({mem, runners, queue, keep_alive}, std::move(fns));
+    Scheduler s({mem, runners, queue, keep_alive}, configs(fns));
     for (std::uint32_t r = 0; r < runners; ++r) CHECK(s.runner_ready(r, TimePoint{}).empty());
     return s;
   }
@@ -37,7 +56,7 @@ TEST_CASE_FIXTURE(Fixture, "first request is cold, the next after completion is 
   CHECK(a[0] == Action{ActionKind::kRunCold, 1, 0, 0});
   CHECK(s.used_mib() == 128);
   CHECK(s.complete(0, at(1)).empty());
-  CHECK(s.slot_state(0) == SlotState::kIdle);
+  CHECK(s.slot_state(0) == snapfaas::ipc::RunnerState::kIdle);
   a = s.submit(2, 0, at(2));
   REQUIRE(a.size() == 1);
   CHECK(a[0] == Action{ActionKind::kRunWarm, 2, 0, 0});
@@ -170,7 +189,7 @@ TEST_CASE_FIXTURE(Fixture, "runner failure frees its memory and its slot until r
   CHECK(s.submit(2, 0, at(1)).empty());
   CHECK(s.runner_failed(0, at(2)).empty());
   CHECK(s.used_mib() == 0);
-  CHECK(s.slot_state(0) == SlotState::kNotReady);
+  CHECK(s.slot_state(0) == snapfaas::ipc::RunnerState::kStarting);
   auto a = s.runner_ready(0, at(3));
   REQUIRE(a.size() == 1);
   CHECK(a[0] == Action{ActionKind::kRunCold, 2, 0, 0});
@@ -222,6 +241,6 @@ TEST_CASE_FIXTURE(Fixture, "a long warm/cold mix: counts add up and the budget a
 }
 
 TEST_CASE("scheduler: a function bigger than the budget is a configuration error") {
-  CHECK_THROWS_AS(Scheduler({128, 1, 1, milliseconds(0)}, {{"big", 256, 1}}), snapfaas::common::Error);
-  CHECK_THROWS_AS(Scheduler({128, 0, 1, milliseconds(0)}, {{"f", 64, 1}}), snapfaas::common::Error);
+  CHECK_THROWS_AS(Scheduler({128, 1, 1, milliseconds(0)}, configs({{"big", 256, 1}})), snapfaas::common::Error);
+  CHECK_THROWS_AS(Scheduler({128, 0, 1, milliseconds(0)}, configs({{"f", 64, 1}})), snapfaas::common::Error);
 }

@@ -1,0 +1,99 @@
+// RunnerProcess: spawn, commands, requests, kill (see runner_process.h).
+#include "supervisor/runner_process.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+
+#include "common/error.h"
+#include "ipc/guest_abi.h"
+
+namespace snapfaas::supervisor {
+namespace {
+
+constexpr std::uint32_t kChannelSlots = 4;
+
+// Read-only peek at a ring of `channel`: true when the peer pushed entries we have not popped.
+[[nodiscard]] bool ring_readable(const ipc::SupervisorChannel& channel, std::uint64_t offset) noexcept {
+  // SAFETY: offset comes from the validated layout of our own region; RingIndices sits at its start.
+  auto* indices = reinterpret_cast<ipc::RingIndices*>(channel.shm().data() + offset);
+  const std::uint64_t tail = std::atomic_ref(indices->tail).load(std::memory_order_acquire);  // pairs with the producer's release
+  const std::uint64_t head = std::atomic_ref(indices->head).load(std::memory_order_relaxed);  // our own index
+  return tail != head;
+}
+
+}  // namespace
+
+void RunnerProcess::spawn(const RunnerLaunch& launch, Jailer& jailer) {
+  ++generation_;
+  const std::string name = "/snapfaas-" + std::to_string(::getpid()) + "-r" + std::to_string(slot_) + "-g" +
+                           std::to_string(generation_);
+  channel_.emplace(ipc::SupervisorChannel::create(name, {ipc::kDefaultSlotSize, kChannelSlots}));
+  JailSpec spec;
+  spec.binary = launch.binary;
+  spec.args = launch.args;
+  spec.args.insert(spec.args.end(), {"--channel", name});
+  spec.read_only = launch.read_only;
+  spec.shm_name = name;
+  spec.hostname = "runner-" + std::to_string(slot_);
+  pid_ = jailer.spawn(spec, slot_);
+  state = ipc::RunnerState::kStarting;
+  started_ = Clock::now();
+  request = -1;
+  deadline = Clock::time_point::max();
+  if (!channel_->send_control({++command_id_, static_cast<std::uint32_t>(ipc::ControlOp::kPing),
+                               ipc::kPingGuestReady, 0, 0})) {
+    throw common::Error("runner " + std::to_string(slot_) + ": control ring full at start");
+  }
+}
+
+void RunnerProcess::kill() noexcept {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  pid_ = -1;
+  channel_.reset();  // unlinks the shm object
+  state = ipc::RunnerState::kStopped;
+  request = -1;
+  deadline = Clock::time_point::max();
+}
+
+bool RunnerProcess::send_load(ipc::ControlOp op, std::uint32_t function_index, std::uint64_t flags) noexcept {
+  if (!channel_ || !channel_->send_control({++command_id_, static_cast<std::uint32_t>(op), function_index, flags, 0})) {
+    return false;
+  }
+  state = ipc::RunnerState::kLoading;
+  return true;
+}
+
+void RunnerProcess::send_shutdown() noexcept {
+  if (channel_ && pid_ > 0) {
+    (void)channel_->send_control({++command_id_, static_cast<std::uint32_t>(ipc::ControlOp::kShutdown), 0, 0, 0});
+  }
+}
+
+ipc::Status RunnerProcess::send_request(std::uint64_t request_id, std::span<const std::uint8_t> payload) noexcept {
+  const auto sent = channel_->send_copy(request_id, payload);
+  if (!sent) return sent.error();
+  state = ipc::RunnerState::kBusy;
+  return {};
+}
+
+bool RunnerProcess::readable() const noexcept {
+  return channel_ && (ring_readable(*channel_, channel_->layout().response_offset) ||
+                      ring_readable(*channel_, channel_->layout().control_reply_offset));
+}
+
+ipc::DoorbellWord* RunnerProcess::doorbell() const noexcept {
+  if (!channel_) return nullptr;
+  // SAFETY: the doorbell word lives at a fixed offset of our own validated region.
+  return reinterpret_cast<ipc::DoorbellWord*>(channel_->shm().data() + ipc::kSupervisorDoorbellOffset);
+}
+
+}  // namespace snapfaas::supervisor

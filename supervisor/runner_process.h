@@ -1,0 +1,87 @@
+// RunnerProcess: one runner slot of the supervisor — its jailed firerunner process, the channel the
+// supervisor created for it, and where the slot is in its life (one ipc::RunnerState, the same value
+// snapfaas-stat shows). The event loop (runner_pool.h) decides; this class only does: spawn, send
+// commands and requests, read replies and responses, kill and reap. Single-threaded; neither
+// copied nor moved (the pool keeps them in a deque).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ipc/channel.h"
+#include "ipc/stats_block.h"
+#include "supervisor/jailer.h"
+
+namespace snapfaas::supervisor {
+
+/// How runners are started (the same for every slot).
+struct RunnerLaunch {
+  std::string binary;
+  std::vector<std::string> args;       ///< firerunner's arguments, "--channel NAME" is added per spawn
+  std::vector<std::string> read_only;  ///< host paths visible (read-only) inside each jail
+};
+
+class RunnerProcess {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  explicit RunnerProcess(std::uint32_t slot) noexcept : slot_(slot) {}
+  RunnerProcess(const RunnerProcess&) = delete;
+  RunnerProcess& operator=(const RunnerProcess&) = delete;
+  ~RunnerProcess() { kill(); }
+
+  /// Creates a fresh channel (new generation), starts the jailed runner on it and asks for the
+  /// ready ping (kPingGuestReady): kStarting. Throws common::Error when the jailer cannot spawn.
+  void spawn(const RunnerLaunch& launch, Jailer& jailer);
+  /// SIGKILL and reap (if not reaped yet), remove the channel: kStopped. Idempotent.
+  void kill() noexcept;
+  /// The process was reaped elsewhere (waitpid(-1)): forget its pid; the channel stays readable.
+  void mark_reaped() noexcept { pid_ = -1; }
+
+  /// Sends kRestore/kBoot for function table index `function` with `flags` (ipc::LoadFlags):
+  /// kLoading. False when the control ring is full (nothing sent).
+  [[nodiscard]] bool send_load(ipc::ControlOp op, std::uint32_t function, std::uint64_t flags) noexcept;
+  /// Asks the runner to exit (best effort).
+  void send_shutdown() noexcept;
+  /// Copies `payload` into a slot and sends it as request `request` (kBusy on success).
+  [[nodiscard]] ipc::Status send_request(std::uint64_t request, std::span<const std::uint8_t> payload) noexcept;
+
+  [[nodiscard]] ipc::Result<ipc::ControlReply> try_reply() noexcept { return channel_->try_control_reply(); }
+  /// A validated response; its payload stays valid until release(response.slot).
+  [[nodiscard]] ipc::Result<ipc::Response> try_response() noexcept { return channel_->try_receive(); }
+  void release(std::uint32_t slot) noexcept { (void)channel_->release(slot); }
+  /// Something to read (a reply or a response), judged by the channel's own consumer indices.
+  [[nodiscard]] bool readable() const noexcept;
+  /// The supervisor doorbell word of this slot's channel (for the event loop's wait), or nullptr.
+  [[nodiscard]] ipc::DoorbellWord* doorbell() const noexcept;
+
+  [[nodiscard]] std::uint32_t slot() const noexcept { return slot_; }
+  [[nodiscard]] pid_t pid() const noexcept { return pid_; }
+  [[nodiscard]] bool has_channel() const noexcept { return channel_.has_value(); }
+  [[nodiscard]] unsigned generation() const noexcept { return generation_; }
+  [[nodiscard]] Clock::time_point started() const noexcept { return started_; }
+
+  /// Where the slot is; set by this class for its own transitions, by the loop for the others.
+  ipc::RunnerState state = ipc::RunnerState::kStopped;
+  std::int64_t request = -1;       ///< request in flight (loading or busy), -1 for none
+  std::int64_t pending_cold = -1;  ///< spawn-on-demand: request waiting for this runner to start
+  std::uint32_t function = 0;      ///< function loaded or loading
+  Clock::time_point deadline = Clock::time_point::max();  ///< of the request in flight
+  Clock::time_point load_started{};                       ///< when the load command was sent
+
+ private:
+  std::uint32_t slot_;
+  std::optional<ipc::SupervisorChannel> channel_;
+  pid_t pid_ = -1;
+  unsigned generation_ = 0;
+  std::uint64_t command_id_ = 0;
+  Clock::time_point started_{};
+};
+
+}  // namespace snapfaas::supervisor
