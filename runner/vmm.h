@@ -61,9 +61,9 @@ struct VmmDevices {
 };
 
 /// Built on the VMM thread (the constructor throws common::Error naming the failing step); run()
-/// blocks until the guest exits. Seams for later issues: pio()/mmio() accept more devices before
-/// run(), memory()/vm() allow extra memslots (the ring window), vcpu() gives state access while
-/// paused.
+/// blocks until the guest exits. pio()/mmio() accept more devices before run() (the ring window's
+/// ports), memory()/vm() extra memslots (the ring window), vcpu() gives state access while paused
+/// (snapshots).
 class Vmm {
  public:
   explicit Vmm(VmmConfig config);

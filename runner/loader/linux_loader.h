@@ -29,8 +29,8 @@ inline constexpr std::uint64_t kEbdaStart = 0x9fc00;
 inline constexpr std::uint64_t kHighMemStart = 0x100000;
 }  // namespace linux_boot
 
-/// A guest-physical range Linux must not use as RAM (e820 type 2). The MMIO gap is always one;
-/// later issues add e.g. the ring window here.
+/// A guest-physical range Linux must not use as RAM (e820 type 2): the MMIO gap, and the ring
+/// window (ipc/guest_abi.h, added by the Vmm).
 struct ReservedRange {
   std::uint64_t gpa = 0;
   std::uint64_t size = 0;
