@@ -57,6 +57,8 @@ nlohmann::json RunStats::full() const {
   nlohmann::json j = summary();
   j["requests_completed"] = count("ok");
   j["requests_dropped"] = count("dropped");
+  j["loop_cpu_ms"] = loop_cpu_ms_;
+  j["loop_wall_ms"] = loop_wall_ms_;
   j["vm_memory_mib"] = nlohmann::json::array();
   j["boot_timestamps"] = nlohmann::json::array();
   for (const auto& vm : vms_) {

@@ -44,6 +44,11 @@ class RunStats {
   void count_eviction() noexcept { ++evictions_; }
   void count_runner_failure() noexcept { ++runner_failures_; }
   void set_not_submitted(std::uint64_t n) noexcept { not_submitted_ = n; }
+  /// The supervisor's own CPU time (user + system) and wall time while its event loop ran.
+  void set_loop_times(double cpu_ms, double wall_ms) noexcept {
+    loop_cpu_ms_ = cpu_ms;
+    loop_wall_ms_ = wall_ms;
+  }
 
   [[nodiscard]] const std::vector<RequestRecord>& requests() const noexcept { return requests_; }
   [[nodiscard]] const std::vector<VmRecord>& vms() const noexcept { return vms_; }
@@ -56,7 +61,8 @@ class RunStats {
 
   /// {"requests", "completed", "errors", "dropped", "cold", "warm", "evictions", "p50_ms", "p99_ms", ...}
   [[nodiscard]] nlohmann::json summary() const;
-  /// summary + VMs created, VM memory sizes, boot/restore timestamps, per-request timestamps.
+  /// summary + VMs created, VM memory sizes, boot/restore timestamps, per-request timestamps, the
+  /// event loop's CPU and wall time (loop_cpu_ms, loop_wall_ms).
   [[nodiscard]] nlohmann::json full() const;
 
  private:
@@ -65,6 +71,8 @@ class RunStats {
   std::uint64_t evictions_ = 0;
   std::uint64_t runner_failures_ = 0;
   std::uint64_t not_submitted_ = 0;
+  double loop_cpu_ms_ = 0;
+  double loop_wall_ms_ = 0;
 };
 
 /// The result line of one request: function, status, cold/warm, latency, response (parsed when JSON).

@@ -2,6 +2,7 @@
 #include "supervisor/runner_pool.h"
 
 #include <linux/futex.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -30,6 +31,14 @@ struct FutexWaiter {
   std::uint32_t reserved;
 };
 constexpr std::size_t kMaxWaiters = 128;  // FUTEX_WAITV_MAX
+
+// This process's CPU time (user + system), ms.
+[[nodiscard]] double self_cpu_ms() noexcept {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  const auto ms = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_usec) / 1e3; };
+  return ms(usage.ru_utime) + ms(usage.ru_stime);
+}
 
 [[nodiscard]] std::string exit_text(int status) {
   return WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
@@ -381,6 +390,7 @@ void RunnerPool::run(RequestSource& source, RunStats& stats, const ResultSink& s
   in_flight_.clear();
   next_id_ = 0;
   run_start_ = Clock::now();
+  const double cpu_start = self_cpu_ms();
   auto last_reap = Clock::now();
   std::optional<Clock::time_point> drain_until;
   const RequestSource::Submit submit_now = [this](Invocation&& invocation) {
@@ -419,6 +429,7 @@ void RunnerPool::run(RequestSource& source, RunStats& stats, const ResultSink& s
   }
   in_flight_.clear();  // after a drain timeout: queued requests are dropped with the run
   sink_ = nullptr;
+  stats.set_loop_times(self_cpu_ms() - cpu_start, ms_since_start(Clock::now()));
 }
 
 void RunnerPool::shutdown() noexcept {

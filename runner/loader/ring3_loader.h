@@ -1,5 +1,5 @@
 // Ring-3 guest boot: page tables, segments and registers that start a freestanding ELF at CPL3 with
-// IOPL=3 (the setup measured to run natively under PVM: ../shared/probes/ring3_loop_guest.c).
+// IOPL=3 (the setup measured to run natively under PVM: docs/ARCHITECTURE.md, "Where Linux guests run").
 #pragma once
 
 #include <linux/kvm.h>
