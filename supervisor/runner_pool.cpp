@@ -16,6 +16,7 @@
 
 #include "common/error.h"
 #include "ipc/ipc_error.h"
+#include "supervisor/response_check.h"
 #include "supervisor/workload_source.h"
 
 namespace snapfaas::supervisor {
@@ -225,12 +226,8 @@ void RunnerPool::send_request(std::uint32_t slot, std::uint64_t request) {
   }
   const ipc::Status sent = r.send_request(
       request, std::span(reinterpret_cast<const std::uint8_t*>(entry.payload.data()), entry.payload.size()));
-  if (!sent) {
-    r.request = -1;
-    r.deadline = Clock::time_point::max();
-    set_state(slot, ipc::RunnerState::kIdle);
-    finish(request, "error", std::string("request not sent: ") + ipc::to_string(sent.error()), "");
-    apply(scheduler_.complete(slot, Clock::now()));
+  if (!sent) {  // its guest stalled or corrupted the ring: the VM is discarded, never reused
+    fail_runner(slot, std::string("request not sent: ") + ipc::to_string(sent.error()));
     return;
   }
   set_state(slot, ipc::RunnerState::kBusy);
@@ -304,6 +301,12 @@ bool RunnerPool::poll_runner(std::uint32_t slot) {
   std::string body(reinterpret_cast<const char*>(response->payload.data()), response->payload.size());
   const bool ok = response->status == static_cast<std::uint32_t>(ipc::ResponseStatus::kOk);
   r.release(response->slot);
+  if (ok) {
+    if (const auto problem = response_problem(body)) {  // a VM that misbehaved is never reused
+      fail_runner(slot, "bad response: " + *problem);
+      return true;
+    }
+  }
   r.request = -1;
   r.deadline = Clock::time_point::max();
   set_state(slot, ipc::RunnerState::kIdle);
