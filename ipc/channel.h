@@ -69,6 +69,13 @@ class SupervisorChannel {
   [[nodiscard]] Result<ControlReply> try_control_reply() noexcept;
   [[nodiscard]] Result<ControlReply> control_reply(const WaitOptions& options) noexcept;
 
+  /// True when try_receive() or try_control_reply() would not find its ring empty (an entry, or an
+  /// index error to report). Judged against this end's private heads only. A wait_any predicate.
+  [[nodiscard]] bool readable() const noexcept { return responses_.readable() || control_replies_.readable(); }
+  /// The supervisor doorbell (rung by the runner after each response or control reply), to park
+  /// on many channels at once with ipc::wait_any. Same thread as the rest of this object.
+  [[nodiscard]] Doorbell& supervisor_doorbell() noexcept { return supervisor_bell_; }
+
  private:
   enum class SlotState : std::uint8_t { kFree, kAcquired, kInFlight, kAnswered };
   SupervisorChannel(ShmObject shm, ChannelView view);
@@ -106,8 +113,14 @@ class RunnerChannel {
   [[nodiscard]] Status reply_control(const ControlReply& reply) noexcept;
   /// Waits until a request or a control command is readable (both ring the runner doorbell).
   [[nodiscard]] Status wait(const WaitOptions& options) noexcept;
-  /// The runner doorbell, for waiting on a guest's behalf later.
+  /// True when try_control() would not find the control ring empty (judged against this end's
+  /// private head only). Same thread as try_control, or under the caller's lock around both.
+  [[nodiscard]] bool control_readable() const noexcept { return control_.readable(); }
+  /// The runner doorbell: a runner parks on it on behalf of a guest in WAIT (runner/window/).
   [[nodiscard]] Doorbell& runner_doorbell() noexcept { return runner_bell_; }
+  /// The supervisor doorbell: the runner wakes it for a guest's RESPONSE_READY. Only its wake
+  /// half (wake()/ring()) may be used, from any thread.
+  [[nodiscard]] Doorbell& supervisor_doorbell() noexcept { return supervisor_bell_; }
 
  private:
   RunnerChannel(ShmObject shm, ChannelView view);

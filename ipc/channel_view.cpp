@@ -37,10 +37,9 @@ Result<ChannelView> ChannelView::attach(std::uint8_t* base, std::size_t size) no
 }
 
 RingSection ChannelView::ring_at(std::uint64_t offset, std::uint32_t capacity) const noexcept {
-  // SAFETY: offset comes from the validated layout: page-aligned, inside the mapping, followed by
+  // offset comes from the validated layout: page-aligned, inside the mapping, followed by
   // kRingEntriesOffset + capacity entries within the same section.
-  auto* indices = reinterpret_cast<RingIndices*>(base_ + offset);
-  return RingSection{indices, base_ + offset + kRingEntriesOffset, capacity};
+  return ring_section_at(base_ + offset, capacity);
 }
 
 RingSection ChannelView::control_ring() const noexcept {

@@ -1,11 +1,17 @@
 // Doorbell: the wake/sleep protocol of one ring direction — a bounded spin, then a cross-process
-// futex on DoorbellWord::seq, with a "sleeping" flag so producers only pay for FUTEX_WAKE when the
-// consumer really parks. A runner can run the consumer half on behalf of a guest that cannot futex.
+// futex on DoorbellWord::seq, with a "sleeping" count so producers only pay for FUTEX_WAKE when a
+// consumer really parks. A runner runs the consumer half on behalf of a guest that cannot futex.
+// wait_any parks on many doorbells at once (the supervisor, one per runner). Every futex call of
+// the project lives in ipc/doorbell.cpp.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "ipc/channel_layout.h"
 #include "ipc/ipc_error.h"
@@ -67,7 +73,6 @@ class Doorbell {
   /// Consumer: returns as soon as `ready()` is true (polling for options.spin, then parking on the
   /// futex); kTimedOut at options.deadline. `ready` must be cheap and side-effect free (e.g.
   /// RingConsumer::readable); it is called again after every wakeup, so spurious wakes are harmless.
-  ///
   ///
   /// Adaptive spin: after kMissesBeforeBackoff consecutive spins that ended in parking (a peer on
   /// our own core cannot answer while we spin; an idle peer will not), it parks at once, probing
@@ -131,5 +136,53 @@ class Doorbell {
   std::uint32_t misses_ = 0;   // consecutive spins that ended in parking (process-local)
   std::uint32_t skipped_ = 0;  // waits that skipped the spin while backed off
 };
+
+/// Most doorbells one park covers: FUTEX_WAITV_MAX, the kernel's limit for futex_waitv(2).
+inline constexpr std::size_t kMaxWaitAny = 128;
+/// With more than kMaxWaitAny doorbells, parks last at most this long (the rest are polled).
+inline constexpr std::chrono::milliseconds kWaitAnyOverflowPoll{1};
+
+namespace detail {
+/// futex_waitv(2) (FUTEX_32, shared) on each words[i]->seq while it equals keys[i], or
+/// clock_nanosleep(2) when `words` is empty, until `deadline` (absolute, CLOCK_MONOTONIC; max():
+/// none). Returns on a wake, a changed word, a signal or the deadline; where the kernel lacks
+/// futex_waitv (ENOSYS) after a short sleep instead. At most kMaxWaitAny words.
+void park_any(std::span<DoorbellWord* const> words, std::span<const std::uint32_t> keys,
+              WaitOptions::Clock::time_point deadline) noexcept;
+}  // namespace detail
+
+/// Consumer of several doorbells at once (e.g. the supervisor's doorbell of every runner): returns
+/// as soon as `ready()` holds, parking on all of `bells` meanwhile; kTimedOut at `deadline`. No
+/// spin. The protocol of Doorbell::wait for each word: load seq ACQUIRE (pairs with wake()'s
+/// fetch_add), add 1 to sleeping, SEQ_CST fence (pairs with needs_wake()'s), re-check `ready`,
+/// park, subtract 1. `ready` must be cheap and side-effect free and cover every ring behind
+/// `bells`. With more than kMaxWaitAny bells the first kMaxWaitAny are parked on and each park
+/// lasts at most kWaitAnyOverflowPoll, so the others are still noticed. With none it sleeps to the
+/// deadline (unless ready). Does not own the bells; any thread (the bells' objects are only read).
+template <typename Ready>
+[[nodiscard]] Status wait_any(std::span<Doorbell* const> bells, Ready&& ready,
+                              WaitOptions::Clock::time_point deadline) noexcept {
+  using Clock = WaitOptions::Clock;
+  const std::size_t n = std::min(bells.size(), kMaxWaitAny);
+  std::array<DoorbellWord*, kMaxWaitAny> words{};
+  std::array<std::uint32_t, kMaxWaitAny> keys{};
+  for (std::size_t i = 0; i < n; ++i) words[i] = bells[i]->word();
+  for (;;) {
+    if (ready()) return {};
+    const Clock::time_point now = Clock::now();
+    if (now >= deadline) return IpcError::kTimedOut;
+    Clock::time_point park_until = deadline;
+    if (bells.size() > kMaxWaitAny && deadline - now > kWaitAnyOverflowPoll) park_until = now + kWaitAnyOverflowPoll;
+    for (std::size_t i = 0; i < n; ++i) {
+      keys[i] = std::atomic_ref(words[i]->seq).load(std::memory_order_acquire);  // pairs with wake()'s fetch_add
+      std::atomic_ref(words[i]->sleeping).fetch_add(1, std::memory_order_relaxed);
+    }
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with needs_wake()'s fence
+    const bool ready_now = ready();
+    if (!ready_now) detail::park_any(std::span(words.data(), n), std::span(keys.data(), n), park_until);
+    for (std::size_t i = 0; i < n; ++i) std::atomic_ref(words[i]->sleeping).fetch_sub(1, std::memory_order_relaxed);
+    if (ready_now) return {};
+  }
+}
 
 }  // namespace snapfaas::ipc

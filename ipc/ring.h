@@ -1,6 +1,7 @@
 // SPSC ring over a ring section of a shared region (layout in ipc/channel_layout.h): a producer
-// end and a consumer end, usually in different processes. Each end keeps its own index and a
-// cached copy of the other's; every index loaded from shared memory is checked before use.
+// end, a consumer end (usually in different processes) and a read-only observer for a third party.
+// Each end keeps its own index and a cached copy of the other's; every index loaded from shared
+// memory is checked before use. Nothing outside ipc/ touches RingIndices directly.
 #pragma once
 
 #include <atomic>
@@ -24,6 +25,11 @@ struct RingSection {
   void* entries = nullptr;
   std::uint32_t capacity = 0;
 };
+
+/// The ring section whose RingIndices start at `ring` (entries follow at +kRingEntriesOffset).
+/// `ring` must point into a mapping of at least kRingEntriesOffset + capacity * entry size bytes,
+/// 64-byte aligned (sections start on a page of a validated layout).
+[[nodiscard]] RingSection ring_section_at(std::uint8_t* ring, std::uint32_t capacity) noexcept;
 
 /// Checks a tail loaded by the consumer: it may not move backwards (below `last_tail`) nor be more
 /// than `capacity` ahead of the consumer's own `head`.
@@ -119,7 +125,9 @@ class RingConsumer {
   }
 
   /// True when try_pop() would not return kRingEmpty (an element, or an index error to report).
-  /// Usable as a Doorbell::wait predicate.
+  /// Usable as a Doorbell::wait predicate. Compares the loaded tail only with this end's PRIVATE
+  /// head, never with the head stored in shared memory (a hostile peer may write that one).
+  /// Same thread as try_pop (reads the private indices without synchronisation).
   [[nodiscard]] bool readable() const noexcept {
     return head_ != cached_tail_ ||
            std::atomic_ref(indices_->tail).load(std::memory_order_acquire) != head_;  // pairs as in try_pop
@@ -133,6 +141,36 @@ class RingConsumer {
   std::uint32_t capacity_ = 0;
   std::uint64_t head_ = 0;         // private copy of our index (never re-read from shared memory)
   std::uint64_t cached_tail_ = 0;  // last validated tail
+};
+
+/// Read-only observer of a ring for a party that is neither its producer nor its consumer (the
+/// runner watching the request ring a guest consumes, to answer WAIT). Both indices are untrusted:
+/// each call loads them afresh and judges them; nothing is cached, no entry is ever read and
+/// nothing is stored in shared memory. Copyable.
+class RingObserver {
+ public:
+  RingObserver() noexcept = default;
+  /// Observes `section` (only its indices and capacity are used).
+  explicit RingObserver(RingSection section) noexcept : indices_(section.indices), capacity_(section.capacity) {}
+
+  /// Entries pushed and not yet consumed (tail - head, from a pair that coexisted: head is loaded
+  /// again after tail); kIndexBackwards when the tail is behind the head, kIndexAhead when they are
+  /// more than capacity apart. Records the loaded indices for an error message. One thread per
+  /// observer object (it keeps the last indices).
+  [[nodiscard]] Result<std::uint64_t> pending() noexcept;
+
+  /// Indices loaded by the last pending() (0 before any call): for log lines only.
+  [[nodiscard]] std::uint64_t last_head() const noexcept { return last_head_; }
+  [[nodiscard]] std::uint64_t last_tail() const noexcept { return last_tail_; }
+  [[nodiscard]] std::uint32_t capacity() const noexcept { return capacity_; }
+
+ private:
+  static constexpr int kStableAttempts = 4;  // head re-loads before a moving pair is judged anyway
+
+  RingIndices* indices_ = nullptr;
+  std::uint32_t capacity_ = 0;
+  std::uint64_t last_head_ = 0;
+  std::uint64_t last_tail_ = 0;
 };
 
 }  // namespace snapfaas::ipc

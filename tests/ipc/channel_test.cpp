@@ -1,9 +1,11 @@
-// SupervisorChannel <-> RunnerChannel: round trips, slot accounting, control ring, hostile peers,
-// timeouts, and a two-process run of 10^6 messages with checksums.
+// SupervisorChannel <-> RunnerChannel: round trips, slot accounting, control ring, readiness and
+// wait_any over several channels, hostile peers, timeouts, and a two-process run of 10^6 messages
+// with checksums.
 #include "ipc/channel.h"
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -173,6 +175,48 @@ TEST_CASE("control commands and replies; unknown opcodes are rejected") {
   CHECK(run.try_control().error() == IpcError::kRingEmpty);
   for (std::uint64_t i = 0; i < kControlCapacity; ++i) REQUIRE(sup.send_control(ControlCommand{i, 4, 0, 0, 0}));
   CHECK(sup.send_control(ControlCommand{99, 4, 0, 0, 0}).error() == IpcError::kRingFull);
+}
+
+TEST_CASE("readable() and control_readable() follow the private heads; wait_any over channels' doorbells") {
+  SupervisorChannel a = SupervisorChannel::create(unique_name("chan"), kSmall);
+  SupervisorChannel b = SupervisorChannel::create(unique_name("chan"), kSmall);
+  RunnerChannel run_a = RunnerChannel::open(a.shm().name());
+  RunnerChannel run_b = RunnerChannel::open(b.shm().name());
+  CHECK_FALSE(a.readable());
+  CHECK_FALSE(run_a.control_readable());
+  REQUIRE(a.send_control(ControlCommand{1, static_cast<std::uint32_t>(ControlOp::kPing), 0, 0, 0}));
+  CHECK(run_a.control_readable());
+  Result<ControlCommand> cmd = run_a.try_control();
+  REQUIRE(cmd);
+  CHECK_FALSE(run_a.control_readable());
+
+  std::vector<Doorbell*> bells{&a.supervisor_doorbell(), &b.supervisor_doorbell()};
+  auto any_readable = [&] { return a.readable() || b.readable(); };
+  CHECK(wait_any(bells, any_readable, std::chrono::steady_clock::now() + std::chrono::milliseconds(20)).error() ==
+        IpcError::kTimedOut);
+
+  // A control reply on a, then a response on b: each makes its channel readable.
+  REQUIRE(run_a.reply_control(ControlReply{cmd->command_id, cmd->op, 0, 0}));
+  REQUIRE(wait_any(bells, any_readable, std::chrono::steady_clock::now() + std::chrono::seconds(1)));
+  CHECK(a.readable());
+  CHECK_FALSE(b.readable());
+  REQUIRE(a.try_control_reply());
+  CHECK_FALSE(a.readable());
+  Result<std::uint32_t> slot = b.send_copy(5, bytes_of("x"));
+  REQUIRE(slot);
+  Result<Request> req = run_b.try_receive();
+  REQUIRE(req);
+  REQUIRE(run_b.respond(req->request_id, req->slot, 0));
+  REQUIRE(wait_any(bells, any_readable, std::chrono::steady_clock::now() + std::chrono::seconds(1)));
+  CHECK(b.readable());
+  REQUIRE(b.try_receive());
+  CHECK_FALSE(b.readable());
+
+  // A hostile runner moving the supervisor's head in shared memory changes nothing for readable().
+  Result<ChannelView> view = ChannelView::attach(b.shm().data(), b.shm().size());
+  REQUIRE(view);
+  std::atomic_ref(view->response_ring().indices->head).store(0, std::memory_order_relaxed);
+  CHECK_FALSE(b.readable());
 }
 
 TEST_CASE("waits time out at their deadline") {

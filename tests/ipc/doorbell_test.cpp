@@ -1,5 +1,5 @@
 // Doorbell: a parked waiter is woken across processes; no lost wakeups when both sides always
-// park; producers skip FUTEX_WAKE when nobody sleeps.
+// park; producers skip FUTEX_WAKE when nobody sleeps. wait_any: the same over several words.
 #include "ipc/doorbell.h"
 
 #include <doctest/doctest.h>
@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 #include "ipc/shm_object.h"
 #include "tests/ipc/test_support.h"
@@ -166,4 +167,141 @@ TEST_CASE("always-parking ping-pong across processes loses no wakeup") {
   CHECK(wait_child(child) == 0);
   CHECK(load(pp->pong) == kRounds);
   CHECK(pp->to_child.seq + pp->to_parent.seq > 0);  // the futex path was taken
+}
+
+namespace {
+
+// Several doorbells and one flag per bell in one shared page, plus a reply doorbell.
+struct Bells {
+  static constexpr std::size_t kCount = 4;
+  DoorbellWord words[kCount];
+  DoorbellWord reply;
+  alignas(64) std::uint64_t flags[kCount];
+  alignas(64) std::uint64_t acked;
+};
+
+// Doorbell objects over the words (what a supervisor gets from its channels).
+std::vector<Doorbell> doorbells(DoorbellWord* words, std::size_t n) {
+  std::vector<Doorbell> bells;
+  for (std::size_t i = 0; i < n; ++i) bells.emplace_back(&words[i]);
+  return bells;
+}
+std::vector<Doorbell*> pointers(std::vector<Doorbell>& bells) {
+  std::vector<Doorbell*> out;
+  for (Doorbell& b : bells) out.push_back(&b);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("wait_any returns at once when ready, with or without bells") {
+  std::vector<DoorbellWord> words(3);
+  std::vector<Doorbell> bells = doorbells(words.data(), words.size());
+  const std::vector<Doorbell*> ptrs = pointers(bells);
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(wait_any(ptrs, [] { return true; }, std::chrono::steady_clock::now() + 10s));
+  CHECK(wait_any({}, [] { return true; }, std::chrono::steady_clock::now() + 10s));
+  CHECK(std::chrono::steady_clock::now() - start < 1s);
+  for (const DoorbellWord& w : words) CHECK(w.sleeping == 0);
+}
+
+TEST_CASE("wait_any times out at its deadline, with or without bells") {
+  std::vector<DoorbellWord> words(3);
+  std::vector<Doorbell> bells = doorbells(words.data(), words.size());
+  const std::vector<Doorbell*> ptrs = pointers(bells);
+  auto start = std::chrono::steady_clock::now();
+  CHECK(wait_any(ptrs, [] { return false; }, start + 30ms).error() == IpcError::kTimedOut);
+  CHECK(std::chrono::steady_clock::now() - start >= 30ms);
+  for (const DoorbellWord& w : words) CHECK(w.sleeping == 0);  // each park's count is undone
+  start = std::chrono::steady_clock::now();
+  CHECK(wait_any({}, [] { return false; }, start + 30ms).error() == IpcError::kTimedOut);
+  CHECK(std::chrono::steady_clock::now() - start >= 30ms);
+  CHECK(wait_any({}, [] { return false; }, start).error() == IpcError::kTimedOut);  // already passed
+}
+
+TEST_CASE("wait_any is woken by a ring() on any one of several words from another process") {
+  ShmObject shm = ShmObject::create(unique_name("bells"), sizeof(Bells));
+  auto* b = reinterpret_cast<Bells*>(shm.data());
+  const pid_t child = fork_child([b] {
+    for (std::size_t k = 0; k < Bells::kCount; ++k) {
+      // Wait until the parent is parked on every word, then ring only word k.
+      for (std::size_t i = 0; i < Bells::kCount; ++i) {
+        while (std::atomic_ref(b->words[i].sleeping).load(std::memory_order_relaxed) == 0) std::this_thread::sleep_for(1ms);
+      }
+      std::this_thread::sleep_for(10ms);
+      store(b->flags[k], 1);
+      Doorbell(&b->words[k]).ring();
+      Doorbell reply(&b->reply);
+      if (!reply.wait([b, k] { return load(b->acked) > k; }, WaitOptions::within(10s))) return 1;
+    }
+    return 0;
+  });
+  std::vector<Doorbell> bells = doorbells(b->words, Bells::kCount);
+  const std::vector<Doorbell*> ptrs = pointers(bells);
+  for (std::size_t k = 0; k < Bells::kCount; ++k) {
+    CAPTURE(k);
+    const auto start = std::chrono::steady_clock::now();
+    CHECK(wait_any(ptrs, [b, k] { return load(b->flags[k]) != 0; }, start + 10s));
+    CHECK(std::chrono::steady_clock::now() - start < 5s);
+    CHECK(b->words[k].seq == 1);  // woken through the futex, by word k alone
+    store(b->acked, k + 1);
+    Doorbell(&b->reply).ring();
+  }
+  CHECK(wait_child(child) == 0);
+  for (const DoorbellWord& w : b->words) CHECK(w.sleeping == 0);
+}
+
+TEST_CASE("wait_any loses no wakeup: always-parking rounds across processes on rotating words") {
+  constexpr std::uint64_t kRounds = 20000;
+  ShmObject shm = ShmObject::create(unique_name("bells"), sizeof(Bells));
+  auto* b = reinterpret_cast<Bells*>(shm.data());
+  auto park = [] { return WaitOptions{.spin = 0ns, .deadline = std::chrono::steady_clock::now() + 5s}; };
+  const pid_t child = fork_child([b, park] {
+    Doorbell reply(&b->reply);
+    for (std::uint64_t i = 1; i <= kRounds; ++i) {
+      const std::size_t k = i % Bells::kCount;
+      store(b->flags[k], i);
+      Doorbell(&b->words[k]).ring();
+      if (!reply.wait([b, i] { return load(b->acked) >= i; }, park())) return 1;  // a lost wakeup hangs here
+    }
+    return 0;
+  });
+  std::vector<Doorbell> bells = doorbells(b->words, Bells::kCount);
+  const std::vector<Doorbell*> ptrs = pointers(bells);
+  Doorbell reply(&b->reply);
+  std::uint64_t timeouts = 0;
+  for (std::uint64_t i = 1; i <= kRounds; ++i) {
+    auto ready = [b, i] { return load(b->flags[i % Bells::kCount]) >= i; };
+    if (!wait_any(ptrs, ready, std::chrono::steady_clock::now() + 5s)) {
+      ++timeouts;
+      break;
+    }
+    store(b->acked, i);
+    reply.ring();
+  }
+  CHECK(timeouts == 0);
+  CHECK(wait_child(child) == 0);
+  std::uint64_t woken = 0;
+  for (const DoorbellWord& w : b->words) woken += w.seq;
+  CHECK(woken > 0);  // the futex path was taken
+}
+
+TEST_CASE("wait_any over more bells than futex_waitv takes still notices the ones past the limit") {
+  std::vector<DoorbellWord> words(kMaxWaitAny + 2);
+  std::vector<Doorbell> bells = doorbells(words.data(), words.size());
+  const std::vector<Doorbell*> ptrs = pointers(bells);
+  std::atomic<bool> flag{false};
+  std::thread producer([&] {
+    while (std::atomic_ref(words[0].sleeping).load(std::memory_order_relaxed) == 0) std::this_thread::sleep_for(1ms);
+    std::this_thread::sleep_for(20ms);
+    flag.store(true, std::memory_order_release);
+    Doorbell(&words.back()).ring();  // nobody parks on this word: no wake, seq stays 0
+  });
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(wait_any(ptrs, [&flag] { return flag.load(std::memory_order_acquire); }, start + 10s));
+  CHECK(std::chrono::steady_clock::now() - start < 2s);  // polled every kWaitAnyOverflowPoll
+  producer.join();
+  CHECK(words.back().seq == 0);
+  CHECK(words.back().sleeping == 0);
+  for (const DoorbellWord& w : words) CHECK(w.sleeping == 0);
 }

@@ -1,8 +1,9 @@
-// SPSC ring: push/pop, wraparound, full/empty, element lifetimes, hostile indices.
+// SPSC ring: push/pop, wraparound, full/empty, element lifetimes, hostile indices, the observer.
 #include "ipc/ring.h"
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <cstdint>
 
 using namespace snapfaas::ipc;
@@ -166,4 +167,67 @@ TEST_CASE("check_tail and check_head handle counter wraparound at 2^64") {
   CHECK(check_tail(near_max, near_max, near_max + 5, 4).error() == IpcError::kIndexAhead);
   CHECK(check_head(near_max + 3, near_max, near_max + 1, 4));
   CHECK(check_head(near_max + 3, near_max, near_max + 4, 4).error() == IpcError::kIndexAhead);
+}
+
+TEST_CASE("readable() judges the tail against the consumer's private head, not the shared one") {
+  LocalRing<std::uint64_t, 8> r;
+  RingProducer<std::uint64_t> p(r.section());
+  RingConsumer<std::uint64_t> c(r.section());
+  REQUIRE(p.try_push(1));
+  // A hostile peer writes the consumer's head in shared memory to match the tail: the entry is
+  // still there for this consumer.
+  std::atomic_ref(r.indices.head).store(1, std::memory_order_relaxed);
+  CHECK(c.readable());
+  CHECK(*c.try_pop() == 1);
+  // And the other way: a head moved away from the tail does not make an empty ring readable.
+  std::atomic_ref(r.indices.head).store(100, std::memory_order_relaxed);
+  CHECK_FALSE(c.readable());
+}
+
+TEST_CASE("ring_section_at: indices at the start, entries after kRingEntriesOffset") {
+  alignas(64) std::uint8_t bytes[kRingEntriesOffset + 4 * sizeof(std::uint64_t)]{};
+  const RingSection s = ring_section_at(bytes, 4);
+  CHECK(reinterpret_cast<std::uint8_t*>(s.indices) == bytes);
+  CHECK(static_cast<std::uint8_t*>(s.entries) == bytes + kRingEntriesOffset);
+  CHECK(s.capacity == 4);
+}
+
+TEST_CASE("RingObserver counts pending entries and rejects impossible index pairs") {
+  LocalRing<std::uint64_t, 8> r;
+  RingProducer<std::uint64_t> p(r.section());
+  RingConsumer<std::uint64_t> c(r.section());
+  RingObserver o(r.section());
+  CHECK(o.capacity() == 8);
+  CHECK(*o.pending() == 0);
+  for (std::uint64_t i = 0; i < 8; ++i) REQUIRE(p.try_push(i));
+  CHECK(*o.pending() == 8);  // full is legal
+  REQUIRE(c.try_pop());
+  CHECK(*o.pending() == 7);
+  for (int lap = 0; lap < 100; ++lap) {  // wraps the entries many times; the counts stay exact
+    REQUIRE(p.try_push(1));
+    REQUIRE(c.try_pop());
+    CHECK(*o.pending() == 7);
+  }
+
+  SUBCASE("tail more than capacity ahead of head") {
+    std::atomic_ref(r.indices.tail).store(r.indices.head + 9, std::memory_order_relaxed);
+    CHECK(o.pending().error() == IpcError::kIndexAhead);
+    CHECK(o.last_tail() - o.last_head() == 9);
+  }
+  SUBCASE("head beyond tail (both are untrusted here)") {
+    std::atomic_ref(r.indices.head).store(r.indices.tail + 5, std::memory_order_relaxed);
+    CHECK(o.pending().error() == IpcError::kIndexBackwards);
+    CHECK(o.last_head() - o.last_tail() == 5);
+  }
+  SUBCASE("counter wraparound at 2^64 is not an error") {
+    std::atomic_ref(r.indices.head).store(~std::uint64_t{0} - 1, std::memory_order_relaxed);
+    std::atomic_ref(r.indices.tail).store(2, std::memory_order_relaxed);
+    CHECK(*o.pending() == 4);
+  }
+  SUBCASE("the observer stores nothing") {
+    const RingIndices before = r.indices;
+    (void)o.pending();
+    CHECK(r.indices.head == before.head);
+    CHECK(r.indices.tail == before.tail);
+  }
 }
