@@ -37,7 +37,7 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
 struct Load {
   bool run = false;       ///< start the vCPUs
   bool failed = false;    ///< the VM may be half-restored: exit after the reply
-  std::int32_t status = 0;
+  ipc::ControlResult status = ipc::ControlResult::kOk;
   std::optional<snapshot::SnapshotId> base;
 };
 
@@ -66,7 +66,7 @@ Load load_function(Vmm& vmm, const std::vector<FunctionImage>& table, const ipc:
   if (command.arg0 >= table.size()) {
     spdlog::error("firerunner: load command {} names function {}, the table has {}", command.command_id,
                   command.arg0, table.size());
-    return {false, false, EINVAL, {}};  // nothing touched: still waiting for a valid command
+    return {false, false, ipc::ControlResult::kBadFunction, {}};  // nothing touched: still waiting for a valid command
   }
   const auto index = static_cast<std::int64_t>(command.arg0);
   const FunctionImage& f = table[command.arg0];
@@ -74,34 +74,34 @@ Load load_function(Vmm& vmm, const std::vector<FunctionImage>& table, const ipc:
   hook.fire("forbidden_syscall", index);
   if (op == ipc::ControlOp::kBoot) {
     spdlog::info("firerunner: boot of function {} ({}): starting the --kernel", index, f.name);
-    return {true, false, 0, {}};
+    return {true, false, ipc::ControlResult::kOk, {}};
   }
   if (f.snapshot_dirs.empty()) {
     spdlog::error("firerunner: restore of function {} ({}): it has no snapshot", index, f.name);
-    return {false, false, ENOENT, {}};
+    return {false, false, ipc::ControlResult::kNoSnapshot, {}};
   }
   std::optional<snapshot::LoadedSnapshot> loaded = std::exchange(preloaded[command.arg0], std::nullopt);
   for (const std::string& dir : f.snapshot_dirs) {
     if (!loaded && !std::filesystem::is_directory(dir)) {
       spdlog::error("firerunner: restore of function {} ({}): snapshot directory {} missing", index, f.name, dir);
-      return {false, false, ENOENT, {}};  // checked before touching the VM
+      return {false, false, ipc::ControlResult::kNoSnapshot, {}};  // checked before touching the VM
     }
   }
   snapshot::RestoreOptions options;
-  options.eager_base = (command.arg1 & 1U) != 0;
-  options.eager_diff = (command.arg1 & 2U) != 0;
+  options.eager_base = (command.arg1 & ipc::kLoadCopyBase) != 0;
+  options.eager_diff = (command.arg1 & ipc::kLoadCopyDiff) != 0;
   try {
     const auto t0 = Clock::now();
     const snapshot::SnapshotId id =
         loaded ? snapshot::restore_vmm(vmm, std::move(*loaded), options, /*dirty_logging=*/false, f.appfs, prepared)
                : snapshot::restore_vmm(vmm, f.snapshot_dirs, options, /*dirty_logging=*/false, f.appfs, prepared);
     spdlog::info("firerunner: restored function {} ({}) in {:.3f} ms", index, f.name, ms_between(t0, Clock::now()));
-    return {true, false, 0, id};
+    return {true, false, ipc::ControlResult::kOk, id};
   } catch (const std::exception& e) {
     // One clear line on stderr whatever the log level: the supervisor's log keeps it.
     std::fprintf(stderr, "firerunner: restore of function %lld (%s) failed: %s\n", static_cast<long long>(index),
                  f.name.c_str(), e.what());
-    return {false, true, EIO, {}};
+    return {false, true, ipc::ControlResult::kLoadFailed, {}};
   }
 }
 
@@ -203,7 +203,7 @@ int run_restore_server(const RestoreServerConfig& config) {
       return 0;
     }
     load = load_function(vmm, table, *command, config.test_hook, preloaded, &prepared);
-    window.ports().reply_control(*command, load.status,
+    window.ports().reply_control(*command, static_cast<std::int32_t>(load.status),
                                  static_cast<std::uint64_t>(ms_between(created, Clock::now()) * 1e6));
     if (load.failed) return 1;
   }

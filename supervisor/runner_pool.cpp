@@ -1,17 +1,13 @@
 // The supervisor's event loop (see runner_pool.h).
 #include "supervisor/runner_pool.h"
 
-#include <linux/futex.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <span>
 
 #include "common/error.h"
@@ -21,17 +17,6 @@
 
 namespace snapfaas::supervisor {
 namespace {
-
-#ifndef FUTEX_32
-#define FUTEX_32 2
-#endif
-struct FutexWaiter {
-  std::uint64_t val;
-  std::uint64_t uaddr;
-  std::uint32_t flags;
-  std::uint32_t reserved;
-};
-constexpr std::size_t kMaxWaiters = 128;  // FUTEX_WAITV_MAX
 
 // This process's CPU time (user + system), ms.
 [[nodiscard]] double self_cpu_ms() noexcept {
@@ -350,35 +335,20 @@ bool RunnerPool::check_timers(Clock::time_point now, Clock::time_point& wake) {
   return failed;
 }
 
-// Parks until a runner pushes a reply or response (futex_waitv over the supervisor doorbells of
-// every runner with work outstanding) or `until`, whichever is first.
+// Parks until a runner with work outstanding pushes a reply or response (ipc::wait_any over their
+// supervisor doorbells), or `until`, whichever is first.
 void RunnerPool::wait_for_event(Clock::time_point until) {
-  std::vector<FutexWaiter> waiters;
-  std::vector<ipc::DoorbellWord*> words;
-  for (const RunnerProcess& r : runners_) {
-    if (!awaits_runner(r)) continue;
-    if (waiters.size() == kMaxWaiters) break;
-    ipc::DoorbellWord* word = r.doorbell();
-    const std::uint32_t key = std::atomic_ref(word->seq).load(std::memory_order_acquire);  // pairs with wake()
-    std::atomic_ref(word->sleeping).fetch_add(1, std::memory_order_relaxed);  // a count (ipc/doorbell.h)
-    words.push_back(word);
-    waiters.push_back({key, reinterpret_cast<std::uint64_t>(&word->seq), FUTEX_32, 0});
+  std::vector<ipc::Doorbell*> bells;
+  for (RunnerProcess& r : runners_) {
+    if (awaits_runner(r)) bells.push_back(r.doorbell());
   }
-  std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with Doorbell::needs_wake's fence
-  const bool ready = std::any_of(runners_.begin(), runners_.end(),
-                                 [](const RunnerProcess& r) { return awaits_runner(r) && r.readable(); });
-  if (!ready && until > Clock::now()) {
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(until.time_since_epoch()).count();
-    timespec deadline{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
-    if (waiters.empty()) {
-      ::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, nullptr);
-    } else if (::syscall(SYS_futex_waitv, waiters.data(), waiters.size(), 0, &deadline, CLOCK_MONOTONIC) < 0 &&
-               errno == ENOSYS) {
-      timespec pause{0, 50'000};
-      ::nanosleep(&pause, nullptr);
-    }
-  }
-  for (auto* word : words) std::atomic_ref(word->sleeping).fetch_sub(1, std::memory_order_relaxed);
+  (void)ipc::wait_any(
+      bells,
+      [this] {
+        return std::any_of(runners_.begin(), runners_.end(),
+                           [](const RunnerProcess& r) { return awaits_runner(r) && r.readable(); });
+      },
+      until);  // kTimedOut: the loop re-checks its timers
 }
 
 void RunnerPool::run(const std::vector<WorkloadRequest>& workload, RunStats& stats, const ResultSink& sink,

@@ -5,7 +5,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 
 #include "common/error.h"
@@ -15,15 +14,6 @@ namespace snapfaas::supervisor {
 namespace {
 
 constexpr std::uint32_t kChannelSlots = 4;
-
-// Read-only peek at a ring of `channel`: true when the peer pushed entries we have not popped.
-[[nodiscard]] bool ring_readable(const ipc::SupervisorChannel& channel, std::uint64_t offset) noexcept {
-  // SAFETY: offset comes from the validated layout of our own region; RingIndices sits at its start.
-  auto* indices = reinterpret_cast<ipc::RingIndices*>(channel.shm().data() + offset);
-  const std::uint64_t tail = std::atomic_ref(indices->tail).load(std::memory_order_acquire);  // pairs with the producer's release
-  const std::uint64_t head = std::atomic_ref(indices->head).load(std::memory_order_relaxed);  // our own index
-  return tail != head;
-}
 
 }  // namespace
 
@@ -85,15 +75,8 @@ ipc::Status RunnerProcess::send_request(std::uint64_t request_id, std::span<cons
   return {};
 }
 
-bool RunnerProcess::readable() const noexcept {
-  return channel_ && (ring_readable(*channel_, channel_->layout().response_offset) ||
-                      ring_readable(*channel_, channel_->layout().control_reply_offset));
-}
+bool RunnerProcess::readable() const noexcept { return channel_ && channel_->readable(); }
 
-ipc::DoorbellWord* RunnerProcess::doorbell() const noexcept {
-  if (!channel_) return nullptr;
-  // SAFETY: the doorbell word lives at a fixed offset of our own validated region.
-  return reinterpret_cast<ipc::DoorbellWord*>(channel_->shm().data() + ipc::kSupervisorDoorbellOffset);
-}
+ipc::Doorbell* RunnerProcess::doorbell() noexcept { return channel_ ? &channel_->supervisor_doorbell() : nullptr; }
 
 }  // namespace snapfaas::supervisor

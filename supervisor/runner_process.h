@@ -56,10 +56,11 @@ class RunnerProcess {
   /// A validated response; its payload stays valid until release(response.slot).
   [[nodiscard]] ipc::Result<ipc::Response> try_response() noexcept { return channel_->try_receive(); }
   void release(std::uint32_t slot) noexcept { (void)channel_->release(slot); }
-  /// Something to read (a reply or a response), judged by the channel's own consumer indices.
+  /// Something to read (a reply or a response), judged by the channel's private consumer indices
+  /// only: whatever a guest writes into the shared ones cannot make it true.
   [[nodiscard]] bool readable() const noexcept;
-  /// The supervisor doorbell word of this slot's channel (for the event loop's wait), or nullptr.
-  [[nodiscard]] ipc::DoorbellWord* doorbell() const noexcept;
+  /// The supervisor doorbell of this slot's channel (for the event loop's ipc::wait_any), or nullptr.
+  [[nodiscard]] ipc::Doorbell* doorbell() noexcept;
 
   [[nodiscard]] std::uint32_t slot() const noexcept { return slot_; }
   [[nodiscard]] pid_t pid() const noexcept { return pid_; }

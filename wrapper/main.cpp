@@ -39,7 +39,10 @@ ipc::ControlReply control(ipc::SupervisorChannel& channel, wrapper::FirerunnerPr
     wait.deadline = std::min(deadline, Clock::now() + std::chrono::milliseconds(50));
     ipc::Result<ipc::ControlReply> reply = channel.control_reply(wait);
     if (reply && reply->command_id == command.command_id) {
-      if (reply->status != 0) throw common::Error(std::string(what) + ": runner replied status " + std::to_string(reply->status));
+      if (reply->status != 0) {
+        throw common::Error(std::string(what) + ": runner replied " + ipc::control_result_text(reply->status) +
+                            " (status " + std::to_string(reply->status) + ")");
+      }
       return *reply;
     }
     if (!reply && reply.error() != ipc::IpcError::kTimedOut && reply.error() != ipc::IpcError::kRingEmpty) {

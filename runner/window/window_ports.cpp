@@ -13,6 +13,8 @@ namespace {
 constexpr std::uint64_t kWaitOffset = ipc::kPortWait - ipc::kPortFirst;
 constexpr std::uint64_t kResponseReadyOffset = ipc::kPortResponseReady - ipc::kPortFirst;
 constexpr std::uint64_t kSnapshotPointOffset = ipc::kPortSnapshotPoint - ipc::kPortFirst;
+
+constexpr std::int32_t result(ipc::ControlResult r) { return static_cast<std::int32_t>(r); }
 constexpr std::uint64_t kAgentFatalOffset = ipc::kPortAgentFatal - ipc::kPortFirst;
 constexpr std::uint32_t kOddAccessLogLimit = 32;
 constexpr std::size_t kMaxPendingReadyPings = 64;
@@ -122,7 +124,7 @@ void WindowPorts::drain_control() noexcept {
           } else if (pending_ready_pings_.size() < kMaxPendingReadyPings) {
             pending_ready_pings_.push_back(command->command_id);
           } else {
-            reply(*command, EBUSY, 0);
+            reply(*command, result(ipc::ControlResult::kBusy), 0);
           }
         } else {
           reply(*command, 0, ns_since_created());
@@ -138,11 +140,14 @@ void WindowPorts::drain_control() noexcept {
         if (hooks_.on_load) {
           hooks_.on_load(*command);  // answered later through reply_control
         } else {
-          reply(*command, ENOTSUP, 0);
+          // No taker: this runner booted its --kernel at spawn; a kBoot finds it running, a
+          // kRestore has nothing to restore into.
+          const bool boot = static_cast<ipc::ControlOp>(command->op) == ipc::ControlOp::kBoot;
+          reply(*command, result(boot ? ipc::ControlResult::kBootedAtSpawn : ipc::ControlResult::kUnsupported), 0);
         }
         break;
       default:
-        reply(*command, ENOTSUP, 0);
+        reply(*command, result(ipc::ControlResult::kUnsupported), 0);
         break;
     }
   }

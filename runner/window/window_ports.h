@@ -28,7 +28,7 @@ struct WindowHooks {
   std::function<void(std::uint32_t code)> on_snapshot_point;
   /// Optional (pre-spawned restore mode): takes kBoot/kRestore commands, on whichever thread drains
   /// the control ring, with the control lock held (must only hand the command over, not block).
-  /// The taker answers later with WindowPorts::reply_control. Unset: they are answered ENOTSUP.
+  /// The taker answers later with WindowPorts::reply_control. Unset: kBoot is answered kBootedAtSpawn, kRestore kUnsupported.
   std::function<void(const ipc::ControlCommand& command)> on_load;
 };
 

@@ -23,7 +23,8 @@ namespace snapfaas::runner::window {
 
 struct WindowServiceOptions {
   /// Pre-spawned restore mode: kBoot/kRestore are queued for wait_load_command() instead of being
-  /// answered ENOTSUP, and kPingGuestReady is answered at once (the VM waits for its snapshot).
+  /// answered kBootedAtSpawn (kBoot) or kUnsupported (kRestore), and kPingGuestReady is answered
+  /// at once (the VM waits for its snapshot).
   bool serve_loads = false;
   /// Runs first on the control thread (e.g. installs its seccomp filter). May throw: the VM is
   /// then stopped with that error.
