@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/runner_command.h"
 #include "ipc/stats_block.h"
 #include "supervisor/config.h"
 #include "supervisor/jailer.h"
@@ -30,7 +31,8 @@ namespace snapfaas::supervisor {
 
 struct PoolOptions {
   std::string runner_binary;
-  std::vector<std::string> runner_args;  ///< passed to every runner before "--channel NAME"
+  common::RunnerCommand runner;          ///< every runner's command line (the channel is set per spawn)
+  std::vector<std::string> runner_extra; ///< extra arguments after it (tests, debugging)
   std::vector<std::string> read_only;    ///< images visible (read-only) inside each jail
   SchedulerOptions scheduler;
   std::chrono::milliseconds deadline{0};  ///< per request, from dispatch (0 = none)
