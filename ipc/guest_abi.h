@@ -7,7 +7,10 @@
 //
 //   GPA                                  size                      channel region offset
 //   kWindowGpa + 0x0000                  kPageSize                 0x0000 (header page: ChannelHeader,
-//                                                                  runner + supervisor DoorbellWord)
+//                                                                  runner + supervisor DoorbellWord,
+//                                                                  RestoreRecord at +0x200: after a
+//                                                                  restore, fresh entropy and the host
+//                                                                  clock; ipc/restore_record.h)
 //   kWindowGpa + 0x1000 + x              total - request_offset    request_offset + x
 //        (request ring, response ring, payload slots, in channel order)
 //
