@@ -100,6 +100,7 @@ enum class AgentFatal : std::uint32_t {
   kRingCorrupt = 8,    ///< request or response ring indices inconsistent
   kBadWaitAnswer = 9,  ///< WAIT answered with neither a slot nor kWaitShutdown
   kAppfsMount = 10,    ///< the app image could not be mounted
+  kFunctionExited = 11,  ///< the function's runtime process died (exit, signal, OOM kill): the VM is done
 };
 
 /// Bytes of the window of a channel with layout `l`.

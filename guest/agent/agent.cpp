@@ -6,6 +6,7 @@
 #include <string>
 
 #include "guest/agent/agent_log.h"
+#include "guest/agent/error_json.h"
 #include "ipc/ipc_error.h"
 
 namespace snapfaas::guest {
@@ -40,6 +41,7 @@ int Agent::run() noexcept {
     if (!spin_for_request()) {
       ++stats_.waits;
       const WaitAnswer answer = doorbell_.wait_for_request();
+      check_restore();  // a restore happens only while the vCPU is parked in an exit
       if (answer.kind == WaitAnswer::Kind::kShutdown) {
         log(LogLevel::kInfo, "shutdown requested: served %llu requests (%llu errors, %llu waits, %llu wakeups)",
             static_cast<unsigned long long>(stats_.served), static_cast<unsigned long long>(stats_.errors),
@@ -61,6 +63,13 @@ int Agent::run() noexcept {
   }
 }
 
+void Agent::check_restore() noexcept {
+  if (options_.restore == nullptr) return;
+  if (const auto record = options_.restore->poll(window_.header_page())) {
+    (void)python_.reseed(std::span<const std::uint8_t>(record->entropy, ipc::kRestoreEntropyBytes));
+  }
+}
+
 bool Agent::serve(const ipc::RequestDesc& request) noexcept {
   const std::span<std::uint8_t> slot = window_.slot(request.slot);
   ipc::ResponseDesc response{request.request_id, request.slot, 0, 0, 0};
@@ -73,12 +82,15 @@ bool Agent::serve(const ipc::RequestDesc& request) noexcept {
     log(LogLevel::kWarn, "request %llu: length %u exceeds the slot size %zu",
         static_cast<unsigned long long>(request.request_id), request.length, slot.size());
     response.status = static_cast<std::uint32_t>(ipc::ResponseStatus::kRejected);
-    response.length = write_error_json(slot, "BadRequest",
+    response.length = write_error_json(slot, ipc::ErrorType::kBadRequest,
                                        "request length " + std::to_string(request.length) +
-                                           " exceeds the slot size of " + std::to_string(slot.size()) + " bytes",
-                                       0);
+                                           " exceeds the slot size of " + std::to_string(slot.size()) + " bytes");
   } else {
+    if (options_.in_flight != nullptr) options_.in_flight->begin(request.request_id, request.slot);
     const HandlerOutcome outcome = python_.handle(slot.first(request.length), slot);
+    // Answered: from here the reaper must not answer it again (a death now loses only the push,
+    // and the supervisor's deadline covers that).
+    if (options_.in_flight != nullptr) options_.in_flight->end();
     response.status = static_cast<std::uint32_t>(outcome.status);
     response.length = outcome.length;
   }
