@@ -288,9 +288,11 @@ TEST_CASE("real firerunner, hostile guests: invalid UTF-8, garbage, a forged err
     if (h->second.second == "timeout") {
       CHECK(r["error"]["timeout_ms"] == 1500);
       CHECK(r["latency_ms"].get<double>() >= 1500);
-      CHECK(r["latency_ms"].get<double>() < 1500 + 1000);  // killed at its deadline (loaded machines: slack)
+      // Killed at its deadline, which counts from dispatch: the latency adds the cold start and
+      // any wait for a runner (seconds on a loaded machine under ASan).
+      CHECK(r["latency_ms"].get<double>() < 1500 + 5000);
     } else {
-      CHECK(r["latency_ms"].get<double>() < 1000);  // answered at once, not at a deadline
+      CHECK(r["latency_ms"].get<double>() < 10'000);  // answered, not left to the 30 s default deadline
     }
   }
   CHECK(run.stats["runner_failures"].get<int>() == 5);  // each hostile VM discarded, never reused
