@@ -98,6 +98,7 @@ nlohmann::json RunStats::full() const {
 nlohmann::json to_json(const RequestRecord& r) {
   nlohmann::json j{{"id", r.id},         {"function", r.function},        {"user_id", r.user_id},
                    {"status", r.status}, {"cold", r.cold},                {"latency_ms", r.latency_ms()},
+                   {"service_ms", r.done_ms - r.dispatch_ms},  // from dispatch (the deadline's start)
                    {"runner", r.runner}};
   if (!r.error.is_null()) j["error"] = r.error;
   if (r.status == "ok") {

@@ -19,6 +19,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 supervisor="${1:?usage: e2e_failures.sh SUPERVISOR FIRERUNNER WORKDIR}" firerunner="${2:?}" work="${3:?}"
 loop="${E2E_RESTORE_LOOP:-20}"
+[[ ${4:-} == --inner ]] && loop="${5:-20}"  # the emulated host gets no environment: an argument
 runners=4
 
 if [[ ${4:-} != --inner ]]; then
@@ -33,7 +34,7 @@ if [[ ${4:-} != --inner ]]; then
   {
     for case in raise exit oom oversize spin random clock; do
       limit=1; [[ $case == random ]] && limit=4
-      timeout=20000; [[ $case == spin ]] && timeout=4000
+      timeout=60000; [[ $case == spin ]] && timeout=4000  # oom: ~20 s of page touching under double emulation
       printf '%s:\n  runtimefs: rootfs.ext4\n  appfs: misbehave.ext2\n  memory: 128\n  concurrency_limit: %s\n' "$case" "$limit"
       printf '  timeout_ms: %s\n  load_dir: python3\n  diff_dirs: [misbehave]\n' "$timeout"
     done
@@ -64,8 +65,8 @@ with open(f"{work}/workload.jsonl", "w") as f:
 PY
   t0=$SECONDS
   set +e
-  "$root/scripts/kvm-host.sh" --auto --mem 3072 --timeout $((900 + loop * 10)) -- \
-    "$here/e2e_failures.sh" "$supervisor" "$firerunner" "$work" --inner 2>&1 | tr -d '\r' | tail -n 20
+  "$root/scripts/kvm-host.sh" --auto --mem 3072 --timeout $((900 + loop * 3)) -- \
+    "$here/e2e_failures.sh" "$supervisor" "$firerunner" "$work" --inner "$loop" 2>&1 | tr -d '\r' | tail -n 20
   set -e
   echo "e2e_failures: L1 run took $((SECONDS - t0)) s"
   python3 - "$work" "$loop" <<'PY'
@@ -91,15 +92,15 @@ expect = {"raise": "function_error", "exit": "function_exited", "oom": "out_of_m
 for f, t in expect.items():
     r = one(f)
     check(r.get("status") == "error" and err(r).get("type") == t, f"{f}: expected {t}, got {json.dumps(r)[:400]}")
-    if f != "spin":  # answered as soon as it happened: far from its 20 s deadline
-        check(r.get("latency_ms", 1e9) < 15000, f"{f}: answered after {r.get('latency_ms')} ms")
+    if f != "spin":  # answered as soon as it happened (from dispatch: the deadline's start), far from its 60 s
+        check(r.get("service_ms", 1e9) < 40000, f"{f}: answered {r.get('service_ms')} ms after dispatch")
 check(err(one("raise")).get("exception") == "ValueError" and "bad input" in err(one("raise")).get("traceback", ""),
       f"raise: {err(one('raise'))}")
 check(err(one("exit")).get("status") == 3, f"exit: {err(one('exit'))}")
 over = err(one("oversize"))
 check(over.get("size", 0) > over.get("limit", 1 << 40) and over.get("limit") == 64 * 1024, f"oversize: {over}")
 spin = one("spin")
-check(4000 <= spin.get("latency_ms", 0) < 4000 + 15000, f"spin: latency {spin.get('latency_ms')} ms (timeout_ms 4000)")
+check(4000 <= spin.get("service_ms", 0) < 4000 + 1000, f"spin: {spin.get('service_ms')} ms after dispatch (timeout_ms 4000)")
 rnd = by.get("random", [])
 check(len(rnd) == 4 and all(r["status"] == "ok" and r["cold"] for r in rnd), f"random: {rnd}")
 vals = [r["response"]["result"] for r in rnd if r["status"] == "ok"]
@@ -148,10 +149,11 @@ echo "e2e_failures: supervisor exit $rc ($(date +%T))"
 grep -E "summary:" "$work/supervisor.log" | tail -n 2 || true
 [[ $rc -eq 0 ]] || exit $rc
 if [[ $loop -gt 0 ]]; then
-  # Restore loop: one runner, keep-alive 1 ms, a request every 50 ms: every request is a cold restore.
+  # Restore loop: one runner, keep-alive 1 ms, a request every second (a restore takes ~0.7 s here):
+  # every request is a cold restore.
   python3 -c "
 import json
-for i in range($loop): print(json.dumps({'time': i * 50, 'user_id': 1, 'function': 'hello', 'payload': {'n': i}}))
+for i in range($loop): print(json.dumps({'time': i * 1000, 'user_id': 1, 'function': 'hello', 'payload': {'n': i}}))
 " > "$work/loop.jsonl"
   echo "e2e_failures: restore loop of $loop ($(date +%T))"
   "$supervisor" --config "$work/controller.yaml" --mem 128 --runners 1 --keep_alive 1 --queue 100000 \
