@@ -207,7 +207,7 @@ int run_restore_server(const RestoreServerConfig& config) {
     if (load.run && load.base) {
       // A restored guest is a clone: fresh entropy and the host clock before its vCPUs run.
       const window::PublishedRestore published = window::publish_restore_record(window.channel());
-      spdlog::debug("firerunner: restore record generation {} published in {} ns", published.generation,
+      spdlog::info("firerunner: restore record generation {} published in {} ns", published.generation,
                     published.cost_ns);
     }
     window.ports().reply_control(*command, static_cast<std::int32_t>(load.status),

@@ -7,6 +7,7 @@
 
 #include "guest/agent/agent_log.h"
 #include "guest/agent/error_json.h"
+#include "ipc/restore_record.h"
 #include "ipc/ipc_error.h"
 
 namespace snapfaas::guest {
@@ -63,11 +64,22 @@ int Agent::run() noexcept {
   }
 }
 
+bool apply_restore(RestoreWatcher& watcher, PythonRuntime& python, const std::uint8_t* header_page) noexcept {
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto record = watcher.poll(header_page);
+  if (!record) return false;
+  const auto t1 = std::chrono::steady_clock::now();
+  (void)python.reseed(std::span<const std::uint8_t>(record->entropy, ipc::kRestoreEntropyBytes));
+  const auto t2 = std::chrono::steady_clock::now();
+  const auto us = [](auto d) { return static_cast<unsigned long long>(std::chrono::duration_cast<std::chrono::microseconds>(d).count()); };
+  log(LogLevel::kInfo, "restore: generation %llu applied in %llu us (kernel CRNG + clock %llu us, runtime reseed %llu us)",
+      static_cast<unsigned long long>(ipc::restore_generation(*record)), us(t2 - t0),
+      static_cast<unsigned long long>(watcher.last_kernel_ns() / 1000), us(t2 - t1));
+  return true;
+}
+
 void Agent::check_restore() noexcept {
-  if (options_.restore == nullptr) return;
-  if (const auto record = options_.restore->poll(window_.header_page())) {
-    (void)python_.reseed(std::span<const std::uint8_t>(record->entropy, ipc::kRestoreEntropyBytes));
-  }
+  if (options_.restore != nullptr) (void)apply_restore(*options_.restore, python_, window_.header_page());
 }
 
 bool Agent::serve(const ipc::RequestDesc& request) noexcept {

@@ -31,6 +31,10 @@ struct AgentStats {
   std::uint64_t wakeups = 0;    ///< RESPONSE_READY doorbells
 };
 
+/// Applies a restore record not consumed yet (RestoreWatcher::poll: kernel CRNG + clock), then the
+/// runtime's reseed and on_restore(); logs what it cost. False when there was none.
+bool apply_restore(RestoreWatcher& watcher, PythonRuntime& python, const std::uint8_t* header_page) noexcept;
+
 /// Serves one window. Does not own its collaborators; single-threaded.
 class Agent {
  public:

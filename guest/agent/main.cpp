@@ -132,9 +132,7 @@ int main(int argc, char** argv) {
       const std::unique_ptr<snapfaas::guest::PythonRuntime> python = snapfaas::guest::PythonRuntime::start();
       doorbell->snapshot_point(snapfaas::ipc::SnapshotPoint::kBase);
       // Restored from the base (a diff being built): fresh entropy before the function's import.
-      if (const auto record = restore.poll(window->header_page())) {
-        (void)python->reseed(std::span<const std::uint8_t>(record->entropy, snapfaas::ipc::kRestoreEntropyBytes));
-      }
+      (void)snapfaas::guest::apply_restore(restore, *python, window->header_page());
       // Everything before this point is the runtime base snapshot, shared by all functions; the
       // app image is attached per function, so it is mounted only now.
       if (!futex && !appfs.empty() && ::access(appfs.c_str(), F_OK) == 0) {
@@ -149,9 +147,7 @@ int main(int argc, char** argv) {
         window.emplace(snapfaas::guest::Window::map(source));
       }
       // Restored from the function's diff: the clone's entropy, clock and runtime generators.
-      if (const auto record = restore.poll(window->header_page())) {
-        (void)python->reseed(std::span<const std::uint8_t>(record->entropy, snapfaas::ipc::kRestoreEntropyBytes));
-      }
+      (void)snapfaas::guest::apply_restore(restore, *python, window->header_page());
       snapfaas::guest::log(LogLevel::kDebug, "window %s+0x%llx: %u slots of %u bytes", source.path.c_str(),
                            static_cast<unsigned long long>(source.offset), window->slot_count(), window->slot_size());
       snapfaas::guest::Agent agent(*window, *doorbell, *python,

@@ -38,8 +38,10 @@ if [[ ${4:-} != --inner ]]; then
       printf '%s:\n  runtimefs: rootfs.ext4\n  appfs: misbehave.ext2\n  memory: 128\n  concurrency_limit: %s\n' "$case" "$limit"
       printf '  timeout_ms: %s\n  load_dir: python3\n  diff_dirs: [misbehave]\n' "$timeout"
     done
-    printf 'hello:\n  runtimefs: rootfs.ext4\n  appfs: hello.ext2\n  memory: 128\n  concurrency_limit: 1\n'
-    printf '  timeout_ms: 20000\n  load_dir: python3\n  diff_dirs: [hello]\n'
+    for name in hello hello_b; do  # hello_b: the restore loop alternates the two
+      printf '%s:\n  runtimefs: rootfs.ext4\n  appfs: hello.ext2\n  memory: 128\n  concurrency_limit: 1\n' "$name"
+      printf '  timeout_ms: 20000\n  load_dir: python3\n  diff_dirs: [hello]\n'
+    done
   } > "$work/functions.yaml"
   cat > "$work/controller.yaml" <<EOF
 kernel_path: $images/vmlinux
@@ -65,7 +67,7 @@ with open(f"{work}/workload.jsonl", "w") as f:
 PY
   t0=$SECONDS
   set +e
-  "$root/scripts/kvm-host.sh" --auto --mem 3072 --timeout $((900 + loop * 3)) -- \
+  "$root/scripts/kvm-host.sh" --auto --mem 3072 --timeout $((900 + loop * 5)) -- \
     "$here/e2e_failures.sh" "$supervisor" "$firerunner" "$work" --inner "$loop" 2>&1 | tr -d '\r' | tail -n 20
   set -e
   echo "e2e_failures: L1 run took $((SECONDS - t0)) s"
@@ -149,14 +151,14 @@ echo "e2e_failures: supervisor exit $rc ($(date +%T))"
 grep -E "summary:" "$work/supervisor.log" | tail -n 2 || true
 [[ $rc -eq 0 ]] || exit $rc
 if [[ $loop -gt 0 ]]; then
-  # Restore loop: one runner, keep-alive 1 ms, a request every second (a restore takes ~0.7 s here):
-  # every request is a cold restore.
+  # Restore loop: a memory budget of one VM and two runners; requests alternate between hello and
+  # hello_b (the same snapshot), so each evicts the other's VM and is a cold restore.
   python3 -c "
 import json
-for i in range($loop): print(json.dumps({'time': i * 1000, 'user_id': 1, 'function': 'hello', 'payload': {'n': i}}))
+for i in range($loop): print(json.dumps({'time': i * 200, 'user_id': 1, 'function': ('hello', 'hello_b')[i % 2], 'payload': {'n': i}}))
 " > "$work/loop.jsonl"
   echo "e2e_failures: restore loop of $loop ($(date +%T))"
-  "$supervisor" --config "$work/controller.yaml" --mem 128 --runners 1 --keep_alive 1 --queue 100000 \
+  "$supervisor" --config "$work/controller.yaml" --mem 128 --runners 2 --queue 100000 \
     --requests_file "$work/loop.jsonl" --output "$work/loop-results.jsonl" --stats "$work/loop-stats.json" \
     --console_dir "$work/loop-consoles" --start_timeout 90000 >"$work/loop.log" 2>&1 || rc=$?
   echo "e2e_failures: restore loop exit $rc ($(date +%T))"
