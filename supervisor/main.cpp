@@ -99,8 +99,9 @@ int main(int argc, char** argv) {
       kernel = f.kernel;
       ring3 = ring3 || f.ring3;
     }
-    options.runner_args = {"--kernel", kernel, "--mem_size", std::to_string(largest)};
-    if (ring3) options.runner_args.push_back("--ring3");
+    options.runner.kernel = kernel;
+    options.runner.mem_mib = largest;
+    options.runner.ring3 = ring3;
     // Linux functions share one runtime image, attached at pre-spawn (the app image at restore).
     std::string rootfs;
     for (const auto& f : functions) {
@@ -111,7 +112,7 @@ int main(int argc, char** argv) {
       }
       rootfs = path;
     }
-    if (!rootfs.empty()) options.runner_args.insert(options.runner_args.end(), {"--rootfs", rootfs});
+    options.runner.rootfs = rootfs;
     for (const std::string& p : {controller.kernel_path, controller.runtimefs_dir, controller.appfs_dir,
                                  controller.snapshot_dir}) {
       if (!p.empty() && ::access(p.c_str(), F_OK) == 0) options.read_only.push_back(p);
@@ -124,7 +125,7 @@ int main(int argc, char** argv) {
     std::unique_ptr<FunctionTableFile> table;
     if (std::any_of(functions.begin(), functions.end(), [](const auto& f) { return f.restores_snapshot(); })) {
       table = std::make_unique<FunctionTableFile>(controller, functions);
-      options.runner_args.insert(options.runner_args.end(), {"--functions", table->path()});
+      options.runner.functions = table->path();
       options.read_only.push_back(table->path());
       for (const std::string& p : table->host_paths()) options.read_only.push_back(p);
     }
@@ -141,10 +142,10 @@ int main(int argc, char** argv) {
                                         net_function->name + "' needs: give it a snapshot, or network: true");
         }
       }
-      options.runner_args.insert(options.runner_args.end(), {"--network", controller.network_tap});
+      options.runner.network = controller.network_tap;
       jail.netns_prefix = controller.network_namespace_prefix;
     }
-    options.runner_args.insert(options.runner_args.end(), runner_extra.begin(), runner_extra.end());
+    options.runner_extra = runner_extra;
     options.scheduler = {mem, runners != 0 ? runners : static_cast<std::uint32_t>(std::max<std::uint64_t>(1, mem / smallest)),
                          queue, std::chrono::milliseconds(keep_alive)};
     check_network_namespaces(jail.netns_prefix, options.scheduler.runners);  // one clear line, before any spawn

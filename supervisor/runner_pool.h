@@ -20,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/runner_command.h"
 #include "ipc/stats_block.h"
 #include "supervisor/config.h"
 #include "supervisor/console_log.h"
@@ -34,7 +35,8 @@ namespace snapfaas::supervisor {
 
 struct PoolOptions {
   std::string runner_binary;
-  std::vector<std::string> runner_args;  ///< passed to every runner before "--channel NAME"
+  common::RunnerCommand runner;          ///< every runner's command line (the channel is set per spawn)
+  std::vector<std::string> runner_extra; ///< extra arguments after it (tests, debugging)
   std::vector<std::string> read_only;    ///< images visible (read-only) inside each jail
   SchedulerOptions scheduler;
   /// Deadline of every request, from dispatch, overriding each function's timeout_ms (0: use them).

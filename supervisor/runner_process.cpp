@@ -24,8 +24,10 @@ void RunnerProcess::spawn(const RunnerLaunch& launch, Jailer& jailer, int consol
   channel_.emplace(ipc::SupervisorChannel::create(name, {kSlotSize, kChannelSlots}));
   JailSpec spec;
   spec.binary = launch.binary;
-  spec.args = launch.args;
-  spec.args.insert(spec.args.end(), {"--channel", name});
+  common::RunnerCommand command = launch.command;
+  command.channel = name;
+  spec.args = common::runner_args(command);
+  spec.args.insert(spec.args.end(), launch.extra.begin(), launch.extra.end());
   spec.read_only = launch.read_only;
   spec.shm_name = name;
   spec.hostname = "runner-" + std::to_string(slot_);

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "common/runner_command.h"
 #include "ipc/channel.h"
 #include "ipc/stats_block.h"
 #include "supervisor/jailer.h"
@@ -23,7 +24,8 @@ namespace snapfaas::supervisor {
 /// How runners are started (the same for every slot).
 struct RunnerLaunch {
   std::string binary;
-  std::vector<std::string> args;       ///< firerunner's arguments, "--channel NAME" is added per spawn
+  common::RunnerCommand command;       ///< firerunner's command line; the channel is set per spawn
+  std::vector<std::string> extra;      ///< appended after it (tests and debugging: --runner_arg)
   std::vector<std::string> read_only;  ///< host paths visible (read-only) inside each jail
 };
 

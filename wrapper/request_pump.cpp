@@ -6,7 +6,7 @@
 #include <ostream>
 #include <utility>
 
-#include "wrapper/request_line.h"
+#include "common/request_line.h"
 
 namespace snapfaas::wrapper {
 namespace {
@@ -23,7 +23,7 @@ std::string RequestPump::error_line(std::string_view type, std::string_view mess
 }
 
 std::optional<LineResult> RequestPump::process_line(std::string_view line) {
-  const RequestLine request = parse_request_line(line);
+  const common::RequestLine request = common::parse_request_line(line);
   if (request.blank) return std::nullopt;
   if (!request.error.empty()) return LineResult{error_line("MalformedRequest", request.error)};
   return exchange(request.payload);

@@ -198,7 +198,7 @@ TEST_CASE("real firerunner, restore faults: killed mid-restore, corrupt snapshot
   }
   env.write_config(restoring_function("ok", snap) + restoring_function("killed", snap) +
                        restoring_function("corrupt", bad) + restoring_function("sys", snap),
-                   SNAPFAAS_FIRERUNNER_PATH);
+                   SNAPFAAS_HOOKED_FIRERUNNER_PATH);  // the --test_hook runs below
   std::vector<json> lines;
   for (int i = 0; i < 200; ++i) {
     std::string f = "ok";

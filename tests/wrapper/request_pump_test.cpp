@@ -53,7 +53,7 @@ TEST_CASE("responses come out one per line, in input order; malformed and blank 
     in << R"({"time": )" << i << R"(, "user_id": 1, "function": "echo", "payload": {"i": )" << i << "}}\n";
     if (i % 10 == 3) in << "this is not json\n";
     if (i % 10 == 5) in << "\n";
-    if (i % 10 == 7) in << R"({"time": 1})" << '\n';
+    if (i % 10 == 7) in << R"({"time": -1, "payload": {}})" << '\n';
   }
   CHECK(pump.run(in, out, timing) == 120);
   int answered = 0, malformed = 0;
