@@ -174,7 +174,7 @@ int run_reaper(pid_t child, const InFlightPage& page, const ReaperContext& conte
       if (const ipc::Status pushed = responses.try_push(response); !pushed) {
         log(LogLevel::kError, "reaper: response ring: %s", ipc::to_string(pushed.error()));
       }
-      doorbell->response_ready(slot_index);
+      doorbell->response_ready();
     }
     doorbell->fatal(ipc::AgentFatal::kFunctionExited);
   } catch (const std::exception& e) {
