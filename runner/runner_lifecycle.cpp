@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "runner/window/restore_record_writer.h"
 
 namespace snapfaas::runner {
 namespace {
@@ -101,6 +102,8 @@ bool RunnerLifecycle::load() {
       break;  // the --kernel was placed in guest memory at create
     case RunnerMode::kRestore:
       restored_ = snapshot::restore_vmm(*vmm_, options_.snapshot_dirs, options_.restore, options_.vmm.dirty_log);
+      // A restored guest is a clone: fresh entropy and the host clock before its vCPUs run.
+      if (window_) (void)window::publish_restore_record(window_->channel());
       break;
     case RunnerMode::kPrespawned:
       if (!load_prespawned()) return false;
@@ -131,6 +134,12 @@ bool RunnerLifecycle::load_prespawned() {
       return false;
     }
     const LoadOutcome outcome = functions_->load(*vmm_, *command, hooks_.loading);
+    if (outcome.run && outcome.base) {
+      // A restored guest is a clone: fresh entropy and the host clock before its vCPUs run.
+      const window::PublishedRestore published = window::publish_restore_record(window_->channel());
+      spdlog::info("firerunner: restore record generation {} published in {} ns", published.generation,
+                   published.cost_ns);
+    }
     window_->ports().reply_control(*command, static_cast<std::int32_t>(outcome.result),
                                    static_cast<std::uint64_t>(ms_between(created_, Clock::now()) * 1e6));
     if (outcome.failed) throw common::Error("the VM cannot be used after a failed restore");

@@ -6,6 +6,8 @@
 #include <string>
 
 #include "guest/agent/agent_log.h"
+#include "guest/agent/error_json.h"
+#include "ipc/restore_record.h"
 #include "ipc/ipc_error.h"
 
 namespace snapfaas::guest {
@@ -40,6 +42,7 @@ int Agent::run() noexcept {
     if (!spin_for_request()) {
       ++stats_.waits;
       const WaitAnswer answer = doorbell_.wait_for_request([this] { return requests_.readable(); });
+      check_restore();  // a restore happens only while the vCPU is parked in an exit
       if (answer.kind == WaitAnswer::Kind::kBad) {
         log(LogLevel::kError, "WAIT answered %u (neither ready nor shutdown)", answer.value);
         doorbell_.fatal(ipc::AgentFatal::kBadWaitAnswer);
@@ -66,6 +69,24 @@ int Agent::run() noexcept {
   }
 }
 
+bool apply_restore(RestoreWatcher& watcher, PythonRuntime& python, const std::uint8_t* header_page) noexcept {
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto record = watcher.poll(header_page);
+  if (!record) return false;
+  const auto t1 = std::chrono::steady_clock::now();
+  (void)python.reseed(std::span<const std::uint8_t>(record->entropy, ipc::kRestoreEntropyBytes));
+  const auto t2 = std::chrono::steady_clock::now();
+  const auto us = [](auto d) { return static_cast<unsigned long long>(std::chrono::duration_cast<std::chrono::microseconds>(d).count()); };
+  log(LogLevel::kInfo, "restore: generation %llu applied in %llu us (kernel CRNG + clock %llu us, runtime reseed %llu us)",
+      static_cast<unsigned long long>(ipc::restore_generation(*record)), us(t2 - t0),
+      static_cast<unsigned long long>(watcher.last_kernel_ns() / 1000), us(t2 - t1));
+  return true;
+}
+
+void Agent::check_restore() noexcept {
+  if (options_.restore != nullptr) (void)apply_restore(*options_.restore, python_, window_.header_page());
+}
+
 bool Agent::serve(const ipc::RequestDesc& request) noexcept {
   const std::span<std::uint8_t> slot = window_.slot(request.slot);
   ipc::ResponseDesc response{request.request_id, request.slot, 0, 0, 0};
@@ -78,12 +99,15 @@ bool Agent::serve(const ipc::RequestDesc& request) noexcept {
     log(LogLevel::kWarn, "request %llu: length %u exceeds the slot size %zu",
         static_cast<unsigned long long>(request.request_id), request.length, slot.size());
     response.status = static_cast<std::uint32_t>(ipc::ResponseStatus::kRejected);
-    response.length = write_error_json(slot, "BadRequest",
+    response.length = write_error_json(slot, ipc::ErrorType::kBadRequest,
                                        "request length " + std::to_string(request.length) +
-                                           " exceeds the slot size of " + std::to_string(slot.size()) + " bytes",
-                                       0);
+                                           " exceeds the slot size of " + std::to_string(slot.size()) + " bytes");
   } else {
+    if (options_.in_flight != nullptr) options_.in_flight->begin(request.request_id, request.slot);
     const HandlerOutcome outcome = python_.handle(slot.first(request.length), slot);
+    // Answered: from here the reaper must not answer it again (a death now loses only the push,
+    // and the supervisor's deadline covers that).
+    if (options_.in_flight != nullptr) options_.in_flight->end();
     response.status = static_cast<std::uint32_t>(outcome.status);
     response.length = outcome.length;
   }

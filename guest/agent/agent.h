@@ -9,6 +9,8 @@
 
 #include "guest/agent/agent_doorbell.h"
 #include "guest/agent/python_runtime.h"
+#include "guest/agent/reaper.h"
+#include "guest/agent/restore_watcher.h"
 #include "guest/agent/window.h"
 #include "ipc/doorbell.h"
 #include "ipc/ring.h"
@@ -17,6 +19,8 @@ namespace snapfaas::guest {
 
 struct AgentOptions {
   std::chrono::nanoseconds spin = std::chrono::microseconds(50);  ///< poll this long before WAIT
+  InFlightPage* in_flight = nullptr;  ///< the reaper's view of the request being handled (optional)
+  RestoreWatcher* restore = nullptr;  ///< checked after each WAIT: a new restore reseeds (optional)
 };
 
 /// Counters of one run (for the exit log line).
@@ -26,6 +30,10 @@ struct AgentStats {
   std::uint64_t waits = 0;      ///< WAIT doorbells (parks)
   std::uint64_t wakeups = 0;    ///< RESPONSE_READY doorbells
 };
+
+/// Applies a restore record not consumed yet (RestoreWatcher::poll: kernel CRNG + clock), then the
+/// runtime's reseed and on_restore(); logs what it cost. False when there was none.
+bool apply_restore(RestoreWatcher& watcher, PythonRuntime& python, const std::uint8_t* header_page) noexcept;
 
 /// Serves one window. Does not own its collaborators; single-threaded.
 class Agent {
@@ -44,6 +52,7 @@ class Agent {
   [[nodiscard]] bool serve(const ipc::RequestDesc& request) noexcept;
   [[nodiscard]] bool push_response(const ipc::ResponseDesc& response) noexcept;
   [[nodiscard]] bool spin_for_request() const noexcept;
+  void check_restore() noexcept;
 
   const Window& window_;
   AgentDoorbell& doorbell_;
