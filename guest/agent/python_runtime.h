@@ -1,10 +1,7 @@
 // PythonRuntime: the embedded CPython interpreter of the agent (Debian's libpython3.11): starts it,
 // imports the function module, and turns one request payload into one response payload.
 //
-// Response payload (UTF-8 JSON, written at the start of the request's slot, never truncated):
-//   success:  {"ok": true, "result": <handle()'s return value>, "duration_ns": N}
-//   failure:  {"ok": false, "error": {"type": "ValueError", "message": "..."}, "duration_ns": N}
-// duration_ns = wall time of the handle() call alone (0 when handle() was not called).
+// Response payload: guest/agent/response_json.h (duration_ns: the handle() call alone).
 // ResponseDesc::status: kOk on success; kHandlerError when handle() raised, its result was not
 // JSON-serialisable, or the response did not fit the slot (type "ResponseTooLarge"); kRejected when
 // the request itself was unusable (not UTF-8 / not JSON: the decoder's exception type, e.g.
@@ -17,21 +14,10 @@
 #include <span>
 #include <string>
 
+#include "guest/agent/response_json.h"
 #include "ipc/channel_layout.h"
 
 namespace snapfaas::guest {
-
-/// Result of one call: the response was written to out[0, length).
-struct HandlerOutcome {
-  ipc::ResponseStatus status = ipc::ResponseStatus::kOk;
-  std::uint32_t length = 0;
-  std::uint64_t duration_ns = 0;
-};
-
-/// Writes {"ok":false,"error":{"type":T,"message":M},"duration_ns":N} into `out` without Python
-/// (type and message are JSON-escaped); returns the length, or 0 when even that does not fit.
-[[nodiscard]] std::uint32_t write_error_json(std::span<std::uint8_t> out, const std::string& type,
-                                             const std::string& message, std::uint64_t duration_ns) noexcept;
 
 /// One interpreter per process (CPython's rule). Single-threaded: the GIL is held throughout.
 class PythonRuntime {
