@@ -121,10 +121,10 @@ if [[ $runtime == python3 ]]; then
   chroot "$r" /usr/bin/python3 -c 'import json, encodings.idna, importlib; print(json.dumps({"ok": 1}))' >/dev/null ||
     die "rootfs: python3 does not run in the assembled root"
 else
-  chroot "$r" /usr/bin/node -e 'require("zlib").gzipSync("x"); require("crypto").randomUUID(); new URL("http://a/b")' ||
+  chroot "$r" /usr/bin/env -i PATH=/usr/bin:/bin /usr/bin/node -e 'require("zlib").gzipSync("x"); require("crypto").randomUUID(); new URL("http://a/b")' ||
     die "rootfs: node does not run in the assembled root"
   if [[ -f $agent ]]; then
-    chroot "$r" /usr/bin/node -e 'require("/usr/lib/snapfaas/snapfaas_agent.node").freshEntropy(8)' ||
+    chroot "$r" /usr/bin/env -i PATH=/usr/bin:/bin /usr/bin/node -e 'require("/usr/lib/snapfaas/snapfaas_agent.node").freshEntropy(8)' ||
       die "rootfs: the Node agent's addon does not load in the assembled root"
   fi
 fi
