@@ -46,16 +46,26 @@ Object.defineProperty(Math, 'random', {
   writable: true, configurable: true, enumerable: false,
 });
 
+// crypto.randomInt draws from a 6 KiB cache of DRBG bytes; cycling it costs ~1 ms natively, more
+// emulated, so it is cycled only once something used it (the wrapper is installed before any
+// function code runs, so a reference a handler keeps is the wrapper too).
+let randomIntUsed = false;
+const nodeRandomInt = crypto.randomInt;
+crypto.randomInt = function randomInt(...args) {
+  randomIntUsed = true;
+  return nodeRandomInt(...args);
+};
+
 // Reseeds every generator a clone shares with its siblings: OpenSSL's DRBG (crypto.randomBytes and
 // everything else of node:crypto), then the caches Node fills from it — randomUUID's 128-UUID batch
-// and randomInt's 6 KiB of bytes are cycled once so they are refilled from the reseeded DRBG — and
-// Math.random.
+// (shared with webcrypto's randomUUID; cycling it costs microseconds once warm) and randomInt's
+// 6 KiB of bytes are cycled once so that they are refilled from the reseeded DRBG — and Math.random.
 function reseed(native) {
   const entropy = native.freshEntropy(64);
   native.reseedOpenssl(entropy.subarray(0, 48));
   seedRandom(entropy.subarray(48, 64));
   for (let i = 0; i < 128; ++i) crypto.randomUUID();
-  for (let i = 0; i < 1024; ++i) crypto.randomInt(0, 0xffffffffffff);
+  if (randomIntUsed) for (let i = 0; i < 1024; ++i) nodeRandomInt(0, 0xffffffffffff);
   entropy.fill(0);
 }
 

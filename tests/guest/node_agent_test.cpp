@@ -166,6 +166,7 @@ TEST_CASE("node agent: results, thrown and rejected errors, awaited promises, ba
   CHECK(diff != std::string::npos);
   CHECK(base < diff);
   CHECK(log.find("shutdown requested: served 12 requests (7 errors") != std::string::npos);
+  CHECK(log.find("RAND_add") == std::string::npos);  // OpenSSL's generator was found and reseeded
 }
 
 TEST_CASE("node agent: a response larger than the slot is an error, never truncated") {
