@@ -46,26 +46,31 @@ Object.defineProperty(Math, 'random', {
   writable: true, configurable: true, enumerable: false,
 });
 
-// crypto.randomInt draws from a 6 KiB cache of DRBG bytes; cycling it costs ~1 ms natively, more
-// emulated, so it is cycled only once something used it (the wrapper is installed before any
-// function code runs, so a reference a handler keeps is the wrapper too).
-let randomIntUsed = false;
-const nodeRandomInt = crypto.randomInt;
-crypto.randomInt = function randomInt(...args) {
-  randomIntUsed = true;
-  return nodeRandomInt(...args);
-};
+// Node fills two caches from OpenSSL's DRBG: randomUUID's batch of 128 UUIDs (shared with
+// webcrypto's randomUUID) and randomInt's 6 KiB of bytes. A clone must not hand out what its
+// snapshot held, so after a restore each cache that was ever filled is cycled once (refilled from
+// the reseeded DRBG). Cycling touches pages a restored guest faults in one by one, so it is done
+// only for a cache something used: these wrappers, installed before any function code runs (a
+// reference a handler keeps is the wrapper too), note the first use.
+const cacheUsed = { uuid: false, int: false };
+function noteUse(object, name, cache) {
+  const original = object[name];
+  const wrapper = { [name](...args) { cacheUsed[cache] = true; return Reflect.apply(original, this, args); } }[name];
+  Object.defineProperty(object, name, { value: wrapper, writable: true, configurable: true, enumerable: true });
+  return original;
+}
+const nodeRandomUUID = noteUse(crypto, 'randomUUID', 'uuid');
+noteUse(Object.getPrototypeOf(crypto.webcrypto), 'randomUUID', 'uuid');
+const nodeRandomInt = noteUse(crypto, 'randomInt', 'int');
 
 // Reseeds every generator a clone shares with its siblings: OpenSSL's DRBG (crypto.randomBytes and
-// everything else of node:crypto), then the caches Node fills from it — randomUUID's 128-UUID batch
-// (shared with webcrypto's randomUUID; cycling it costs microseconds once warm) and randomInt's
-// 6 KiB of bytes are cycled once so that they are refilled from the reseeded DRBG — and Math.random.
+// everything else of node:crypto), the caches Node fills from it (above), and Math.random.
 function reseed(native) {
   const entropy = native.freshEntropy(64);
   native.reseedOpenssl(entropy.subarray(0, 48));
   seedRandom(entropy.subarray(48, 64));
-  for (let i = 0; i < 128; ++i) crypto.randomUUID();
-  if (randomIntUsed) for (let i = 0; i < 1024; ++i) nodeRandomInt(0, 0xffffffffffff);
+  if (cacheUsed.uuid) for (let i = 0; i < 128; ++i) nodeRandomUUID();
+  if (cacheUsed.int) for (let i = 0; i < 1024; ++i) nodeRandomInt(0, 0xffffffffffff);
   entropy.fill(0);
 }
 
@@ -221,9 +226,15 @@ async function main() {
     }
     const handle = loadHandler(options['module-dir'], options.module, options.function);
     native.snapshotPoint(2);
+    const resumed = process.hrtime.bigint();
     reseed(native);
+    const reseeded = process.hrtime.bigint();
     // A restored agent serves another channel than the one it was snapshotted with: map it anew.
     native.remap();
+    if (options.verbose) {
+      const ms = (a, b) => (Number(b - a) / 1e6).toFixed(2);
+      log('debug', `after the diff point: reseed ${ms(resumed, reseeded)} ms, remap ${ms(reseeded, process.hrtime.bigint())} ms`);
+    }
     return await serve(native, handle);
   } catch (e) {
     const code = typeof e.fatal === 'number' ? e.fatal : kImport;

@@ -49,6 +49,10 @@ module.exports.handle = (request) => {
   if (kind === 'gzip') return gzip(Buffer.from(request.text)).then((b) => ({ size: b.length, head: b[0] }));
   if (kind === 'later') return new Promise((resolve) => setTimeout(() => resolve({ waited: request.ms }), request.ms));
   if (kind === 'sum') return { id: request.id, sum: checksum(request.data), len: request.data.length };
+  if (kind === 'uuids') {
+    const c = require('node:crypto');
+    return [c.randomUUID(), c.webcrypto.randomUUID(), globalThis.crypto.randomUUID(), c.randomInt(10, 11)];
+  }
   if (kind === 'random') return Array.from({ length: request.n }, () => Math.random());
   return { echo: request };
 };
@@ -158,6 +162,17 @@ TEST_CASE("node agent: results, thrown and rejected errors, awaited promises, ba
   a = call(f.channel, 12, R"("plain string")");
   CHECK(a.body()["result"] == json::parse(R"({"echo": "plain string"})"));
 
+  // The agent's use-noting wrappers of randomUUID (node:crypto and webcrypto) and randomInt.
+  a = call(f.channel, 13, R"({"kind": "uuids"})");
+  REQUIRE(a.status == kOk);
+  const json ids = a.body()["result"];
+  CHECK(ids[0].get<std::string>().size() == 36);
+  CHECK(ids[1].get<std::string>().size() == 36);
+  CHECK(ids[2].get<std::string>().size() == 36);
+  CHECK(ids[0] != ids[1]);
+  CHECK(ids[1] != ids[2]);
+  CHECK(ids[3] == 10);
+
   CHECK(agent.stop() == 0);
   const std::string log = agent.log();
   const auto base = log.find("snapshot point base");
@@ -165,7 +180,7 @@ TEST_CASE("node agent: results, thrown and rejected errors, awaited promises, ba
   CHECK(base != std::string::npos);
   CHECK(diff != std::string::npos);
   CHECK(base < diff);
-  CHECK(log.find("shutdown requested: served 12 requests (7 errors") != std::string::npos);
+  CHECK(log.find("shutdown requested: served 13 requests (7 errors") != std::string::npos);
   CHECK(log.find("RAND_add") == std::string::npos);  // OpenSSL's generator was found and reseeded
 }
 
