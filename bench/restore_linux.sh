@@ -46,6 +46,8 @@ if [[ ${1:-} == run ]]; then  # inside the KVM host: run MODE N (MODE: boot, res
     first_ms=$(( ($(date +%s%N) - start) / 1000000 ))
     [[ $resp == *'"ok":true'* ]] || { echo "restore_linux: $mode run $i: bad response $resp"; exit 1; }
     parts="$(grep -oE '(vm_creation|boot_to_first_wait|restore_to_first_wait)_ms=[0-9.]+' "$err" | tr '\n' ' ' || true)"
+    rtt_us="$(grep -oE 'request 1 rtt_us=[0-9]+' "$err" | grep -oE '[0-9]+$' || echo 0)"
+    parts+="first_request_ms=$((rtt_us / 1000)) "
     echo "restore_linux: $mode first_response_ms=$first_ms $parts"
   done
   rm -f "$err"
@@ -104,14 +106,26 @@ result = {
     "vm_creation_restore_p50_ms": med("restore", "vm_creation"),
 }
 # The Node.js twin, hello-js (nodejs image: boot = kernel, init, Node + V8 start, the agent, require).
+# Its ratio is to the first response: VM created -> first WAIT, plus the first request's round trip
+# (the cold path of a pre-spawned runner, which has its process and VM before the request);
+# also given to the first WAIT (as the Python key) and end to end (process start -> first response).
 node_ready = med("node_boot", "boot_to_first_wait"), med("node_restore", "restore_to_first_wait")
+node_response = (statistics.median(r["boot_to_first_wait"] + r["first_request"] for r in series["node_boot"]),
+                 statistics.median(r["restore_to_first_wait"] + r["first_request"] for r in series["node_restore"]))
 node_first = med("node_boot", "first_response_ms"), med("node_restore", "first_response_ms")
 node_key = ratio_key.replace("_hello", "_node_hello")
 result.update({
     "node_function": "hello-js",
+    "node_definition": ("ratio = VM created -> first response (first WAIT + the first request's round trip): boot "
+                        "(kernel, init, Node and V8, the agent, require handler.js) over restore (nodejs base + "
+                        "hello-js diff mapped, guest resumed, generators reseeded); _to_first_wait: to the agent's "
+                        "first WAIT, as the Python key; _end_to_end: fc_wrapper start -> first response."),
+    "node_boot_to_first_response_p50_ms": node_response[0],
+    "node_restore_to_first_response_p50_ms": node_response[1],
+    node_key: round(node_response[0] / node_response[1], 2),
     "node_boot_to_first_wait_p50_ms": node_ready[0],
     "node_restore_to_first_wait_p50_ms": node_ready[1],
-    node_key: round(node_ready[0] / node_ready[1], 2),
+    node_key + "_to_first_wait": round(node_ready[0] / node_ready[1], 2),
     "node_boot_first_response_p50_ms": node_first[0],
     "node_restore_first_response_p50_ms": node_first[1],
     node_key + "_end_to_end": round(node_first[0] / node_first[1], 2),
@@ -127,8 +141,9 @@ json.dump(result, open(out, "w"), indent=1)
 print(f"restore_linux: hello to the agent's first WAIT: boot p50 {boot_ready:.0f} ms, restore p50 {restore_ready:.0f} ms "
       f"-> {ratio_key} = {boot_ready / restore_ready:.1f}x; end to end (process start -> first response): "
       f"{boot:.0f} vs {restore:.0f} ms = {boot / restore:.1f}x")
-print(f"restore_linux: hello-js to the agent's first WAIT: boot p50 {node_ready[0]:.0f} ms, restore p50 {node_ready[1]:.0f} ms "
-      f"-> {node_key} = {node_ready[0] / node_ready[1]:.1f}x; end to end: {node_first[0]:.0f} vs {node_first[1]:.0f} ms "
+print(f"restore_linux: hello-js, VM created -> first response: boot p50 {node_response[0]:.0f} ms, restore p50 "
+      f"{node_response[1]:.0f} ms -> {node_key} = {node_response[0] / node_response[1]:.1f}x; to the first WAIT "
+      f"{node_ready[0]:.0f} vs {node_ready[1]:.0f} ms = {node_ready[0] / node_ready[1]:.1f}x; end to end: {node_first[0]:.0f} vs {node_first[1]:.0f} ms "
       f"= {node_first[0] / node_first[1]:.1f}x; snapshots on disk: nodejs base {result['snapshot_nodejs_base_on_disk_mib']} MiB, "
       f"hello-js diff {result['snapshot_hello_js_diff_on_disk_mib']} MiB (python3 base {result['snapshot_python3_base_on_disk_mib']} MiB, "
       f"hello diff {result['snapshot_hello_diff_on_disk_mib']} MiB)")
