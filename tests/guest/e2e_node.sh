@@ -42,7 +42,7 @@ write("token-js", "token-js", [{"user": "alice"}, {"user": "bob"}])
 write("errors", "errors", [{"kind": "ok"}, {"kind": "throw", "x": 7}, {"kind": "custom"}, {"kind": "reject"},
                            {"kind": "bigint"}, {"kind": "big", "n": 70000}, {"kind": "after"}])
 PY
-"$sup/snapfaas-workload" --function hello-js=40 --function gzip-js=60 --function sign-js=60 --function token-js=80 \
+"$sup/snapfaas-workload" --function hello-js=150 --function gzip-js=250 --function sign-js=250 --function token-js=300 \
   --start 0 --end 1200 --users 2 --seed 3 \
   --payload '{"text":"abc ","repeat":30,"url":"https://example.com/a?b=2","key":"k","user":"u"}' --out "$work/workload.jsonl"
 
