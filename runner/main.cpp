@@ -14,6 +14,7 @@
 #include "runner/seccomp/seccomp_filter.h"
 #include "runner/snapshot/vmm_snapshot.h"
 #include "runner/vmm.h"
+#include "runner/window/restore_record_writer.h"
 #include "runner/window/window_service.h"
 
 int main(int argc, char** argv) {
@@ -87,6 +88,8 @@ int main(int argc, char** argv) {
     if (!load_dirs.empty()) {
       if (!diff_dirs.empty() && load_dirs.size() == diff_dirs.size()) throw snapfaas::common::Error("--diff_dirs needs --load_dir");
       base = snapfaas::runner::snapshot::restore_vmm(vmm, load_dirs, restore, config.dirty_log);
+      // A restored guest is a clone: fresh entropy and the host clock before its vCPUs run.
+      if (window) (void)snapfaas::runner::window::publish_restore_record(window->channel());
     }
     // Ring-3 guests request snapshots on their own port; the agent through the window's
     // SNAPSHOT_POINT doorbell.

@@ -21,6 +21,7 @@
 #include "ipc/channel_layout.h"
 #include "runner/snapshot/vmm_snapshot.h"
 #include "runner/vmm.h"
+#include "runner/window/restore_record_writer.h"
 #include "runner/window/window_service.h"
 
 namespace snapfaas::runner {
@@ -203,6 +204,12 @@ int run_restore_server(const RestoreServerConfig& config) {
       return 0;
     }
     load = load_function(vmm, table, *command, config.test_hook, preloaded, &prepared);
+    if (load.run && load.base) {
+      // A restored guest is a clone: fresh entropy and the host clock before its vCPUs run.
+      const window::PublishedRestore published = window::publish_restore_record(window.channel());
+      spdlog::debug("firerunner: restore record generation {} published in {} ns", published.generation,
+                    published.cost_ns);
+    }
     window.ports().reply_control(*command, static_cast<std::int32_t>(load.status),
                                  static_cast<std::uint64_t>(ms_between(created, Clock::now()) * 1e6));
     if (load.failed) return 1;

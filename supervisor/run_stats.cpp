@@ -6,6 +6,20 @@
 
 namespace snapfaas::supervisor {
 
+nlohmann::json make_error(ipc::ErrorType type, const std::string& message, nlohmann::json extra) {
+  const char* name = ipc::error_type_name(type);
+  nlohmann::json error = extra.is_object() ? std::move(extra) : nlohmann::json::object();
+  error["type"] = name != nullptr ? name : "runner_failed";
+  error["message"] = message.size() > ipc::kMaxErrorMessage ? message.substr(0, ipc::kMaxErrorMessage) : message;
+  return error;
+}
+
+std::string RequestRecord::error_type() const {
+  if (!error.is_object()) return {};
+  const auto it = error.find("type");
+  return it != error.end() && it->is_string() ? it->get<std::string>() : std::string{};
+}
+
 std::uint64_t RunStats::count(std::string_view status) const noexcept {
   return static_cast<std::uint64_t>(
       std::count_if(requests_.begin(), requests_.end(), [&](const RequestRecord& r) { return r.status == status; }));
@@ -35,7 +49,12 @@ double RunStats::latency_percentile(double p, int cold_filter) const {
 }
 
 nlohmann::json RunStats::summary() const {
+  nlohmann::json types = nlohmann::json::object();
+  for (const auto& r : requests_) {
+    if (r.status != "ok") types[r.error_type()] = types.value(r.error_type(), 0) + 1;
+  }
   return {{"requests", requests_.size() + not_submitted_},
+          {"error_types", types},
           {"completed", count("ok")},
           {"errors", count("error")},
           {"dropped", count("dropped")},
@@ -59,6 +78,7 @@ nlohmann::json RunStats::full() const {
   j["requests_dropped"] = count("dropped");
   j["loop_cpu_ms"] = loop_cpu_ms_;
   j["loop_wall_ms"] = loop_wall_ms_;
+  j["consoles"] = consoles_;
   j["vm_memory_mib"] = nlohmann::json::array();
   j["boot_timestamps"] = nlohmann::json::array();
   for (const auto& vm : vms_) {
@@ -79,7 +99,7 @@ nlohmann::json to_json(const RequestRecord& r) {
   nlohmann::json j{{"id", r.id},         {"function", r.function},        {"user_id", r.user_id},
                    {"status", r.status}, {"cold", r.cold},                {"latency_ms", r.latency_ms()},
                    {"runner", r.runner}};
-  if (!r.error.empty()) j["error"] = r.error;
+  if (!r.error.is_null()) j["error"] = r.error;
   if (r.status == "ok") {
     nlohmann::json parsed = nlohmann::json::parse(r.response, nullptr, false);
     j["response"] = parsed.is_discarded() ? nlohmann::json(r.response) : parsed;

@@ -17,11 +17,11 @@ constexpr std::uint32_t kChannelSlots = 4;
 
 }  // namespace
 
-void RunnerProcess::spawn(const RunnerLaunch& launch, Jailer& jailer) {
+void RunnerProcess::spawn(const RunnerLaunch& launch, Jailer& jailer, int console_fd) {
   ++generation_;
   const std::string name = "/snapfaas-" + std::to_string(::getpid()) + "-r" + std::to_string(slot_) + "-g" +
                            std::to_string(generation_);
-  channel_.emplace(ipc::SupervisorChannel::create(name, {ipc::kDefaultSlotSize, kChannelSlots}));
+  channel_.emplace(ipc::SupervisorChannel::create(name, {kSlotSize, kChannelSlots}));
   JailSpec spec;
   spec.binary = launch.binary;
   spec.args = launch.args;
@@ -29,6 +29,7 @@ void RunnerProcess::spawn(const RunnerLaunch& launch, Jailer& jailer) {
   spec.read_only = launch.read_only;
   spec.shm_name = name;
   spec.hostname = "runner-" + std::to_string(slot_);
+  spec.console_fd = console_fd;
   pid_ = jailer.spawn(spec, slot_);
   state = ipc::RunnerState::kStarting;
   started_ = Clock::now();

@@ -1,4 +1,5 @@
-// Agent serving loop: RingServer::next → PythonRuntime::handle in place → RingServer::finish.
+// Agent serving loop: RingServer::next → (a restore: PythonRuntime::reseed) → PythonRuntime::handle
+// in place → RingServer::finish.
 #include "guest/agent/agent.h"
 
 namespace snapfaas::guest {
@@ -9,7 +10,11 @@ Agent::Agent(const Window& window, AgentDoorbell& doorbell, PythonRuntime& pytho
 int Agent::run() noexcept {
   for (;;) {
     ServedRequest request;
-    switch (server_.next(request)) {
+    const RingServer::Next next = server_.next(request);
+    if (const auto record = server_.take_restore()) {
+      (void)python_.reseed(std::span<const std::uint8_t>(record->entropy, ipc::kRestoreEntropyBytes));
+    }
+    switch (next) {
       case RingServer::Next::kShutdown: return 0;
       case RingServer::Next::kRingCorrupt: return static_cast<int>(ipc::AgentFatal::kRingCorrupt);
       case RingServer::Next::kRequest: break;

@@ -1,6 +1,6 @@
-// Agent: the CPython agent's serving loop: RingServer (guest/agent/ring_server.h) for the rings
-// and doorbells, PythonRuntime for each payload, answered in place in its slot. Response format:
-// guest/agent/response_json.h.
+// Agent: the CPython agent's serving loop: RingServer (guest/agent/ring_server.h) for the rings,
+// doorbells, restore records and the reaper's in-flight mark, PythonRuntime for each payload,
+// answered in place in its slot. Response format: guest/agent/python_runtime.h.
 #pragma once
 
 #include "guest/agent/agent_doorbell.h"

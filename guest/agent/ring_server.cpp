@@ -6,6 +6,7 @@
 #include <string>
 
 #include "guest/agent/agent_log.h"
+#include "guest/agent/error_json.h"
 #include "ipc/ipc_error.h"
 
 namespace snapfaas::guest {
@@ -44,6 +45,9 @@ RingServer::Next RingServer::next(ServedRequest& out) noexcept {
     if (!spin_for_request()) {
       ++stats_.waits;
       const WaitAnswer answer = doorbell_.wait_for_request();
+      if (options_.restore != nullptr) {
+        if (auto record = options_.restore->poll(window_.header_page())) restored_ = *record;
+      }
       if (answer.kind == WaitAnswer::Kind::kShutdown) {
         log(LogLevel::kInfo, "shutdown requested: served %llu requests (%llu errors, %llu waits, %llu wakeups)",
             static_cast<unsigned long long>(stats_.served), static_cast<unsigned long long>(stats_.errors),
@@ -68,12 +72,12 @@ RingServer::Next RingServer::next(ServedRequest& out) noexcept {
       log(LogLevel::kWarn, "request %llu: length %u exceeds the slot size %zu",
           static_cast<unsigned long long>(request->request_id), request->length, slot.size());
       response.status = static_cast<std::uint32_t>(ipc::ResponseStatus::kRejected);
-      response.length = write_error_json(slot, "BadRequest",
+      response.length = write_error_json(slot, ipc::ErrorType::kBadRequest,
                                          "request length " + std::to_string(request->length) +
-                                             " exceeds the slot size of " + std::to_string(slot.size()) + " bytes",
-                                         0);
+                                             " exceeds the slot size of " + std::to_string(slot.size()) + " bytes");
     } else {
       out = ServedRequest{*request, slot, slot.first(request->length)};
+      if (options_.in_flight != nullptr) options_.in_flight->begin(request->request_id, request->slot);
       return Next::kRequest;
     }
     ++stats_.errors;
@@ -82,6 +86,9 @@ RingServer::Next RingServer::next(ServedRequest& out) noexcept {
 }
 
 bool RingServer::finish(const ServedRequest& request, const HandlerOutcome& outcome) noexcept {
+  // Answered: from here the reaper must not answer it again (a death now loses only the push,
+  // and the supervisor's deadline covers that).
+  if (options_.in_flight != nullptr) options_.in_flight->end();
   ipc::ResponseDesc response{request.desc.request_id, request.desc.slot, 0, 0, 0};
   response.status = static_cast<std::uint32_t>(outcome.status);
   response.length = outcome.length;

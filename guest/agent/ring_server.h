@@ -7,10 +7,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <span>
+#include <utility>
 
 #include "guest/agent/agent_doorbell.h"
-#include "guest/agent/response_json.h"
+#include "guest/agent/handler_outcome.h"
+#include "guest/agent/reaper.h"
+#include "guest/agent/restore_watcher.h"
 #include "guest/agent/window.h"
 #include "ipc/doorbell.h"
 #include "ipc/ring.h"
@@ -19,6 +23,8 @@ namespace snapfaas::guest {
 
 struct AgentOptions {
   std::chrono::nanoseconds spin = std::chrono::microseconds(50);  ///< poll this long before WAIT
+  InFlightPage* in_flight = nullptr;  ///< the reaper's view of the request being handled (optional)
+  RestoreWatcher* restore = nullptr;  ///< checked after each WAIT: a new restore reseeds (optional)
 };
 
 /// Counters of one run (for the exit log line).
@@ -48,8 +54,13 @@ class RingServer {
   RingServer(const Window& window, AgentDoorbell& doorbell, AgentOptions options) noexcept;
 
   /// Waits for the next usable request. Requests with a bad slot or length are answered here
-  /// (kRejected, type "BadRequest") and never returned. Never throws.
+  /// (kRejected, bad_request) and never returned. A returned request is marked in flight for the
+  /// reaper until finish(). Never throws.
   [[nodiscard]] Next next(ServedRequest& out) noexcept;
+
+  /// The restore record applied after the last WAIT (a restore happens only while the vCPU is
+  /// parked in an exit), once: the runtime reseeds its own generators from it before handling.
+  [[nodiscard]] std::optional<ipc::RestoreRecord> take_restore() noexcept { return std::exchange(restored_, {}); }
 
   /// Pushes the response `outcome` describes (written at the start of request.slot). False when
   /// the response ring is corrupt or stays full (AgentFatal::kRingCorrupt reported). Never throws.
@@ -69,6 +80,7 @@ class RingServer {
   ipc::RingProducer<ipc::ResponseDesc> responses_;
   ipc::Doorbell supervisor_bell_;  // only needs_wake(): reads `sleeping`, never writes the header page
   AgentStats stats_;
+  std::optional<ipc::RestoreRecord> restored_;
 };
 
 }  // namespace snapfaas::guest

@@ -2,11 +2,12 @@
 // N-API (node_api.h, ABI-stable, version 8) so one build loads in Debian's Node 18 in the guest and
 // in the host's Node in tests. Every function runs on the JS main thread. Exported functions:
 //   open({windowFile, windowOffset, channelRegion, futex, spinUs, verbose})   map the window
-//   snapshotPoint(1|2), remap(), mountAppfs(device, dir, waitMs)
+//   snapshotPoint(1|2) → restored (a restore record was applied), remap(), mountAppfs(device, dir, waitMs)
 //   slotCount(), slotBuffer(i) → ArrayBuffer over slot i (external: the window's own bytes)
-//   next() → {slot, length} | {exit: code};  finish(status, length, durationNs) → bool
-//   finishError(status, type, message, durationNs) → bool;  fatal(code)
-//   freshEntropy(n) → Buffer;  reseedOpenssl(buffer)  (see reseed.h)
+//   next() → {slot, length, restored} | {exit: code, restored};  finish(status, length, durationNs) → bool
+//   functionError(exception, message, traceback, durationNs), badRequest(exception, message),
+//   tooLarge(size, durationNs) → bool (error_json.h);  fatal(code)
+//   freshEntropy(n) → Buffer (restore record ⊕ reseed.h's);  reseedOpenssl(buffer)
 // Setup failures throw an Error whose `fatal` property is the AgentFatal code.
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -135,8 +136,7 @@ napi_value js_snapshot_point(napi_env env, napi_callback_info info) {
       (point != 1 && point != 2)) {
     return usage(env, "snapshotPoint(1|2)");
   }
-  g_agent->snapshot_point(static_cast<ipc::SnapshotPoint>(point));
-  return undefined(env);
+  return boolean(env, g_agent->snapshot_point(static_cast<ipc::SnapshotPoint>(point)));
 }
 
 napi_value js_remap(napi_env env, napi_callback_info) {
@@ -191,9 +191,11 @@ napi_value js_slot_buffer(napi_env env, napi_callback_info info) {
 napi_value js_next(napi_env env, napi_callback_info) {
   if (!agent_ready(env)) return nullptr;
   int exit_code = 0;
-  const std::optional<ServedRequest> request = g_agent->next(&exit_code);
+  bool restored = false;
+  const std::optional<ServedRequest> request = g_agent->next(&exit_code, &restored);
   napi_value result, a, b;
   napi_create_object(env, &result);
+  napi_set_named_property(env, result, "restored", boolean(env, restored));
   if (request) {
     napi_create_uint32(env, request->desc.slot, &a);
     napi_create_uint32(env, request->desc.length, &b);
@@ -228,18 +230,45 @@ napi_value js_finish(napi_env env, napi_callback_info info) {
   }
 }
 
-napi_value js_finish_error(napi_env env, napi_callback_info info) {
+napi_value js_function_error(napi_env env, napi_callback_info info) {
   Args a;
-  ipc::ResponseStatus status{};
-  std::string type, message;
+  std::string exception, message, traceback;
   std::uint64_t duration = 0;
-  if (!agent_ready(env) || !get_args(env, info, a) || a.argc < 4 || !get_status(env, a.argv[0], status) ||
-      !get_string(env, a.argv[1], type) || !get_string(env, a.argv[2], message) ||
+  if (!agent_ready(env) || !get_args(env, info, a) || a.argc < 4 || !get_string(env, a.argv[0], exception) ||
+      !get_string(env, a.argv[1], message) || !get_string(env, a.argv[2], traceback) ||
       !get_u64(env, a.argv[3], duration)) {
-    return usage(env, "finishError(status, type, message, durationNs)");
+    return usage(env, "functionError(exception, message, traceback, durationNs)");
   }
   try {
-    return boolean(env, g_agent->finish_error(status, type, message, duration));
+    return boolean(env, g_agent->finish_function_error(exception, message, traceback, duration));
+  } catch (const std::exception& e) {
+    return usage(env, e.what());
+  }
+}
+
+napi_value js_bad_request(napi_env env, napi_callback_info info) {
+  Args a;
+  std::string exception, message;
+  if (!agent_ready(env) || !get_args(env, info, a) || a.argc < 2 || !get_string(env, a.argv[0], exception) ||
+      !get_string(env, a.argv[1], message)) {
+    return usage(env, "badRequest(exception, message)");
+  }
+  try {
+    return boolean(env, g_agent->finish_bad_request(exception, message));
+  } catch (const std::exception& e) {
+    return usage(env, e.what());
+  }
+}
+
+napi_value js_too_large(napi_env env, napi_callback_info info) {
+  Args a;
+  std::uint64_t size = 0, duration = 0;
+  if (!agent_ready(env) || !get_args(env, info, a) || a.argc < 2 || !get_u64(env, a.argv[0], size) ||
+      !get_u64(env, a.argv[1], duration)) {
+    return usage(env, "tooLarge(size, durationNs)");
+  }
+  try {
+    return boolean(env, g_agent->finish_too_large(size, duration));
   } catch (const std::exception& e) {
     return usage(env, e.what());
   }
@@ -263,7 +292,12 @@ napi_value js_fresh_entropy(napi_env env, napi_callback_info info) {
   void* data = nullptr;
   napi_value buffer;
   if (napi_create_buffer(env, n, &data, &buffer) != napi_ok) return usage(env, "freshEntropy: no buffer");
-  fill_fresh_entropy({static_cast<std::uint8_t*>(data), n});
+  const std::span<std::uint8_t> bytes{static_cast<std::uint8_t*>(data), n};
+  if (g_agent != nullptr) {
+    g_agent->fresh_entropy(bytes);
+  } else {
+    fill_fresh_entropy(bytes);
+  }
   return buffer;
 }
 
@@ -287,7 +321,9 @@ napi_value init(napi_env env, napi_value exports) {
       {"slotBuffer", nullptr, js_slot_buffer, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"next", nullptr, js_next, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"finish", nullptr, js_finish, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
-      {"finishError", nullptr, js_finish_error, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"functionError", nullptr, js_function_error, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"badRequest", nullptr, js_bad_request, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"tooLarge", nullptr, js_too_large, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"fatal", nullptr, js_fatal, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"freshEntropy", nullptr, js_fresh_entropy, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"reseedOpenssl", nullptr, js_reseed_openssl, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

@@ -6,11 +6,17 @@
 //
 // Handler convention: /srv/handler.js with `module.exports.handle = (request) => result`; a
 // returned Promise (or any thenable) is awaited; the result must be JSON-serializable (undefined
-// answers null). Responses: guest/agent/response_json.h.
+// answers null). Responses: {"ok":true,"result":...,"duration_ns":N}, or the errors of
+// ipc/error_type.h written by guest/agent/error_json.h: function_error {"exception": error.name,
+// "traceback": error.stack} when handle throws, rejects or returns what JSON cannot hold;
+// bad_request {"exception"} when the payload is not UTF-8 JSON; response_too_large {size, limit}.
+// An optional `module.exports.onRestore = () => ...` runs (awaited) after each restore.
 //
 // Snapshot points: base (1) once Node and V8 are up and the window is mapped, before anything of
-// the function is loaded; diff (2) after the handler module was required. After each point the
-// generators a clone would otherwise share with its siblings are reseeded (reseed()).
+// the function is loaded; diff (2) after the handler module was required. Whenever a restore
+// record was applied (after a snapshot point or a WAIT: guest/agent/restore_watcher.h refreshed the
+// kernel CRNG and the clock), the generators a clone would otherwise share with its siblings are
+// reseeded (reseed()) before anything else runs.
 // Options: the same as the CPython agent's (guest/agent/main.cpp), plus --addon PATH.
 'use strict';
 
@@ -19,7 +25,7 @@ const crypto = require('node:crypto');
 const { parseArgs } = require('node:util');
 
 // ipc::ResponseStatus (ipc/channel_layout.h) and ipc::AgentFatal (ipc/guest_abi.h).
-const kOk = 0, kHandlerError = 1, kRejected = 2;
+const kOk = 0;
 const kUsage = 2, kImport = 7, kRingCorrupt = 8;
 const kMaxErrorMessage = 1000;
 
@@ -41,6 +47,7 @@ function seedRandom(bytes) {
   randomState.set(new Uint32Array(bytes.buffer, bytes.byteOffset, 4));
   if ((randomState[0] | randomState[1] | randomState[2] | randomState[3]) === 0) randomState[0] = 1;
 }
+seedRandom(crypto.randomBytes(16));
 Object.defineProperty(Math, 'random', {
   value: function random() { return ((next32() >>> 5) * 67108864 + (next32() >>> 6)) / 9007199254740992; },
   writable: true, configurable: true, enumerable: false,
@@ -126,7 +133,29 @@ function loadHandler(dir, module, name) {
     err.fatal = kImport;
     throw err;
   }
-  return handle;
+  const onRestore = typeof exported.onRestore === 'function' ? exported.onRestore : null;
+  return { handle, onRestore };
+}
+
+// After a restore: the generators, then the function's own onRestore (its failure is logged; the
+// function keeps serving).
+async function restored(native, fn) {
+  reseed(native);
+  if (fn && fn.onRestore) {
+    try {
+      await fn.onRestore();
+    } catch (e) {
+      log('error', `onRestore: ${errorName(e)}: ${errorMessage(e)}`);
+    }
+  }
+}
+
+function stackOf(e) {
+  try {
+    return e instanceof Error && typeof e.stack === 'string' ? e.stack : '';
+  } catch {
+    return '';
+  }
 }
 
 const kPrefix = Buffer.from('{"ok":true,"result":');
@@ -148,24 +177,25 @@ function writeResult(slot, body, durationNs) {
   return at + s.written;
 }
 
-async function serve(native, handle) {
+async function serve(native, fn) {
   const slots = [];
   const slotView = (i) => (slots[i] ??= new Uint8Array(native.slotBuffer(i)));
   for (;;) {
     const request = native.next();
+    if (request.restored) await restored(native, fn);
     if (request.exit !== undefined) return request.exit;
     const slot = slotView(request.slot);
     let payload;
     try {
       payload = JSON.parse(decoder.decode(slot.subarray(0, request.length)));
     } catch (e) {
-      if (!native.finishError(kRejected, errorName(e), errorMessage(e), 0)) return kRingCorrupt;
+      if (!native.badRequest(errorName(e), errorMessage(e))) return kRingCorrupt;
       continue;
     }
     const start = process.hrtime.bigint();
     let result, failure, failed = false;
     try {
-      result = handle(payload);
+      result = fn.handle(payload);
       if (result !== null && typeof result === 'object' && typeof result.then === 'function') result = await result;
     } catch (e) {
       failed = true;
@@ -184,15 +214,14 @@ async function serve(native, handle) {
     }
     let ok;
     if (failed) {
-      ok = native.finishError(kHandlerError, errorName(failure), errorMessage(failure), duration);
+      ok = native.functionError(errorName(failure), errorMessage(failure), stackOf(failure), duration);
     } else {
       const length = writeResult(slot, body, duration);
       if (length >= 0) {
         ok = native.finish(kOk, length, duration);
       } else {
         const size = kPrefix.length + Buffer.byteLength(body) + `,"duration_ns":${duration}}`.length;
-        ok = native.finishError(kHandlerError, 'ResponseTooLarge',
-          `response of ${size} bytes exceeds the slot size of ${slot.length} bytes`, duration);
+        ok = native.tooLarge(size, duration);
       }
     }
     if (!ok) return kRingCorrupt;
@@ -217,17 +246,16 @@ async function main() {
       verbose: options.verbose,
     });
     opened = true;
-    native.snapshotPoint(1);
-    reseed(native);
+    if (native.snapshotPoint(1)) reseed(native);  // restored from the base: a diff being built
     // Everything before this point is the runtime base snapshot, shared by all functions; the app
     // image is attached per function, so it is mounted only now.
     if (!futex && options.appfs !== '' && require('node:fs').existsSync(options.appfs)) {
       native.mountAppfs(options.appfs, options['module-dir'], 2000);
     }
-    const handle = loadHandler(options['module-dir'], options.module, options.function);
-    native.snapshotPoint(2);
+    const fn = loadHandler(options['module-dir'], options.module, options.function);
+    const resumedRestored = native.snapshotPoint(2);
     const resumed = process.hrtime.bigint();
-    reseed(native);
+    if (resumedRestored) await restored(native, fn);  // restored from the function's diff: a clone
     const reseeded = process.hrtime.bigint();
     // A restored agent serves another channel than the one it was snapshotted with: map it anew.
     native.remap();
@@ -235,7 +263,7 @@ async function main() {
       const ms = (a, b) => (Number(b - a) / 1e6).toFixed(2);
       log('debug', `after the diff point: reseed ${ms(resumed, reseeded)} ms, remap ${ms(reseeded, process.hrtime.bigint())} ms`);
     }
-    return await serve(native, handle);
+    return await serve(native, fn);
   } catch (e) {
     const code = typeof e.fatal === 'number' ? e.fatal : kImport;
     log('error', e.message);

@@ -5,8 +5,10 @@
 #      nodejs base + the function's diff (fc_wrapper --load_dir) and an eagerly restored one
 #      (--copy_base --copy_diff): equal answers (duration_ns aside), all ok;
 #   2. dump: a fresh diff of hello-js made from the nodejs base (--dump_dir), then restored;
-#   3. error cases (a test function on the nodejs base alone): thrown, custom and rejected errors,
-#      a result JSON cannot hold, a response larger than the slot; the VM keeps serving after each;
+#   3. error cases (a test function on the nodejs base alone), in ipc/error_type.h's vocabulary:
+#      thrown, custom and rejected errors and a result JSON cannot hold (function_error with the
+#      error's name as "exception" and its stack as "traceback"), a response larger than the slot
+#      (response_too_large); the VM keeps serving after each;
 #   4. clone uniqueness: token-js restored 5 times from one snapshot (4 lazy, 1 eager), 2 requests
 #      each: every crypto.randomUUID, crypto.randomBytes token and Math.random value differs;
 #   5. the supervisor with configs/node-controller.yaml (a nodejs-only function file): a workload
@@ -122,12 +124,17 @@ e = lines("errors.out")
 check(len(e) == 7, f"errors: {len(e)} responses")
 if len(e) == 7:
     check(e[0].get("ok") is True and e[0]["result"] == {"fine": {"kind": "ok"}}, f"errors ok: {e[0]}")
-    for i, (typ, msg) in {1: ("RangeError", "bad input 7"), 2: ("QuotaError", "over quota"),
+    for i, (exc, msg) in {1: ("RangeError", "bad input 7"), 2: ("QuotaError", "over quota"),
                           3: ("TypeError", "late failure")}.items():
         err = e[i].get("error", {})
-        check(e[i].get("ok") is False and err.get("type") == typ and err.get("message") == msg, f"errors {i}: {e[i]}")
-    check(e[4].get("ok") is False and e[4].get("error", {}).get("type") == "TypeError" and "BigInt" in e[4]["error"].get("message", ""), f"errors bigint: {e[4]}")
-    check(e[5].get("ok") is False and e[5].get("error", {}).get("type") == "ResponseTooLarge", f"errors big: {e[5]}")
+        check(e[i].get("ok") is False and err.get("type") == "function_error" and err.get("exception") == exc
+              and err.get("message") == msg and err.get("traceback", "").startswith(f"{exc}: {msg}"), f"errors {i}: {e[i]}")
+    err = e[4].get("error", {})
+    check(err.get("type") == "function_error" and err.get("exception") == "TypeError" and "BigInt" in err.get("message", ""),
+          f"errors bigint: {e[4]}")
+    err = e[5].get("error", {})
+    check(err.get("type") == "response_too_large" and err.get("limit") == 65536 and err.get("size", 0) > 70000,
+          f"errors big: {e[5]}")
     check(e[6].get("ok") is True, f"errors: not serving after the errors: {e[6]}")
 
 # 4. clones of one snapshot draw different random values

@@ -116,26 +116,32 @@ TEST_CASE("node agent: results, thrown and rejected errors, awaited promises, ba
   a = call(f.channel, 2, R"({"kind": "throw", "x": 42})");
   CHECK(a.status == kHandlerError);
   CHECK(a.body()["ok"] == false);
-  CHECK(a.body()["error"]["type"] == "RangeError");
+  CHECK(a.body()["error"]["type"] == "function_error");
+  CHECK(a.body()["error"]["exception"] == "RangeError");
   CHECK(a.body()["error"]["message"] == "bad input 42");
+  CHECK(a.body()["error"]["traceback"].get<std::string>().rfind("RangeError: bad input 42\n    at ", 0) == 0);
 
   a = call(f.channel, 3, R"({"kind": "custom"})");
-  CHECK(a.body()["error"]["type"] == "QuotaError");
+  CHECK(a.body()["error"]["type"] == "function_error");
+  CHECK(a.body()["error"]["exception"] == "QuotaError");
   CHECK(a.body()["error"]["message"] == "over quota");
 
   a = call(f.channel, 4, R"({"kind": "string"})");  // a thrown non-Error
   CHECK(a.status == kHandlerError);
-  CHECK(a.body()["error"]["type"] == "Error");
+  CHECK(a.body()["error"]["exception"] == "Error");
   CHECK(a.body()["error"]["message"] == "a plain string");
+  CHECK(a.body()["error"]["traceback"] == "");
 
   a = call(f.channel, 5, R"({"kind": "reject"})");  // a rejected Promise is awaited
   CHECK(a.status == kHandlerError);
-  CHECK(a.body()["error"]["type"] == "TypeError");
+  CHECK(a.body()["error"]["type"] == "function_error");
+  CHECK(a.body()["error"]["exception"] == "TypeError");
   CHECK(a.body()["error"]["message"] == "async failure");
 
   a = call(f.channel, 6, R"({"kind": "bigint"})");  // not JSON-serializable
   CHECK(a.status == kHandlerError);
-  CHECK(a.body()["error"]["type"] == "TypeError");
+  CHECK(a.body()["error"]["type"] == "function_error");
+  CHECK(a.body()["error"]["exception"] == "TypeError");
 
   a = call(f.channel, 7, R"({"kind": "undefined"})");
   CHECK(a.status == kOk);
@@ -152,12 +158,14 @@ TEST_CASE("node agent: results, thrown and rejected errors, awaited promises, ba
 
   a = call(f.channel, 10, R"({"hello": )");  // not JSON
   CHECK(a.status == kRejected);
-  CHECK(a.body()["error"]["type"] == "SyntaxError");
+  CHECK(a.body()["error"]["type"] == "bad_request");
+  CHECK(a.body()["error"]["exception"] == "SyntaxError");
   CHECK(a.body()["duration_ns"] == 0);
 
   a = call(f.channel, 11, "\"\xff\xfe\"");  // not UTF-8
   CHECK(a.status == kRejected);
-  CHECK(a.body()["error"]["type"] == "TypeError");
+  CHECK(a.body()["error"]["type"] == "bad_request");
+  CHECK(a.body()["error"]["exception"] == "TypeError");
 
   a = call(f.channel, 12, R"("plain string")");
   CHECK(a.body()["result"] == json::parse(R"({"echo": "plain string"})"));
@@ -193,8 +201,10 @@ TEST_CASE("node agent: a response larger than the slot is an error, never trunca
   CHECK(fits.body()["result"].get<std::string>().size() == 8000);
   Answer over = call(f.channel, 2, R"({"kind": "big", "n": )" + std::to_string(slot_size) + "}");
   CHECK(over.status == kHandlerError);
-  CHECK(over.body()["error"]["type"] == "ResponseTooLarge");
+  CHECK(over.body()["error"]["type"] == "response_too_large");
   CHECK(over.body()["error"]["message"].get<std::string>().find("exceeds the slot size of 8192") != std::string::npos);
+  CHECK(over.body()["error"]["limit"] == 8192);
+  CHECK(over.body()["error"]["size"].get<std::uint64_t>() > 8192);
   CHECK(call(f.channel, 3, R"({"kind": "big", "n": 3})").body()["result"] == "xxx");
   CHECK(agent.stop() == 0);
 }
@@ -246,7 +256,7 @@ TEST_CASE("node agent: garbage slot index or length → error responses from the
   r = raw.pop();
   REQUIRE(r.has_value());
   CHECK(r->status == kRejected);
-  CHECK(json::parse(raw.slot_text(1, r->length))["error"]["type"] == "BadRequest");
+  CHECK(json::parse(raw.slot_text(1, r->length))["error"]["type"] == "bad_request");
   const std::string ok = R"({"x": 1})";
   std::memcpy(raw.view().slot(2)->data(), ok.data(), ok.size());
   raw.push({13, 2, static_cast<std::uint32_t>(ok.size())});
