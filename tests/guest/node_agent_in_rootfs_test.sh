@@ -33,10 +33,11 @@ for f in agent.js snapfaas_agent.node; do
 done
 [[ -x $dir/usr/bin/snapfaas-agent ]] || die "$rootfs has no /usr/bin/snapfaas-agent"
 want="$(cat "$CACHE/node-api/version")"
-have="$(chroot "$dir" /usr/bin/node -p process.version)"
+have="$(chroot "$dir" /usr/bin/env -i /usr/bin/node -p process.version)"
 echo "image node $have, N-API headers of libnode-dev $want"
 [[ $want == "${have#v}"* ]] || die "the image's node $have is not the headers' version $want"
 mkdir -p "$dir/dev/shm" "$dir/tmp"
 mount --bind /dev/shm "$dir/dev/shm"
 mount --bind /tmp "$dir/tmp"
-SNAPFAAS_TEST_AGENT="chroot $dir /usr/bin/snapfaas-agent" "$test_bin"
+# env -i: the host environment (NODE_OPTIONS, NODE_EXTRA_CA_CERTS, ...) is not the guest's.
+SNAPFAAS_TEST_AGENT="chroot $dir /usr/bin/env -i PATH=/usr/bin:/bin /usr/bin/snapfaas-agent" "$test_bin"
