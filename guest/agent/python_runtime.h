@@ -28,17 +28,11 @@
 #include <span>
 #include <string>
 
+#include "guest/agent/handler_outcome.h"
 #include "ipc/channel_layout.h"
 #include "ipc/error_type.h"
 
 namespace snapfaas::guest {
-
-/// Result of one call: the response was written to out[0, length).
-struct HandlerOutcome {
-  ipc::ResponseStatus status = ipc::ResponseStatus::kOk;
-  std::uint32_t length = 0;
-  std::uint64_t duration_ns = 0;
-};
 
 /// One interpreter per process (CPython's rule). Single-threaded: the GIL is held throughout.
 class PythonRuntime {
