@@ -6,14 +6,6 @@
 
 namespace snapfaas::supervisor {
 
-nlohmann::json make_error(ipc::ErrorType type, const std::string& message, nlohmann::json extra) {
-  const char* name = ipc::error_type_name(type);
-  nlohmann::json error = extra.is_object() ? std::move(extra) : nlohmann::json::object();
-  error["type"] = name != nullptr ? name : "runner_failed";
-  error["message"] = message.size() > ipc::kMaxErrorMessage ? message.substr(0, ipc::kMaxErrorMessage) : message;
-  return error;
-}
-
 std::string RequestRecord::error_type() const {
   if (!error.is_object()) return {};
   const auto it = error.find("type");

@@ -8,14 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "ipc/error_type.h"
+#include "ipc/error_result.h"
 
 namespace snapfaas::supervisor {
-
-/// An error result's "error" object: {"type": name of `type`, "message": message, ...extra}
-/// (the vocabulary of ipc/error_type.h). `extra` must be an object (or null).
-[[nodiscard]] nlohmann::json make_error(ipc::ErrorType type, const std::string& message,
-                                        nlohmann::json extra = nullptr);
 
 /// One request's outcome (times in ms since the start of the replay).
 struct RequestRecord {

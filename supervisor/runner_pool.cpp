@@ -131,12 +131,12 @@ void RunnerPool::submit(Invocation&& invocation, Clock::time_point now) {
   const auto f = function_index_.find(rec.function);
   if (f == function_index_.end()) {
     rec.dispatch_ms = rec.arrival_ms;
-    finish_error(id, make_error(ipc::ErrorType::kUnknownFunction, "unknown function '" + rec.function + "'"));
+    finish_error(id, ipc::make_error(ipc::ErrorType::kUnknownFunction, "unknown function '" + rec.function + "'"));
     return;
   }
   if (entry.payload.size() > RunnerProcess::kSlotSize) {  // refused before any cold start is paid
     rec.dispatch_ms = rec.arrival_ms;
-    finish_error(id, make_error(ipc::ErrorType::kRequestTooLarge,
+    finish_error(id, ipc::make_error(ipc::ErrorType::kRequestTooLarge,
                                 "request of " + std::to_string(entry.payload.size()) + " bytes exceeds the " +
                                     std::to_string(RunnerProcess::kSlotSize) + "-byte limit",
                                 {{"size", entry.payload.size()}, {"limit", RunnerProcess::kSlotSize}}));
@@ -209,7 +209,7 @@ void RunnerPool::apply(const std::vector<Action>& actions) {
         break;
       case ActionKind::kDrop:
         in_flight_[a.request].record.dispatch_ms = ms_since_start(Clock::now());
-        finish(a.request, "dropped", make_error(ipc::ErrorType::kNoCapacity, "dropped: no capacity"), "");
+        finish(a.request, "dropped", ipc::make_error(ipc::ErrorType::kNoCapacity, "dropped: no capacity"), "");
         break;
     }
   }
@@ -228,7 +228,7 @@ void RunnerPool::start_load(std::uint32_t slot, std::uint64_t request, std::uint
   r.deadline = now + timeout_of(function);
   if (stats_block_) stats_block_->set_function(slot, f.name);
   if (!r.send_load(op, function, flags)) {
-    fail_runner(slot, make_error(ipc::ErrorType::kRunnerFailed, "control ring full"), false);
+    fail_runner(slot, ipc::make_error(ipc::ErrorType::kRunnerFailed, "control ring full"), false);
     return;
   }
   set_state(slot, ipc::RunnerState::kLoading);
@@ -243,7 +243,7 @@ void RunnerPool::send_request(std::uint32_t slot, std::uint64_t request) {
   const ipc::Status sent = r.send_request(
       request, std::span(reinterpret_cast<const std::uint8_t*>(entry.payload.data()), entry.payload.size()));
   if (!sent) {  // its guest stalled or corrupted the ring: the VM is discarded, never reused
-    fail_runner(slot, make_error(ipc::ErrorType::kBadResponse,
+    fail_runner(slot, ipc::make_error(ipc::ErrorType::kBadResponse,
                                  std::string("request not sent: ") + ipc::to_string(sent.error())));
     return;
   }
@@ -293,7 +293,7 @@ nlohmann::json RunnerPool::unhealthy_error(std::uint32_t function, Clock::time_p
   const FunctionHealth& h = health_[function];
   if (h.consecutive_failures < options_.unhealthy_after || now >= h.backoff_until) return nullptr;
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(h.backoff_until - now).count() + 1;
-  return make_error(ipc::ErrorType::kFunctionUnhealthy,
+  return ipc::make_error(ipc::ErrorType::kFunctionUnhealthy,
                     "function " + functions_[function].name + ": its last " + std::to_string(h.consecutive_failures) +
                         " VMs failed; backed off",
                     {{"retry_after_ms", left}});
@@ -319,7 +319,7 @@ void RunnerPool::on_load_reply(std::uint32_t slot, const ipc::ControlReply& repl
                                !f.restores_snapshot();
   if (reply.status != static_cast<std::int32_t>(ipc::ControlResult::kOk) && !booted_at_spawn) {
     const bool restore = reply.op == static_cast<std::uint32_t>(ipc::ControlOp::kRestore);
-    fail_runner(slot, make_error(ipc::ErrorType::kRunnerFailed,
+    fail_runner(slot, ipc::make_error(ipc::ErrorType::kRunnerFailed,
                                  std::string(restore ? "restore" : "load") + " of " + f.name + " failed in the runner: " +
                                      ipc::control_result_text(reply.status) + " (status " +
                                      std::to_string(reply.status) + "; its log line says why)"));
@@ -353,7 +353,7 @@ bool RunnerPool::poll_runner(std::uint32_t slot) {
   auto response = r.try_response();
   if (!response) {
     if (response.error() == ipc::IpcError::kRingEmpty) return false;
-    fail_runner(slot, make_error(ipc::ErrorType::kBadResponse, std::string("bad response: ") + ipc::to_string(response.error())));
+    fail_runner(slot, ipc::make_error(ipc::ErrorType::kBadResponse, std::string("bad response: ") + ipc::to_string(response.error())));
     return true;
   }
   handle_response(slot, *response);
@@ -371,20 +371,20 @@ void RunnerPool::handle_response(std::uint32_t slot, const ipc::Response& respon
   nlohmann::json error;
   if (ok) {
     if (const auto problem = response_problem(body)) {
-      fail_runner(slot, make_error(ipc::ErrorType::kBadResponse, "bad response: " + *problem));
+      fail_runner(slot, ipc::make_error(ipc::ErrorType::kBadResponse, "bad response: " + *problem));
       return;
     }
   } else {
     std::string why;
     std::optional<GuestError> guest = parse_guest_error(body, &why);
     if (!guest) {
-      fail_runner(slot, make_error(ipc::ErrorType::kBadResponse, "bad response: " + why));
+      fail_runner(slot, ipc::make_error(ipc::ErrorType::kBadResponse, "bad response: " + why));
       return;
     }
     if (ipc::discards_vm(guest->type)) {  // function_exited / out_of_memory: the guest stops its VM
       finish_error(request, std::move(guest->error));
       r.request = -1;
-      fail_runner(slot, make_error(guest->type, "VM discarded after " + std::string(ipc::error_type_name(guest->type))));
+      fail_runner(slot, ipc::make_error(guest->type, "VM discarded after " + std::string(ipc::error_type_name(guest->type))));
       return;
     }
     error = std::move(guest->error);
@@ -413,7 +413,7 @@ void RunnerPool::reap() {
       const unsigned generation = r.generation();
       (void)poll_runner(r.slot());
       if (r.generation() != generation || r.state == ipc::RunnerState::kStopped) continue;
-      fail_runner(r.slot(), make_error(ipc::ErrorType::kRunnerFailed, "runner died (" + exit_text(status) + ")"));
+      fail_runner(r.slot(), ipc::make_error(ipc::ErrorType::kRunnerFailed, "runner died (" + exit_text(status) + ")"));
     }
   }
 }
@@ -424,12 +424,12 @@ bool RunnerPool::check_timers(Clock::time_point now, Clock::time_point& wake) {
   for (RunnerProcess& r : runners_) {
     if (r.deadline <= now) {
       const auto timeout = timeout_of(r.function).count();
-      fail_runner(r.slot(), make_error(ipc::ErrorType::kTimeout,
+      fail_runner(r.slot(), ipc::make_error(ipc::ErrorType::kTimeout,
                                        "deadline of " + std::to_string(timeout) + " ms exceeded: VM killed",
                                        {{"timeout_ms", timeout}}));
       failed = true;
     } else if (r.state == ipc::RunnerState::kStarting && now - r.started() > options_.start_timeout) {
-      fail_runner(r.slot(), make_error(ipc::ErrorType::kRunnerFailed, "runner did not start"));
+      fail_runner(r.slot(), ipc::make_error(ipc::ErrorType::kRunnerFailed, "runner did not start"));
       failed = true;
     } else {
       wake = std::min(wake, r.deadline);
@@ -505,7 +505,7 @@ void RunnerPool::run(RequestSource& source, RunStats& stats, const ResultSink& s
       spdlog::warn("supervisor: drain timeout, {} requests unanswered", in_flight_.size());
       for (RunnerProcess& r : runners_) {
         if (r.request >= 0 || r.pending_cold >= 0) {
-          fail_runner(r.slot(), make_error(ipc::ErrorType::kShutdown, "shutdown before completion"), false);
+          fail_runner(r.slot(), ipc::make_error(ipc::ErrorType::kShutdown, "shutdown before completion"), false);
         }
       }
       break;
