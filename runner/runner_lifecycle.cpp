@@ -90,7 +90,9 @@ void RunnerLifecycle::lock_down() {
   // The vCPU threads exist from now on, each under the VMM filter it inherits plus its own; they
   // enter KVM_RUN only when run() releases them (glibc's first thread creation installs a signal
   // handler, which the vCPU role forbids: so this thread creates them).
-  vmm_->start_vcpus_parked([this] { vcpu_filter_.install(); });
+  // Each thread's init owns a copy of the program: a thread scheduled late may still be installing
+  // it while a failed load unwinds this object (the Vmm, destroyed last, joins the threads).
+  vmm_->start_vcpus_parked([filter = vcpu_filter_] { filter.install(); });
   phase_ = Phase::kLockedDown;
   if (hooks_.locked_down) hooks_.locked_down();
 }
