@@ -41,6 +41,10 @@ else
   agent_files=("$agent_dir/agent.js" "$agent_dir/snapfaas_agent.node")
   agent="$agent_dir/snapfaas_agent.node"
   out="$CACHE/images/nodejs.ext4"
+  # An image without its agent boots to "nothing to run" and fails every snapshot far from here.
+  for f in "${agent_files[@]}"; do
+    [[ -f $f ]] || die "rootfs: the Node agent is not built: $f missing (scripts/setup.sh builds it once the N-API headers are in $CACHE/node-api)"
+  done
 fi
 [[ -f $init ]] || die "guest init missing: $init"
 command -v mmdebstrap >/dev/null || die "mmdebstrap is not installed: run scripts/setup.sh --no-build"

@@ -58,7 +58,9 @@ fi
 
 configure_and_build() {  # dir, extra cmake args...
   local dir="$1"; shift
-  if [[ ! -f "$dir/build.ninja" ]]; then
+  # Configured again when the N-API headers are newer than the configuration: guest/node's
+  # CMakeLists decides at configure time whether the Node agent can be built.
+  if [[ ! -f "$dir/build.ninja" || "$node_api/version" -nt "$dir/CMakeCache.txt" ]]; then
     step "configuring $dir"
     cmake -S "$ROOT" -B "$dir" -G Ninja -DSNAPFAAS_WERROR=ON "$@" >/dev/null
   fi
