@@ -61,6 +61,11 @@ module.exports.handle = (request) => {
   if (kind === 'exit_later') return new Promise(() => setTimeout(() => process.exit(request.status), 20));
   if (kind === 'kill') process.kill(process.pid, request.signal);
   if (kind === 'abort') process.abort();
+  if (kind === 'heap') {  // V8's own heap limit (NODE_OPTIONS=--max-old-space-size=24): a fatal error, abort()
+    if (require('node:v8').getHeapStatistics().heap_size_limit > 128 * 1024 * 1024) throw new Error('heap limit not set');
+    const keep = [];
+    for (;;) keep.push(new Array(100000).fill(1.5));
+  }
   return { echo: request };
 };
 )JS";
@@ -339,6 +344,24 @@ TEST_CASE("node agent: the runtime killed by a signal or aborting mid-request na
     CHECK(j["error"]["message"].get<std::string>().find(name) != std::string::npos);
     CHECK(agent.wait() == static_cast<int>(ipc::AgentFatal::kFunctionExited));
   }
+}
+
+TEST_CASE("node agent: V8 running out of its heap is function_exited with SIGABRT") {
+  use_node_agent();
+  if (std::string(std::getenv("SNAPFAAS_TEST_AGENT")).find(SNAPFAAS_NODE_AGENT_DIR "/snapfaas-node-reaper ") != 0) {
+    MESSAGE("not run: a custom SNAPFAAS_TEST_AGENT (e.g. the chrooted image's, env -i) does not pass NODE_OPTIONS");
+    return;
+  }
+  ::setenv("NODE_OPTIONS", "--max-old-space-size=24", 1);
+  Fixture f;
+  AgentProcess agent(f.name, f.dir.path());
+  ::unsetenv("NODE_OPTIONS");
+  const Answer a = call(f.channel, 1, R"({"kind": "heap"})");
+  const json j = a.body();
+  CHECK(j["error"]["type"] == "function_exited");
+  CHECK(j["error"]["signal"] == SIGABRT);
+  CHECK(agent.wait() == static_cast<int>(ipc::AgentFatal::kFunctionExited));
+  CHECK(agent.log().find("JavaScript heap out of memory") != std::string::npos);
 }
 
 TEST_CASE("node agent: the reaper forwards SIGTERM, and a clean exit is the agent's exit code") {
