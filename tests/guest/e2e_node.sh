@@ -64,8 +64,10 @@ with open(f"{work}/workload.jsonl", "w") as f:
 PY
 # The supervisor's function file: the JS examples and the dying functions (errors.ext2 on the
 # nodejs base alone; 60 s timeout_ms: the OOM case touches pages for seconds under double emulation).
+# The runner's jail sees the image directories only: errors.ext2 is a copy, the others links into
+# the cache's app images.
 mkdir -p "$work/appfs"
-ln -sf "$apps"/*.ext2 "$work/appfs/" && ln -sf "$work/errors.ext2" "$work/appfs/errors.ext2"
+ln -sf "$apps"/*.ext2 "$work/appfs/" && cp "$work/errors.ext2" "$work/appfs/errors.ext2"
 { cat "$root/configs/node-functions.yaml"
   for f in exit-js kill-js oom-js; do
     printf '%s:\n  runtimefs: nodejs.ext4\n  appfs: errors.ext2\n  memory: 128\n  concurrency_limit: 1\n' "$f"
