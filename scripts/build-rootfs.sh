@@ -6,8 +6,9 @@
 #                      or $SNAPFAAS_AGENT) as /usr/bin/snapfaas-agent.   Output: $CACHE/images/rootfs.ext4
 #   nodejs             Debian's nodejs + libnode108 at the version of the N-API headers the addon is
 #                      built with (libnode-dev's candidate, scripts/setup.sh), no npm; the Node agent
-#                      (build/release/guest/node/{agent.js,snapfaas_agent.node}, or
-#                      $SNAPFAAS_NODE_AGENT_DIR) in /usr/lib/snapfaas, started by /usr/bin/snapfaas-agent.
+#                      (build/release/guest/node/{agent.js,snapfaas_agent.node,snapfaas-node-reaper},
+#                      or $SNAPFAAS_NODE_AGENT_DIR) in /usr/lib/snapfaas; /usr/bin/snapfaas-agent runs
+#                      the reaper, which runs node with agent.js in its child.
 #                      Output: $CACHE/images/nodejs.ext4
 # Packages come through this machine's own apt sources (the files in /etc/apt are handed to
 # mmdebstrap). Cached: rebuilt only when the package versions, the init, the agent or this script
@@ -38,7 +39,7 @@ else
     die "no N-API headers in $CACHE/node-api: run scripts/setup.sh"
   packages=("nodejs=$node_version" "libnode108=$node_version" busybox-static)
   agent_dir="${SNAPFAAS_NODE_AGENT_DIR:-$BUILD_RELEASE/guest/node}"
-  agent_files=("$agent_dir/agent.js" "$agent_dir/snapfaas_agent.node")
+  agent_files=("$agent_dir/agent.js" "$agent_dir/snapfaas_agent.node" "$agent_dir/snapfaas-node-reaper")
   agent="$agent_dir/snapfaas_agent.node"
   out="$CACHE/images/nodejs.ext4"
   # An image without its agent boots to "nothing to run" and fails every snapshot far from here.
@@ -110,10 +111,12 @@ else
   step "rootfs: installing init$([[ -f $agent ]] && echo " and the Node agent ${agent_dir#"$ROOT"/}")"
   if [[ -f $agent ]]; then
     install -d "$r/usr/lib/snapfaas"
-    install -m 0644 "${agent_files[@]}" "$r/usr/lib/snapfaas/"
-    # The Node agent's command, where init looks for the agent.
-    printf '%s\n' '#!/bin/sh' '# snapfaas-agent of the nodejs image: Node runs the JS loop of guest/node/agent.js.' \
-      'exec /usr/bin/node /usr/lib/snapfaas/agent.js "$@"' >"$r/usr/bin/snapfaas-agent"
+    install -m 0644 "$agent_dir/agent.js" "$agent_dir/snapfaas_agent.node" "$r/usr/lib/snapfaas/"
+    install -m 0755 "$agent_dir/snapfaas-node-reaper" "$r/usr/lib/snapfaas/"
+    # The Node agent's command, where init looks for the agent: the reaper (node's parent, which
+    # answers a request whose runtime died), node running the JS loop of guest/node/agent.js.
+    printf '%s\n' '#!/bin/sh' '# snapfaas-agent of the nodejs image: the reaper runs node with the JS loop of guest/node/agent.js.' \
+      'exec /usr/lib/snapfaas/snapfaas-node-reaper /usr/bin/node /usr/lib/snapfaas/agent.js "$@"' >"$r/usr/bin/snapfaas-agent"
     chmod 0755 "$r/usr/bin/snapfaas-agent"
   fi
 fi
@@ -130,6 +133,8 @@ else
   if [[ -f $agent ]]; then
     chroot "$r" /usr/bin/env -i PATH=/usr/bin:/bin /usr/bin/node -e 'require("/usr/lib/snapfaas/snapfaas_agent.node").freshEntropy(8)' ||
       die "rootfs: the Node agent's addon does not load in the assembled root"
+    rc=0; chroot "$r" /usr/lib/snapfaas/snapfaas-node-reaper 2>/dev/null || rc=$?
+    [[ $rc -eq 2 ]] || die "rootfs: the Node agent's reaper does not run in the assembled root (exit $rc, want usage 2)"
   fi
 fi
 

@@ -7,7 +7,10 @@
 // /proc/vmstat's oom_kill counter too where the kernel keeps it: tinyconfig has no
 // VM_EVENT_COUNTERS) — and then stops the VM (AGENT_FATAL kFunctionExited): the supervisor discards
 // it. The child records its in-flight request in an InFlightPage (MAP_SHARED) before calling the
-// function and clears it before pushing the response.
+// function and clears it before pushing the response. The Node.js agent has the same reaper in
+// its own small parent process (guest/node/node_reaper_main.cpp), which execs node in the child:
+// its page comes from a memfd the child inherits through exec (create_shared / adopt, in
+// reaper_shared_page.cpp).
 #pragma once
 
 #include <sys/types.h>
@@ -16,6 +19,7 @@
 #include <functional>
 #include <memory>
 
+#include "common/unique_fd.h"
 #include "guest/agent/agent_doorbell.h"
 #include "guest/agent/window.h"
 
@@ -26,6 +30,13 @@ class InFlightPage {
  public:
   /// Maps the page (MAP_SHARED | MAP_ANONYMOUS: fork shares it). Throws AgentFailure.
   [[nodiscard]] static InFlightPage create();
+  /// Maps the page from a new memfd that exec keeps open (no close-on-exec), for a reaper whose
+  /// child execs the runtime: the runtime maps the same page with adopt(fd). *fd receives the
+  /// memfd (the reaper closes it after fork). Throws AgentFailure.
+  [[nodiscard]] static InFlightPage create_shared(common::UniqueFd* fd);
+  /// The runtime's side: maps the page of a create_shared memfd inherited through exec (checked:
+  /// a regular file of exactly one page), then closes `fd`. Throws AgentFailure (kWindowMap).
+  [[nodiscard]] static InFlightPage adopt(int fd);
   InFlightPage(InFlightPage&& other) noexcept;
   InFlightPage& operator=(InFlightPage&&) = delete;
   ~InFlightPage();

@@ -1,7 +1,8 @@
 // snapfaas_agent.node: the N-API addon the Node.js agent's JS loop (guest/node/agent.js) drives.
 // N-API (node_api.h, ABI-stable, version 8) so one build loads in Debian's Node 18 in the guest and
 // in the host's Node in tests. Every function runs on the JS main thread. Exported functions:
-//   open({windowFile, windowOffset, channelRegion, futex, spinUs, verbose})   map the window
+//   open({windowFile, windowOffset, channelRegion, futex, spinUs, verbose, inFlightFd})   map the
+//     window; inFlightFd: the reaper's in-flight page (snapfaas-node-reaper's --in-flight-fd)
 //   snapshotPoint(1|2) → restored (a restore record was applied), remap(), mountAppfs(device, dir, waitMs)
 //   slotCount(), slotBuffer(i) → ArrayBuffer over slot i (external: the window's own bytes)
 //   next() → {slot, length, restored} | {exit: code, restored};  finish(status, length, durationNs) → bool
@@ -113,6 +114,11 @@ napi_value js_open(napi_env env, napi_callback_info info) {
   }
   options.source.channel_region = truthy(env, property(env, a.argv[0], "channelRegion"));
   options.futex = truthy(env, property(env, a.argv[0], "futex"));
+  std::uint32_t in_flight_fd = 0;
+  if ((v = property(env, a.argv[0], "inFlightFd"))) {
+    if (!get_u32(env, v, in_flight_fd) || in_flight_fd > 65535) return usage(env, "inFlightFd must be a file descriptor");
+    options.in_flight_fd = static_cast<int>(in_flight_fd);
+  }
   std::uint32_t spin_us = 50;
   if ((v = property(env, a.argv[0], "spinUs")) && !get_u32(env, v, spin_us)) return usage(env, "spinUs: a number");
   options.server.spin = std::chrono::microseconds(spin_us);

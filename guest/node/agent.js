@@ -17,7 +17,11 @@
 // record was applied (after a snapshot point or a WAIT: guest/agent/restore_watcher.h refreshed the
 // kernel CRNG and the clock), the generators a clone would otherwise share with its siblings are
 // reseeded (reseed()) before anything else runs.
-// Options: the same as the CPython agent's (guest/agent/main.cpp), plus --addon PATH.
+// Options: the same as the CPython agent's (guest/agent/main.cpp), plus --addon PATH and
+// --in-flight-fd N. The agent runs under its reaper, guest/node/node_reaper_main.cpp (the image's
+// /usr/bin/snapfaas-agent: snapfaas-node-reaper NODE agent.js OPTIONS...), which hands it the
+// in-flight page's fd: when node itself dies mid-request (process.exit, abort, a fatal signal, the
+// guest's OOM killer), the reaper answers function_exited / out_of_memory and stops the VM.
 'use strict';
 
 const path = require('node:path');
@@ -94,6 +98,7 @@ function parseOptions(argv) {
       'function': { type: 'string', default: 'handle' },
       'appfs': { type: 'string', default: '/dev/vdb' },
       'spin-us': { type: 'string', default: '50' },
+      'in-flight-fd': { type: 'string' },
       'addon': { type: 'string', default: path.join(__dirname, 'snapfaas_agent.node') },
       'verbose': { type: 'boolean', short: 'v', default: false },
     },
@@ -244,6 +249,7 @@ async function main() {
       windowFile: options['window-file'], windowOffset: Number(options['window-offset']),
       channelRegion: options['channel-region'], futex, spinUs: Number(options['spin-us']),
       verbose: options.verbose,
+      inFlightFd: options['in-flight-fd'] === undefined ? undefined : Number(options['in-flight-fd']),
     });
     opened = true;
     if (native.snapshotPoint(1)) reseed(native);  // restored from the base: a diff being built

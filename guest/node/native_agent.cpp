@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <stdexcept>
+#include <utility>
 
 #include "guest/agent/agent_failure.h"
 #include "guest/agent/error_json.h"
@@ -40,6 +41,10 @@ NativeAgent::NativeAgent(const NativeAgentOptions& options)
   }
   window_.emplace(Window::map(options_.source));
   if (options_.futex) doorbell_ = std::make_unique<FutexDoorbell>(*window_, g_stop);
+  if (options_.in_flight_fd >= 0) {
+    in_flight_.emplace(InFlightPage::adopt(std::exchange(options_.in_flight_fd, -1)));
+    options_.server.in_flight = &*in_flight_;
+  }
   options_.server.restore = &restore_;
   server_.emplace(*window_, *doorbell_, options_.server);
 }

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "guest/agent/agent_doorbell.h"
+#include "guest/agent/reaper.h"
 #include "guest/agent/restore_watcher.h"
 #include "guest/agent/ring_server.h"
 #include "guest/agent/window.h"
@@ -23,13 +24,16 @@ namespace snapfaas::guest::node {
 struct NativeAgentOptions {
   WindowSource source;
   bool futex = false;          ///< host tests: futex doorbells, SIGTERM/SIGINT stop the loop
+  /// The reaper's in-flight page (InFlightPage::adopt), inherited from snapfaas-node-reaper; -1:
+  /// none (node started without the reaper: a dying runtime then goes unanswered).
+  int in_flight_fd = -1;
   AgentOptions server;
 };
 
 class NativeAgent {
  public:
   /// Takes port access (guest) or installs the stop handlers (futex), then maps and validates the
-  /// window. Throws AgentFailure naming the step.
+  /// window and adopts the in-flight page. Throws AgentFailure naming the step.
   explicit NativeAgent(const NativeAgentOptions& options);
 
   /// Reports a snapshot point; returns once the VM runs again (at once without --dump_dir; in a
@@ -75,6 +79,7 @@ class NativeAgent {
   NativeAgentOptions options_;
   std::unique_ptr<AgentDoorbell> doorbell_;
   std::optional<Window> window_;
+  std::optional<InFlightPage> in_flight_;  ///< marked by the RingServer while a request is handled
   std::optional<RingServer> server_;
   std::optional<ServedRequest> current_;
   bool lent_ = false;

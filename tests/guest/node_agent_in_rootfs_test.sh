@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # e2e: the Node.js agent as installed in the nodejs runtime image. Unpacks nodejs.ext4 (debugfs
-# rdump, no loop mount), checks that /usr/lib/snapfaas holds this build's agent.js and addon, that
-# the addon needs nothing beyond libc, and that the image's Node is Debian's at the version of the
+# rdump, no loop mount), checks that /usr/lib/snapfaas holds this build's agent.js, addon and reaper,
+# that they need nothing beyond libc, and that the image's Node is Debian's at the version of the
 # N-API headers, then runs the Node agent test suite chrooted into the image (its Node, its
 # OpenSSL), /dev/shm and /tmp bind-mounted.
 # Usage: node_agent_in_rootfs_test.sh TEST_GUEST_NODE_AGENT_BINARY BUILT_AGENT_DIR   (needs root)
@@ -10,14 +10,16 @@ source "$(dirname "$0")/../../scripts/lib.sh"
 test_bin="$1" agent_dir="$2"
 rootfs="$("$ROOT/scripts/images.sh" --check nodejs)"
 
-needed="$(readelf -d "$agent_dir/snapfaas_agent.node" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort | tr '\n' ' ')"
-for lib in $needed; do
-  case "$lib" in
-    libc.so.6 | libm.so.6 | ld-linux-x86-64.so.2) ;;
-    *) die "the addon needs $lib, which the nodejs image does not promise (needed: $needed)" ;;
-  esac
+for f in snapfaas_agent.node snapfaas-node-reaper; do
+  needed="$(readelf -d "$agent_dir/$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort | tr '\n' ' ')"
+  for lib in $needed; do
+    case "$lib" in
+      libc.so.6 | libm.so.6 | ld-linux-x86-64.so.2) ;;
+      *) die "$f needs $lib, which the nodejs image does not promise (needed: $needed)" ;;
+    esac
+  done
+  echo "$f shared libraries: $needed"
 done
-echo "addon shared libraries: $needed"
 
 dir="$(mktemp -d /tmp/snapfaas-nodejs-XXXXXX)"
 cleanup() {
@@ -27,7 +29,7 @@ cleanup() {
 }
 trap cleanup EXIT
 debugfs -R "rdump / $dir" "$rootfs" >/dev/null 2>&1 || die "debugfs rdump of $rootfs failed"
-for f in agent.js snapfaas_agent.node; do
+for f in agent.js snapfaas_agent.node snapfaas-node-reaper; do
   cmp -s "$dir/usr/lib/snapfaas/$f" "$agent_dir/$f" ||
     die "/usr/lib/snapfaas/$f in $rootfs differs from $agent_dir/$f: rebuild the image (scripts/build-images.sh)"
 done

@@ -1,17 +1,20 @@
 // The Node.js guest agent on the host: node runs guest/node/agent.js with the snapfaas_agent.node
 // addon over a real channel region in /dev/shm (futex doorbells), a handler.js in a temp dir.
 // $SNAPFAAS_TEST_AGENT replaces the command (node_agent_in_rootfs_test.sh: the nodejs image's own
-// Node, chrooted); by default the host's node runs the build tree's agent.
+// Node, chrooted); by default the build tree's snapfaas-node-reaper runs the host's node with the
+// build tree's agent, as the image's /usr/bin/snapfaas-agent does.
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
 
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <map>
 #include <random>
 #include <set>
+#include <tuple>
 #include <string>
 
 #include "ipc/guest_abi.h"
@@ -54,6 +57,15 @@ module.exports.handle = (request) => {
     return [c.randomUUID(), c.webcrypto.randomUUID(), (globalThis.crypto ?? c.webcrypto).randomUUID(), c.randomInt(10, 11)];  // globalThis.crypto: Node 19+
   }
   if (kind === 'random') return Array.from({ length: request.n }, () => Math.random());
+  if (kind === 'exit') process.exit(request.status);
+  if (kind === 'exit_later') return new Promise(() => setTimeout(() => process.exit(request.status), 20));
+  if (kind === 'kill') process.kill(process.pid, request.signal);
+  if (kind === 'abort') process.abort();
+  if (kind === 'heap') {  // V8's own heap limit (NODE_OPTIONS=--max-old-space-size=24): a fatal error, abort()
+    if (require('node:v8').getHeapStatistics().heap_size_limit > 128 * 1024 * 1024) throw new Error('heap limit not set');
+    const keep = [];
+    for (;;) keep.push(new Array(100000).fill(1.5));
+  }
   return { echo: request };
 };
 )JS";
@@ -82,10 +94,11 @@ Answer call(ipc::SupervisorChannel& channel, std::uint64_t id, const std::string
   return answer;
 }
 
-// The default command: the host's node with the build tree's agent (see the file comment).
+// The default command: the reaper, the host's node and the build tree's agent (see the file comment).
 void use_node_agent() {
   if (const char* custom = std::getenv("SNAPFAAS_TEST_AGENT"); custom != nullptr && *custom != '\0') return;
-  ::setenv("SNAPFAAS_TEST_AGENT", SNAPFAAS_NODE " " SNAPFAAS_NODE_AGENT_DIR "/agent.js", 1);
+  ::setenv("SNAPFAAS_TEST_AGENT",
+           SNAPFAAS_NODE_AGENT_DIR "/snapfaas-node-reaper " SNAPFAAS_NODE " " SNAPFAAS_NODE_AGENT_DIR "/agent.js", 1);
 }
 
 constexpr auto kOk = static_cast<std::uint32_t>(ipc::ResponseStatus::kOk);
@@ -293,6 +306,70 @@ TEST_CASE("node agent: Math.random is the reseedable generator, uniform in [0, 1
   CHECK(low > 1900);
   CHECK(low < 2300);
   CHECK(agent.stop() == 0);
+}
+
+// The runtime ending mid-request: snapfaas-node-reaper (guest/node/node_reaper_main.cpp), the
+// parent of node, answers the request in flight and exits with kFunctionExited (the VM is done).
+TEST_CASE("node agent: the runtime exiting mid-request is answered function_exited with the status") {
+  for (const char* payload : {R"({"kind": "exit", "status": 3})", R"({"kind": "exit_later", "status": 3})"}) {
+    CAPTURE(payload);
+    Fixture f;
+    AgentProcess agent(f.name, f.dir.path());
+    CHECK(call(f.channel, 1, R"({"n": 1})").body()["ok"] == true);
+    const auto t0 = std::chrono::steady_clock::now();
+    const Answer a = call(f.channel, 2, payload);
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10));  // at once, not at a deadline
+    CHECK(a.status == kHandlerError);
+    const json j = a.body();
+    CHECK(j["ok"] == false);
+    CHECK(j["error"]["type"] == "function_exited");
+    CHECK(j["error"]["status"] == 3);
+    CHECK(j["error"]["message"] == "the function's runtime exited with status 3");
+    CHECK(agent.wait() == static_cast<int>(ipc::AgentFatal::kFunctionExited));
+  }
+}
+
+TEST_CASE("node agent: the runtime killed by a signal or aborting mid-request names the signal") {
+  for (const auto& [payload, signal, name] : {std::tuple{R"({"kind": "kill", "signal": "SIGKILL"})", SIGKILL, "SIGKILL"},
+                                              std::tuple{R"({"kind": "kill", "signal": "SIGSEGV"})", SIGSEGV, "SIGSEGV"},
+                                              std::tuple{R"({"kind": "abort"})", SIGABRT, "SIGABRT"}}) {
+    CAPTURE(payload);
+    Fixture f;
+    AgentProcess agent(f.name, f.dir.path());
+    const Answer a = call(f.channel, 1, payload);
+    CHECK(a.status == kHandlerError);
+    const json j = a.body();
+    CHECK(j["error"]["type"] == "function_exited");
+    CHECK(j["error"]["signal"] == signal);
+    CHECK(j["error"]["message"].get<std::string>().find(name) != std::string::npos);
+    CHECK(agent.wait() == static_cast<int>(ipc::AgentFatal::kFunctionExited));
+  }
+}
+
+TEST_CASE("node agent: V8 running out of its heap is function_exited with SIGABRT") {
+  use_node_agent();
+  if (std::string(std::getenv("SNAPFAAS_TEST_AGENT")).find(SNAPFAAS_NODE_AGENT_DIR "/snapfaas-node-reaper ") != 0) {
+    MESSAGE("not run: a custom SNAPFAAS_TEST_AGENT (e.g. the chrooted image's, env -i) does not pass NODE_OPTIONS");
+    return;
+  }
+  ::setenv("NODE_OPTIONS", "--max-old-space-size=24", 1);
+  Fixture f;
+  AgentProcess agent(f.name, f.dir.path());
+  ::unsetenv("NODE_OPTIONS");
+  const Answer a = call(f.channel, 1, R"({"kind": "heap"})");
+  const json j = a.body();
+  CHECK(j["error"]["type"] == "function_exited");
+  CHECK(j["error"]["signal"] == SIGABRT);
+  CHECK(agent.wait() == static_cast<int>(ipc::AgentFatal::kFunctionExited));
+  CHECK(agent.log().find("JavaScript heap out of memory") != std::string::npos);
+}
+
+TEST_CASE("node agent: the reaper forwards SIGTERM, and a clean exit is the agent's exit code") {
+  Fixture f;
+  AgentProcess agent(f.name, f.dir.path());
+  CHECK(call(f.channel, 1, R"({"kind": "later", "ms": 1})").status == kOk);
+  CHECK(agent.stop() == 0);  // SIGTERM to the reaper reaches node: shutdown, exit 0 through the reaper
+  CHECK(agent.log().find("shutdown requested: served 1 requests") != std::string::npos);
 }
 
 TEST_CASE("node agent: setup failures are clear exit codes") {
