@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "ipc/ipc_error.h"
+#include "supervisor/request_outcome.h"
 #include "supervisor/response_check.h"
 #include "supervisor/workload_source.h"
 
@@ -48,7 +49,9 @@ RunnerPool::RunnerPool(PoolOptions options, std::vector<FunctionConfig> function
   for (std::uint32_t i = 0; i < functions_.size(); ++i) function_index_[functions_[i].name] = i;
   for (std::uint32_t i = 0; i < options_.scheduler.runners; ++i) runners_.emplace_back(i);
   if (!options_.stats_name.empty()) {
-    stats_block_.emplace(ipc::StatsWriter::create(options_.stats_name, options_.scheduler.runners));
+    ipc::StatsShape shape{options_.scheduler.runners, {}, outcome_names()};
+    for (const FunctionConfig& f : functions_) shape.functions.push_back(f.name);
+    stats_block_.emplace(ipc::StatsWriter::create(options_.stats_name, shape));
   }
 }
 
@@ -119,12 +122,15 @@ void RunnerPool::submit(Invocation&& invocation, Clock::time_point now) {
   rec.user_id = invocation.user_id;
   rec.arrival_ms = ms_since_start(now);
   entry.payload = std::move(invocation.payload);
+  entry.on_done = std::move(invocation.on_done);
   const auto f = function_index_.find(rec.function);
   if (f == function_index_.end()) {
     rec.dispatch_ms = rec.arrival_ms;
     finish(id, "error", "unknown function '" + rec.function + "'", "");
     return;
   }
+  entry.function = f->second;
+  if (stats_block_) stats_block_->add_in_flight(f->second, 1);
   apply(scheduler_.submit(id, f->second, now));
 }
 
@@ -136,11 +142,17 @@ void RunnerPool::finish(std::uint64_t request, std::string status, std::string e
   rec.error = std::move(error);
   rec.response = std::move(response);
   rec.done_ms = ms_since_start(Clock::now());
-  if (rec.runner >= 0 && stats_block_) {
-    stats_block_->record_request(static_cast<std::uint32_t>(rec.runner), rec.cold, rec.status != "ok",
-                                 static_cast<std::uint64_t>(rec.latency_ms() * 1000.0));
+  if (stats_block_) {
+    stats_block_->record_request({rec.runner, it->second.function, rec.cold, static_cast<std::uint32_t>(outcome_of(rec)),
+                                  static_cast<std::uint64_t>(rec.latency_ms() * 1000.0)});
+    if (it->second.function >= 0) stats_block_->add_in_flight(static_cast<std::uint32_t>(it->second.function), -1);
   }
-  if (*sink_) (*sink_)(rec);
+  if (it->second.on_done) {
+    it->second.on_done(rec);
+  } else if (*sink_) {
+    (*sink_)(rec);
+  }
+  rec.response = std::string();  // the stats keep no payloads (a service runs for long)
   stats_->add_request(std::move(rec));
   in_flight_.erase(it);
 }
@@ -166,6 +178,7 @@ void RunnerPool::apply(const std::vector<Action>& actions) {
         break;
       case ActionKind::kEvict:
         if (stats_) stats_->count_eviction();
+        if (stats_block_) stats_block_->count_eviction();
         runners_[a.runner].kill();
         if (options_.prespawn) {
           spawn(a.runner);
@@ -226,6 +239,7 @@ void RunnerPool::fail_runner(std::uint32_t slot, const std::string& why) {
   r.pending_cold = -1;
   set_state(slot, ipc::RunnerState::kFailed);
   if (stats_) stats_->count_runner_failure();
+  if (stats_block_) stats_block_->count_runner_failure();
   if (request >= 0) finish(static_cast<std::uint64_t>(request), "error", why, "");
   apply(scheduler_.runner_failed(slot, Clock::now()));
   if (options_.prespawn) {
@@ -254,6 +268,7 @@ void RunnerPool::on_load_reply(std::uint32_t slot, const ipc::ControlReply& repl
   }
   stats_->add_vm({slot, f.name, f.memory, f.restores_snapshot() ? "restore" : "boot", ms_since_start(r.load_started),
                   ms_since_start(Clock::now())});
+  if (stats_block_) stats_block_->count_load(f.restores_snapshot());
   send_request(slot, static_cast<std::uint64_t>(r.request));
 }
 
@@ -335,17 +350,19 @@ bool RunnerPool::check_timers(Clock::time_point now, Clock::time_point& wake) {
   return failed;
 }
 
-// Parks until a runner with work outstanding pushes a reply or response (ipc::wait_any over their
-// supervisor doorbells), or `until`, whichever is first.
+// Parks until a runner with work outstanding pushes a reply or response, or the source has a
+// request off the clock (ipc::wait_any over their doorbells), or `until`, whichever is first.
 void RunnerPool::wait_for_event(Clock::time_point until) {
   std::vector<ipc::Doorbell*> bells;
+  if (source_ != nullptr) source_->doorbells(bells);
   for (RunnerProcess& r : runners_) {
     if (awaits_runner(r)) bells.push_back(r.doorbell());
   }
   (void)ipc::wait_any(
       bells,
       [this] {
-        return std::any_of(runners_.begin(), runners_.end(),
+        return (source_ != nullptr && source_->ready()) ||
+               std::any_of(runners_.begin(), runners_.end(),
                            [](const RunnerProcess& r) { return awaits_runner(r) && r.readable(); });
       },
       until);  // kTimedOut: the loop re-checks its timers
@@ -357,9 +374,11 @@ void RunnerPool::run(const std::vector<WorkloadRequest>& workload, RunStats& sta
   run(source, stats, sink, stop);
 }
 
-void RunnerPool::run(RequestSource& source, RunStats& stats, const ResultSink& sink, const std::atomic<bool>& stop) {
+void RunnerPool::run(RequestSource& source, RunStats& stats, const ResultSink& sink, const std::atomic<bool>& stop,
+                     const std::atomic<bool>* abort) {
   stats_ = &stats;
   sink_ = &sink;
+  source_ = &source;
   in_flight_.clear();
   next_id_ = 0;
   run_start_ = Clock::now();
@@ -376,6 +395,7 @@ void RunnerPool::run(RequestSource& source, RunStats& stats, const ResultSink& s
       const std::uint64_t left = source.stop();
       stats.set_not_submitted(left);
       spdlog::info("supervisor: stopping: draining {} in-flight requests, {} not submitted", in_flight_.size(), left);
+      if (stats_block_) stats_block_->set_draining(true);
     }
     source.poll(now, submit_now);
     bool progress = false;
@@ -389,19 +409,25 @@ void RunnerPool::run(RequestSource& source, RunStats& stats, const ResultSink& s
       reap();
       last_reap = now;
     }
+    if (stats_block_) stats_block_->set_load(scheduler_.queued(), in_flight_.size());
     if (source.exhausted() && in_flight_.empty()) break;
-    if (drain_until && now > *drain_until) {
-      spdlog::warn("supervisor: drain timeout, {} requests unanswered", in_flight_.size());
+    const bool aborted = abort != nullptr && abort->load(std::memory_order_relaxed);
+    if ((drain_until && now > *drain_until) || aborted) {
+      spdlog::warn("supervisor: {}, {} requests unanswered", aborted ? "second signal" : "drain timeout", in_flight_.size());
       for (RunnerProcess& r : runners_) {
         if (r.request >= 0 || r.pending_cold >= 0) fail_runner(r.slot(), "shutdown before completion");
       }
+      std::vector<std::uint64_t> queued;  // waiting for a runner: answered too, never left hanging
+      for (const auto& [id, entry] : in_flight_) queued.push_back(id);
+      for (const std::uint64_t id : queued) finish(id, "error", "shutdown before completion", "");
       break;
     }
     if (progress) continue;
     wait_for_event(std::min(wake, source.next_due()));
   }
-  in_flight_.clear();  // after a drain timeout: queued requests are dropped with the run
+  in_flight_.clear();
   sink_ = nullptr;
+  source_ = nullptr;
   stats.set_loop_times(self_cpu_ms() - cpu_start, ms_since_start(Clock::now()));
 }
 

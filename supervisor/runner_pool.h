@@ -54,9 +54,11 @@ class RunnerPool {
   /// runner fails to start within start_timeout.
   void start();
   /// Serves `source` until it is exhausted and every request is answered, or until `stop` is set
-  /// (then in-flight work drains for drain_timeout). Calls `sink` once per request; request ids
+  /// (then in-flight work drains for drain_timeout), or at once when `abort` is set. Calls each
+  /// request's Invocation::on_done, or `sink` when it has none, once per request; request ids
   /// count from 0 in submission order. Times in the records are ms since the call.
-  void run(RequestSource& source, RunStats& stats, const ResultSink& sink, const std::atomic<bool>& stop);
+  void run(RequestSource& source, RunStats& stats, const ResultSink& sink, const std::atomic<bool>& stop,
+           const std::atomic<bool>* abort = nullptr);
   /// run() over a WorkloadSource replaying `workload` (time = ms after the call); request id i is
   /// workload[i].
   void run(const std::vector<WorkloadRequest>& workload, RunStats& stats, const ResultSink& sink,
@@ -74,6 +76,8 @@ class RunnerPool {
   struct InFlight {
     RequestRecord record;
     std::string payload;
+    Invocation::Completion on_done;
+    std::int64_t function = -1;  ///< index, -1 when the name is not configured
   };
 
   void submit(Invocation&& invocation, Clock::time_point now);
@@ -104,6 +108,7 @@ class RunnerPool {
   // Per-run state.
   RunStats* stats_ = nullptr;
   const ResultSink* sink_ = nullptr;
+  RequestSource* source_ = nullptr;
   Clock::time_point run_start_{};
   std::unordered_map<std::uint64_t, InFlight> in_flight_;  // by request id
   std::uint64_t next_id_ = 0;
