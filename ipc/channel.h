@@ -116,6 +116,10 @@ class RunnerChannel {
   /// True when try_control() would not find the control ring empty (judged against this end's
   /// private head only). Same thread as try_control, or under the caller's lock around both.
   [[nodiscard]] bool control_readable() const noexcept { return control_.readable(); }
+  /// A read-only observer of the request ring for a runner whose guest is that ring's consumer
+  /// (the WAIT port, runner/window/): both indices are guest-written there, so it only counts
+  /// entries, checked, and never reads one. One copy per thread.
+  [[nodiscard]] RingObserver request_observer() const noexcept { return RingObserver(view_.request_ring()); }
   /// The runner doorbell: a runner parks on it on behalf of a guest in WAIT (runner/window/).
   [[nodiscard]] Doorbell& runner_doorbell() noexcept { return runner_bell_; }
   /// The supervisor doorbell: the runner wakes it for a guest's RESPONSE_READY. Only its wake

@@ -16,15 +16,16 @@
 // must end before the virtio-mmio devices at 0xD0000000); the runner refuses larger channels.
 //
 // Ports (x86 port I/O, 32-bit accesses only; a ring-3 guest needs IOPL=3, the Linux agent iopl(3)):
-//   kPortWait          0x5F0  in   → slot index of the entry at the request ring's head, returned only
-//                                    once the request ring is non-empty (the vCPU stays inside the exit
-//                                    meanwhile; the entry is NOT popped: the guest is the ring's only
-//                                    consumer and pops it after the `in`), or kWaitShutdown when the
-//                                    runner received ControlOp::kShutdown (the agent then exits 0).
-//   kPortResponseReady 0x5F4  out  ← any value (the agent writes the slot; informational, untrusted).
-//                                    The guest pushed a response; the runner wakes the supervisor
-//                                    doorbell. The agent only rings it when the supervisor doorbell's
-//                                    `sleeping` is set (after a SEQ_CST fence), so it is exitless under load.
+//   kPortWait          0x5F0  in   → kWaitReady once the request ring is non-empty (the vCPU stays
+//                                    inside the exit meanwhile), or kWaitShutdown when the runner
+//                                    received ControlOp::kShutdown (the agent then exits 0). The
+//                                    runner only counts entries (ipc::RingObserver over both indices,
+//                                    which the guest can write); it never reads an entry. The guest is
+//                                    the ring's only consumer: after kWaitReady it pops the entry itself.
+//   kPortResponseReady 0x5F4  out  ← any value (ignored). The guest pushed a response; the runner wakes
+//                                    the supervisor doorbell. The agent only rings it when the
+//                                    supervisor doorbell's `sleeping` is set (after a SEQ_CST fence),
+//                                    so it is exitless under load.
 //   kPortSnapshotPoint 0x5F8  out  ← SnapshotPoint code (1 base, 2 diff). firerunner --dump_dir saves
 //                                    at 1 after a boot, at 2 after a restore (the vCPU parks right after the write).
 //   kPortAgentFatal    0x5FC  out  ← AgentFatal code; the agent exits non-zero right after. Sent only
@@ -33,22 +34,8 @@
 // Other ports in [kPortFirst, kPortFirst + kPortCount) and other access widths: the runner logs
 // and ignores writes, reads return all ones.
 //
-// Runner-side design note (to be written in runner/ once runner-core lands):
-//  - `firerunner --channel NAME` opens RunnerChannel NAME (fc_wrapper and the supervisor create
-//    it) and serves it; control commands are answered only once the VM exists (fc_wrapper's
-//    "VM creation" time is spawn → reply to its first kPing).
-//  - Map the channel shm fd twice into one reserved host range: offset 0 for kPageSize, then offset
-//    request_offset for total - request_offset right after it (MAP_SHARED|MAP_FIXED). Register
-//    two memslots: [kWindowGpa, +kPageSize) with KVM_MEM_READONLY (the agent only reads the header
-//    page: guest writes to it exit as MMIO and are ignored, so a guest cannot disturb the doorbell
-//    words its supervisor sleeps on), and [kWindowGpa + kPageSize, +window_size - kPageSize)
-//    read-write. Add [kWindowGpa, kWindowGpa + kWindowMaxSize) to e820 as reserved.
-//  - WAIT: poll the request ring (bounded spin), then wait on the runner doorbell for "request ring
-//    non-empty or control ring non-empty". Control commands are drained there: kShutdown → answer
-//    kWaitShutdown; kPing → reply at once (arg0 = kPingGuestReady: reply, value = ns since VM
-//    creation, at the first WAIT instead: fc_wrapper measures "boot to first wait" with it).
-//    The head index is guest-written: read the entry at head & (capacity - 1) only.
-//  - RESPONSE_READY: supervisor Doorbell::wake(). SNAPSHOT_POINT / AGENT_FATAL: log (fatal: stop the VM).
+// The runner side (how the window is mapped, WAIT's spin and park, control commands meanwhile) is
+// runner/window/ (ring_window.h, window_ports.h); docs/ARCHITECTURE.md has the whole request path.
 #pragma once
 
 #include <cstddef>
@@ -69,11 +56,13 @@ inline constexpr std::uint64_t kNotInWindow = ~std::uint64_t{0};
 
 inline constexpr std::uint16_t kPortFirst = 0x5F0;
 inline constexpr std::uint16_t kPortCount = 0x10;
-inline constexpr std::uint16_t kPortWait = 0x5F0;           // in  32: slot index or kWaitShutdown
-inline constexpr std::uint16_t kPortResponseReady = 0x5F4;  // out 32: response pushed (value: slot, untrusted)
+inline constexpr std::uint16_t kPortWait = 0x5F0;           // in  32: kWaitReady or kWaitShutdown
+inline constexpr std::uint16_t kPortResponseReady = 0x5F4;  // out 32: response pushed (value ignored)
 inline constexpr std::uint16_t kPortSnapshotPoint = 0x5F8;  // out 32: SnapshotPoint
 inline constexpr std::uint16_t kPortAgentFatal = 0x5FC;     // out 32: AgentFatal
 
+/// kPortWait answer meaning "the request ring is non-empty: pop it".
+inline constexpr std::uint32_t kWaitReady = 0;
 /// kPortWait answer meaning "shutdown requested: stop serving and exit 0".
 inline constexpr std::uint32_t kWaitShutdown = 0xFFFFFFFFu;
 
@@ -95,7 +84,7 @@ enum class AgentFatal : std::uint32_t {
   kPythonInit = 6,     ///< CPython failed to initialise
   kImport = 7,         ///< handler module or handle() missing / import raised
   kRingCorrupt = 8,    ///< request or response ring indices inconsistent
-  kBadWaitAnswer = 9,  ///< WAIT answered with neither a slot nor kWaitShutdown
+  kBadWaitAnswer = 9,  ///< WAIT answered with neither kWaitReady nor kWaitShutdown
   kAppfsMount = 10,    ///< the app image could not be mounted
 };
 

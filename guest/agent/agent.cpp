@@ -24,11 +24,11 @@ Agent::Agent(const Window& window, AgentDoorbell& doorbell, PythonRuntime& pytho
       supervisor_bell_(window.supervisor_doorbell()) {}
 
 bool Agent::spin_for_request() const noexcept {
-  if (options_.spin.count() <= 0) return window_.request_pending();
+  if (options_.spin.count() <= 0) return requests_.readable();
   const auto until = std::chrono::steady_clock::now() + options_.spin;
   for (;;) {
     for (int i = 0; i < 64; ++i) {
-      if (window_.request_pending()) return true;
+      if (requests_.readable()) return true;
       ipc::cpu_relax();
     }
     if (std::chrono::steady_clock::now() >= until) return false;
@@ -39,7 +39,12 @@ int Agent::run() noexcept {
   for (;;) {
     if (!spin_for_request()) {
       ++stats_.waits;
-      const WaitAnswer answer = doorbell_.wait_for_request();
+      const WaitAnswer answer = doorbell_.wait_for_request([this] { return requests_.readable(); });
+      if (answer.kind == WaitAnswer::Kind::kBad) {
+        log(LogLevel::kError, "WAIT answered %u (neither ready nor shutdown)", answer.value);
+        doorbell_.fatal(ipc::AgentFatal::kBadWaitAnswer);
+        return static_cast<int>(ipc::AgentFatal::kBadWaitAnswer);
+      }
       if (answer.kind == WaitAnswer::Kind::kShutdown) {
         log(LogLevel::kInfo, "shutdown requested: served %llu requests (%llu errors, %llu waits, %llu wakeups)",
             static_cast<unsigned long long>(stats_.served), static_cast<unsigned long long>(stats_.errors),
@@ -95,7 +100,7 @@ bool Agent::push_response(const ipc::ResponseDesc& response) noexcept {
       log(LogLevel::kError, "response ring: %s", ipc::to_string(pushed.error()));
       return false;
     }
-    doorbell_.response_ready(response.slot);  // make sure the supervisor is awake to drain it
+    doorbell_.response_ready();  // make sure the supervisor is awake to drain it
     const timespec pause{0, 100'000};
     ::nanosleep(&pause, nullptr);
   }
@@ -103,7 +108,7 @@ bool Agent::push_response(const ipc::ResponseDesc& response) noexcept {
   // needs_wake: SEQ_CST fence, then load sleeping (pairs with the supervisor's fence in wait()).
   if (supervisor_bell_.needs_wake()) {
     ++stats_.wakeups;
-    doorbell_.response_ready(response.slot);
+    doorbell_.response_ready();
   }
   return true;
 }

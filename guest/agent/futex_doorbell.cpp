@@ -13,23 +13,20 @@ constexpr auto kStopPollInterval = std::chrono::milliseconds(50);
 }  // namespace
 
 FutexDoorbell::FutexDoorbell(const Window& window, const std::atomic<bool>& stop) noexcept
-    : window_(window),
-      stop_(stop),
+    : stop_(stop),
       runner_bell_(window.runner_doorbell()),
       supervisor_bell_(window.supervisor_doorbell()) {}
 
-WaitAnswer FutexDoorbell::wait_for_request() noexcept {
+WaitAnswer FutexDoorbell::wait_for_request(const std::function<bool()>& pending) noexcept {
   for (;;) {
     if (stop_.load(std::memory_order_relaxed)) return {WaitAnswer::Kind::kShutdown, 0};
     ipc::WaitOptions options = ipc::WaitOptions::within(kStopPollInterval);
     options.spin = std::chrono::nanoseconds(0);  // the agent already spun before calling us
-    if (runner_bell_.wait([this] { return window_.request_pending(); }, options)) {
-      return {WaitAnswer::Kind::kRequest, window_.peek_request_slot()};
-    }
+    if (runner_bell_.wait(pending, options)) return {WaitAnswer::Kind::kRequest, ipc::kWaitReady};
   }
 }
 
-void FutexDoorbell::response_ready(std::uint32_t) noexcept { supervisor_bell_.wake(); }
+void FutexDoorbell::response_ready() noexcept { supervisor_bell_.wake(); }
 
 void FutexDoorbell::snapshot_point(ipc::SnapshotPoint point) noexcept {
   ++snapshot_points_;

@@ -19,8 +19,8 @@ class FutexDoorbell final : public AgentDoorbell {
   /// (relaxed: it only ends the wait loop, no data hangs on it) after each bounded wait.
   FutexDoorbell(const Window& window, const std::atomic<bool>& stop) noexcept;
 
-  [[nodiscard]] WaitAnswer wait_for_request() noexcept override;
-  void response_ready(std::uint32_t slot) noexcept override;
+  [[nodiscard]] WaitAnswer wait_for_request(const std::function<bool()>& pending) noexcept override;
+  void response_ready() noexcept override;
   void snapshot_point(ipc::SnapshotPoint point) noexcept override;
   void fatal(ipc::AgentFatal code) noexcept override;
 
@@ -28,7 +28,6 @@ class FutexDoorbell final : public AgentDoorbell {
   [[nodiscard]] unsigned snapshot_points() const noexcept { return snapshot_points_; }
 
  private:
-  const Window& window_;
   const std::atomic<bool>& stop_;
   ipc::Doorbell runner_bell_;
   ipc::Doorbell supervisor_bell_;

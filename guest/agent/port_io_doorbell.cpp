@@ -18,13 +18,14 @@ std::unique_ptr<PortIoDoorbell> PortIoDoorbell::create() {
   return std::unique_ptr<PortIoDoorbell>(new PortIoDoorbell());
 }
 
-WaitAnswer PortIoDoorbell::wait_for_request() noexcept {
-  const std::uint32_t value = ipc::port_in32(ipc::kPortWait);
-  if (value == ipc::kWaitShutdown) return {WaitAnswer::Kind::kShutdown, 0};
-  return {WaitAnswer::Kind::kRequest, value};
+WaitAnswer PortIoDoorbell::wait_for_request(const std::function<bool()>&) noexcept {
+  const std::uint32_t value = ipc::port_in32(ipc::kPortWait);  // the runner judges the ring
+  if (value == ipc::kWaitShutdown) return {WaitAnswer::Kind::kShutdown, value};
+  if (value == ipc::kWaitReady) return {WaitAnswer::Kind::kRequest, value};
+  return {WaitAnswer::Kind::kBad, value};
 }
 
-void PortIoDoorbell::response_ready(std::uint32_t slot) noexcept { ipc::port_out32(ipc::kPortResponseReady, slot); }
+void PortIoDoorbell::response_ready() noexcept { ipc::port_out32(ipc::kPortResponseReady, 0); }
 
 void PortIoDoorbell::snapshot_point(ipc::SnapshotPoint point) noexcept {
   ipc::port_out32(ipc::kPortSnapshotPoint, static_cast<std::uint32_t>(point));

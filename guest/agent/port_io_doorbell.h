@@ -13,8 +13,8 @@ class PortIoDoorbell final : public AgentDoorbell {
   /// Takes port access with iopl(3). Throws AgentFailure(kPortAccess).
   [[nodiscard]] static std::unique_ptr<PortIoDoorbell> create();
 
-  [[nodiscard]] WaitAnswer wait_for_request() noexcept override;
-  void response_ready(std::uint32_t slot) noexcept override;
+  [[nodiscard]] WaitAnswer wait_for_request(const std::function<bool()>& pending) noexcept override;
+  void response_ready() noexcept override;
   void snapshot_point(ipc::SnapshotPoint point) noexcept override;
   void fatal(ipc::AgentFatal code) noexcept override;
 

@@ -116,15 +116,13 @@ Window::~Window() {
 }
 
 ipc::RingSection Window::request_ring() const noexcept {
-  // SAFETY: request_ring + kRingEntriesOffset + capacity * 16 <= size_ (check_window_header).
-  return {reinterpret_cast<ipc::RingIndices*>(base_ + layout_.request_ring),
-          base_ + layout_.request_ring + ipc::kRingEntriesOffset, layout_.channel.ring_capacity};
+  // request_ring + kRingEntriesOffset + capacity entries <= size_ (check_window_header).
+  return ipc::ring_section_at(base_ + layout_.request_ring, layout_.channel.ring_capacity);
 }
 
 ipc::RingSection Window::response_ring() const noexcept {
-  // SAFETY: as request_ring(), with the response ring's section.
-  return {reinterpret_cast<ipc::RingIndices*>(base_ + layout_.response_ring),
-          base_ + layout_.response_ring + ipc::kRingEntriesOffset, layout_.channel.ring_capacity};
+  // As request_ring(), with the response ring's section.
+  return ipc::ring_section_at(base_ + layout_.response_ring, layout_.channel.ring_capacity);
 }
 
 ipc::DoorbellWord* Window::runner_doorbell() const noexcept {
@@ -140,21 +138,6 @@ ipc::DoorbellWord* Window::supervisor_doorbell() const noexcept {
 std::span<std::uint8_t> Window::slot(std::uint32_t index) const noexcept {
   if (index >= layout_.channel.slot_count) return {};
   return {base_ + layout_.slots + std::uint64_t{index} * layout_.channel.slot_size, layout_.channel.slot_size};
-}
-
-bool Window::request_pending() const noexcept {
-  const ipc::RingSection ring = request_ring();
-  // The head is our own index (relaxed); acquire on tail pairs with the producer's release store.
-  const std::uint64_t head = std::atomic_ref(ring.indices->head).load(std::memory_order_relaxed);
-  return std::atomic_ref(ring.indices->tail).load(std::memory_order_acquire) != head;
-}
-
-std::uint32_t Window::peek_request_slot() const noexcept {
-  const ipc::RingSection ring = request_ring();
-  const std::uint64_t head = std::atomic_ref(ring.indices->head).load(std::memory_order_relaxed);
-  // SAFETY: masked index < capacity; the entry array lies inside the request ring section.
-  const auto* entries = static_cast<const ipc::RequestDesc*>(ring.entries);
-  return entries[head & (ring.capacity - 1)].slot;
 }
 
 }  // namespace snapfaas::guest

@@ -51,13 +51,6 @@ class Window {
   /// The whole slot `index`, or an empty span when index >= slot_count.
   [[nodiscard]] std::span<std::uint8_t> slot(std::uint32_t index) const noexcept;
 
-  /// True when the request ring's tail differs from its head (something to pop, or a corrupt index
-  /// that try_pop will report). Cheap; usable as a doorbell predicate.
-  [[nodiscard]] bool request_pending() const noexcept;
-  /// Slot field of the entry at the request ring's head (not popped), as the runner's WAIT returns
-  /// it. Unchecked value: the caller pops and validates.
-  [[nodiscard]] std::uint32_t peek_request_slot() const noexcept;
-
  private:
   Window(std::uint8_t* base, std::uint64_t size, const ipc::WindowLayout& layout) noexcept
       : base_(base), size_(size), layout_(layout) {}

@@ -3,9 +3,11 @@
 
 #include <spdlog/spdlog.h>
 
-#include <cerrno>
 #include <cstring>
+#include <string>
 #include <utility>
+
+#include "ipc/ipc_error.h"
 
 namespace snapfaas::runner::window {
 
@@ -13,61 +15,17 @@ namespace {
 constexpr std::uint64_t kWaitOffset = ipc::kPortWait - ipc::kPortFirst;
 constexpr std::uint64_t kResponseReadyOffset = ipc::kPortResponseReady - ipc::kPortFirst;
 constexpr std::uint64_t kSnapshotPointOffset = ipc::kPortSnapshotPoint - ipc::kPortFirst;
-
-constexpr std::int32_t result(ipc::ControlResult r) { return static_cast<std::int32_t>(r); }
 constexpr std::uint64_t kAgentFatalOffset = ipc::kPortAgentFatal - ipc::kPortFirst;
 constexpr std::uint32_t kOddAccessLogLimit = 32;
 constexpr std::size_t kMaxPendingReadyPings = 64;
 // Backstop for a park on the runner doorbell: the loop re-checks everything at least this often.
 constexpr auto kParkBackstop = std::chrono::seconds(1);
+
+constexpr std::int32_t result(ipc::ControlResult r) { return static_cast<std::int32_t>(r); }
 }  // namespace
 
-RequestPeek peek_request(const RingWindow& window) noexcept {
-  const ipc::WindowLayout& wl = window.layout();
-  const std::uint32_t capacity = wl.channel.ring_capacity;
-  const std::uint64_t ring_gpa = ipc::kWindowGpa + wl.request_ring;
-  const auto indices = window.memory().slice(ring_gpa, sizeof(ipc::RingIndices));
-  if (!indices) return {RequestPeek::Kind::kCorrupt, 0, "request ring indices outside the window"};
-  // SAFETY: the slice lies inside the window mapping; RingIndices sits at a page-aligned offset of
-  // the shared channel and holds plain uint64 counters (any bit pattern is a valid value).
-  auto* ri = reinterpret_cast<ipc::RingIndices*>(indices->data());
-  // head is the guest's (the ring's consumer), tail the supervisor's; both are untrusted here.
-  const std::uint64_t head = std::atomic_ref(ri->head).load(std::memory_order_acquire);
-  // Acquire pairs with the supervisor's release store of tail: the entry's bytes are visible.
-  const std::uint64_t tail = std::atomic_ref(ri->tail).load(std::memory_order_acquire);
-  if (head == tail) return {};
-  if (tail - head > capacity) {
-    return {RequestPeek::Kind::kCorrupt, 0,
-            "request ring head " + std::to_string(head) + " / tail " + std::to_string(tail) + " more than " +
-                std::to_string(capacity) + " apart"};
-  }
-  const std::uint64_t entry_gpa =
-      ring_gpa + ipc::kRingEntriesOffset + (head & (capacity - 1)) * sizeof(ipc::RequestDesc);
-  const std::optional<ipc::RequestDesc> desc = window.memory().read_obj<ipc::RequestDesc>(entry_gpa);
-  if (!desc) return {RequestPeek::Kind::kCorrupt, 0, "request ring entry outside the window"};
-  if (desc->slot >= wl.channel.slot_count) {
-    return {RequestPeek::Kind::kCorrupt, 0,
-            "request " + std::to_string(desc->request_id) + ": slot " + std::to_string(desc->slot) + " >= " +
-                std::to_string(wl.channel.slot_count) + " slots"};
-  }
-  if (desc->length > wl.channel.slot_size) {
-    return {RequestPeek::Kind::kCorrupt, 0,
-            "request " + std::to_string(desc->request_id) + ": length " + std::to_string(desc->length) +
-                " > slot size " + std::to_string(wl.channel.slot_size)};
-  }
-  return {RequestPeek::Kind::kReady, desc->slot, {}};
-}
-
-WindowPorts::WindowPorts(ipc::RunnerChannel& channel, const RingWindow& window, WindowHooks hooks,
-                         Clock::time_point created)
-    : channel_(channel), window_(window), hooks_(std::move(hooks)), created_(created) {
-  std::uint8_t* base = channel_.shm().data();
-  // SAFETY: the runner's own mapping of the validated channel (RunnerChannel::open checked the
-  // header against the object size): the control ring and the header page lie inside it.
-  control_indices_ = reinterpret_cast<ipc::RingIndices*>(base + channel_.layout().control_offset);
-  // SAFETY: as above; the supervisor DoorbellWord is at a fixed offset of the header page.
-  supervisor_bell_ = ipc::Doorbell(reinterpret_cast<ipc::DoorbellWord*>(base + ipc::kSupervisorDoorbellOffset));
-}
+WindowPorts::WindowPorts(ipc::RunnerChannel& channel, WindowHooks hooks, Clock::time_point created)
+    : channel_(channel), hooks_(std::move(hooks)), created_(created), requests_(channel.request_observer()) {}
 
 std::uint64_t WindowPorts::ns_since_created() const noexcept {
   const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - created_).count();
@@ -75,9 +33,8 @@ std::uint64_t WindowPorts::ns_since_created() const noexcept {
 }
 
 bool WindowPorts::control_readable() const noexcept {
-  // head is ours (RunnerChannel's consumer stores it); acquire on tail pairs with the supervisor's push.
-  return std::atomic_ref(control_indices_->tail).load(std::memory_order_acquire) !=
-         std::atomic_ref(control_indices_->head).load(std::memory_order_relaxed);
+  std::lock_guard lock(control_mutex_);  // the control ring's consumer state is shared by the draining threads
+  return channel_.control_readable();
 }
 
 void WindowPorts::reply(const ipc::ControlCommand& command, std::int32_t status, std::uint64_t value) noexcept {
@@ -159,18 +116,24 @@ std::uint32_t WindowPorts::wait_for_request() noexcept {
   if (first_wait_ns_.compare_exchange_strong(expected, ns_since_created(), std::memory_order_acq_rel)) {
     channel_.runner_doorbell().wake();  // the boot-phase control thread, parked on the same word, exits
   }
-  auto ready = [this] {
-    return stop_.load(std::memory_order_acquire) || control_readable() ||
-           peek_request(window_).kind != RequestPeek::Kind::kEmpty;
+  ipc::RingObserver requests = requests_;  // this vCPU thread's own copy (a guest may WAIT on several)
+  // Ready: something to drain or answer. An index error counts as ready: the loop reports it.
+  auto ready = [this, &requests] {
+    if (stop_.load(std::memory_order_acquire) || control_readable()) return true;
+    const ipc::Result<std::uint64_t> pending = requests.pending();
+    return !pending || *pending != 0;
   };
   for (;;) {
     drain_control();
     if (stop_.load(std::memory_order_acquire) || shutdown_.load(std::memory_order_acquire)) return ipc::kWaitShutdown;
-    RequestPeek peek = peek_request(window_);
-    if (peek.kind == RequestPeek::Kind::kReady) return peek.slot;
-    if (peek.kind == RequestPeek::Kind::kCorrupt) {
-      spdlog::error("ring window: WAIT: {}: stopping this VM", peek.error);
-      if (hooks_.stop) hooks_.stop(1, "ring window: " + peek.error);
+    const ipc::Result<std::uint64_t> pending = requests.pending();
+    if (pending && *pending != 0) return ipc::kWaitReady;
+    if (!pending) {
+      const std::string error = "WAIT: request ring head " + std::to_string(requests.last_head()) + " / tail " +
+                                std::to_string(requests.last_tail()) + " (capacity " +
+                                std::to_string(requests.capacity()) + "): " + ipc::to_string(pending.error());
+      spdlog::error("ring window: {}: stopping this VM", error);
+      if (hooks_.stop) hooks_.stop(1, "ring window: " + error);
       return ipc::kWaitShutdown;
     }
     ipc::WaitOptions options;
@@ -210,7 +173,7 @@ void WindowPorts::write(std::uint64_t offset, std::span<const std::uint8_t> data
   std::memcpy(&value, data.data(), sizeof value);
   switch (offset) {
     case kResponseReadyOffset:
-      supervisor_bell_.wake();
+      channel_.supervisor_doorbell().wake();
       break;
     case kSnapshotPointOffset:
       spdlog::info("ring window: guest snapshot point {} ({})", value,

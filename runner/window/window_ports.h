@@ -1,6 +1,7 @@
 // WindowPorts: the four port-I/O doorbells of the ring window (ipc/guest_abi.h) as a BusDevice on
 // [kPortFirst, kPortFirst + kPortCount). WAIT blocks inside the vCPU's exit (bounded spin on the
-// request ring, then a park on the runner doorbell) and drains control commands meanwhile.
+// request ring's entry count, then a park on the runner doorbell) and drains control commands
+// meanwhile; it never reads a ring entry.
 #pragma once
 
 #include <atomic>
@@ -15,8 +16,8 @@
 
 #include "ipc/channel.h"
 #include "ipc/doorbell.h"
+#include "ipc/guest_abi.h"
 #include "runner/devices/bus.h"
-#include "runner/window/ring_window.h"
 
 namespace snapfaas::runner::window {
 
@@ -32,25 +33,14 @@ struct WindowHooks {
   std::function<void(const ipc::ControlCommand& command)> on_load;
 };
 
-/// Outcome of peeking at the guest-consumed request ring.
-struct RequestPeek {
-  enum class Kind { kEmpty, kReady, kCorrupt } kind = Kind::kEmpty;
-  std::uint32_t slot = 0;  ///< kReady: validated slot of the entry at head
-  std::string error;       ///< kCorrupt: what was wrong
-};
-
-/// Reads the request ring through the window (bounds-checked, every guest-written value checked):
-/// the entry at head & (capacity - 1) only, slot < slot_count, length <= slot_size.
-[[nodiscard]] RequestPeek peek_request(const RingWindow& window) noexcept;
-
 class WindowPorts : public BusDevice {
  public:
   using Clock = std::chrono::steady_clock;
   /// How long WAIT polls the request ring before parking on the runner doorbell.
   static constexpr std::chrono::microseconds kWaitSpin{50};
 
-  /// `channel` and `window` must outlive this device. `created`: VM creation time (kPing values).
-  WindowPorts(ipc::RunnerChannel& channel, const RingWindow& window, WindowHooks hooks, Clock::time_point created);
+  /// `channel` must outlive this device. `created`: VM creation time (kPing values).
+  WindowPorts(ipc::RunnerChannel& channel, WindowHooks hooks, Clock::time_point created);
 
   void read(std::uint64_t offset, std::span<std::uint8_t> data) noexcept override;
   void write(std::uint64_t offset, std::span<const std::uint8_t> data) noexcept override;
@@ -74,7 +64,7 @@ class WindowPorts : public BusDevice {
   /// True once the guest issued its first WAIT.
   [[nodiscard]] bool guest_waited() const noexcept { return first_wait_ns_.load(std::memory_order_acquire) != 0; }
   [[nodiscard]] bool stopped() const noexcept { return stop_.load(std::memory_order_acquire); }
-  /// WAIT answers so far (slots and shutdowns), for tests and logs.
+  /// WAIT answers so far (kWaitReady and kWaitShutdown), for tests and logs.
   [[nodiscard]] std::uint64_t waits() const noexcept { return waits_.load(std::memory_order_relaxed); }
 
  private:
@@ -84,13 +74,11 @@ class WindowPorts : public BusDevice {
   void odd_access(const char* what, std::uint64_t offset, std::size_t size) noexcept;
 
   ipc::RunnerChannel& channel_;
-  const RingWindow& window_;
   WindowHooks hooks_;
   Clock::time_point created_;
-  ipc::RingIndices* control_indices_ = nullptr;  // the runner's own view of the control ring
-  ipc::Doorbell supervisor_bell_;                // RESPONSE_READY wakes it
+  ipc::RingObserver requests_;  // the guest-consumed request ring; copied per WAIT (one per thread)
 
-  std::mutex control_mutex_;                          // control ring consumer + reply ring producer
+  mutable std::mutex control_mutex_;                  // control ring consumer + reply ring producer
   std::vector<std::uint64_t> pending_ready_pings_;    // guarded by control_mutex_
   std::atomic<bool> shutdown_{false};                 // kShutdown received
   std::atomic<bool> stop_{false};                     // VM stopping

@@ -26,7 +26,7 @@ WindowService::WindowService(std::string_view channel_name, Vmm& vmm, WindowPort
   if (options_.serve_loads) {
     hooks.on_load = [loads = loads_](const ipc::ControlCommand& command) { loads->push(command); };
   }
-  ports_ = std::make_shared<WindowPorts>(channel_, window_, std::move(hooks), created);
+  ports_ = std::make_shared<WindowPorts>(channel_, std::move(hooks), created);
   if (options_.serve_loads) ports_->mark_runner_ready();
   vmm_.pio().insert(ports_, ipc::kPortFirst, ipc::kPortCount);
   vmm_.add_stop_hook([ports = ports_, loads = loads_] {

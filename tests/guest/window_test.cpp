@@ -46,8 +46,12 @@ TEST_CASE("channel-region mode aliases the channel's rings and slots, not its co
   const std::string payload = "{\"a\":1}";
   auto slot = channel.send_copy(77, {reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()});
   REQUIRE(slot.has_value());
-  CHECK(window.request_pending());
-  CHECK(window.peek_request_slot() == *slot);
+  ipc::RingConsumer<ipc::RequestDesc> requests(window.request_ring());
+  CHECK(requests.readable());
+  ipc::Result<ipc::RequestDesc> entry = requests.try_pop();
+  REQUIRE(entry.has_value());
+  CHECK(entry->slot == *slot);
+  CHECK(entry->request_id == 77);
   CHECK(std::memcmp(window.slot(*slot).data(), payload.data(), payload.size()) == 0);
 
   // Every byte of the window belongs to the header page or to [request_offset, total): the page
@@ -78,7 +82,7 @@ TEST_CASE("contiguous mode (the guest's /dev/mem path) at a page-aligned offset;
     CHECK(window.slot(2)[0] == 0xAB);
     CHECK(window.slot(2)[4095] == 0xAB);
     CHECK(window.slot(1)[0] == 0);
-    CHECK_FALSE(window.request_pending());
+    CHECK_FALSE(ipc::RingConsumer<ipc::RequestDesc>(window.request_ring()).readable());
     // The header page is mapped read-only: a write faults (in a child, so the test survives it).
     const pid_t pid = ::fork();
     if (pid == 0) {

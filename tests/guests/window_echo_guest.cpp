@@ -6,6 +6,8 @@
 //   WINDOW_SPIN_CYCLES: TSC cycles to poll before WAIT (0: park at once).
 // A request whose payload starts with {"hostile" turns the guest hostile: it pushes its response
 // ring tail far past anything valid and rings RESPONSE_READY (tests: only its VM may suffer).
+// One starting with {"scribble" writes garbage into the response ring's head (the supervisor's
+// index), rings RESPONSE_READY and never answers (tests: the supervisor still sleeps).
 // Before its first WAIT it writes SNAPSHOT_POINT 1 (base) once: firerunner --dump_dir saves a
 // snapshot there; without it the write is a no-op. After the point the window is read again: a
 // restored copy runs under another runner's channel, whose layout may differ.
@@ -37,13 +39,14 @@ std::uint64_t poll_tail(const Window& w, std::uint64_t head) {
   return tail;
 }
 
-bool hostile_request(const Window& w, const RequestDesc& d) {
-  static constexpr char kTrigger[] = "{\"hostile\"";
-  constexpr std::uint32_t n = sizeof kTrigger - 1;
+// True when request `d` is valid and its payload starts with `prefix`.
+template <std::size_t N>
+bool request_starts_with(const Window& w, const RequestDesc& d, const char (&prefix)[N]) {
+  constexpr std::uint32_t n = N - 1;
   if (d.slot >= w.layout.channel.slot_count || d.length < n || d.length > w.layout.channel.slot_size) return false;
   const std::uint8_t* slot = w.slots + static_cast<std::uint64_t>(d.slot) * w.layout.channel.slot_size;
   for (std::uint32_t i = 0; i < n; ++i) {
-    if (slot[i] != static_cast<std::uint8_t>(kTrigger[i])) return false;
+    if (slot[i] != static_cast<std::uint8_t>(prefix[i])) return false;
   }
   return true;
 }
@@ -86,9 +89,9 @@ extern "C" int guest_main(std::uint64_t, std::uint32_t vcpu, std::uint32_t) {
   for (;;) {
     std::uint64_t tail = poll_tail(w, head);
     if (tail == head) {
-      const std::uint32_t answer_slot = port_in32(kPortWait);
-      if (answer_slot == kWaitShutdown) return 0;
-      if (answer_slot >= w.layout.channel.slot_count) {
+      const std::uint32_t answer = port_in32(kPortWait);
+      if (answer == kWaitShutdown) return 0;
+      if (answer != kWaitReady) {
         port_out32(kPortAgentFatal, static_cast<std::uint32_t>(AgentFatal::kBadWaitAnswer));
         return static_cast<int>(AgentFatal::kBadWaitAnswer);
       }
@@ -101,8 +104,15 @@ extern "C" int guest_main(std::uint64_t, std::uint32_t vcpu, std::uint32_t) {
     while (head != tail) {
       RequestDesc d = w.request_entries[head & (cap - 1)];
       __atomic_store_n(&w.requests->head, ++head, __ATOMIC_RELEASE);  // entry copied: give it back
-      if (hostile_request(w, d)) {
+      if (request_starts_with(w, d, "{\"hostile\"")) {
         __atomic_store_n(&w.responses->tail, resp_tail + 0x10000, __ATOMIC_RELEASE);  // garbage index
+        port_out32(kPortResponseReady, 0);
+        continue;
+      }
+      if (request_starts_with(w, d, "{\"scribble\"")) {
+        // The response ring's head is the supervisor's (its consumer): write garbage there and
+        // ring, but never answer. Only the supervisor's private head may decide it has work.
+        __atomic_store_n(&w.responses->head, resp_tail + 0x5c5c5c5c5cULL, __ATOMIC_RELEASE);
         port_out32(kPortResponseReady, 0);
         continue;
       }

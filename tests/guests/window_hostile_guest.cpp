@@ -6,8 +6,9 @@
 //   then WAITs for one request and answers it with garbage responses: wrong request id, slot
 //   9999, length > slot size, then moves the response tail far ahead (the supervisor must reject
 //   each with a clear error), and finally (HOSTILE_FINAL):
-//   1: request ring head beyond tail, 2: request entry slot 9999, 3: request entry length > slot
-//   → WAIT: the runner stops the VM (exit 1) without reading outside the window.
+//   1: request ring head beyond tail, 2: request ring tail (the supervisor's) forged more than
+//   capacity ahead, 3: head moved more than capacity behind the tail
+//   → WAIT: the runner, which only counts entries (it never reads one), stops the VM (exit 1).
 #include "tests/guests/window_guest.h"
 
 #ifndef HOSTILE_FINAL
@@ -48,8 +49,8 @@ extern "C" int guest_main(std::uint64_t, std::uint32_t vcpu, std::uint32_t) {
   // 3. One request, answered with garbage.
   std::uint64_t head = __atomic_load_n(&w.requests->head, __ATOMIC_RELAXED);
   std::uint64_t resp_tail = __atomic_load_n(&w.responses->tail, __ATOMIC_RELAXED);
-  std::uint32_t slot = port_in32(kPortWait);
-  if (slot == kWaitShutdown) return 0;
+  std::uint32_t answer = port_in32(kPortWait);
+  if (answer == kWaitShutdown) return 0;
   const RequestDesc d = w.request_entries[head & (cap - 1)];
   __atomic_store_n(&w.requests->head, ++head, __ATOMIC_RELEASE);
   push_response(&w, &resp_tail, {d.request_id + 1, d.slot, 0, 0, 0});                     // wrong id
@@ -65,14 +66,12 @@ extern "C" int guest_main(std::uint64_t, std::uint32_t vcpu, std::uint32_t) {
   const std::uint64_t tail = __atomic_load_n(&w.requests->tail, __ATOMIC_ACQUIRE);
 #if HOSTILE_FINAL == 1
   __atomic_store_n(&w.requests->head, tail + 5, __ATOMIC_RELEASE);
+#elif HOSTILE_FINAL == 2
+  __atomic_store_n(&w.requests->tail, tail + cap + 1, __ATOMIC_RELEASE);
 #else
-  RequestDesc* e = &w.request_entries[tail & (cap - 1)];
-  e->request_id = 666;
-  e->slot = HOSTILE_FINAL == 2 ? 9999 : 0;
-  e->length = HOSTILE_FINAL == 2 ? 0 : 0xfffffff0u;
-  __atomic_store_n(&w.requests->tail, tail + 1, __ATOMIC_RELEASE);
+  __atomic_store_n(&w.requests->head, tail - cap - 7, __ATOMIC_RELEASE);
 #endif
-  slot = port_in32(kPortWait);
-  report(slot == kWaitShutdown ? 3 : 0);  // after the runner refused: the VM is stopping
+  answer = port_in32(kPortWait);
+  report(answer == kWaitShutdown ? 3 : 0);  // after the runner refused: the VM is stopping
   for (;;) cpu_relax();
 }

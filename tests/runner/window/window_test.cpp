@@ -161,9 +161,9 @@ TEST_CASE("hostile ring-3 guest: garbage in its window stops only that VM, no si
     const char* runner_error;
   };
   const Variant variants[] = {
-      {"guest_window_hostile1", "more than"},     // request ring head beyond tail
-      {"guest_window_hostile2", "slot 9999"},     // request entry slot out of range
-      {"guest_window_hostile3", "> slot size"},  // request entry length > slot size
+      {"guest_window_hostile1", "moved a ring index backwards"},  // request ring head beyond tail
+      {"guest_window_hostile2", "more than capacity ahead"},      // request ring tail forged far ahead
+      {"guest_window_hostile3", "more than capacity ahead"},      // head far behind the tail
   };
   for (const Variant& v : variants) {
     CAPTURE(v.guest);
