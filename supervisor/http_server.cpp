@@ -485,7 +485,7 @@ void HttpServer::stop_accepting() noexcept {
   });
 }
 
-void HttpServer::drain(std::chrono::milliseconds grace) noexcept {
+void HttpServer::drain(std::chrono::milliseconds grace, const std::atomic<bool>* abort) noexcept {
   Impl& s = *impl_;
   if (!s.running) return;
   s.running = false;
@@ -500,7 +500,8 @@ void HttpServer::drain(std::chrono::milliseconds grace) noexcept {
   for (auto& session : sessions) session->close_if_idle();
   sessions.clear();
   const auto until = Clock::now() + grace;
-  while (s.open.load(std::memory_order_relaxed) > 0 && Clock::now() < until) {
+  while (s.open.load(std::memory_order_relaxed) > 0 && Clock::now() < until &&
+         (abort == nullptr || !abort->load(std::memory_order_relaxed))) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   if (s.open.load(std::memory_order_relaxed) > 0) {

@@ -7,6 +7,7 @@
 // loses its answer.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -59,8 +60,8 @@ class HttpServer {
   /// Closes the listening socket; responses from now on say Connection: close. Any thread.
   void stop_accepting() noexcept;
   /// After the event loop ended: closes idle connections, lets answers in flight be written for
-  /// up to `grace`, then closes the rest and joins the threads.
-  void drain(std::chrono::milliseconds grace) noexcept;
+  /// up to `grace` (cut short when `abort` becomes true), then closes the rest and joins the threads.
+  void drain(std::chrono::milliseconds grace, const std::atomic<bool>* abort = nullptr) noexcept;
   [[nodiscard]] HttpCounters counters() const noexcept;
 
   struct Impl;

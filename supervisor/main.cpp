@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
   JailOptions jail;
   std::string listen;
   HttpOptions http;
-  unsigned drain_timeout_ms = 5'000;
+  unsigned drain_timeout_ms = 5'000, loop_spin_us = 50;
   CLI::App app{"snapfaas-supervisor: serve functions in pre-spawned runners: replay a workload, serve HTTP, or both"};
   app.add_option("--config", config_path, "controller YAML")->required();
   app.add_option("--mem", mem, "memory budget for VMs, MiB")->required();
@@ -82,6 +82,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--access_log_files", http.access_log_files, "rotated access logs kept")->capture_default_str();
   app.add_option("--drain_timeout", drain_timeout_ms, "after SIGTERM, wait this long for requests in flight, ms")
+      ->capture_default_str();
+  app.add_option("--loop_spin", loop_spin_us, "the event loop polls this long before it parks (adaptive), us")
       ->capture_default_str();
   app.add_option("--output", output, "result lines (default stdout)");
   app.add_option("--stats", stats_file, "stats JSON written at exit");
@@ -198,6 +200,7 @@ int main(int argc, char** argv) {
     options.prespawn = !spawn_on_demand;
     options.start_timeout = std::chrono::milliseconds(start_timeout_ms);
     options.drain_timeout = std::chrono::milliseconds(drain_timeout_ms);
+    options.loop_spin = std::chrono::microseconds(loop_spin_us);
     options.stats_name = snapfaas::ipc::stats_object_name(::getpid());
     jail.enabled = !no_jail;
     Jailer jailer(jail);
@@ -232,8 +235,7 @@ int main(int argc, char** argv) {
     pool.run(source, stats, [&](const RequestRecord& r) { out << to_json(r).dump() << '\n'; }, g_stop, &g_abort);
     if (server) {
       http_source.discard();  // left only after a second signal
-      server->drain(g_abort.load(std::memory_order_relaxed) ? std::chrono::milliseconds(0)
-                                                             : std::chrono::milliseconds(drain_timeout_ms));
+      server->drain(std::chrono::milliseconds(drain_timeout_ms), &g_abort);  // answers in flight are written
       server.reset();
     }
     out.flush();

@@ -45,7 +45,8 @@ RunnerPool::RunnerPool(PoolOptions options, std::vector<FunctionConfig> function
       launch_{options_.runner_binary, options_.runner_args, options_.read_only},
       functions_(std::move(functions)),
       jailer_(jailer),
-      scheduler_(options_.scheduler, functions_) {
+      scheduler_(options_.scheduler, functions_),
+      spin_(options_.loop_spin) {
   for (std::uint32_t i = 0; i < functions_.size(); ++i) function_index_[functions_[i].name] = i;
   for (std::uint32_t i = 0; i < options_.scheduler.runners; ++i) runners_.emplace_back(i);
   if (!options_.stats_name.empty()) {
@@ -365,7 +366,7 @@ void RunnerPool::wait_for_event(Clock::time_point until) {
                std::any_of(runners_.begin(), runners_.end(),
                            [](const RunnerProcess& r) { return awaits_runner(r) && r.readable(); });
       },
-      until);  // kTimedOut: the loop re-checks its timers
+      until, &spin_);  // kTimedOut: the loop re-checks its timers
 }
 
 void RunnerPool::run(const std::vector<WorkloadRequest>& workload, RunStats& stats, const ResultSink& sink,
@@ -405,7 +406,7 @@ void RunnerPool::run(RequestSource& source, RunStats& stats, const ResultSink& s
     progress |= check_timers(now, wake);
     if (now >= scheduler_.next_expiry()) apply(scheduler_.tick(now));
     wake = std::min(wake, scheduler_.next_expiry());
-    if (now - last_reap >= std::chrono::milliseconds(1) || !progress) {
+    if (now - last_reap >= std::chrono::milliseconds(1)) {  // a dead runner never rings: parks last <= 1 ms
       reap();
       last_reap = now;
     }

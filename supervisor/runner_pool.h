@@ -37,6 +37,9 @@ struct PoolOptions {
   bool prespawn = true;                   ///< false: spawn a runner only when a cold start needs it
   std::chrono::milliseconds start_timeout{10'000};
   std::chrono::milliseconds drain_timeout{5'000};
+  /// Before parking, the loop polls this long for a response or a request (adaptive: not while
+  /// spins keep failing): a busy loop then needs no wake-up and its guests no RESPONSE_READY exit.
+  std::chrono::microseconds loop_spin{50};
   std::string stats_name;                 ///< shm stats block name ("" = none)
 };
 
@@ -104,6 +107,7 @@ class RunnerPool {
   std::deque<RunnerProcess> runners_;
   std::optional<ipc::StatsWriter> stats_block_;
   std::uint32_t start_failures_ = 0;
+  ipc::AdaptiveSpin spin_;
 
   // Per-run state.
   RunStats* stats_ = nullptr;
