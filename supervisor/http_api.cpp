@@ -18,17 +18,19 @@ constexpr std::string_view kAgentOk = R"({"ok":true,"result":)";
 unsigned http_status(RequestOutcome outcome) noexcept {
   switch (outcome) {
     case RequestOutcome::kOk: return 200;
+    case RequestOutcome::kBadRequest: return 400;
     case RequestOutcome::kUnknownFunction: return 404;
     case RequestOutcome::kRequestTooLarge: return 413;
     case RequestOutcome::kNoCapacity: return 429;
     case RequestOutcome::kFunctionError:
     case RequestOutcome::kFunctionExited:
     case RequestOutcome::kOutOfMemory:
-    case RequestOutcome::kResponseTooLarge: return 502;
+    case RequestOutcome::kResponseTooLarge:
+    case RequestOutcome::kBadResponse: return 502;
     case RequestOutcome::kFunctionUnhealthy:
-    case RequestOutcome::kDraining: return 503;
+    case RequestOutcome::kShutdown: return 503;
     case RequestOutcome::kTimeout: return 504;
-    case RequestOutcome::kInternal: return 500;
+    case RequestOutcome::kRunnerFailed: return 500;
   }
   return 500;
 }

@@ -30,9 +30,11 @@ struct HttpReply {
   std::uint64_t latency_us = 0;
 };
 
-/// The HTTP status of an outcome: 200 ok; 404 unknown_function; 413 request_too_large; 429
-/// no_capacity; 502 function_error, function_exited, out_of_memory, response_too_large; 503
-/// function_unhealthy, draining; 504 timeout; 500 internal_error.
+/// The HTTP status of an outcome (the table; ipc/error_type.h's http_status but for
+/// no_capacity): 200 ok; 400 bad_request; 404 unknown_function; 413 request_too_large; 429
+/// no_capacity (with Retry-After); 502 function_error, function_exited, out_of_memory,
+/// response_too_large, bad_response; 503 function_unhealthy, shutdown (draining; Retry-After);
+/// 504 timeout; 500 runner_failed.
 [[nodiscard]] unsigned http_status(RequestOutcome outcome) noexcept;
 
 /// The error body: {"error": {"type": TYPE, "message": MESSAGE[, "function": DETAIL]}, "request_id": ID}.

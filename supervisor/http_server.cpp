@@ -261,7 +261,7 @@ class Session : public std::enable_shared_from_this<Session> {
     phase_ = Phase::kInvoking;
     if (server_.draining.load(std::memory_order_acquire) || !server_.source.push(std::move(invocation))) {
       server_.refused_draining.fetch_add(1, std::memory_order_relaxed);
-      reply(error_reply(503, "draining", "the supervisor is shutting down", request_id_), true);
+      reply(error_reply(503, "shutdown", "the supervisor is draining: it takes no new requests", request_id_), true);
     }
   }
 

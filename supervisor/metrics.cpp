@@ -166,7 +166,7 @@ std::string render_metrics(const ipc::StatsReader& stats, const HttpCounters& ht
   const std::pair<std::string_view, std::uint64_t> rejected[] = {
       {"connection_cap", http.refused_connection_cap}, {"bad_request", http.bad_request},
       {"header_too_large", http.header_too_large},     {"request_too_large", http.request_too_large},
-      {"timeout", http.timed_out},                     {"draining", http.draining}};
+      {"timeout", http.timed_out},                     {"shutdown", http.draining}};
   for (const auto& [reason, n] : rejected) w.sample("snapfaas_http_rejected_total", {"reason", reason}, static_cast<double>(n));
   return w.take();
 }

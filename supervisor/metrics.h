@@ -21,7 +21,7 @@ struct HttpCounters {
   std::uint64_t header_too_large = 0;        ///< 431
   std::uint64_t request_too_large = 0;       ///< body past the limit: 413
   std::uint64_t timed_out = 0;               ///< a request not received in time (slow client): closed
-  std::uint64_t draining = 0;                ///< refused while draining: 503
+  std::uint64_t draining = 0;                ///< refused while draining (shutdown): 503
 };
 
 /// The exposition text. Series: snapfaas_requests_total{function,outcome},

@@ -5,8 +5,9 @@ namespace snapfaas::supervisor {
 namespace {
 
 constexpr std::string_view kNames[kRequestOutcomeCount] = {
-    "ok",      "function_error",     "function_exited", "out_of_memory",    "response_too_large", "request_too_large",
-    "timeout", "function_unhealthy", "no_capacity",     "unknown_function", "draining",           "internal_error"};
+    "ok",          "function_error",   "function_exited", "out_of_memory", "response_too_large",
+    "request_too_large", "timeout",    "function_unhealthy", "no_capacity", "unknown_function",
+    "bad_request", "bad_response",     "runner_failed",   "shutdown"};
 
 [[nodiscard]] bool starts_with(std::string_view text, std::string_view prefix) noexcept {
   return text.substr(0, prefix.size()) == prefix;
@@ -16,7 +17,7 @@ constexpr std::string_view kNames[kRequestOutcomeCount] = {
 
 std::string_view outcome_name(RequestOutcome outcome) noexcept {
   const auto i = static_cast<std::uint32_t>(outcome);
-  return i < kRequestOutcomeCount ? kNames[i] : "internal_error";
+  return i < kRequestOutcomeCount ? kNames[i] : "runner_failed";
 }
 
 std::vector<std::string> outcome_names() { return {std::begin(kNames), std::end(kNames)}; }
@@ -27,10 +28,10 @@ RequestOutcome outcome_of(const RequestRecord& record) noexcept {
   const std::string_view error = record.error;
   if (starts_with(error, "unknown function")) return RequestOutcome::kUnknownFunction;
   if (starts_with(error, "deadline exceeded")) return RequestOutcome::kTimeout;
-  if (starts_with(error, "handler error") || starts_with(error, "bad response")) return RequestOutcome::kFunctionError;
-  if (starts_with(error, "runner died")) return RequestOutcome::kFunctionExited;
-  if (starts_with(error, "shutdown before completion")) return RequestOutcome::kDraining;
-  return RequestOutcome::kInternal;  // runner start, restore, control ring, request not sent
+  if (starts_with(error, "handler error")) return RequestOutcome::kFunctionError;
+  if (starts_with(error, "bad response")) return RequestOutcome::kBadResponse;
+  if (starts_with(error, "shutdown before completion")) return RequestOutcome::kShutdown;
+  return RequestOutcome::kRunnerFailed;  // runner died, did not start, restore failed, request not sent
 }
 
 }  // namespace snapfaas::supervisor

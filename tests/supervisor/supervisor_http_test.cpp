@@ -75,7 +75,7 @@ TEST_CASE("service mode: invoke cold then warm, headers, every status, /function
   check_error(r, 405, "method_not_allowed");
   CHECK(r->header("Allow") == "POST");
   r = c.post("/invoke/a", R"({"hostile":1})");  // the guest corrupts its ring: 502, the VM discarded
-  check_error(r, 502, "function_error");
+  check_error(r, 502, "bad_response");
   CHECK(r->header("X-SnapFaaS-Start") != "");
   r = c.post("/invoke/b", R"({"b":1})");
   REQUIRE(r);
@@ -112,7 +112,7 @@ TEST_CASE("service mode: invoke cold then warm, headers, every status, /function
   const std::string m = s.metrics();
   INFO(m.substr(0, 3000));
   CHECK(metric(m, R"(snapfaas_requests_total{function="a",outcome="ok"})") == 4);
-  CHECK(metric(m, R"(snapfaas_requests_total{function="a",outcome="function_error"})") == 1);
+  CHECK(metric(m, R"(snapfaas_requests_total{function="a",outcome="bad_response"})") == 1);
   CHECK(metric(m, R"(snapfaas_requests_total{function="b",outcome="ok"})") == 1);
   CHECK(metric(m, R"(snapfaas_unattributed_requests_total{outcome="unknown_function"})") == 1);
   CHECK(metric(m, R"(snapfaas_request_starts_total{function="a",start="cold"})") >= 1);
@@ -249,7 +249,7 @@ TEST_CASE("SIGTERM drains: no new connections, 503 on open ones, answers in flig
   CHECK(r->status == 503);
   CHECK(json::parse(r->body)["status"] == "draining");
   r = idle2.post("/invoke/a", "{}");
-  check_error(r, 503, "draining");
+  check_error(r, 503, "shutdown");
   CHECK(r->header("Retry-After") == "1");
   CHECK_FALSE(r->keep_alive);
   r = busy.read_reply();  // the request in flight is still answered
