@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <mutex>
 #include <optional>
@@ -61,6 +62,7 @@ struct HttpServer::Impl {
   // Counters: relaxed atomics, read by /metrics (no ordering with anything else is needed).
   std::atomic<std::uint64_t> open{0}, accepted{0}, refused_cap{0}, bad_request{0}, header_too_large{0},
       request_too_large{0}, timed_out{0}, refused_draining{0}, next_id{0};
+  std::array<std::atomic<std::uint64_t>, kHttpCodes.size()> responses{};
   std::atomic<bool> draining{false};  // release store by stop_accepting; acquire loads by sessions
 
   std::mutex sessions_mutex;
@@ -284,6 +286,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_write(beast::error_code ec, std::size_t bytes) {
+    if (!ec) server_.responses[http_code_index(reply_.status)].fetch_add(1, std::memory_order_relaxed);
     log(bytes);
     if (ec) return close();  // the client went away: its answer is dropped
     if (!response_.keep_alive()) return linger_close();
@@ -410,10 +413,13 @@ void HttpServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
 }
 
 HttpCounters HttpServer::Impl::counters(const Impl& s) noexcept {
-  return {s.open.load(std::memory_order_relaxed),           s.accepted.load(std::memory_order_relaxed),
-          s.refused_cap.load(std::memory_order_relaxed),    s.bad_request.load(std::memory_order_relaxed),
-          s.header_too_large.load(std::memory_order_relaxed), s.request_too_large.load(std::memory_order_relaxed),
-          s.timed_out.load(std::memory_order_relaxed),      s.refused_draining.load(std::memory_order_relaxed)};
+  HttpCounters c{s.open.load(std::memory_order_relaxed),           s.accepted.load(std::memory_order_relaxed),
+                 s.refused_cap.load(std::memory_order_relaxed),    s.bad_request.load(std::memory_order_relaxed),
+                 s.header_too_large.load(std::memory_order_relaxed), s.request_too_large.load(std::memory_order_relaxed),
+                 s.timed_out.load(std::memory_order_relaxed),      s.refused_draining.load(std::memory_order_relaxed),
+                 {}};
+  for (std::size_t i = 0; i < c.responses.size(); ++i) c.responses[i] = s.responses[i].load(std::memory_order_relaxed);
+  return c;
 }
 
 HttpServer::HttpServer(HttpOptions options, HttpSource& source, std::vector<FunctionConfig> functions,

@@ -168,6 +168,11 @@ std::string render_metrics(const ipc::StatsReader& stats, const HttpCounters& ht
       {"header_too_large", http.header_too_large},     {"request_too_large", http.request_too_large},
       {"timeout", http.timed_out},                     {"shutdown", http.draining}};
   for (const auto& [reason, n] : rejected) w.sample("snapfaas_http_rejected_total", {"reason", reason}, static_cast<double>(n));
+  w.family("snapfaas_http_responses_total", "counter", "HTTP responses written, by status code (other: any other).");
+  for (std::size_t i = 0; i < kHttpCodes.size(); ++i) {
+    const std::string code = kHttpCodes[i] == 0 ? "other" : std::to_string(kHttpCodes[i]);
+    w.sample("snapfaas_http_responses_total", {"code", code}, static_cast<double>(http.responses[i]));
+  }
   return w.take();
 }
 

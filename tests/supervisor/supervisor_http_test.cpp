@@ -132,6 +132,11 @@ TEST_CASE("service mode: invoke cold then warm, headers, every status, /function
   CHECK(metric(m, "snapfaas_draining") == 0);
   CHECK(metric(m, "snapfaas_http_connections") >= 1);
   CHECK(metric(m, R"(snapfaas_http_rejected_total{reason="request_too_large"})") == 1);
+  CHECK(metric(m, R"(snapfaas_http_responses_total{code="200"})") >= 6);  // 5 invocations, /functions, /healthz
+  CHECK(metric(m, R"(snapfaas_http_responses_total{code="404"})") == 2);
+  CHECK(metric(m, R"(snapfaas_http_responses_total{code="405"})") == 1);
+  CHECK(metric(m, R"(snapfaas_http_responses_total{code="413"})") == 1);
+  CHECK(metric(m, R"(snapfaas_http_responses_total{code="502"})") == 1);
 
   // snapfaas-stat reads the same block: the same counts.
   const std::string out = (s.env.dir / "stat.json").string();
