@@ -1,6 +1,8 @@
 // HttpServer: Beast sessions, the acceptor, limits, drain (see http_server.h). One Session per
-// connection, on its own strand; it reads one request at a time (head, then body), answers it,
-// and only then reads the next (HTTP/1.1 keep-alive, pipelined requests answered in order).
+// connection (on its own strand when there are several HTTP threads); it reads one request at a
+// time (head, then body), answers it, and only then reads the next (HTTP/1.1 keep-alive, pipelined
+// requests answered in order). Timeouts are deadlines a session sets as it changes phase; one
+// sweep timer closes the sessions past theirs (no timer operation per read or write).
 #include "supervisor/http_server.h"
 
 #include <boost/asio/dispatch.hpp>
@@ -46,6 +48,8 @@ struct HttpServer::Impl {
   Impl(HttpOptions o, HttpSource& s, std::vector<FunctionConfig> f, const ipc::StatsReader& st)
       : options(std::move(o)), source(s), functions(std::move(f)), stats(st) {}
 
+  void serve();
+  void sweep();
   void do_accept();
   void on_accept(beast::error_code ec, tcp::socket socket);
   void refuse(tcp::socket& socket) noexcept;
@@ -72,6 +76,7 @@ struct HttpServer::Impl {
   net::io_context ioc;
   tcp::acceptor acceptor{net::make_strand(ioc)};
   net::steady_timer accept_retry{acceptor.get_executor()};
+  net::steady_timer sweep_timer{acceptor.get_executor()};
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   std::vector<std::thread> threads;
   std::uint16_t port = 0;
@@ -96,9 +101,9 @@ namespace {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(HttpServer::Impl& server, tcp::socket&& socket) : server_(server), stream_(std::move(socket)) {
+  Session(HttpServer::Impl& server, tcp::socket&& socket) : server_(server), socket_(std::move(socket)) {
     beast::error_code ec;
-    const auto remote = stream_.socket().remote_endpoint(ec);
+    const auto remote = socket_.remote_endpoint(ec);
     remote_ = ec ? "-" : remote.address().to_string() + ":" + std::to_string(remote.port());
   }
   Session(const Session&) = delete;
@@ -116,12 +121,22 @@ class Session : public std::enable_shared_from_this<Session> {
       const std::lock_guard lock(server_.sessions_mutex);
       server_.sessions.emplace(this, weak_from_this());
     }
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_idle(); });
+    net::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->read_idle(); });
+  }
+
+  /// The sweep (any thread): past its deadline? Then close it on its own executor.
+  void check_deadline(Clock::time_point now) {
+    if (now.time_since_epoch().count() < deadline_.load(std::memory_order_relaxed)) return;
+    net::post(socket_.get_executor(), [self = shared_from_this()] {
+      if (Clock::now().time_since_epoch().count() < self->deadline_.load(std::memory_order_relaxed)) return;
+      if (self->phase_ == Phase::kReading) self->server_.timed_out.fetch_add(1, std::memory_order_relaxed);
+      self->close();  // pending operations end with operation_aborted: no answer
+    });
   }
 
   /// Drain: a connection waiting for its next request is closed; one mid-request finishes it.
   void close_if_idle() {
-    net::post(stream_.get_executor(), [self = shared_from_this()] {
+    net::post(socket_.get_executor(), [self = shared_from_this()] {
       if (self->phase_ == Phase::kIdle) self->close();
     });
   }
@@ -129,13 +144,19 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   enum class Phase { kIdle, kReading, kInvoking, kWriting, kClosed };
 
+  // Written on this session's executor (relaxed: the sweep only compares it, then re-checks here).
+  void set_deadline(std::chrono::milliseconds in) noexcept {
+    deadline_.store((Clock::now() + in).time_since_epoch().count(), std::memory_order_relaxed);
+  }
+  void clear_deadline() noexcept { deadline_.store(Clock::time_point::max().time_since_epoch().count(), std::memory_order_relaxed); }
+
   // Waits for a request's first byte under the idle timeout (keep-alive), unless some are buffered.
   void read_idle() {
     phase_ = Phase::kIdle;
     if (server_.draining.load(std::memory_order_acquire)) return close();
     if (buffer_.size() > 0) return read_head();
-    stream_.expires_after(server_.options.idle_timeout);
-    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+    set_deadline(server_.options.idle_timeout);
+    socket_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
       if (ec) return self->close();  // closed, reset, idle timeout, drain
       self->buffer_.commit(n);
       self->read_head();
@@ -149,8 +170,8 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->header_limit(server_.options.header_limit);
     parser_->body_limit(server_.options.body_limit);
-    stream_.expires_after(server_.options.request_timeout);
-    http::async_read_header(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_head, shared_from_this()));
+    set_deadline(server_.options.request_timeout);
+    http::async_read_header(socket_, buffer_, *parser_, beast::bind_front_handler(&Session::on_head, shared_from_this()));
   }
 
   void on_head(beast::error_code ec, std::size_t) {
@@ -173,7 +194,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (parser_->is_done()) return dispatch();
     if (beast::iequals(req[http::field::expect], "100-continue")) {  // curl sends it for bodies > 1 KiB
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      return net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
+      return net::async_write(socket_, net::buffer(kContinue.data(), kContinue.size()),
                               [self = shared_from_this()](beast::error_code wec, std::size_t) {
                                 if (wec) return self->close();
                                 self->read_body();
@@ -183,17 +204,14 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void read_body() {
-    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    http::async_read(socket_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
       if (ec) return self->on_read_error(ec);
       self->dispatch();
     });
   }
 
   void on_read_error(const beast::error_code& ec) {
-    if (ec == beast::error::timeout) {
-      server_.timed_out.fetch_add(1, std::memory_order_relaxed);  // a slow client: closed, no answer
-      return close();
-    }
+    // Closed by the sweep (a slow client: counted there), by the client, or broken: no answer.
     if (ec == http::error::end_of_stream || ec == http::error::partial_message || !is_http_error(ec)) return close();
     if (request_id_.empty()) request_id_ = server_.new_request_id();
     if (method_.empty()) method_ = "-";
@@ -213,7 +231,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void dispatch() {
-    stream_.expires_never();
+    clear_deadline();
     http::request<http::string_body> req = parser_->release();
     parser_.reset();
     std::string_view path = target_;
@@ -256,7 +274,7 @@ class Session : public std::enable_shared_from_this<Session> {
       std::string response = std::move(record.response);
       RequestRecord copy = record;
       copy.response = std::move(response);
-      net::post(self->stream_.get_executor(), [self, copy = std::move(copy)]() mutable {
+      net::post(self->socket_.get_executor(), [self, copy = std::move(copy)]() mutable {
         self->reply(invoke_reply(copy, self->request_id_));
       });
     };
@@ -281,8 +299,8 @@ class Session : public std::enable_shared_from_this<Session> {
     response_.keep_alive(keep_alive_ && !close_after && !server_.draining.load(std::memory_order_acquire));
     response_.prepare_payload();
     phase_ = Phase::kWriting;
-    stream_.expires_after(server_.options.write_timeout);
-    http::async_write(stream_, response_, beast::bind_front_handler(&Session::on_write, shared_from_this()));
+    set_deadline(server_.options.write_timeout);
+    http::async_write(socket_, response_, beast::bind_front_handler(&Session::on_write, shared_from_this()));
   }
 
   void on_write(beast::error_code ec, std::size_t bytes) {
@@ -310,29 +328,31 @@ class Session : public std::enable_shared_from_this<Session> {
   void linger_close() {
     phase_ = Phase::kClosed;
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    if (ec) return stream_.close();
-    stream_.expires_after(std::chrono::seconds(2));
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return close();
+    set_deadline(std::chrono::seconds(2));
     drain_bytes();
   }
 
   void drain_bytes() {
     buffer_.consume(buffer_.size());
-    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (ec) return self->stream_.close();
+    socket_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->close();
       self->drain_bytes();
     });
   }
 
   void close() {
     phase_ = Phase::kClosed;
+    clear_deadline();
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.close();
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
   }
 
   HttpServer::Impl& server_;
-  beast::tcp_stream stream_;
+  tcp::socket socket_;
+  std::atomic<Clock::rep> deadline_{Clock::time_point::max().time_since_epoch().count()};
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;
@@ -371,8 +391,52 @@ std::string HttpServer::Impl::new_request_id() {
   return id_prefix + std::to_string(next_id.fetch_add(1, std::memory_order_relaxed));
 }
 
+// The HTTP thread: handlers as they become ready; with options.spin, it polls (non-blocking
+// epoll_wait) that long after its last handler before it blocks, so that a busy server is not put
+// to sleep and woken (by a socket or the loop's completion) between requests.
+void HttpServer::Impl::serve() {
+  if (options.spin.count() == 0) {
+    ioc.run();
+    return;
+  }
+  auto last = Clock::now();
+  while (!ioc.stopped()) {
+    if (ioc.poll() > 0) {
+      last = Clock::now();
+    } else if (Clock::now() - last >= options.spin) {
+      ioc.run_one();  // blocks for the next handler
+      last = Clock::now();
+    }
+  }
+}
+
 void HttpServer::Impl::do_accept() {
-  acceptor.async_accept(net::make_strand(ioc), beast::bind_front_handler(&Impl::on_accept, this));
+  // One HTTP thread serializes every handler already: strands only with several.
+  if (options.threads > 1) {
+    acceptor.async_accept(net::make_strand(ioc), beast::bind_front_handler(&Impl::on_accept, this));
+  } else {
+    acceptor.async_accept(ioc.get_executor(), beast::bind_front_handler(&Impl::on_accept, this));
+  }
+}
+
+// Every 100 ms: sessions past their deadline (idle, slow, stuck writing) are closed.
+void HttpServer::Impl::sweep() {
+  sweep_timer.expires_after(std::chrono::milliseconds(100));
+  sweep_timer.async_wait([this](beast::error_code ec) {
+    if (ec) return;  // cancelled: the server stops
+    const auto now = Clock::now();
+    std::vector<std::weak_ptr<Session>> all;
+    {
+      // Copies only: a shared_ptr released under the mutex could run ~Session, which takes it.
+      const std::lock_guard lock(sessions_mutex);
+      all.reserve(sessions.size());
+      for (const auto& [raw, weak] : sessions) all.push_back(weak);
+    }
+    for (const auto& weak : all) {
+      if (auto session = weak.lock()) session->check_deadline(now);
+    }
+    sweep();
+  });
 }
 
 // A connection past the cap: one canned 503 (best effort, never blocks), then closed.
@@ -467,12 +531,13 @@ void HttpServer::start() {
   s.id_prefix = prefix;
   s.work.emplace(s.ioc.get_executor());
   s.do_accept();
+  s.sweep();
   // Threads inherit the signal mask: block everything while creating them, so that SIGTERM and
   // SIGINT reach the event loop's thread (main), whose handler only sets a flag.
   sigset_t all, old;
   sigfillset(&all);
   ::pthread_sigmask(SIG_BLOCK, &all, &old);
-  for (unsigned i = 0; i < std::max(1U, s.options.threads); ++i) s.threads.emplace_back([&s] { s.ioc.run(); });
+  for (unsigned i = 0; i < std::max(1U, s.options.threads); ++i) s.threads.emplace_back([&s] { s.serve(); });
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   s.running = true;
   spdlog::info("supervisor: listening on {}:{} ({} HTTP threads, at most {} connections)", s.options.address, s.port,

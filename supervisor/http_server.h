@@ -33,6 +33,7 @@ struct HttpOptions {
   std::chrono::milliseconds idle_timeout{60'000};     ///< keep-alive: waiting for a request's first byte
   std::chrono::milliseconds request_timeout{10'000};  ///< first byte to whole request (slow clients)
   std::chrono::milliseconds write_timeout{10'000};    ///< writing one response
+  std::chrono::microseconds spin{50};      ///< an HTTP thread polls this long before it blocks
   std::string access_log = "-";            ///< file, "-" for stderr, "" for none
   std::size_t access_log_max_bytes = 0;    ///< rotate the file past this size (0: never)
   std::size_t access_log_files = 5;        ///< rotated files kept

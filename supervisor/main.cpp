@@ -70,6 +70,8 @@ int main(int argc, char** argv) {
   auto* listen_option =
       app.add_option("--listen", listen, "serve HTTP on ADDRESS:PORT until SIGTERM/SIGINT (with or without --requests_file)");
   app.add_option("--http_threads", http.threads, "HTTP threads")->capture_default_str();
+  unsigned http_spin_us = 50;
+  app.add_option("--http_spin", http_spin_us, "an HTTP thread polls this long before it blocks, us")->capture_default_str();
   app.add_option("--http_max_connections", http.max_connections, "open connections; past it 503")->capture_default_str();
   app.add_option("--http_header_limit", http.header_limit, "request head, bytes; past it 431")->capture_default_str();
   unsigned idle_ms = 60'000, request_ms = 10'000, write_ms = 10'000, log_mib = 0;
@@ -106,6 +108,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "snapfaas-supervisor: give --requests_file, --listen or both\n");
     return 2;
   }
+  http.spin = std::chrono::microseconds(http_spin_us);
   http.idle_timeout = std::chrono::milliseconds(idle_ms);
   http.request_timeout = std::chrono::milliseconds(request_ms);
   http.write_timeout = std::chrono::milliseconds(write_ms);
