@@ -144,7 +144,10 @@ class Doorbell {
 /// idle one costs nothing. Process-local; one thread.
 class AdaptiveSpin {
  public:
-  explicit AdaptiveSpin(std::chrono::nanoseconds spin) noexcept : spin_(spin) {}
+  /// With `yield`, the spin gives up the CPU between polls (sched_yield): a peer that must run on
+  /// this core to answer (more runnable threads than cores) gets it instead of waiting a slice.
+  explicit AdaptiveSpin(std::chrono::nanoseconds spin, bool yield = false) noexcept : spin_(spin), yield_(yield) {}
+  [[nodiscard]] bool yields() const noexcept { return yield_; }
 
   /// How long the next wait spins.
   [[nodiscard]] std::chrono::nanoseconds next() noexcept {
@@ -162,6 +165,7 @@ class AdaptiveSpin {
 
  private:
   std::chrono::nanoseconds spin_;
+  bool yield_ = false;
   std::uint32_t misses_ = 0;
   std::uint32_t skipped_ = 0;
 };
@@ -172,6 +176,8 @@ inline constexpr std::size_t kMaxWaitAny = 128;
 inline constexpr std::chrono::milliseconds kWaitAnyOverflowPoll{1};
 
 namespace detail {
+/// sched_yield(2).
+void yield_cpu() noexcept;
 /// futex_waitv(2) (FUTEX_32, shared) on each words[i]->seq while it equals keys[i], or
 /// clock_nanosleep(2) when `words` is empty, until `deadline` (absolute, CLOCK_MONOTONIC; max():
 /// none). Returns on a wake, a changed word, a signal or the deadline; where the kernel lacks
@@ -204,6 +210,7 @@ template <typename Ready>
           hit = ready();
           if (!hit) cpu_relax();
         }
+        if (!hit && spin->yields()) detail::yield_cpu();
       }
       spin->record(spin_for, hit);
       if (hit) return {};

@@ -392,8 +392,9 @@ std::string HttpServer::Impl::new_request_id() {
 }
 
 // The HTTP thread: handlers as they become ready; with options.spin, it polls (non-blocking
-// epoll_wait) that long after its last handler before it blocks, so that a busy server is not put
-// to sleep and woken (by a socket or the loop's completion) between requests.
+// epoll_wait, yielding the CPU in between) that long after its last handler before it blocks, so
+// that a busy server is not put to sleep and woken (by a socket or the loop's completion) between
+// requests.
 void HttpServer::Impl::serve() {
   if (options.spin.count() == 0) {
     ioc.run();
@@ -406,6 +407,8 @@ void HttpServer::Impl::serve() {
     } else if (Clock::now() - last >= options.spin) {
       ioc.run_one();  // blocks for the next handler
       last = Clock::now();
+    } else {
+      std::this_thread::yield();  // a thread that must run on this core to feed us gets it
     }
   }
 }

@@ -87,6 +87,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--loop_spin", loop_spin_us, "the event loop polls this long before it parks (adaptive), us")
       ->capture_default_str();
+  bool loop_spin_yield = true;
+  app.add_option("--loop_spin_yield", loop_spin_yield, "the event loop's polls yield the CPU (sched_yield)")
+      ->capture_default_str();
   app.add_option("--output", output, "result lines (default stdout)");
   app.add_option("--stats", stats_file, "stats JSON written at exit");
   app.add_option("--runners", runners, "runner count (default mem / smallest VM)");
@@ -204,6 +207,7 @@ int main(int argc, char** argv) {
     options.start_timeout = std::chrono::milliseconds(start_timeout_ms);
     options.drain_timeout = std::chrono::milliseconds(drain_timeout_ms);
     options.loop_spin = std::chrono::microseconds(loop_spin_us);
+    options.loop_spin_yield = loop_spin_yield;
     options.stats_name = snapfaas::ipc::stats_object_name(::getpid());
     jail.enabled = !no_jail;
     Jailer jailer(jail);

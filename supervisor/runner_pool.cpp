@@ -46,7 +46,7 @@ RunnerPool::RunnerPool(PoolOptions options, std::vector<FunctionConfig> function
       functions_(std::move(functions)),
       jailer_(jailer),
       scheduler_(options_.scheduler, functions_),
-      spin_(options_.loop_spin) {
+      spin_(options_.loop_spin, options_.loop_spin_yield) {
   for (std::uint32_t i = 0; i < functions_.size(); ++i) function_index_[functions_[i].name] = i;
   for (std::uint32_t i = 0; i < options_.scheduler.runners; ++i) runners_.emplace_back(i);
   if (!options_.stats_name.empty()) {

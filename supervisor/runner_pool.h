@@ -40,6 +40,7 @@ struct PoolOptions {
   /// Before parking, the loop polls this long for a response or a request (adaptive: not while
   /// spins keep failing): a busy loop then needs no wake-up and its guests no RESPONSE_READY exit.
   std::chrono::microseconds loop_spin{50};
+  bool loop_spin_yield = true;  ///< sched_yield between polls (a guest on this core gets to answer)
   std::string stats_name;                 ///< shm stats block name ("" = none)
 };
 
