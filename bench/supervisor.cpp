@@ -62,8 +62,11 @@ Setup setup(const Real& real, std::uint32_t runners, bool prespawn, unsigned nfu
   s.options.prespawn = prespawn;
   if (!real.snapshot.empty()) {
     s.table = std::make_unique<FunctionTableFile>(ControllerConfig{}, s.functions);
-    s.options.runner_args = {"--kernel", SNAPFAAS_ECHO_GUEST_PATH, "--ring3", "--mem_size", "16", "--log-level", "warn",
-                             "--functions", s.table->path()};
+    s.options.runner.kernel = SNAPFAAS_ECHO_GUEST_PATH;
+    s.options.runner.ring3 = true;
+    s.options.runner.mem_mib = 16;
+    s.options.runner.log_level = "warn";
+    s.options.runner.functions = s.table->path();
     s.options.read_only = {SNAPFAAS_ECHO_GUEST_PATH, real.snapshot, s.table->path()};
   }
   return s;

@@ -133,6 +133,9 @@ StatsWriter StatsWriter::create(std::string_view name, const StatsShape& shape) 
   h.function_entry_size = sizeof(StatsFunctionEntry);
   h.function_count = functions;
   h.outcome_count = writer.outcome_count_;
+  if (!shape.console_dir.empty()) {
+    std::memcpy(h.console_dir, shape.console_dir.data(), std::min(shape.console_dir.size(), kConsoleDirSize - 1));
+  }
   std::memcpy(writer.shm_.data(), &h, sizeof h);
   // Everything above before the magic; pairs with the acquire load of the magic in open().
   std::atomic_ref(*reinterpret_cast<std::uint64_t*>(writer.shm_.data())).store(kStatsMagic, std::memory_order_release);
@@ -270,6 +273,7 @@ StatsReader StatsReader::open(std::string_view name) {
     const char* n = t.outcome_names[i];
     outcomes.emplace_back(n, ::strnlen(n, kOutcomeNameSize - 1));  // bounded: never trusts a NUL
   }
+  h.console_dir[kConsoleDirSize - 1] = '\0';  // the copy is ours: terminate whatever was written
   return StatsReader(std::move(shm), h, std::move(outcomes));
 }
 
@@ -277,7 +281,8 @@ StatsReader::StatsReader(ShmObject shm, const StatsHeader& header, std::vector<s
     : shm_(std::move(shm)),
       runner_count_(header.runner_count),
       function_count_(header.function_count),
-      outcome_names_(std::move(outcomes)) {}
+      outcome_names_(std::move(outcomes)),
+      console_dir_(header.console_dir) {}
 
 Result<StatsSnapshot> StatsReader::snapshot(std::uint32_t runner) const noexcept {
   if (runner >= runner_count_) return IpcError::kEntryOutOfRange;

@@ -22,10 +22,11 @@
 namespace snapfaas::ipc {
 
 inline constexpr std::uint64_t kStatsMagic = 0x4154534650414E53ULL;  // "SNAPFSTA" little-endian
-inline constexpr std::uint32_t kStatsVersion = 2;
+inline constexpr std::uint32_t kStatsVersion = 3;  // 2: console_dir in the header; 3: totals, functions
 inline constexpr std::uint32_t kMaxStatsRunners = 4096;
 inline constexpr std::uint32_t kMaxStatsFunctions = 4096;
 inline constexpr std::size_t kFunctionNameSize = 48;  // bytes including the terminating NUL
+inline constexpr std::size_t kConsoleDirSize = 256;   // bytes including the terminating NUL
 inline constexpr std::size_t kLatencyBuckets = 32;    // bucket b: [2^b, 2^(b+1)) µs; bucket 0 also 0 µs
 inline constexpr std::size_t kMaxOutcomes = 16;       // outcome 0 is success, the others errors
 inline constexpr std::size_t kOutcomeNameSize = 24;   // bytes including the terminating NUL
@@ -60,8 +61,9 @@ struct StatsHeader {
   std::uint32_t function_count;       // 0x28
   std::uint32_t outcome_count;        // 0x2c outcomes named in StatsTotals::outcome_names (1..kMaxOutcomes)
   std::uint8_t reserved[16];          // 0x30
+  char console_dir[kConsoleDirSize];  // 0x40 runner i's guest console: <console_dir>/runner-<i>.log ("" = none)
 };
-static_assert(sizeof(StatsHeader) == 64);
+static_assert(sizeof(StatsHeader) == 320 && sizeof(StatsHeader) % 64 == 0);
 
 /// Whole-supervisor counters. Fields written by the supervisor only, with relaxed atomic stores
 /// inside a seqlock write; outcome_names are written once before the header's magic.
@@ -155,11 +157,13 @@ struct StatsFunctionSnapshot {
 [[nodiscard]] std::size_t latency_bucket(std::uint64_t latency_us) noexcept;
 
 /// What the block is sized for: runners, function names (cut to kFunctionNameSize - 1 bytes) and
-/// outcome names (1..kMaxOutcomes, index 0 = success, cut to kOutcomeNameSize - 1 bytes).
+/// outcome names (1..kMaxOutcomes, index 0 = success, cut to kOutcomeNameSize - 1 bytes); where
+/// the runners' console logs are (cut to kConsoleDirSize - 1 bytes; "" = not kept).
 struct StatsShape {
   std::uint32_t runners = 0;
   std::vector<std::string> functions;
   std::vector<std::string> outcomes{"ok", "error"};
+  std::string console_dir;
 };
 
 /// One answered request as the block counts it.
@@ -223,6 +227,8 @@ class StatsReader {
   [[nodiscard]] std::uint32_t runner_count() const noexcept { return runner_count_; }
   [[nodiscard]] std::uint32_t function_count() const noexcept { return function_count_; }
   [[nodiscard]] const std::vector<std::string>& outcome_names() const noexcept { return outcome_names_; }
+  /// Where the runners' console logs are ("" = not kept): runner i's is <dir>/runner-<i>.log.
+  [[nodiscard]] const std::string& console_dir() const noexcept { return console_dir_; }
   /// A consistent snapshot of entry `runner` (kEntryOutOfRange; kBusy if the writer never left it).
   [[nodiscard]] Result<StatsSnapshot> snapshot(std::uint32_t runner) const noexcept;
   [[nodiscard]] Result<StatsFunctionSnapshot> function(std::uint32_t function) const noexcept;
@@ -235,6 +241,7 @@ class StatsReader {
   std::uint32_t runner_count_ = 0;
   std::uint32_t function_count_ = 0;
   std::vector<std::string> outcome_names_;
+  std::string console_dir_;
 };
 
 }  // namespace snapfaas::ipc

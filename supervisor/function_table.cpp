@@ -21,21 +21,18 @@ std::string resolve(const std::string& base, const std::string& path) {
 
 }  // namespace
 
-nlohmann::json function_table_json(const ControllerConfig& controller, const std::vector<FunctionConfig>& functions) {
-  nlohmann::json table = nlohmann::json::array();
+std::vector<ipc::FunctionTableEntry> function_table(const ControllerConfig& controller,
+                                                    const std::vector<FunctionConfig>& functions) {
+  std::vector<ipc::FunctionTableEntry> table;
   for (const FunctionConfig& f : functions) {
-    nlohmann::json dirs = nlohmann::json::array();
+    ipc::FunctionTableEntry entry{f.name, {}, resolve(controller.appfs_dir, f.appfs), f.copy_base, f.copy_diff};
     if (f.restores_snapshot()) {
-      dirs.push_back(resolve(controller.snapshot_dir, f.load_dir));
-      for (const std::string& d : f.diff_dirs) dirs.push_back(resolve(controller.snapshot_dir, d));
+      entry.snapshot_dirs.push_back(resolve(controller.snapshot_dir, f.load_dir));
+      for (const std::string& d : f.diff_dirs) entry.snapshot_dirs.push_back(resolve(controller.snapshot_dir, d));
     }
-    table.push_back({{"name", f.name},
-                     {"snapshot_dirs", dirs},
-                     {"appfs", resolve(controller.appfs_dir, f.appfs)},
-                     {"copy_base", f.copy_base},
-                     {"copy_diff", f.copy_diff}});
+    table.push_back(std::move(entry));
   }
-  return {{"functions", table}};
+  return table;
 }
 
 FunctionTableFile::FunctionTableFile(const ControllerConfig& controller, const std::vector<FunctionConfig>& functions) {
@@ -44,18 +41,17 @@ FunctionTableFile::FunctionTableFile(const ControllerConfig& controller, const s
   dir_ = templ;
   fs::permissions(dir_, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
   path_ = dir_ + "/functions.json";
-  const nlohmann::json table = function_table_json(controller, functions);
+  const std::vector<ipc::FunctionTableEntry> table = function_table(controller, functions);
   std::ofstream out(path_);
-  out << table.dump(1) << '\n';
+  out << ipc::format_function_table(table);
   if (!out) throw common::sys_error("write " + path_);
   out.close();
   fs::permissions(path_, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
-  for (const auto& f : table["functions"]) {
-    for (const auto& d : f["snapshot_dirs"]) {
-      if (::access(d.get<std::string>().c_str(), F_OK) == 0) host_paths_.push_back(d.get<std::string>());
+  for (const ipc::FunctionTableEntry& f : table) {
+    for (const std::string& d : f.snapshot_dirs) {
+      if (::access(d.c_str(), F_OK) == 0) host_paths_.push_back(d);
     }
-    const std::string appfs = f["appfs"].get<std::string>();
-    if (!appfs.empty() && ::access(appfs.c_str(), F_OK) == 0) host_paths_.push_back(appfs);
+    if (!f.appfs.empty() && ::access(f.appfs.c_str(), F_OK) == 0) host_paths_.push_back(f.appfs);
   }
 }
 

@@ -1,22 +1,21 @@
-// FunctionTableFile: the JSON table a pre-spawned firerunner reads with --functions (index = the
-// kRestore/kBoot arg0; runner/restore_server.h): per function its snapshot dirs base[,diff...]
-// (load_dir and diff_dirs resolved against the controller's snapshot_dir), appfs and copy flags.
-// Written to a private temporary directory, removed by the destructor.
+// FunctionTableFile: the function table (ipc/function_table.h) a pre-spawned firerunner reads with
+// --functions: per function its snapshot dirs base[,diff...] (load_dir and diff_dirs resolved
+// against the controller's snapshot_dir), appfs and copy flags. Written to a private temporary
+// directory, removed by the destructor.
 #pragma once
-
-#include <nlohmann/json.hpp>
 
 #include <string>
 #include <vector>
 
+#include "ipc/function_table.h"
 #include "supervisor/config.h"
 
 namespace snapfaas::supervisor {
 
-/// The table as JSON (pure: for tests). Relative snapshot paths are resolved against
-/// controller.snapshot_dir, appfs against controller.appfs_dir.
-[[nodiscard]] nlohmann::json function_table_json(const ControllerConfig& controller,
-                                                 const std::vector<FunctionConfig>& functions);
+/// The table's entries, one per function in order (pure: for tests). Relative snapshot paths are
+/// resolved against controller.snapshot_dir, appfs against controller.appfs_dir.
+[[nodiscard]] std::vector<ipc::FunctionTableEntry> function_table(const ControllerConfig& controller,
+                                                                  const std::vector<FunctionConfig>& functions);
 
 class FunctionTableFile {
  public:

@@ -1,6 +1,8 @@
 // The HTTP API's answers (see http_api.h).
 #include "supervisor/http_api.h"
 
+#include "supervisor/request_outcome.h"
+
 #include <nlohmann/json.hpp>
 
 #include <array>
@@ -15,49 +17,30 @@ constexpr std::string_view kAgentOk = R"({"ok":true,"result":)";
 
 }  // namespace
 
-unsigned http_status(RequestOutcome outcome) noexcept {
-  switch (outcome) {
-    case RequestOutcome::kOk: return 200;
-    case RequestOutcome::kBadRequest: return 400;
-    case RequestOutcome::kUnknownFunction: return 404;
-    case RequestOutcome::kRequestTooLarge: return 413;
-    case RequestOutcome::kNoCapacity: return 429;
-    case RequestOutcome::kFunctionError:
-    case RequestOutcome::kFunctionExited:
-    case RequestOutcome::kOutOfMemory:
-    case RequestOutcome::kResponseTooLarge:
-    case RequestOutcome::kBadResponse: return 502;
-    case RequestOutcome::kFunctionUnhealthy:
-    case RequestOutcome::kShutdown: return 503;
-    case RequestOutcome::kTimeout: return 504;
-    case RequestOutcome::kRunnerFailed: return 500;
-  }
-  return 500;
+unsigned invoke_status(ipc::ErrorType type) noexcept {
+  if (type == ipc::ErrorType::kNoCapacity) return 429;
+  return static_cast<unsigned>(ipc::http_status(type));
 }
 
-std::string error_body(std::string_view type, std::string_view message, std::string_view request_id,
-                       std::string_view detail) {
-  nlohmann::json error{{"type", type}, {"message", message}};
-  if (!detail.empty()) {
-    nlohmann::json parsed = nlohmann::json::parse(detail, nullptr, false);
-    if (!parsed.is_discarded() && parsed.is_object() && parsed.contains("error")) error["function"] = parsed["error"];
-  }
-  return nlohmann::json{{"error", std::move(error)}, {"request_id", request_id}}.dump(
-      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+std::string error_body(const nlohmann::json& error, std::string_view request_id) {
+  nlohmann::ordered_json body;
+  body["error"] = error;
+  body["request_id"] = request_id;
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 HttpReply error_reply(unsigned status, std::string_view type, std::string_view message, std::string_view request_id) {
   HttpReply reply;
   reply.status = status;
-  reply.body = error_body(type, message, request_id);
+  reply.body = error_body(nlohmann::json{{"type", type}, {"message", message}}, request_id);
   if (retry_later(status)) reply.headers.emplace_back("Retry-After", "1");
   return reply;
 }
 
 HttpReply invoke_reply(RequestRecord& record, std::string_view request_id) {
-  const RequestOutcome outcome = outcome_of(record);
+  const std::uint32_t outcome = outcome_index(record);
   HttpReply reply;
-  reply.status = http_status(outcome);
+  reply.status = outcome == 0 ? 200 : invoke_status(static_cast<ipc::ErrorType>(outcome));
   reply.function = record.function;
   const double latency_ms = record.latency_ms();
   reply.latency_us = latency_ms > 0 ? static_cast<std::uint64_t>(latency_ms * 1000.0) : 0;
@@ -71,8 +54,8 @@ HttpReply invoke_reply(RequestRecord& record, std::string_view request_id) {
   std::array<char, 48> timing{};
   std::snprintf(timing.data(), timing.size(), "supervisor;dur=%.3f", latency_ms);
   reply.headers.emplace_back("Server-Timing", timing.data());
-  if (outcome != RequestOutcome::kOk) {
-    reply.body = error_body(outcome_name(outcome), record.error, request_id, record.response);
+  if (outcome != 0) {
+    reply.body = error_body(record.error.is_object() ? record.error : nlohmann::json{{"type", "runner_failed"}}, request_id);
     if (retry_later(reply.status)) reply.headers.emplace_back("Retry-After", "1");
     return reply;
   }

@@ -1,6 +1,6 @@
 // The HTTP API of service mode: what each route answers, as plain data (HttpReply), apart from the
 // connection handling (http_server.h). POST /invoke/NAME answers from the request's RequestRecord
-// (status from its RequestOutcome, the error JSON, headers with cold/warm, runner and latency);
+// (status from its error type, the record's error JSON, headers with cold/warm, runner, latency);
 // GET /functions and /healthz from the function configs and the stats block; /metrics is
 // metrics.h. Called on HTTP threads; the stats block is only read.
 #pragma once
@@ -13,7 +13,9 @@
 
 #include "ipc/stats_block.h"
 #include "supervisor/config.h"
-#include "supervisor/request_outcome.h"
+#include <nlohmann/json.hpp>
+
+#include "ipc/error_type.h"
 #include "supervisor/run_stats.h"
 
 namespace snapfaas::supervisor {
@@ -30,26 +32,25 @@ struct HttpReply {
   std::uint64_t latency_us = 0;
 };
 
-/// The HTTP status of an outcome (the issue's table; ipc/error_type.h's http_status but for
-/// no_capacity): 200 ok; 400 bad_request; 404 unknown_function; 413 request_too_large; 429
-/// no_capacity (with Retry-After); 502 function_error, function_exited, out_of_memory,
-/// response_too_large, bad_response; 503 function_unhealthy, shutdown (draining; Retry-After);
-/// 504 timeout; 500 runner_failed.
-[[nodiscard]] unsigned http_status(RequestOutcome outcome) noexcept;
+/// The HTTP status of an error type: ipc::http_status (502 for the function's own failures, 504
+/// timeout, 503 while it cannot run, 404, 413, 400, 500 runner_failed) except no_capacity, which is
+/// 429 as the issue asks (with Retry-After, like 503).
+[[nodiscard]] unsigned invoke_status(ipc::ErrorType type) noexcept;
 
-/// The error body: {"error": {"type": TYPE, "message": MESSAGE[, "function": DETAIL]}, "request_id": ID}.
-/// `detail` (the guest's own error object, when it sent one) is included as parsed JSON.
-[[nodiscard]] std::string error_body(std::string_view type, std::string_view message, std::string_view request_id,
-                                     std::string_view detail = {});
+/// The error body: {"error": ERROR, "request_id": ID}, ERROR being a vocabulary error object
+/// (ipc::make_error: type, message, type-specific fields) or a front-end one.
+[[nodiscard]] std::string error_body(const nlohmann::json& error, std::string_view request_id);
 
 /// An error that never reached the event loop (bad request, too large, draining, no route):
-/// `status`, the error body, Retry-After for 429/503.
+/// `status`, the body {"error": {"type": TYPE, "message": MESSAGE}, ...}, Retry-After for 429/503.
+/// TYPE is a vocabulary name where one fits, else a front-end one (not_found, method_not_allowed,
+/// header_too_large).
 [[nodiscard]] HttpReply error_reply(unsigned status, std::string_view type, std::string_view message,
                                     std::string_view request_id);
 
 /// The answer to POST /invoke/NAME once the loop finished it. 200: the function's result — the
 /// agent's envelope {"ok":true,"result":R,...} is unwrapped to R, other bytes (ring-3 guests) are
-/// passed as they are. Errors: http_status(outcome_of(record)) and the error body. Headers:
+/// passed as they are. Errors: invoke_status of the record's error type and the error body. Headers:
 /// X-SnapFaaS-Start (cold|warm), X-SnapFaaS-Runner, X-SnapFaaS-Latency-Us, Server-Timing.
 /// Takes the record's response.
 [[nodiscard]] HttpReply invoke_reply(RequestRecord& record, std::string_view request_id);

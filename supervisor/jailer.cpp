@@ -82,10 +82,20 @@ void make_device(const JailOptions& options, const std::string& root, const char
   if (::chown(target.c_str(), options.uid, options.gid) != 0) child_fail("chown", path);
 }
 
+// The child's stdout becomes the console pipe (result lines never mix with a guest's console) and
+// stdin /dev/null. Before anything else, while /dev/null is still the host's.
+void redirect_console(const JailSpec& spec) {
+  if (spec.console_fd < 0) return;
+  if (::dup2(spec.console_fd, STDOUT_FILENO) < 0) child_fail("dup2", "console");
+  const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null_fd < 0 || ::dup2(null_fd, STDIN_FILENO) < 0) child_fail("open", "/dev/null");
+}
+
 // Everything between clone() and execve() in the jailed child. `netns_fd` >= 0: join that network
 // namespace (the child was cloned without CLONE_NEWNET) and give the jail /dev/net/tun.
 [[noreturn]] void jail_child(const JailOptions& options, const JailSpec& spec, const std::string& root,
                              const std::vector<std::string>& libs, char* const* argv, int netns_fd) {
+  redirect_console(spec);
   if (netns_fd >= 0 && ::setns(netns_fd, CLONE_NEWNET) != 0) child_fail("setns", "network namespace");
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) child_fail("make-rprivate", "/");
   if (::mount("tmpfs", root.c_str(), "tmpfs", MS_NOSUID, "size=8m,mode=0755") != 0) child_fail("mount tmpfs", root);
@@ -255,6 +265,7 @@ pid_t Jailer::spawn(const JailSpec& spec, unsigned runner_id) {
     const pid_t pid = ::fork();
     if (pid < 0) throw common::sys_error("fork runner " + std::to_string(runner_id));
     if (pid == 0) {
+      redirect_console(spec);
       if (netns && ::setns(netns.get(), CLONE_NEWNET) != 0) child_fail("setns", netns_path(options_.netns_prefix, runner_id));
       ::syscall(SYS_close_range, 3U, ~0U, 0U);
       ::execv(spec.binary.c_str(), argv.data());

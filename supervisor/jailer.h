@@ -45,6 +45,9 @@ struct JailSpec {
   std::vector<std::string> read_only;   ///< host paths bind-mounted read-only at the same path
   std::string shm_name;                 ///< "/name": /dev/shm/name is bind-mounted read-write
   std::string hostname = "runner";
+  /// >= 0: becomes the runner's stdout (its guest console: supervisor/console_log.h); stdin is
+  /// /dev/null. -1: stdout is inherited.
+  int console_fd = -1;
 };
 
 /// Creates the jails; single-threaded use by the supervisor. Holds the per-binary library lists

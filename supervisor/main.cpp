@@ -95,7 +95,16 @@ int main(int argc, char** argv) {
   app.add_option("--runners", runners, "runner count (default mem / smallest VM)");
   app.add_option("--queue", queue, "waiting requests before 'dropped: no capacity'")->capture_default_str();
   app.add_option("--keep_alive", keep_alive, "evict VMs idle this long, ms (0 = never)")->capture_default_str();
-  app.add_option("--deadline", deadline, "per-request deadline, ms (0 = none)")->capture_default_str();
+  app.add_option("--deadline", deadline,
+                 "per-request deadline for every function, ms, overriding their timeout_ms (0 = use timeout_ms)")
+      ->capture_default_str();
+  std::uint64_t default_timeout = 30'000;
+  app.add_option("--default_timeout", default_timeout, "deadline of functions without timeout_ms, ms")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  std::string console_dir;
+  app.add_option("--console_dir", console_dir,
+                 "each runner's guest console goes to DIR/runner-N.log (default /tmp/snapfaas-consoles-PID)");
   app.add_flag("--no_jail", no_jail, "start runners without the jailer (debugging)");
   unsigned start_timeout_ms = 10'000;
   app.add_option("--start_timeout", start_timeout_ms, "a runner that is not ready this long after its spawn fails, ms")
@@ -149,8 +158,9 @@ int main(int argc, char** argv) {
       kernel = f.kernel;
       ring3 = ring3 || f.ring3;
     }
-    options.runner_args = {"--kernel", kernel, "--mem_size", std::to_string(largest)};
-    if (ring3) options.runner_args.push_back("--ring3");
+    options.runner.kernel = kernel;
+    options.runner.mem_mib = largest;
+    options.runner.ring3 = ring3;
     // Linux functions share one runtime image, attached at pre-spawn (the app image at restore).
     std::string rootfs;
     for (const auto& f : functions) {
@@ -161,7 +171,7 @@ int main(int argc, char** argv) {
       }
       rootfs = path;
     }
-    if (!rootfs.empty()) options.runner_args.insert(options.runner_args.end(), {"--rootfs", rootfs});
+    options.runner.rootfs = rootfs;
     for (const std::string& p : {controller.kernel_path, controller.runtimefs_dir, controller.appfs_dir,
                                  controller.snapshot_dir}) {
       if (!p.empty() && ::access(p.c_str(), F_OK) == 0) options.read_only.push_back(p);
@@ -174,7 +184,7 @@ int main(int argc, char** argv) {
     std::unique_ptr<FunctionTableFile> table;
     if (std::any_of(functions.begin(), functions.end(), [](const auto& f) { return f.restores_snapshot(); })) {
       table = std::make_unique<FunctionTableFile>(controller, functions);
-      options.runner_args.insert(options.runner_args.end(), {"--functions", table->path()});
+      options.runner.functions = table->path();
       options.read_only.push_back(table->path());
       for (const std::string& p : table->host_paths()) options.read_only.push_back(p);
     }
@@ -191,10 +201,10 @@ int main(int argc, char** argv) {
                                         net_function->name + "' needs: give it a snapshot, or network: true");
         }
       }
-      options.runner_args.insert(options.runner_args.end(), {"--network", controller.network_tap});
+      options.runner.network = controller.network_tap;
       jail.netns_prefix = controller.network_namespace_prefix;
     }
-    options.runner_args.insert(options.runner_args.end(), runner_extra.begin(), runner_extra.end());
+    options.runner_extra = runner_extra;
     options.scheduler = {mem, runners != 0 ? runners : static_cast<std::uint32_t>(std::max<std::uint64_t>(1, mem / smallest)),
                          queue, std::chrono::milliseconds(keep_alive)};
     check_network_namespaces(jail.netns_prefix, options.scheduler.runners);  // one clear line, before any spawn
@@ -203,6 +213,8 @@ int main(int argc, char** argv) {
                    net_function->name, jail.netns_prefix, controller.network_tap);
     }
     options.deadline = std::chrono::milliseconds(deadline);
+    options.default_timeout = std::chrono::milliseconds(default_timeout);
+    options.console_dir = console_dir.empty() ? "/tmp/snapfaas-consoles-" + std::to_string(::getpid()) : console_dir;
     options.prespawn = !spawn_on_demand;
     options.start_timeout = std::chrono::milliseconds(start_timeout_ms);
     options.drain_timeout = std::chrono::milliseconds(drain_timeout_ms);
@@ -212,8 +224,9 @@ int main(int argc, char** argv) {
     jail.enabled = !no_jail;
     Jailer jailer(jail);
     RunnerPool pool(options, functions, jailer);
-    spdlog::info("supervisor: {} functions, {} requests, {} runners, budget {} MiB, stats block {}",
-                 functions.size(), workload.size(), options.scheduler.runners, mem, options.stats_name);
+    spdlog::info("supervisor: {} functions, {} requests, {} runners, budget {} MiB, stats block {}, consoles in {}",
+                 functions.size(), workload.size(), options.scheduler.runners, mem, options.stats_name,
+                 options.console_dir);
     pool.start();
 
     std::ofstream out_file;

@@ -6,10 +6,20 @@
 
 namespace snapfaas::supervisor {
 
+std::string RequestRecord::error_type() const {
+  if (!error.is_object()) return {};
+  const auto it = error.find("type");
+  return it != error.end() && it->is_string() ? it->get<std::string>() : std::string{};
+}
+
 void RunStats::add_request(RequestRecord record) {
   ++requests_total_;
   ++by_status_[record.status];
-  if (record.status == "ok") ++(record.cold ? cold_ok_ : warm_ok_);
+  if (record.status == "ok") {
+    ++(record.cold ? cold_ok_ : warm_ok_);
+  } else {
+    ++by_error_type_[record.error_type()];
+  }
   requests_.push_back(std::move(record));
   if (record_limit_ != 0 && requests_.size() > record_limit_) requests_.pop_front();
 }
@@ -37,7 +47,10 @@ double RunStats::latency_percentile(double p, int cold_filter) const {
 }
 
 nlohmann::json RunStats::summary() const {
+  nlohmann::json types = nlohmann::json::object();
+  for (const auto& [type, n] : by_error_type_) types[type] = n;
   return {{"requests", requests_total_ + not_submitted_},
+          {"error_types", types},
           {"completed", count("ok")},
           {"errors", count("error")},
           {"dropped", count("dropped")},
@@ -61,6 +74,7 @@ nlohmann::json RunStats::full() const {
   j["requests_dropped"] = count("dropped");
   j["loop_cpu_ms"] = loop_cpu_ms_;
   j["loop_wall_ms"] = loop_wall_ms_;
+  j["consoles"] = consoles_;
   j["vm_memory_mib"] = nlohmann::json::array();
   j["boot_timestamps"] = nlohmann::json::array();
   for (const auto& vm : vms_) {
@@ -81,8 +95,9 @@ nlohmann::json RunStats::full() const {
 nlohmann::json to_json(const RequestRecord& r) {
   nlohmann::json j{{"id", r.id},         {"function", r.function},        {"user_id", r.user_id},
                    {"status", r.status}, {"cold", r.cold},                {"latency_ms", r.latency_ms()},
+                   {"service_ms", r.done_ms - r.dispatch_ms},  // from dispatch (the deadline's start)
                    {"runner", r.runner}};
-  if (!r.error.empty()) j["error"] = r.error;
+  if (!r.error.is_null()) j["error"] = r.error;
   if (r.status == "ok") {
     nlohmann::json parsed = nlohmann::json::parse(r.response, nullptr, false);
     j["response"] = parsed.is_discarded() ? nlohmann::json(r.response) : parsed;

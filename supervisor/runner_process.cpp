@@ -17,18 +17,21 @@ constexpr std::uint32_t kChannelSlots = 4;
 
 }  // namespace
 
-void RunnerProcess::spawn(const RunnerLaunch& launch, Jailer& jailer) {
+void RunnerProcess::spawn(const RunnerLaunch& launch, Jailer& jailer, int console_fd) {
   ++generation_;
   const std::string name = "/snapfaas-" + std::to_string(::getpid()) + "-r" + std::to_string(slot_) + "-g" +
                            std::to_string(generation_);
-  channel_.emplace(ipc::SupervisorChannel::create(name, {ipc::kDefaultSlotSize, kChannelSlots}));
+  channel_.emplace(ipc::SupervisorChannel::create(name, {kSlotSize, kChannelSlots}));
   JailSpec spec;
   spec.binary = launch.binary;
-  spec.args = launch.args;
-  spec.args.insert(spec.args.end(), {"--channel", name});
+  common::RunnerCommand command = launch.command;
+  command.channel = name;
+  spec.args = common::runner_args(command);
+  spec.args.insert(spec.args.end(), launch.extra.begin(), launch.extra.end());
   spec.read_only = launch.read_only;
   spec.shm_name = name;
   spec.hostname = "runner-" + std::to_string(slot_);
+  spec.console_fd = console_fd;
   pid_ = jailer.spawn(spec, slot_);
   state = ipc::RunnerState::kStarting;
   started_ = Clock::now();

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "common/runner_command.h"
 #include "ipc/channel.h"
 #include "ipc/stats_block.h"
 #include "supervisor/jailer.h"
@@ -23,7 +24,8 @@ namespace snapfaas::supervisor {
 /// How runners are started (the same for every slot).
 struct RunnerLaunch {
   std::string binary;
-  std::vector<std::string> args;       ///< firerunner's arguments, "--channel NAME" is added per spawn
+  common::RunnerCommand command;       ///< firerunner's command line; the channel is set per spawn
+  std::vector<std::string> extra;      ///< appended after it (tests and debugging: --runner_arg)
   std::vector<std::string> read_only;  ///< host paths visible (read-only) inside each jail
 };
 
@@ -36,9 +38,13 @@ class RunnerProcess {
   RunnerProcess& operator=(const RunnerProcess&) = delete;
   ~RunnerProcess() { kill(); }
 
-  /// Creates a fresh channel (new generation), starts the jailed runner on it and asks for the
-  /// ready ping (kPingGuestReady): kStarting. Throws common::Error when the jailer cannot spawn.
-  void spawn(const RunnerLaunch& launch, Jailer& jailer);
+  /// Bytes of each payload slot of a runner's channel: the largest request and response.
+  static constexpr std::uint32_t kSlotSize = ipc::kDefaultSlotSize;
+
+  /// Creates a fresh channel (new generation), starts the jailed runner on it (stdout = `console_fd`
+  /// when >= 0) and asks for the ready ping (kPingGuestReady): kStarting. Throws common::Error
+  /// when the jailer cannot spawn.
+  void spawn(const RunnerLaunch& launch, Jailer& jailer, int console_fd = -1);
   /// SIGKILL and reap (if not reaped yet), remove the channel: kStopped. Idempotent.
   void kill() noexcept;
   /// The process was reaped elsewhere (waitpid(-1)): forget its pid; the channel stays readable.

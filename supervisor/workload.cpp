@@ -1,13 +1,12 @@
 // Workload reading and generation (see workload.h).
 #include "supervisor/workload.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <fstream>
 #include <random>
 
 #include "common/error.h"
+#include "common/request_line.h"
 
 namespace snapfaas::supervisor {
 namespace {
@@ -25,34 +24,18 @@ std::vector<WorkloadRequest> read_workload(std::istream& in, const std::string& 
   std::uint64_t previous = 0;
   while (std::getline(in, text)) {
     ++line;
-    if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) throw line_error(source, line, "not a JSON object");
-    WorkloadRequest r;
-    const auto time = j.find("time");
-    if (time == j.end() || !time->is_number_integer() || time->get<std::int64_t>() < 0) {
-      throw line_error(source, line, "'time' must be a non-negative integer (ms)");
-    }
-    r.time_ms = time->get<std::uint64_t>();
-    const auto function = j.find("function");
-    if (function == j.end() || !function->is_string() || function->get<std::string>().empty()) {
-      throw line_error(source, line, "'function' must be a non-empty string");
-    }
-    r.function = function->get<std::string>();
-    if (const auto user = j.find("user_id"); user != j.end()) {
-      if (!user->is_number_integer() || user->get<std::int64_t>() < 0) {
-        throw line_error(source, line, "'user_id' must be a non-negative integer");
-      }
-      r.user_id = user->get<std::uint64_t>();
-    }
-    const auto payload = j.find("payload");
-    r.payload = payload == j.end() ? "{}" : payload->dump();
-    if (r.time_ms < previous) {
+    common::RequestLine parsed = common::parse_request_line(text);
+    if (parsed.blank) continue;
+    if (!parsed.error.empty()) throw line_error(source, line, parsed.error);
+    // A replay needs both: when (open loop) and what.
+    if (!parsed.time_ms) throw line_error(source, line, "'time' must be a non-negative integer (ms)");
+    if (parsed.function.empty()) throw line_error(source, line, "'function' must be a non-empty string");
+    if (*parsed.time_ms < previous) {
       throw line_error(source, line,
-                       "time " + std::to_string(r.time_ms) + " decreases (previous " + std::to_string(previous) + ")");
+                       "time " + std::to_string(*parsed.time_ms) + " decreases (previous " + std::to_string(previous) + ")");
     }
-    previous = r.time_ms;
-    requests.push_back(std::move(r));
+    previous = *parsed.time_ms;
+    requests.push_back({*parsed.time_ms, parsed.user_id, std::move(parsed.function), std::move(parsed.payload)});
   }
   return requests;
 }
@@ -64,13 +47,7 @@ std::vector<WorkloadRequest> read_workload_file(const std::string& path) {
 }
 
 std::string to_json_line(const WorkloadRequest& request) {
-  nlohmann::json j;
-  j["time"] = request.time_ms;
-  j["user_id"] = request.user_id;
-  j["function"] = request.function;
-  j["payload"] = nlohmann::json::parse(request.payload, nullptr, false);
-  if (j["payload"].is_discarded()) j["payload"] = request.payload;
-  return j.dump();
+  return common::format_request_line(request.time_ms, request.user_id, request.function, request.payload);
 }
 
 std::vector<WorkloadRequest> generate_workload(const WorkloadSpec& spec) {

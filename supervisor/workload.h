@@ -1,5 +1,6 @@
-// The workload: JSON lines {"time": ms, "user_id": n, "function": "f", "payload": {...}} replayed
-// open-loop by time, and the Poisson generator (SnapFaaS's workload generator, seeded).
+// The workload: request lines {"time": ms, "user_id": n, "function": "f", "payload": {...}}
+// (common/request_line.h) replayed open-loop by time, and the Poisson generator (SnapFaaS's
+// workload generator, seeded).
 #pragma once
 
 #include <cstdint>
@@ -18,9 +19,9 @@ struct WorkloadRequest {
   std::string payload;  ///< the JSON payload, serialized
 };
 
-/// Reads JSON lines from `in`; empty lines are skipped. Throws common::Error "SOURCE:LINE: ..." on
-/// a line that is not an object with time (non-negative integer), function (string), optional
-/// user_id and payload, or whose time is lower than the previous line's.
+/// Reads request lines (common/request_line.h) from `in`; blank lines are skipped. Throws
+/// common::Error "SOURCE:LINE: ..." on a malformed line, one without time or function, or one
+/// whose time is lower than the previous line's.
 [[nodiscard]] std::vector<WorkloadRequest> read_workload(std::istream& in, const std::string& source_name);
 [[nodiscard]] std::vector<WorkloadRequest> read_workload_file(const std::string& path);
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/runner_command.h"
 #include "ipc/channel.h"
 #include "ipc/guest_abi.h"
 #include "wrapper/firerunner_process.h"
@@ -57,12 +58,6 @@ ipc::ControlReply control(ipc::SupervisorChannel& channel, wrapper::FirerunnerPr
   }
 }
 
-std::string join(const std::vector<std::string>& parts) {
-  std::string out;
-  for (const std::string& p : parts) out += (out.empty() ? "" : ",") + p;
-  return out;
-}
-
 /// --dump_dir: firerunner saves at the agent's snapshot point and exits by itself.
 int wait_for_snapshot(wrapper::FirerunnerProcess& runner, const std::string& dir, std::chrono::milliseconds timeout,
                       Clock::time_point start) {
@@ -93,20 +88,14 @@ std::string default_firerunner() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string kernel, rootfs, appfs, kernel_args, id = "0", firerunner = default_firerunner();
-  unsigned mem_size = 128, vcpu_count = 1, slot_kib = ipc::kDefaultSlotSize / 1024;
+  std::string id = "0", firerunner = default_firerunner();
+  unsigned slot_kib = ipc::kDefaultSlotSize / 1024;
   unsigned timeout_ms = 30'000, boot_timeout_ms = 120'000, shutdown_timeout_ms = 30'000;
 
   CLI::App app{"fc_wrapper: run requests (JSON lines on stdin) through one firerunner microVM"};
-  app.add_option("--kernel", kernel, "guest kernel (vmlinux)")->required()->check(CLI::ExistingFile);
-  app.add_option("--rootfs", rootfs, "root filesystem image")->check(CLI::ExistingFile);
-  app.add_option("--appfs", appfs, "app filesystem image (handler.py)")->check(CLI::ExistingFile);
-  app.add_option("--mem_size", mem_size, "guest RAM in MiB")->capture_default_str();
-  app.add_option("--vcpu_count", vcpu_count, "vCPUs")->capture_default_str();
-  app.add_option("--kernel_args", kernel_args, "extra kernel command-line arguments");
-  std::string network, guest_address;
-  app.add_option("--network", network, "TAP/MAC: virtio-net on that tap (passed to firerunner; docs/NETWORKING.md)");
-  app.add_option("--guest_address", guest_address, "with --network: eth0's ADDR/PREFIX,GATEWAY (firerunner's default)");
+  // The VM's flags are firerunner's own (common/runner_command.h), passed through.
+  common::RunnerCommand vm;
+  common::add_runner_options(app, vm, common::RunnerFlags::kVmOnly);
   app.add_option("--id", id, "VM id (names the channel)")->capture_default_str();
   app.add_option("--firerunner", firerunner, "firerunner binary")->capture_default_str()->check(CLI::ExistingFile);
   app.add_option("--slot_kib", slot_kib, "payload slot size in KiB (request and response limit)")
@@ -116,43 +105,30 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--shutdown_timeout_ms", shutdown_timeout_ms, "wait this long for firerunner to exit")
       ->capture_default_str();
-  std::string dump_dir;
-  std::vector<std::string> load_dirs, diff_dirs;
-  bool copy_base = false, copy_diff = false;
-  app.add_option("--dump_dir", dump_dir,
-                 "write a snapshot to DIR at the agent's snapshot point and exit: a base after a boot, a diff "
-                 "with --load_dir");
-  app.add_option("--load_dir", load_dirs, "restore from snapshot dirs base[,diff...] instead of booting")
-      ->delimiter(',');
-  app.add_option("--diff_dirs", diff_dirs, "diff dirs applied after --load_dir (seed spelling)")->delimiter(',');
-  app.add_flag("--copy_base", copy_base, "read the base snapshot into anonymous memory instead of mapping it");
-  app.add_flag("--copy_diff", copy_diff, "read diff snapshots into anonymous memory instead of mapping them");
   CLI11_PARSE(app, argc, argv);
-  if (!diff_dirs.empty() && load_dirs.empty()) {
+  for (const std::string* image : {&vm.kernel, &vm.rootfs, &vm.appfs}) {
+    std::error_code ec;
+    if (!image->empty() && !std::filesystem::is_regular_file(*image, ec)) {
+      std::fprintf(stderr, "fc_wrapper: %s: no such file\n", image->c_str());
+      return 2;
+    }
+  }
+  if (!vm.diff_dirs.empty() && vm.load_dirs.empty()) {
     std::fprintf(stderr, "fc_wrapper: --diff_dirs needs --load_dir\n");
     return 2;
   }
-  load_dirs.insert(load_dirs.end(), diff_dirs.begin(), diff_dirs.end());
   if (slot_kib % 4 != 0) {
     std::fprintf(stderr, "fc_wrapper: --slot_kib must be a multiple of 4\n");
     return 2;
   }
+  const bool restore = !vm.load_dirs.empty();
+  const std::string dump_dir = vm.dump_dir;
 
   try {
     const std::string name = "/snapfaas-fcw-" + id + "-" + std::to_string(::getpid());
     ipc::SupervisorChannel channel = ipc::SupervisorChannel::create(name, {.slot_size = slot_kib * 1024});
-
-    std::vector<std::string> args = {"--kernel", kernel, "--mem_size", std::to_string(mem_size), "--vcpu_count",
-                                     std::to_string(vcpu_count), "--channel", name};
-    if (!rootfs.empty()) args.insert(args.end(), {"--rootfs", rootfs});
-    if (!appfs.empty()) args.insert(args.end(), {"--appfs", appfs});
-    if (!kernel_args.empty()) args.insert(args.end(), {"--kernel_args", kernel_args});
-    if (!network.empty()) args.insert(args.end(), {"--network", network});
-    if (!guest_address.empty()) args.insert(args.end(), {"--guest_address", guest_address});
-    if (!dump_dir.empty()) args.insert(args.end(), {"--dump_dir", dump_dir});
-    if (!load_dirs.empty()) args.insert(args.end(), {"--load_dir", join(load_dirs)});
-    if (copy_base) args.emplace_back("--copy_base");
-    if (copy_diff) args.emplace_back("--copy_diff");
+    vm.channel = name;
+    const std::vector<std::string> args = common::runner_args(vm);
 
     const auto start = Clock::now();
     wrapper::FirerunnerProcess runner = wrapper::FirerunnerProcess::spawn(firerunner, args);
@@ -165,7 +141,7 @@ int main(int argc, char** argv) {
     (void)control(channel, runner,
                   {2, static_cast<std::uint32_t>(ipc::ControlOp::kPing), ipc::kPingGuestReady, 0, 0}, boot_timeout,
                   "boot to first WAIT");
-    std::fprintf(stderr, "fc_wrapper: %s_to_first_wait_ms=%.3f\n", load_dirs.empty() ? "boot" : "restore",
+    std::fprintf(stderr, "fc_wrapper: %s_to_first_wait_ms=%.3f\n", restore ? "restore" : "boot",
                  ms_since(booted));
 
     wrapper::RequestPump pump(channel, {.timeout = std::chrono::milliseconds(timeout_ms),

@@ -81,22 +81,21 @@ PreparedRestore prepare_vmm(Vmm& vmm, LoadedSnapshot& candidate, const PrepareOp
   return prepare_restore(vmm.vm(), vmm.memory(), vcpus, candidate, options, vmm.config().dirty_log);
 }
 
-SnapshotPoint::SnapshotPoint(Vmm& vmm, std::string out_dir, std::optional<SnapshotId> base, bool restored,
-                             bool exit_after, bool ring3_port)
-    : vmm_(vmm), out_dir_(std::move(out_dir)), base_(base), exit_after_(exit_after) {
-  port_ = std::make_shared<SnapshotPort>(restored, [this](std::uint32_t) {
+SnapshotTrigger::SnapshotTrigger(Vmm& vmm, SnapshotTriggerOptions options)
+    : vmm_(vmm), out_dir_(std::move(options.out_dir)), base_(options.base) {
+  port_ = std::make_shared<SnapshotPort>(options.restored, [this](std::uint32_t) {
     if (!out_dir_.empty()) {
       if (Vcpu* self = Vcpu::current()) self->request_pause();
     }
     wake_saver();
   });
-  if (ring3_port) vmm_.pio().insert(port_, SNAPFAAS_PORT_SNAPSHOT, 4);
+  if (options.ring3_port) vmm_.pio().insert(port_, SNAPFAAS_PORT_SNAPSHOT, 4);
   // Without an output directory there is nothing to save: requests are answered inline, and no
   // saver thread is started (a pre-spawned runner builds this point after the request arrived).
   if (!out_dir_.empty()) saver_ = std::thread([this] { saver_main(); });
 }
 
-void SnapshotPoint::request(std::uint32_t point) noexcept {
+void SnapshotTrigger::request(std::uint32_t point) noexcept {
   const auto wanted = static_cast<std::uint32_t>(base_ ? ipc::SnapshotPoint::kDiff : ipc::SnapshotPoint::kBase);
   if (out_dir_.empty() || point != wanted) {
     spdlog::debug("snapshot point {} reached: not saved (want {}{})", point, wanted, out_dir_.empty() ? ", no --dump_dir" : "");
@@ -106,7 +105,7 @@ void SnapshotPoint::request(std::uint32_t point) noexcept {
   wake_saver();
 }
 
-void SnapshotPoint::wake_saver() noexcept {
+void SnapshotTrigger::wake_saver() noexcept {
   if (out_dir_.empty()) {
     spdlog::info("snapshot point reached; no output directory, continuing");
     port_->mark_taken();
@@ -119,7 +118,7 @@ void SnapshotPoint::wake_saver() noexcept {
   cv_.notify_one();
 }
 
-SnapshotPoint::~SnapshotPoint() {
+SnapshotTrigger::~SnapshotTrigger() {
   {
     std::lock_guard lock(mutex_);
     quit_ = true;
@@ -128,7 +127,7 @@ SnapshotPoint::~SnapshotPoint() {
   if (saver_.joinable()) saver_.join();
 }
 
-void SnapshotPoint::saver_main() noexcept {
+void SnapshotTrigger::saver_main() noexcept {
   while (true) {
     {
       std::unique_lock lock(mutex_);
@@ -145,7 +144,7 @@ void SnapshotPoint::saver_main() noexcept {
   }
 }
 
-void SnapshotPoint::save() {
+void SnapshotTrigger::save() {
   for (std::size_t i = 0; i < vmm_.vcpu_count(); ++i) vmm_.vcpu(i).pause();
   for (std::size_t i = 0; i < vmm_.vcpu_count(); ++i) {
     if (vmm_.vcpu(i).state() == runner::VcpuState::kStopped) return;  // the VM is going away
@@ -164,12 +163,7 @@ void SnapshotPoint::save() {
   std::printf("Snapshot generation succeeds\n");
   std::fflush(stdout);
   port_->mark_taken();
-  if (exit_after_) {
-    vmm_.request_stop(0);
-    return;
-  }
-  for (const NetSlot& n : vmm_.devices().nets) n.net->resume();
-  for (std::size_t i = 0; i < vmm_.vcpu_count(); ++i) vmm_.vcpu(i).resume();
+  vmm_.request_stop(0);
 }
 
 }  // namespace snapfaas::runner::snapshot

@@ -1,6 +1,7 @@
 // Snapshots of a running Vmm: restore a built-but-not-started Vmm from snapshot directories, and
-// the ring-3 snapshot point (SnapshotPort on the Vmm's PIO bus + a saver thread that pauses every
-// vCPU, completes pending I/O, captures state and writes DIR/{memory,state}).
+// the SnapshotTrigger that saves one at the guest's snapshot point (the ring-3 SnapshotPort on the
+// Vmm's PIO bus or the agent's SNAPSHOT_POINT doorbell, then a saver thread that pauses every vCPU,
+// completes pending I/O, captures state and writes DIR/{memory,state}).
 #pragma once
 
 #include <condition_variable>
@@ -41,22 +42,28 @@ SnapshotId restore_vmm(Vmm& vmm, LoadedSnapshot snap, const RestoreOptions& opti
 /// state gets the host's TR fix-up, as restore_vmm would apply).
 [[nodiscard]] PreparedRestore prepare_vmm(Vmm& vmm, LoadedSnapshot& candidate, const PrepareOptions& options);
 
-/// The snapshot point of one Vmm. Construct before vmm.run(); destroy after it returns.
-/// Two ways in: ring-3 test guests write the SnapshotPort (SNAPFAAS_PORT_SNAPSHOT), the guest agent
-/// writes the ring window's SNAPSHOT_POINT doorbell (ipc/guest_abi.h), which calls request().
-class SnapshotPoint {
+/// What a SnapshotTrigger does at the guest's snapshot point.
+struct SnapshotTriggerOptions {
+  std::string out_dir;                ///< write the snapshot here; empty: answer without saving
+  std::optional<SnapshotId> base;     ///< the VM was restored from this: save a diff on top of it
+  bool restored = false;              ///< the VM was restored (the ring-3 port answers RESTORED)
+  bool ring3_port = true;             ///< place the ring-3 guests' SnapshotPort on the PIO bus
+};
+
+/// Saves one Vmm at its guest's snapshot point (ipc::SnapshotPoint codes). Construct before
+/// vmm.run(); destroy after it returns. Two ways in: ring-3 test guests write the SnapshotPort
+/// (SNAPFAAS_PORT_SNAPSHOT), the guest agent writes the ring window's SNAPSHOT_POINT doorbell
+/// (ipc/guest_abi.h), which calls request().
+class SnapshotTrigger {
  public:
-  /// With `ring3_port`, places a SnapshotPort at SNAPFAAS_PORT_SNAPSHOT on vmm.pio(). On a
-  /// request, the requesting vCPU parks right after its port write and the saver thread writes a
-  /// snapshot to `out_dir` (a diff on top of `base` when set, else a full one; Linux device state
-  /// included), prints "Snapshot generation succeeds", and then stops the VM (`exit_after`) or
-  /// resumes it. An empty `out_dir` answers requests without saving.
-  /// `restored`: the VM was restored (the port answers RESTORED until the next request).
-  SnapshotPoint(Vmm& vmm, std::string out_dir, std::optional<SnapshotId> base, bool restored, bool exit_after,
-                bool ring3_port = true);
-  ~SnapshotPoint();
-  SnapshotPoint(const SnapshotPoint&) = delete;
-  SnapshotPoint& operator=(const SnapshotPoint&) = delete;
+  /// On a request the requesting vCPU parks right after its port write and the saver thread
+  /// writes a snapshot to options.out_dir (a diff on top of options.base when set, else a full
+  /// one; Linux device state included), prints "Snapshot generation succeeds" and stops the VM
+  /// (exit status 0). Without an output directory no saver thread is started.
+  SnapshotTrigger(Vmm& vmm, SnapshotTriggerOptions options);
+  ~SnapshotTrigger();
+  SnapshotTrigger(const SnapshotTrigger&) = delete;
+  SnapshotTrigger& operator=(const SnapshotTrigger&) = delete;
 
  /// The agent's SNAPSHOT_POINT (on the writing vCPU's thread): `point` 1 (base) is saved by a
   /// booted VM, 2 (diff) by a restored one (the seed's --dump_dir rule); any other point, or no
@@ -71,7 +78,6 @@ class SnapshotPoint {
   Vmm& vmm_;
   std::string out_dir_;
   std::optional<SnapshotId> base_;
-  bool exit_after_;
   std::shared_ptr<SnapshotPort> port_;
   std::mutex mutex_;
   std::condition_variable cv_;

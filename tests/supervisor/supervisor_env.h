@@ -63,6 +63,7 @@ struct Env {
                                   "--config",        (dir / "controller.yaml").string(),
                                   "--output",        (dir / "results.jsonl").string(),
                                   "--stats",         (dir / "stats.json").string(),
+                                  "--console_dir",   (dir / "consoles").string(),
                                   "--log-level",     "warn"};
     if (replay) args.insert(args.end(), {"--requests_file", (dir / "workload.jsonl").string()});
     args.insert(args.end(), extra.begin(), extra.end());

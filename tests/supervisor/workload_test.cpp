@@ -43,7 +43,7 @@ TEST_CASE("read_workload: good lines, blank lines skipped, payload kept") {
 TEST_CASE("read_workload: errors carry the line number") {
   CHECK(read_error("{\"time\": 5, \"function\": \"f\"}\n{\"time\": 4, \"function\": \"f\"}\n")
             .find("w.jsonl:2: time 4 decreases") == 0);
-  CHECK(read_error("{\"time\": 1, \"function\": \"f\"}\n\nnot json\n").find("w.jsonl:3: not a JSON object") == 0);
+  CHECK(read_error("{\"time\": 1, \"function\": \"f\"}\n\nnot json\n").find("w.jsonl:3: not valid JSON") == 0);
   CHECK(read_error("{\"function\": \"f\"}\n").find("w.jsonl:1: 'time'") == 0);
   CHECK(read_error("{\"time\": -1, \"function\": \"f\"}\n").find("w.jsonl:1: 'time'") == 0);
   CHECK(read_error("{\"time\": 1.5, \"function\": \"f\"}\n").find("w.jsonl:1: 'time'") == 0);

@@ -42,7 +42,7 @@ TEST_CASE("Vmm: base at the snapshot point, diff from a restored Vmm, base+diff 
     TempDir d;
     {
       Vmm vmm(config(vcpus));
-      SnapshotPoint point(vmm, d.sub("base"), std::nullopt, false, true);
+      SnapshotTrigger point(vmm, {.out_dir = d.sub("base"), .base = std::nullopt, .restored = false, .ring3_port = true});
       CHECK(vmm.run() == 0);  // stopped by the snapshot point, not by the guest
     }
     REQUIRE(fs::exists(d.sub("base") + "/state"));
@@ -51,7 +51,7 @@ TEST_CASE("Vmm: base at the snapshot point, diff from a restored Vmm, base+diff 
       Vmm vmm(config(vcpus));
       const std::vector<std::string> dirs{d.sub("base")};
       base_id = restore_vmm(vmm, dirs, {}, true);
-      SnapshotPoint point(vmm, d.sub("diff"), base_id, true, true);
+      SnapshotTrigger point(vmm, {.out_dir = d.sub("diff"), .base = base_id, .restored = true, .ring3_port = true});
       CHECK(vmm.run() == 0);
     }
     REQUIRE(fs::exists(d.sub("diff") + "/state"));
@@ -61,7 +61,7 @@ TEST_CASE("Vmm: base at the snapshot point, diff from a restored Vmm, base+diff 
       RestoreOptions opt;
       opt.eager_base = opt.eager_diff = eager;
       (void)restore_vmm(vmm, dirs, opt, true);
-      SnapshotPoint point(vmm, d.sub("unused"), std::nullopt, true, true);
+      SnapshotTrigger point(vmm, {.out_dir = d.sub("unused"), .base = std::nullopt, .restored = true, .ring3_port = true});
       CHECK(vmm.run() == 7);  // the guest's own exit: A and B intact after the restore
     }
     Vmm wrong(config(vcpus + 1));

@@ -1,0 +1,180 @@
+// One firerunner's life: create → lock down → load → run (see runner_lifecycle.h).
+#include "runner/runner_lifecycle.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <stdexcept>
+#include <utility>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "runner/window/restore_record_writer.h"
+
+namespace snapfaas::runner {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+[[nodiscard]] double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+}  // namespace
+
+RunnerOptions RunnerOptions::from_command(const common::RunnerCommand& c) {
+  RunnerOptions o;
+  o.vmm.kernel = c.kernel;
+  o.vmm.rootfs = c.rootfs;
+  o.vmm.rootfs_rw = c.rootfs_rw;
+  o.vmm.direct_io = c.direct_io;
+  o.vmm.appfs = c.appfs;
+  o.vmm.mem_mib = c.mem_mib;
+  o.vmm.vcpu_count = c.vcpu_count;
+  o.vmm.kernel_args = c.kernel_args;
+  o.vmm.console = c.console;
+  o.vmm.ring3 = c.ring3;
+  o.vmm.timeout_s = c.timeout_s;
+  o.vmm.network = c.network;
+  o.vmm.guest_address = c.guest_address;
+  o.vmm.dirty_log = !c.dump_dir.empty();  // a diff needs KVM's dirty log from the start
+  o.channel = c.channel;
+  o.seccomp = {!c.no_seccomp, c.seccomp_log ? SeccompAction::kLog : SeccompAction::kKill};
+  o.snapshot_dirs = c.snapshot_layers();
+  o.restore.eager_base = c.copy_base;
+  o.restore.eager_diff = c.copy_diff;
+  o.dump_dir = c.dump_dir;
+  o.functions_file = c.functions;
+  if (!c.diff_dirs.empty() && c.load_dirs.empty()) throw common::Error("--diff_dirs needs --load_dir");
+  if (!c.functions.empty()) {
+    if (c.channel.empty() || !o.snapshot_dirs.empty() || !c.dump_dir.empty()) {
+      throw common::Error("--functions needs --channel and excludes --load_dir/--dump_dir");
+    }
+    o.mode = RunnerMode::kPrespawned;
+  } else {
+    o.mode = o.snapshot_dirs.empty() ? RunnerMode::kBoot : RunnerMode::kRestore;
+  }
+  return o;
+}
+
+RunnerLifecycle::RunnerLifecycle(RunnerOptions options, RunnerHooks hooks)
+    : options_(std::move(options)), hooks_(std::move(hooks)), created_(Clock::now()) {
+  const bool prespawned = options_.mode == RunnerMode::kPrespawned;
+  // The supervisor's table is trusted input (it wrote it); only names and paths are read here.
+  if (prespawned) functions_.emplace(ipc::read_function_table(options_.functions_file));
+  vmm_ = std::make_unique<Vmm>(options_.vmm);
+  // Filters compiled now (libseccomp), installed later by the threads they are for.
+  vcpu_filter_ = CompiledSeccomp::compile(ThreadRole::kVcpu, options_.seccomp);
+  if (!options_.channel.empty()) {
+    window::WindowServiceOptions window_options;
+    window_options.serve_loads = prespawned;
+    window_options.control_thread_init = [filter = CompiledSeccomp::compile(ThreadRole::kControl, options_.seccomp)] {
+      filter.install();
+    };
+    window_ = std::make_unique<window::WindowService>(options_.channel, *vmm_, created_, std::move(window_options));
+  }
+}
+
+RunnerLifecycle::~RunnerLifecycle() {
+  trigger_.reset();  // its saver thread first (it uses the Vmm)
+  window_.reset();   // its control thread before the Vmm
+}
+
+void RunnerLifecycle::expect(Phase phase, const char* step) const {
+  if (phase_ != phase) throw std::logic_error(std::string("RunnerLifecycle::") + step + " called out of order");
+}
+
+void RunnerLifecycle::lock_down() {
+  expect(Phase::kCreated, "lock_down");
+  apply_seccomp(ThreadRole::kVmm, options_.seccomp);
+  // The vCPU threads exist from now on, each under the VMM filter it inherits plus its own; they
+  // enter KVM_RUN only when run() releases them (glibc's first thread creation installs a signal
+  // handler, which the vCPU role forbids: so this thread creates them).
+  // Each thread's init owns a copy of the program: a thread scheduled late may still be installing
+  // it while a failed load unwinds this object (the Vmm, destroyed last, joins the threads).
+  vmm_->start_vcpus_parked([filter = vcpu_filter_] { filter.install(); });
+  phase_ = Phase::kLockedDown;
+  if (hooks_.locked_down) hooks_.locked_down();
+}
+
+bool RunnerLifecycle::load() {
+  expect(Phase::kLockedDown, "load");
+  switch (options_.mode) {
+    case RunnerMode::kBoot:
+      break;  // the --kernel was placed in guest memory at create
+    case RunnerMode::kRestore:
+      restored_ = snapshot::restore_vmm(*vmm_, options_.snapshot_dirs, options_.restore, options_.vmm.dirty_log);
+      // A restored guest is a clone: fresh entropy and the host clock before its vCPUs run.
+      if (window_) (void)window::publish_restore_record(window_->channel());
+      break;
+    case RunnerMode::kPrespawned:
+      if (!load_prespawned()) return false;
+      break;
+  }
+  // Ring-3 guests ask for snapshots on their own port, the agent through the window's
+  // SNAPSHOT_POINT doorbell; without --dump_dir the trigger only answers.
+  trigger_.emplace(*vmm_, snapshot::SnapshotTriggerOptions{options_.dump_dir, restored_, restored_.has_value(),
+                                                           vmm_->ring3()});
+  if (window_) window_->ports().set_snapshot_hook([this](std::uint32_t code) { trigger_->request(code); });
+  // Pre-spawned: the VMM thread answered control commands itself until the load; from now until
+  // the guest's first WAIT the control thread does (in the other modes it runs since create).
+  if (window_) window_->start_control_thread();
+  phase_ = Phase::kLoaded;
+  return true;
+}
+
+bool RunnerLifecycle::load_prespawned() {
+  functions_->preload(*vmm_);
+  spdlog::info("firerunner: pre-spawned, {} functions, VM ready in {:.3f} ms{}, waiting for a load command",
+               functions_->table().size(), ms_between(created_, Clock::now()),
+               functions_->prepared() ? " (restore prepared)" : "");
+  for (;;) {
+    const std::optional<ipc::ControlCommand> command = window_->wait_load_command();
+    if (!command) {
+      if (window_->ports().stopped()) throw common::Error("the VM stopped before any load (a thread failed to start: see above)");
+      spdlog::info("firerunner: shut down before any load");
+      return false;
+    }
+    const LoadOutcome outcome = functions_->load(*vmm_, *command, hooks_.loading);
+    if (outcome.run && outcome.base) {
+      // A restored guest is a clone: fresh entropy and the host clock before its vCPUs run.
+      const window::PublishedRestore published = window::publish_restore_record(window_->channel());
+      spdlog::info("firerunner: restore record generation {} published in {} ns", published.generation,
+                   published.cost_ns);
+    }
+    window_->ports().reply_control(*command, static_cast<std::int32_t>(outcome.result),
+                                   static_cast<std::uint64_t>(ms_between(created_, Clock::now()) * 1e6));
+    if (outcome.failed) throw common::Error("the VM cannot be used after a failed restore");
+    if (outcome.run) {
+      restored_ = outcome.base;
+      return true;
+    }
+  }
+}
+
+int RunnerLifecycle::run() {
+  expect(Phase::kLoaded, "run");
+  phase_ = Phase::kRunning;
+  return vmm_->run();
+}
+
+int RunnerLifecycle::run_all() {
+  lock_down();
+  if (!load()) return 0;
+  return run();
+}
+
+int run_firerunner(const common::RunnerCommand& command, RunnerHooks hooks) {
+  try {
+    common::init_logging("firerunner", command.log_level);
+    RunnerLifecycle runner(RunnerOptions::from_command(command), std::move(hooks));
+    const int code = runner.run_all();
+    spdlog::debug("guest exited with status {}", code);
+    return code;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "firerunner: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace snapfaas::runner
