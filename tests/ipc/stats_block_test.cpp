@@ -28,9 +28,10 @@ TEST_CASE("latency buckets are floor(log2(us)), capped") {
 }
 
 TEST_CASE("writer updates are visible to a reader") {
-  StatsWriter w = StatsWriter::create(unique_name("stats"), {3, {}, {"ok", "error"}});
+  StatsWriter w = StatsWriter::create(unique_name("stats"), {3, {}, {"ok", "error"}, "/var/log/snapfaas"});
   StatsReader r = StatsReader::open(w.shm().name());
   CHECK(r.runner_count() == 3);
+  CHECK(r.console_dir() == "/var/log/snapfaas");
   CHECK(w.set_state(1, RunnerState::kBusy));
   CHECK(w.set_function(1, "thumbnail"));
   w.record_request({1, -1, true, 0, 1500});
@@ -53,12 +54,12 @@ TEST_CASE("writer updates are visible to a reader") {
 }
 
 TEST_CASE("reader rejects a corrupt header; writer rejects bad runner counts") {
-  StatsWriter w = StatsWriter::create(unique_name("stats"), {2, {"f"}, {"ok", "error"}});
-  CHECK_THROWS_AS(StatsWriter::create(unique_name("stats"), {0, {}, {"ok"}}), Error);
-  CHECK_THROWS_AS(StatsWriter::create(unique_name("stats"), {kMaxStatsRunners + 1, {}, {"ok"}}), Error);
-  CHECK_THROWS_AS(StatsWriter::create(unique_name("stats"), {1, {}, {}}), Error);
-  CHECK_THROWS_AS(StatsWriter::create(unique_name("stats"), {1, {}, std::vector<std::string>(kMaxOutcomes + 1, "x")}), Error);
-  CHECK_THROWS_AS(StatsWriter::create(unique_name("stats"), {1, std::vector<std::string>(kMaxStatsFunctions + 1, "f"), {"ok"}}), Error);
+  StatsWriter w = StatsWriter::create(unique_name("stats"), {2, {"f"}, {"ok", "error"}, {}});
+  CHECK_THROWS_AS(StatsWriter::create(unique_name("stats"), {0, {}, {"ok"}, {}}), Error);
+  CHECK_THROWS_AS(StatsWriter::create(unique_name("stats"), {kMaxStatsRunners + 1, {}, {"ok"}, {}}), Error);
+  CHECK_THROWS_AS(StatsWriter::create(unique_name("stats"), {1, {}, {}, {}}), Error);
+  CHECK_THROWS_AS(StatsWriter::create(unique_name("stats"), {1, {}, std::vector<std::string>(kMaxOutcomes + 1, "x"), {}}), Error);
+  CHECK_THROWS_AS(StatsWriter::create(unique_name("stats"), {1, std::vector<std::string>(kMaxStatsFunctions + 1, "f"), {"ok"}, {}}), Error);
   auto* h = reinterpret_cast<StatsHeader*>(w.shm().data());
   h->outcome_count = kMaxOutcomes + 1;
   CHECK_THROWS_WITH_AS(StatsReader::open(w.shm().name()), doctest::Contains("bad header sizes"), Error);
@@ -75,7 +76,7 @@ TEST_CASE("reader rejects a corrupt header; writer rejects bad runner counts") {
 
 TEST_CASE("a reader in another process always sees consistent entries") {
   constexpr std::uint64_t kUpdates = 200000;
-  StatsWriter w = StatsWriter::create(unique_name("stats"), {2, {"f"}, {"ok", "error"}});
+  StatsWriter w = StatsWriter::create(unique_name("stats"), {2, {"f"}, {"ok", "error"}, {}});
   const std::string name = w.shm().name();
   const pid_t child = fork_child([&name] {
     StatsReader r = StatsReader::open(name);
@@ -104,7 +105,7 @@ TEST_CASE("a reader in another process always sees consistent entries") {
 }
 
 TEST_CASE("function entries, totals and outcome names") {
-  StatsWriter w = StatsWriter::create(unique_name("stats"), {2, {"resize", std::string(60, 'n')}, {"ok", "timeout", "no_capacity"}});
+  StatsWriter w = StatsWriter::create(unique_name("stats"), {2, {"resize", std::string(60, 'n')}, {"ok", "timeout", "no_capacity"}, {}});
   StatsReader r = StatsReader::open(w.shm().name());
   CHECK(r.function_count() == 2);
   CHECK(r.outcome_names() == std::vector<std::string>{"ok", "timeout", "no_capacity"});
