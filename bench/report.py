@@ -40,6 +40,10 @@ DESCRIBE = {
                      "response), and the base and diff snapshot sizes.",
     "supervisor": "snapfaas-supervisor replaying workloads: warm throughput and latency, cold start with "
                   "pre-spawned vs spawn-on-demand runners (jailed).",
+    "http": "snapfaas-supervisor in service mode (--listen) under wrk: POST /invoke/echo over HTTP/1.1 keep-alive at "
+            "1, 16 and 64 connections (requests/s, p50, p99), ring-3 echo guests in jailed firerunners, access log on; "
+            "the replay mode with the same runners in the same run. Targets on 2 cores: http_rps_64 >= 50000, "
+            "http_p50_us_1 <= 150.",
     "density": "N restored ring-3 VMs of one function (128 MiB each): PSS/RSS per VM, total host memory, "
                "restore latency as N grows.",
     "peer": "QEMU -M microvm vs firerunner, same guest kernel + rootfs, same run, inside the emulated KVM "
@@ -52,7 +56,7 @@ DESCRIBE = {
 EMULATED_NOTE = (
     "On this machine `/dev/kvm` is **PVM**: guest ring 3 runs natively, guest ring 0 is emulated, so a Linux "
     "guest cannot run on it directly. Therefore:\n\n"
-    "* **host-side figures, native**: `ring_rtt`, `request_rtt`, `restore`, `supervisor`, `density` and the "
+    "* **host-side figures, native**: `ring_rtt`, `request_rtt`, `restore`, `supervisor`, `http`, `density` and the "
     "ring-3 part of `boot` use ring-3 test guests (they start at CPL3 and talk by port I/O and shared "
     "memory). They measure everything the VMM and the host do (rings, exits, memory mapping, vCPU/VM state, "
     "page sharing), but no guest kernel work: a Linux guest adds its own interrupt and scheduling costs.\n"
@@ -261,6 +265,12 @@ def main():
         for k in ("warm_rps", "warm_p50_ms", "cold_prespawned_p50_ms", "cold_spawn_p50_ms", "spawn_over_prespawned"):
             if k in su:
                 head.append([f"supervisor `{k}`", fmt(su[k]), "supervisor"])
+    ht = load(a.results, "http")
+    if ht:
+        for k, label, unit in (("http_rps_64", "HTTP invocations/s, 64 connections (native, ring-3 echo)", ""),
+                               ("http_p50_us_1", "HTTP invocation p50, 1 connection (native, ring-3 echo)", " µs")):
+            if k in ht:
+                head.append([label, fmt(ht[k], unit), "http"])
     if de:
         for k in ("pss_per_vm_mib_at_100", "dirty_mib_per_vm"):
             if k in de:

@@ -3,6 +3,7 @@
 #include "ipc/doorbell.h"
 
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -46,6 +47,8 @@ bool Doorbell::park(std::uint32_t key, WaitOptions::Clock::time_point deadline) 
                            FUTEX_BITSET_MATCH_ANY);
   return !(r == -1 && errno == ETIMEDOUT);
 }
+
+void detail::yield_cpu() noexcept { ::sched_yield(); }
 
 void detail::park_any(std::span<DoorbellWord* const> words, std::span<const std::uint32_t> keys,
                       WaitOptions::Clock::time_point deadline) noexcept {

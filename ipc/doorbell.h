@@ -137,12 +137,47 @@ class Doorbell {
   std::uint32_t skipped_ = 0;  // waits that skipped the spin while backed off
 };
 
+/// The spin budget of a waiter that parks on many doorbells (wait_any), with Doorbell::wait's
+/// adaptive policy: a full spin while spins pay off; after kMissesBeforeBackoff consecutive spins
+/// that ended in parking, none, probing with a full spin every kProbeInterval-th wait, until a spin
+/// succeeds again. A busy waiter thus saves the park, the peer's wake and both context switches; an
+/// idle one costs nothing. Process-local; one thread.
+class AdaptiveSpin {
+ public:
+  /// With `yield`, the spin gives up the CPU between polls (sched_yield): a peer that must run on
+  /// this core to answer (more runnable threads than cores) gets it instead of waiting a slice.
+  explicit AdaptiveSpin(std::chrono::nanoseconds spin, bool yield = false) noexcept : spin_(spin), yield_(yield) {}
+  [[nodiscard]] bool yields() const noexcept { return yield_; }
+
+  /// How long the next wait spins.
+  [[nodiscard]] std::chrono::nanoseconds next() noexcept {
+    if (misses_ < Doorbell::kMissesBeforeBackoff) return spin_;
+    return ++skipped_ % Doorbell::kProbeInterval == 0 ? spin_ : std::chrono::nanoseconds(0);
+  }
+  /// The outcome of a wait that spun for `spun`: ready during the spin (`hit`) or not.
+  void record(std::chrono::nanoseconds spun, bool hit) noexcept {
+    if (hit) {
+      misses_ = 0;
+    } else if (spun.count() > 0 && misses_ < Doorbell::kMissesBeforeBackoff) {
+      ++misses_;
+    }
+  }
+
+ private:
+  std::chrono::nanoseconds spin_;
+  bool yield_ = false;
+  std::uint32_t misses_ = 0;
+  std::uint32_t skipped_ = 0;
+};
+
 /// Most doorbells one park covers: FUTEX_WAITV_MAX, the kernel's limit for futex_waitv(2).
 inline constexpr std::size_t kMaxWaitAny = 128;
 /// With more than kMaxWaitAny doorbells, parks last at most this long (the rest are polled).
 inline constexpr std::chrono::milliseconds kWaitAnyOverflowPoll{1};
 
 namespace detail {
+/// sched_yield(2).
+void yield_cpu() noexcept;
 /// futex_waitv(2) (FUTEX_32, shared) on each words[i]->seq while it equals keys[i], or
 /// clock_nanosleep(2) when `words` is empty, until `deadline` (absolute, CLOCK_MONOTONIC; max():
 /// none). Returns on a wake, a changed word, a signal or the deadline; where the kernel lacks
@@ -152,17 +187,35 @@ void park_any(std::span<DoorbellWord* const> words, std::span<const std::uint32_
 }  // namespace detail
 
 /// Consumer of several doorbells at once (e.g. the supervisor's doorbell of every runner): returns
-/// as soon as `ready()` holds, parking on all of `bells` meanwhile; kTimedOut at `deadline`. No
-/// spin. The protocol of Doorbell::wait for each word: load seq ACQUIRE (pairs with wake()'s
+/// as soon as `ready()` holds, parking on all of `bells` meanwhile; kTimedOut at `deadline`. With
+/// `spin`, first polls `ready` for as long as it says (then tells it whether that paid off);
+/// without, no spin. The protocol of Doorbell::wait for each word: load seq ACQUIRE (pairs with wake()'s
 /// fetch_add), add 1 to sleeping, SEQ_CST fence (pairs with needs_wake()'s), re-check `ready`,
 /// park, subtract 1. `ready` must be cheap and side-effect free and cover every ring behind
 /// `bells`. With more than kMaxWaitAny bells the first kMaxWaitAny are parked on and each park
 /// lasts at most kWaitAnyOverflowPoll, so the others are still noticed. With none it sleeps to the
 /// deadline (unless ready). Does not own the bells; any thread (the bells' objects are only read).
 template <typename Ready>
-[[nodiscard]] Status wait_any(std::span<Doorbell* const> bells, Ready&& ready,
-                              WaitOptions::Clock::time_point deadline) noexcept {
+[[nodiscard]] Status wait_any(std::span<Doorbell* const> bells, Ready&& ready, WaitOptions::Clock::time_point deadline,
+                              AdaptiveSpin* spin = nullptr) noexcept {
   using Clock = WaitOptions::Clock;
+  if (spin != nullptr) {
+    const std::chrono::nanoseconds spin_for = spin->next();
+    if (spin_for.count() > 0) {
+      const Clock::time_point start = Clock::now();
+      const Clock::time_point until = spin_for >= deadline - start ? deadline : start + spin_for;
+      bool hit = false;
+      for (Clock::time_point now = start; !hit && now < until; now = Clock::now()) {
+        for (int i = 0; i < 64 && !hit; ++i) {
+          hit = ready();
+          if (!hit) cpu_relax();
+        }
+        if (!hit && spin->yields()) detail::yield_cpu();
+      }
+      spin->record(spin_for, hit);
+      if (hit) return {};
+    }
+  }
   const std::size_t n = std::min(bells.size(), kMaxWaitAny);
   std::array<DoorbellWord*, kMaxWaitAny> words{};
   std::array<std::uint32_t, kMaxWaitAny> keys{};

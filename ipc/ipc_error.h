@@ -29,7 +29,7 @@ enum class IpcError : std::uint8_t {
   kSlotNotInFlight,     ///< a response names a slot the supervisor did not hand out
   kRequestIdMismatch,   ///< a response's request id differs from the one sent in that slot
   kBadControlOp,        ///< control command opcode not known
-  kEntryOutOfRange,     ///< stats entry index >= runner count
+  kEntryOutOfRange,     ///< stats entry index >= runner (or function) count
   kBusy,                ///< a seqlock writer kept the entry busy through every retry
 };
 

@@ -1,15 +1,20 @@
-// The stats block: a shared-memory object the supervisor owns with one entry per runner (state,
-// function, counters, latency histogram). Single writer (StatsWriter, the supervisor), any number
-// of read-only readers in other processes (StatsReader, snapfaas-stat); a seqlock per entry gives
-// readers consistent snapshots.
+// The stats block: a shared-memory object the supervisor owns with its counters — totals (queue
+// depth, in flight, loads, evictions, failures, draining), one entry per runner (state, function,
+// counters, latency histogram) and one per function (requests by outcome, cold/warm, in flight,
+// latency histogram and sum). Single writer (StatsWriter, the supervisor's event loop), any number
+// of read-only readers (StatsReader: snapfaas-stat in another process, the supervisor's /metrics
+// on its HTTP thread); a seqlock per entry gives readers consistent snapshots. The block names its
+// outcomes (index 0 is success) so that readers need not know the writer's error vocabulary.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 #include "ipc/ipc_error.h"
 #include "ipc/shm_object.h"
@@ -17,11 +22,14 @@
 namespace snapfaas::ipc {
 
 inline constexpr std::uint64_t kStatsMagic = 0x4154534650414E53ULL;  // "SNAPFSTA" little-endian
-inline constexpr std::uint32_t kStatsVersion = 2;  // 2: console_dir in the header
+inline constexpr std::uint32_t kStatsVersion = 3;  // 2: console_dir in the header; 3: totals, functions
 inline constexpr std::uint32_t kMaxStatsRunners = 4096;
+inline constexpr std::uint32_t kMaxStatsFunctions = 4096;
 inline constexpr std::size_t kFunctionNameSize = 48;  // bytes including the terminating NUL
 inline constexpr std::size_t kConsoleDirSize = 256;   // bytes including the terminating NUL
 inline constexpr std::size_t kLatencyBuckets = 32;    // bucket b: [2^b, 2^(b+1)) µs; bucket 0 also 0 µs
+inline constexpr std::size_t kMaxOutcomes = 16;       // outcome 0 is success, the others errors
+inline constexpr std::size_t kOutcomeNameSize = 24;   // bytes including the terminating NUL
 
 /// Where a runner slot is in its life: the one vocabulary of the supervisor's event loop
 /// (RunnerProcess::state), its scheduler (a subset) and snapfaas-stat (this block).
@@ -34,19 +42,44 @@ enum class RunnerState : std::uint32_t {
   kStopped,    ///< no process (spawn on demand, evicted, shut down)
   kFailed,     ///< killed after a fault; respawned next
 };
+inline constexpr std::uint32_t kRunnerStateCount = 7;
 
-/// Block header at offset 0; entries follow at offset sizeof(StatsHeader).
+/// "empty", "starting", "idle", "busy", "loading", "stopped", "failed" ("?" out of range).
+[[nodiscard]] const char* runner_state_name(RunnerState state) noexcept;
+
+/// Block header at offset 0. Then StatsTotals, runner_count StatsEntry, function_count
+/// StatsFunctionEntry, each at the offset the sizes here give (all multiples of 64).
 struct StatsHeader {
-  std::uint64_t magic;          // 0x00
-  std::uint32_t version;        // 0x08
-  std::uint32_t header_size;    // 0x0c sizeof(StatsHeader)
-  std::uint32_t entry_size;     // 0x10 sizeof(StatsEntry)
-  std::uint32_t runner_count;   // 0x14
-  std::uint64_t total_size;     // 0x18
-  std::uint8_t reserved[32];    // 0x20
+  std::uint64_t magic;                // 0x00 written last at creation
+  std::uint32_t version;              // 0x08
+  std::uint32_t header_size;          // 0x0c sizeof(StatsHeader)
+  std::uint32_t entry_size;           // 0x10 sizeof(StatsEntry)
+  std::uint32_t runner_count;         // 0x14
+  std::uint64_t total_size;           // 0x18
+  std::uint32_t totals_size;          // 0x20 sizeof(StatsTotals)
+  std::uint32_t function_entry_size;  // 0x24 sizeof(StatsFunctionEntry)
+  std::uint32_t function_count;       // 0x28
+  std::uint32_t outcome_count;        // 0x2c outcomes named in StatsTotals::outcome_names (1..kMaxOutcomes)
+  std::uint8_t reserved[16];          // 0x30
   char console_dir[kConsoleDirSize];  // 0x40 runner i's guest console: <console_dir>/runner-<i>.log ("" = none)
 };
 static_assert(sizeof(StatsHeader) == 320 && sizeof(StatsHeader) % 64 == 0);
+
+/// Whole-supervisor counters. Fields written by the supervisor only, with relaxed atomic stores
+/// inside a seqlock write; outcome_names are written once before the header's magic.
+struct alignas(64) StatsTotals {
+  std::uint32_t seq;
+  std::uint32_t draining;  // 1 once the supervisor stopped taking requests (SIGTERM)
+  std::uint64_t queue_depth;
+  std::uint64_t in_flight;
+  std::uint64_t restores;
+  std::uint64_t boots;
+  std::uint64_t evictions;
+  std::uint64_t runner_failures;
+  std::uint64_t unattributed[kMaxOutcomes];  // requests naming no configured function, by outcome
+  char outcome_names[kMaxOutcomes][kOutcomeNameSize];
+};
+static_assert(sizeof(StatsTotals) == 576);
 
 /// One runner's entry. Every field is written by the supervisor only, with relaxed atomic stores
 /// inside a seqlock write (seq odd while updating).
@@ -61,9 +94,27 @@ struct alignas(64) StatsEntry {
   std::uint64_t latency_us_log2[kLatencyBuckets];
 };
 static_assert(sizeof(StatsEntry) == 384);
-static_assert(std::is_standard_layout_v<StatsEntry> && std::is_trivially_copyable_v<StatsEntry>);
 
-/// A consistent copy of one entry (plain values).
+/// One function's entry (name written once at creation). Latencies are from submission to answer.
+struct alignas(64) StatsFunctionEntry {
+  std::uint32_t seq;
+  std::uint32_t in_flight;  // submitted, not yet answered
+  char name[kFunctionNameSize];
+  std::uint64_t requests;
+  std::uint64_t cold;  // of the requests that reached a VM
+  std::uint64_t warm;
+  std::uint64_t latency_us_sum;
+  std::uint64_t outcomes[kMaxOutcomes];
+  std::uint64_t latency_us_log2[kLatencyBuckets];
+};
+static_assert(sizeof(StatsFunctionEntry) == 512);
+static_assert(std::is_standard_layout_v<StatsEntry> && std::is_trivially_copyable_v<StatsEntry>);
+static_assert(std::is_standard_layout_v<StatsTotals> && std::is_trivially_copyable_v<StatsTotals>);
+static_assert(std::is_standard_layout_v<StatsFunctionEntry> && std::is_trivially_copyable_v<StatsFunctionEntry>);
+
+using LatencyHistogram = std::array<std::uint64_t, kLatencyBuckets>;
+
+/// A consistent copy of one runner entry (plain values).
 struct StatsSnapshot {
   RunnerState state = RunnerState::kEmpty;
   std::array<char, kFunctionNameSize> function{};  ///< NUL-terminated
@@ -71,57 +122,125 @@ struct StatsSnapshot {
   std::uint64_t cold = 0;
   std::uint64_t warm = 0;
   std::uint64_t errors = 0;
-  std::array<std::uint64_t, kLatencyBuckets> latency_us_log2{};
+  LatencyHistogram latency_us_log2{};
 
   [[nodiscard]] std::string_view function_name() const noexcept { return function.data(); }
+};
+
+/// A consistent copy of the totals (plain values; outcome names are StatsReader::outcome_names()).
+struct StatsTotalsSnapshot {
+  bool draining = false;
+  std::uint64_t queue_depth = 0;
+  std::uint64_t in_flight = 0;
+  std::uint64_t restores = 0;
+  std::uint64_t boots = 0;
+  std::uint64_t evictions = 0;
+  std::uint64_t runner_failures = 0;
+  std::array<std::uint64_t, kMaxOutcomes> unattributed{};
+};
+
+/// A consistent copy of one function entry (plain values).
+struct StatsFunctionSnapshot {
+  std::array<char, kFunctionNameSize> name{};  ///< NUL-terminated
+  std::uint64_t in_flight = 0;
+  std::uint64_t requests = 0;
+  std::uint64_t cold = 0;
+  std::uint64_t warm = 0;
+  std::uint64_t latency_us_sum = 0;
+  std::array<std::uint64_t, kMaxOutcomes> outcomes{};
+  LatencyHistogram latency_us_log2{};
+
+  [[nodiscard]] std::string_view function_name() const noexcept { return name.data(); }
 };
 
 /// Histogram bucket of a latency: floor(log2(us)), 0 for 0 µs, capped at the last bucket.
 [[nodiscard]] std::size_t latency_bucket(std::uint64_t latency_us) noexcept;
 
+/// What the block is sized for: runners, function names (cut to kFunctionNameSize - 1 bytes) and
+/// outcome names (1..kMaxOutcomes, index 0 = success, cut to kOutcomeNameSize - 1 bytes); where
+/// the runners' console logs are (cut to kConsoleDirSize - 1 bytes; "" = not kept).
+struct StatsShape {
+  std::uint32_t runners = 0;
+  std::vector<std::string> functions;
+  std::vector<std::string> outcomes{"ok", "error"};
+  std::string console_dir;
+};
+
+/// One answered request as the block counts it.
+struct RequestSample {
+  std::int64_t runner = -1;    ///< runner that served it; -1: none (dropped, refused)
+  std::int64_t function = -1;  ///< function index; -1: not a configured function
+  bool cold = false;           ///< meaningful only with a runner
+  std::uint32_t outcome = 0;   ///< index into the outcome names (0 = success); out of range: the last
+  std::uint64_t latency_us = 0;
+};
+
 /// The supervisor's end: creates and owns the object. One writer thread only.
 class StatsWriter {
  public:
-  /// Throws common::Error (name exists, runner_count 0 or > kMaxStatsRunners, ...).
-  /// `console_dir` (cut to kConsoleDirSize - 1 bytes) is written once, with the header.
-  [[nodiscard]] static StatsWriter create(std::string_view name, std::uint32_t runner_count,
-                                          std::string_view console_dir = {});
+  /// Throws common::Error (name exists, runner count 0 or > kMaxStatsRunners, more than
+  /// kMaxStatsFunctions functions, outcome count 0 or > kMaxOutcomes, ...).
+  [[nodiscard]] static StatsWriter create(std::string_view name, const StatsShape& shape);
 
   [[nodiscard]] std::uint32_t runner_count() const noexcept { return runner_count_; }
+  [[nodiscard]] std::uint32_t function_count() const noexcept { return function_count_; }
   [[nodiscard]] const ShmObject& shm() const noexcept { return shm_; }
 
-  // Each call is one seqlock write of entry `runner`; out-of-range runners are ignored (false).
+  // Each call is one seqlock write per entry it touches; out-of-range indices are ignored (false).
   bool set_state(std::uint32_t runner, RunnerState state) noexcept;
   /// Stores `function`, cut to kFunctionNameSize - 1 bytes.
   bool set_function(std::uint32_t runner, std::string_view function) noexcept;
-  /// Counts one finished request: requests += 1, cold or warm += 1, errors += error, histogram.
-  bool record_request(std::uint32_t runner, bool cold, bool error, std::uint64_t latency_us) noexcept;
+  /// Counts one answered request in its runner's entry (requests, cold or warm, errors when
+  /// outcome != 0, histogram), its function's entry (requests, outcome, cold/warm when it ran,
+  /// histogram, sum) or the totals' unattributed outcomes when it names no function.
+  void record_request(const RequestSample& sample) noexcept;
+  /// A request of `function` was submitted (+1) or answered (-1).
+  bool add_in_flight(std::uint32_t function, int delta) noexcept;
+  void count_load(bool restore) noexcept;
+  void count_eviction() noexcept;
+  void count_runner_failure() noexcept;
+  /// Queue depth and requests in flight (submitted, unanswered); no write when both are unchanged.
+  void set_load(std::uint64_t queue_depth, std::uint64_t in_flight) noexcept;
+  void set_draining(bool draining) noexcept;
 
  private:
-  StatsWriter(ShmObject shm, std::uint32_t runner_count) noexcept;
+  StatsWriter(ShmObject shm, std::uint32_t runner_count, std::uint32_t function_count) noexcept;
+  [[nodiscard]] StatsTotals& totals() const noexcept;
   [[nodiscard]] StatsEntry* entry(std::uint32_t runner) const noexcept;
+  [[nodiscard]] StatsFunctionEntry* function_entry(std::uint32_t function) const noexcept;
 
   ShmObject shm_;
   std::uint32_t runner_count_ = 0;
+  std::uint32_t function_count_ = 0;
+  std::uint32_t outcome_count_ = 0;
+  std::uint64_t last_queue_depth_ = ~std::uint64_t{0};
+  std::uint64_t last_in_flight_ = ~std::uint64_t{0};
 };
 
-/// A reader in any process: maps the object read-only and validates its header once.
+/// A reader in any process or thread: maps the object read-only and validates its header once
+/// (outcome names are copied then). Const methods may be called from several threads.
 class StatsReader {
  public:
   /// Throws common::Error when the object is missing or its header is invalid.
   [[nodiscard]] static StatsReader open(std::string_view name);
 
   [[nodiscard]] std::uint32_t runner_count() const noexcept { return runner_count_; }
+  [[nodiscard]] std::uint32_t function_count() const noexcept { return function_count_; }
+  [[nodiscard]] const std::vector<std::string>& outcome_names() const noexcept { return outcome_names_; }
   /// Where the runners' console logs are ("" = not kept): runner i's is <dir>/runner-<i>.log.
   [[nodiscard]] const std::string& console_dir() const noexcept { return console_dir_; }
   /// A consistent snapshot of entry `runner` (kEntryOutOfRange; kBusy if the writer never left it).
   [[nodiscard]] Result<StatsSnapshot> snapshot(std::uint32_t runner) const noexcept;
+  [[nodiscard]] Result<StatsFunctionSnapshot> function(std::uint32_t function) const noexcept;
+  [[nodiscard]] Result<StatsTotalsSnapshot> totals() const noexcept;
 
  private:
-  StatsReader(ShmObject shm, std::uint32_t runner_count, std::string console_dir) noexcept;
+  StatsReader(ShmObject shm, const StatsHeader& header, std::vector<std::string> outcomes) noexcept;
 
   ShmObject shm_;
   std::uint32_t runner_count_ = 0;
+  std::uint32_t function_count_ = 0;
+  std::vector<std::string> outcome_names_;
   std::string console_dir_;
 };
 

@@ -3,7 +3,7 @@
 # A benchmark is either a program $BUILD_RELEASE/bench/bench_NAME or a script bench/NAME.sh; both take
 #   --out FILE.json [--quick]
 # "all" runs every benchmark present (ring_rtt, boot, request_rtt, restore, restore_linux, supervisor,
-# density, peer, net, then any other), keeps going past a failing one, then renders the plots (bench/plots.py) and
+# http, density, peer, net, then any other), keeps going past a failing one, then renders the plots (bench/plots.py) and
 # the report (bench/report.py) from the JSON, prints how long the run took, and exits non-zero when
 # a benchmark failed or wrote no JSON (never because of a timing).
 # Results: bench/results/ (plots and a copy of the JSON in docs/performance/, report docs/PERFORMANCE.md); with
@@ -60,7 +60,7 @@ if [[ "$name" != all ]]; then
   exit
 fi
 
-order=(ring_rtt boot request_rtt restore restore_linux supervisor density peer net)
+order=(ring_rtt boot request_rtt restore restore_linux supervisor http density peer net)
 mapfile -t present < <(available)
 [[ ${#present[@]} -gt 0 ]] || die "no benchmarks are built"
 names=()

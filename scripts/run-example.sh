@@ -12,11 +12,13 @@
 # --node: the JavaScript example functions hello-js, gzip-js, sign-js and token-js instead
 # (configs/node-controller.yaml + configs/node-functions.yaml: the nodejs runtime image, its base
 # snapshot + one diff per function).
-# Usage: scripts/run-example.sh [--ring3 | --node] [--end MS] [--mem MiB] [--out DIR]
+# --then CMD: after the replay, the shell command CMD in the same place (inside the same
+# emulated-host boot on PVM machines), its output appended to supervisor.log (tests use it).
+# Usage: scripts/run-example.sh [--ring3 | --node] [--end MS] [--mem MiB] [--out DIR] [--then CMD]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-ring3=0 node=0 end_ms="" mem="" out=""
+ring3=0 node=0 end_ms="" mem="" out="" then_cmd=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --ring3) ring3=1 ;;
@@ -24,7 +26,8 @@ while [[ $# -gt 0 ]]; do
     --end) end_ms="${2:?--end needs milliseconds}"; shift ;;
     --mem) mem="${2:?--mem needs MiB}"; shift ;;
     --out) out="${2:?--out needs a directory}"; shift ;;
-    *) die "run-example.sh: unknown argument '$1' (use --ring3, --node, --end MS, --mem MiB, --out DIR)" ;;
+    --then) then_cmd="${2:?--then needs a command}"; shift ;;
+    *) die "run-example.sh: unknown argument '$1' (use --ring3, --node, --end MS, --mem MiB, --out DIR, --then CMD)" ;;
   esac
   shift
 done
@@ -78,14 +81,15 @@ fi
 echo "$(wc -l < "$out/workload.jsonl") requests in $out/workload.jsonl"
 
 step "snapfaas-supervisor --mem $mem (results: $out/results.jsonl, stats: $out/stats.json)"
+run=("$bin/snapfaas-supervisor" --config "$config" --mem "$mem" \
+  --requests_file "$out/workload.jsonl" --output "$out/results.jsonl" --stats "$out/stats.json" "${extra[@]}")
+[[ -z $then_cmd ]] || run=(bash -c "$(printf '%q ' "${run[@]}") && { $then_cmd; }")
 set +e
-"${where[@]}" "$bin/snapfaas-supervisor" --config "$config" --mem "$mem" \
-  --requests_file "$out/workload.jsonl" --output "$out/results.jsonl" --stats "$out/stats.json" "${extra[@]}" \
-  > "$out/supervisor.log" 2>&1
+"${where[@]}" "${run[@]}" > "$out/supervisor.log" 2>&1
 rc=$?
 set -e
 tr -d '\r' < "$out/supervisor.log" > "$out/supervisor.log.txt" && mv "$out/supervisor.log.txt" "$out/supervisor.log"
-[[ $rc -eq 0 ]] || { tail -n 20 "$out/supervisor.log" >&2; die "snapfaas-supervisor failed (status $rc, log: $out/supervisor.log)"; }
+[[ $rc -eq 0 ]] || { tail -n 20 "$out/supervisor.log" >&2; die "snapfaas-supervisor${then_cmd:+ (or the --then command)} failed (status $rc, log: $out/supervisor.log)"; }
 if [[ $ring3 -eq 1 || $case_word == hardware ]]; then
   echo "ran natively ($case_word)"
 else

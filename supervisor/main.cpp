@@ -1,9 +1,12 @@
-// snapfaas-supervisor: replays a JSON-lines workload through pre-spawned, jailed runners; writes
-// one JSON result per request, a summary, and a stats file at exit. SIGINT/SIGTERM drain and exit.
+// snapfaas-supervisor: replays a JSON-lines workload (--requests_file) and/or serves HTTP
+// (--listen) through pre-spawned, jailed runners — two request sources into one event loop; writes
+// one JSON result per replayed request, an access log line per HTTP request, a summary and a stats
+// file at exit. SIGINT/SIGTERM: stop accepting, answer what is in flight, exit; a second one: at once.
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,20 +15,38 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "common/error.h"
 #include "common/log.h"
 #include "ipc/shm_object.h"
 #include "supervisor/config.h"
 #include "supervisor/function_table.h"
+#include "supervisor/http_server.h"
+#include "supervisor/http_source.h"
 #include "supervisor/runner_pool.h"
+#include "supervisor/source_set.h"
 #include "supervisor/workload.h"
+#include "supervisor/workload_source.h"
 
 namespace {
 
-std::atomic<bool> g_stop{false};
+std::atomic<bool> g_stop{false};   // first SIGINT/SIGTERM: drain
+std::atomic<bool> g_abort{false};  // second: exit at once (still removing runners and shm objects)
+static_assert(std::atomic<bool>::is_always_lock_free);  // async-signal-safe
 
-extern "C" void on_signal(int) { g_stop.store(true, std::memory_order_relaxed); }
+extern "C" void on_signal(int) {
+  if (g_stop.exchange(true, std::memory_order_relaxed)) g_abort.store(true, std::memory_order_relaxed);
+}
+
+// Thousands of client connections need descriptors: the soft limit goes up to the hard one.
+void raise_file_limit() noexcept {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
 
 }  // namespace
 
@@ -39,10 +60,36 @@ int main(int argc, char** argv) {
   bool no_jail = false, spawn_on_demand = false;
   std::vector<std::string> runner_extra;
   JailOptions jail;
-  CLI::App app{"snapfaas-supervisor: replay a workload through pre-spawned runners"};
+  std::string listen;
+  HttpOptions http;
+  unsigned drain_timeout_ms = 5'000, loop_spin_us = 50;
+  CLI::App app{"snapfaas-supervisor: serve functions in pre-spawned runners: replay a workload, serve HTTP, or both"};
   app.add_option("--config", config_path, "controller YAML")->required();
   app.add_option("--mem", mem, "memory budget for VMs, MiB")->required();
-  app.add_option("--requests_file", requests_file, "workload, JSON lines")->required();
+  auto* requests_option = app.add_option("--requests_file", requests_file, "workload to replay, JSON lines");
+  auto* listen_option =
+      app.add_option("--listen", listen, "serve HTTP on ADDRESS:PORT until SIGTERM/SIGINT (with or without --requests_file)");
+  app.add_option("--http_threads", http.threads, "HTTP threads")->capture_default_str();
+  unsigned http_spin_us = 50;
+  app.add_option("--http_spin", http_spin_us, "an HTTP thread polls this long before it blocks, us")->capture_default_str();
+  app.add_option("--http_max_connections", http.max_connections, "open connections; past it 503")->capture_default_str();
+  app.add_option("--http_header_limit", http.header_limit, "request head, bytes; past it 431")->capture_default_str();
+  unsigned idle_ms = 60'000, request_ms = 10'000, write_ms = 10'000, log_mib = 0;
+  app.add_option("--http_idle_timeout", idle_ms, "keep-alive: close a connection idle this long, ms")->capture_default_str();
+  app.add_option("--http_request_timeout", request_ms, "a request must arrive whole this long after its first byte, ms")
+      ->capture_default_str();
+  app.add_option("--http_write_timeout", write_ms, "writing one response, ms")->capture_default_str();
+  app.add_option("--access_log", http.access_log, "access log file; '-' stderr, '' none")->capture_default_str();
+  app.add_option("--access_log_max_mib", log_mib, "rotate the access log past this size, MiB (0: never)")
+      ->capture_default_str();
+  app.add_option("--access_log_files", http.access_log_files, "rotated access logs kept")->capture_default_str();
+  app.add_option("--drain_timeout", drain_timeout_ms, "after SIGTERM, wait this long for requests in flight, ms")
+      ->capture_default_str();
+  app.add_option("--loop_spin", loop_spin_us, "the event loop polls this long before it parks (adaptive), us")
+      ->capture_default_str();
+  bool loop_spin_yield = true;
+  app.add_option("--loop_spin_yield", loop_spin_yield, "the event loop's polls yield the CPU (sched_yield)")
+      ->capture_default_str();
   app.add_option("--output", output, "result lines (default stdout)");
   app.add_option("--stats", stats_file, "stats JSON written at exit");
   app.add_option("--runners", runners, "runner count (default mem / smallest VM)");
@@ -69,6 +116,16 @@ int main(int argc, char** argv) {
   app.add_option("--runner_arg", runner_extra, "extra argument for every runner (tests, debugging); repeatable")
       ->allow_extra_args(false);
   CLI11_PARSE(app, argc, argv);
+  if (requests_option->count() == 0 && listen_option->count() == 0) {
+    std::fprintf(stderr, "snapfaas-supervisor: give --requests_file, --listen or both\n");
+    return 2;
+  }
+  http.spin = std::chrono::microseconds(http_spin_us);
+  http.idle_timeout = std::chrono::milliseconds(idle_ms);
+  http.request_timeout = std::chrono::milliseconds(request_ms);
+  http.write_timeout = std::chrono::milliseconds(write_ms);
+  http.access_log_max_bytes = std::size_t{log_mib} << 20;
+  http.body_limit = snapfaas::ipc::kDefaultSlotSize;  // a payload must fit one channel slot
   snapfaas::common::init_logging("snapfaas-supervisor", log_level);
 
   struct sigaction action {};
@@ -79,7 +136,9 @@ int main(int argc, char** argv) {
   try {
     const ControllerConfig controller = load_controller_config(config_path);
     std::vector<FunctionConfig> functions = load_function_configs(controller.function_config);
-    const std::vector<WorkloadRequest> workload = read_workload_file(requests_file);
+    if (!listen.empty()) parse_listen_address(listen, http);
+    const std::vector<WorkloadRequest> workload =
+        requests_file.empty() ? std::vector<WorkloadRequest>{} : read_workload_file(requests_file);
     std::uint32_t smallest = functions.front().memory, largest = 0;
     for (const auto& f : functions) {
       smallest = std::min(smallest, f.memory);
@@ -158,6 +217,9 @@ int main(int argc, char** argv) {
     options.console_dir = console_dir.empty() ? "/tmp/snapfaas-consoles-" + std::to_string(::getpid()) : console_dir;
     options.prespawn = !spawn_on_demand;
     options.start_timeout = std::chrono::milliseconds(start_timeout_ms);
+    options.drain_timeout = std::chrono::milliseconds(drain_timeout_ms);
+    options.loop_spin = std::chrono::microseconds(loop_spin_us);
+    options.loop_spin_yield = loop_spin_yield;
     options.stats_name = snapfaas::ipc::stats_object_name(::getpid());
     jail.enabled = !no_jail;
     Jailer jailer(jail);
@@ -174,7 +236,28 @@ int main(int argc, char** argv) {
     }
     std::ostream& out = output.empty() ? std::cout : out_file;
     RunStats stats;
-    pool.run(workload, stats, [&](const RequestRecord& r) { out << to_json(r).dump() << '\n'; }, g_stop);
+    // One event loop over both sources: the workload (replayed from now) and HTTP.
+    std::unique_ptr<HttpServer> server;
+    HttpSource http_source([&server] { server->stop_accepting(); });
+    std::optional<snapfaas::ipc::StatsReader> stats_reader;
+    std::vector<RequestSource*> sources;
+    if (!listen.empty()) {
+      raise_file_limit();
+      stats.set_record_limit(100'000);  // a service runs for long: counts stay exact, records are the newest
+      stats_reader.emplace(snapfaas::ipc::StatsReader::open(options.stats_name));
+      server = std::make_unique<HttpServer>(http, http_source, functions, *stats_reader);
+      server->start();
+      sources.push_back(&http_source);
+    }
+    WorkloadSource replay(workload, WorkloadSource::Clock::now());  // time 0 is now
+    if (!requests_file.empty()) sources.push_back(&replay);
+    SourceSet source(sources);
+    pool.run(source, stats, [&](const RequestRecord& r) { out << to_json(r).dump() << '\n'; }, g_stop, &g_abort);
+    if (server) {
+      http_source.discard();  // left only after a second signal
+      server->drain(std::chrono::milliseconds(drain_timeout_ms), &g_abort);  // answers in flight are written
+      server.reset();
+    }
     out.flush();
     pool.shutdown();
     nlohmann::json summary = stats.summary();

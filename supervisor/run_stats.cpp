@@ -12,20 +12,26 @@ std::string RequestRecord::error_type() const {
   return it != error.end() && it->is_string() ? it->get<std::string>() : std::string{};
 }
 
+void RunStats::add_request(RequestRecord record) {
+  ++requests_total_;
+  ++by_status_[record.status];
+  if (record.status == "ok") {
+    ++(record.cold ? cold_ok_ : warm_ok_);
+  } else {
+    ++by_error_type_[record.error_type()];
+  }
+  requests_.push_back(std::move(record));
+  if (record_limit_ != 0 && requests_.size() > record_limit_) requests_.pop_front();
+}
+
 std::uint64_t RunStats::count(std::string_view status) const noexcept {
-  return static_cast<std::uint64_t>(
-      std::count_if(requests_.begin(), requests_.end(), [&](const RequestRecord& r) { return r.status == status; }));
+  const auto it = by_status_.find(status);
+  return it == by_status_.end() ? 0 : it->second;
 }
 
-std::uint64_t RunStats::cold() const noexcept {
-  return static_cast<std::uint64_t>(std::count_if(requests_.begin(), requests_.end(),
-                                                  [](const RequestRecord& r) { return r.status == "ok" && r.cold; }));
-}
+std::uint64_t RunStats::cold() const noexcept { return cold_ok_; }
 
-std::uint64_t RunStats::warm() const noexcept {
-  return static_cast<std::uint64_t>(std::count_if(requests_.begin(), requests_.end(),
-                                                  [](const RequestRecord& r) { return r.status == "ok" && !r.cold; }));
-}
+std::uint64_t RunStats::warm() const noexcept { return warm_ok_; }
 
 double RunStats::latency_percentile(double p, int cold_filter) const {
   std::vector<double> values;
@@ -42,10 +48,8 @@ double RunStats::latency_percentile(double p, int cold_filter) const {
 
 nlohmann::json RunStats::summary() const {
   nlohmann::json types = nlohmann::json::object();
-  for (const auto& r : requests_) {
-    if (r.status != "ok") types[r.error_type()] = types.value(r.error_type(), 0) + 1;
-  }
-  return {{"requests", requests_.size() + not_submitted_},
+  for (const auto& [type, n] : by_error_type_) types[type] = n;
+  return {{"requests", requests_total_ + not_submitted_},
           {"error_types", types},
           {"completed", count("ok")},
           {"errors", count("error")},
@@ -78,6 +82,7 @@ nlohmann::json RunStats::full() const {
     j["boot_timestamps"].push_back({{"runner", vm.runner}, {"function", vm.function}, {"kind", vm.kind},
                                     {"start_ms", vm.start_ms}, {"end_ms", vm.end_ms}});
   }
+  j["request_records_dropped"] = requests_total_ - requests_.size();  // past the record limit
   j["request_timestamps"] = nlohmann::json::array();
   for (const auto& r : requests_) {
     j["request_timestamps"].push_back({{"id", r.id}, {"function", r.function}, {"status", r.status},

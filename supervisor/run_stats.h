@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <deque>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -40,10 +42,13 @@ struct VmRecord {
   double end_ms = 0;
 };
 
-/// Single-threaded accumulator.
+/// Single-threaded accumulator. Counts are exact; the per-request records behind the percentiles
+/// and request_timestamps are the newest record_limit ones (a long-running service: --listen).
 class RunStats {
  public:
-  void add_request(RequestRecord record) { requests_.push_back(std::move(record)); }
+  /// Keeps at most `limit` records (0: all, the default), dropping the oldest.
+  void set_record_limit(std::size_t limit) noexcept { record_limit_ = limit; }
+  void add_request(RequestRecord record);
   void add_vm(VmRecord record) { vms_.push_back(std::move(record)); }
   void count_eviction() noexcept { ++evictions_; }
   void count_runner_failure() noexcept { ++runner_failures_; }
@@ -56,13 +61,13 @@ class RunStats {
     loop_wall_ms_ = wall_ms;
   }
 
-  [[nodiscard]] const std::vector<RequestRecord>& requests() const noexcept { return requests_; }
+  [[nodiscard]] const std::deque<RequestRecord>& requests() const noexcept { return requests_; }
   [[nodiscard]] const std::vector<VmRecord>& vms() const noexcept { return vms_; }
   [[nodiscard]] std::uint64_t evictions() const noexcept { return evictions_; }
   [[nodiscard]] std::uint64_t count(std::string_view status) const noexcept;
   [[nodiscard]] std::uint64_t cold() const noexcept;
   [[nodiscard]] std::uint64_t warm() const noexcept;
-  /// Latency percentile (0..100, nearest rank) of the "ok" requests, optionally only cold or warm.
+  /// Latency percentile (0..100, nearest rank) of the "ok" requests kept, optionally only cold or warm.
   [[nodiscard]] double latency_percentile(double p, int cold_filter = -1) const;
 
   /// {"requests", "completed", "errors", "dropped", "cold", "warm", "evictions", "p50_ms", "p99_ms",
@@ -73,7 +78,13 @@ class RunStats {
   [[nodiscard]] nlohmann::json full() const;
 
  private:
-  std::vector<RequestRecord> requests_;
+  std::deque<RequestRecord> requests_;
+  std::size_t record_limit_ = 0;
+  std::uint64_t requests_total_ = 0;
+  std::map<std::string, std::uint64_t, std::less<>> by_status_;
+  std::map<std::string, std::uint64_t> by_error_type_;
+  std::uint64_t cold_ok_ = 0;
+  std::uint64_t warm_ok_ = 0;
   std::vector<VmRecord> vms_;
   std::uint64_t evictions_ = 0;
   std::uint64_t runner_failures_ = 0;

@@ -1,6 +1,7 @@
 // RunnerPool: the supervisor's event loop. Takes requests from a RequestSource (the workload file:
-// workload_source.h), asks the Scheduler where each goes, drives the runner slots (RunnerProcess:
-// spawn, load, send, read) and handles their faults (a runner that dies or passes its deadline is
+// workload_source.h; HTTP: http_source.h; both: source_set.h), asks the Scheduler where each goes,
+// drives the runner slots (RunnerProcess: spawn, load, send, read; runner_slots.cpp) and handles
+// their faults (a runner that dies or passes its deadline is
 // killed, its request answered with an error in ipc/error_type.h's vocabulary, the slot
 // respawned; a VM that misbehaved is never reused). Failures are counted per function: a function
 // whose VMs fail `unhealthy_after` times in a row is backed off (its cold starts answer
@@ -24,6 +25,7 @@
 #include "ipc/stats_block.h"
 #include "supervisor/config.h"
 #include "supervisor/console_log.h"
+#include "supervisor/function_health.h"
 #include "supervisor/jailer.h"
 #include "supervisor/request_source.h"
 #include "supervisor/run_stats.h"
@@ -43,15 +45,17 @@ struct PoolOptions {
   std::chrono::milliseconds deadline{0};
   /// Deadline of requests whose function has no timeout_ms (never 0: no request waits forever).
   std::chrono::milliseconds default_timeout{30'000};
-  /// Failures of one function's VMs in a row after which it is backed off (function_unhealthy).
-  std::uint32_t unhealthy_after = 3;
-  std::chrono::milliseconds backoff_initial{1'000};  ///< first back-off; doubles per failed trial
-  std::chrono::milliseconds backoff_max{30'000};
+  /// When one function's failing VMs back it off (function_unhealthy), and for how long.
+  HealthOptions health;
   std::string console_dir;                ///< runner-<slot>.log per slot ("" = consoles inherited)
   ConsoleLimits console_limits;
   bool prespawn = true;                   ///< false: spawn a runner only when a cold start needs it
   std::chrono::milliseconds start_timeout{10'000};
   std::chrono::milliseconds drain_timeout{5'000};
+  /// Before parking, the loop polls this long for a response or a request (adaptive: not while
+  /// spins keep failing): a busy loop then needs no wake-up and its guests no RESPONSE_READY exit.
+  std::chrono::microseconds loop_spin{50};
+  bool loop_spin_yield = true;  ///< sched_yield between polls (a guest on this core gets to answer)
   std::string stats_name;                 ///< shm stats block name ("" = none)
 };
 
@@ -69,9 +73,11 @@ class RunnerPool {
   /// runner fails to start within start_timeout.
   void start();
   /// Serves `source` until it is exhausted and every request is answered, or until `stop` is set
-  /// (then in-flight work drains for drain_timeout). Calls `sink` once per request; request ids
+  /// (then in-flight work drains for drain_timeout), or at once when `abort` is set. Calls each
+  /// request's Invocation::on_done, or `sink` when it has none, once per request; request ids
   /// count from 0 in submission order. Times in the records are ms since the call.
-  void run(RequestSource& source, RunStats& stats, const ResultSink& sink, const std::atomic<bool>& stop);
+  void run(RequestSource& source, RunStats& stats, const ResultSink& sink, const std::atomic<bool>& stop,
+           const std::atomic<bool>* abort = nullptr);
   /// run() over a WorkloadSource replaying `workload` (time = ms after the call); request id i is
   /// workload[i].
   void run(const std::vector<WorkloadRequest>& workload, RunStats& stats, const ResultSink& sink,
@@ -89,6 +95,8 @@ class RunnerPool {
   struct InFlight {
     RequestRecord record;
     std::string payload;
+    Invocation::Completion on_done;
+    std::int64_t function = -1;  ///< index, -1 when the name is not configured
   };
 
   void submit(Invocation&& invocation, Clock::time_point now);
@@ -96,22 +104,11 @@ class RunnerPool {
   void apply(const std::vector<Action>& actions);
   void start_load(std::uint32_t slot, std::uint64_t request, std::uint32_t function);
   void send_request(std::uint32_t slot, std::uint64_t request);
-  /// Per function: consecutive VM failures and the back-off they earned.
-  struct FunctionHealth {
-    std::uint32_t consecutive_failures = 0;
-    std::chrono::milliseconds backoff{0};
-    Clock::time_point backoff_until{};
-  };
-
   void finish(std::uint64_t request, std::string status, nlohmann::json error, std::string response);
   void finish_error(std::uint64_t request, nlohmann::json error) { finish(request, "error", std::move(error), ""); }
   /// Kills the runner in `slot`, answers its request (if any) with `error`, respawns the slot.
   /// `blame_function`: the failure counts against the function the slot holds (its VM failed).
   void fail_runner(std::uint32_t slot, nlohmann::json error, bool blame_function = true);
-  void function_failed(std::uint32_t function, Clock::time_point now);
-  void function_succeeded(std::uint32_t function) noexcept { health_[function] = {}; }
-  /// The function_unhealthy error when `function` is backed off at `now`, else null.
-  [[nodiscard]] nlohmann::json unhealthy_error(std::uint32_t function, Clock::time_point now) const;
   [[nodiscard]] std::chrono::milliseconds timeout_of(std::uint32_t function) const noexcept;
   void handle_response(std::uint32_t slot, const ipc::Response& response);
   void drain_consoles() noexcept;
@@ -131,13 +128,15 @@ class RunnerPool {
   Scheduler scheduler_;
   std::deque<RunnerProcess> runners_;
   std::optional<ipc::StatsWriter> stats_block_;
-  std::vector<FunctionHealth> health_;  // by function index
+  FunctionHealth health_;
   std::vector<ConsoleLog> consoles_;    // by slot (empty: consoles inherited)
   std::uint32_t start_failures_ = 0;    // runner spawns failing in a row (no function involved)
+  ipc::AdaptiveSpin spin_;
 
   // Per-run state.
   RunStats* stats_ = nullptr;
   const ResultSink* sink_ = nullptr;
+  RequestSource* source_ = nullptr;
   Clock::time_point run_start_{};
   std::unordered_map<std::uint64_t, InFlight> in_flight_;  // by request id
   std::uint64_t next_id_ = 0;

@@ -71,6 +71,11 @@ class RunnerProcess {
   [[nodiscard]] std::uint32_t slot() const noexcept { return slot_; }
   [[nodiscard]] pid_t pid() const noexcept { return pid_; }
   [[nodiscard]] bool has_channel() const noexcept { return channel_.has_value(); }
+  /// Work outstanding: a reply or a response may come (the only slots the event loop waits on).
+  [[nodiscard]] bool awaits_reply() const noexcept {
+    return has_channel() && (state == ipc::RunnerState::kStarting || state == ipc::RunnerState::kLoading ||
+                             state == ipc::RunnerState::kBusy);
+  }
   [[nodiscard]] unsigned generation() const noexcept { return generation_; }
   [[nodiscard]] Clock::time_point started() const noexcept { return started_; }
 

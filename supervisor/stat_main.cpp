@@ -1,5 +1,6 @@
 // snapfaas-stat: attaches read-only to a supervisor's stats block and shows each runner's state,
-// function, counters and latency percentiles, refreshing like top; --json prints one snapshot.
+// function, counters and latency percentiles, the per-function counters and the totals,
+// refreshing like top; --json prints one snapshot.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
@@ -17,19 +18,6 @@
 namespace ipc = snapfaas::ipc;
 
 namespace {
-
-const char* state_name(ipc::RunnerState s) {
-  switch (s) {
-    case ipc::RunnerState::kEmpty: return "empty";
-    case ipc::RunnerState::kStarting: return "starting";
-    case ipc::RunnerState::kIdle: return "idle";
-    case ipc::RunnerState::kBusy: return "busy";
-    case ipc::RunnerState::kLoading: return "loading";
-    case ipc::RunnerState::kStopped: return "stopped";
-    case ipc::RunnerState::kFailed: return "failed";
-  }
-  return "?";
-}
 
 // Upper bound (µs) of the bucket holding the p-th percentile of a log2 histogram.
 double percentile_us(const std::array<std::uint64_t, ipc::kLatencyBuckets>& h, double p) {
@@ -68,7 +56,7 @@ nlohmann::json snapshot_json(const ipc::StatsReader& reader) {
     auto s = reader.snapshot(i);
     if (!s) continue;
     runners.push_back({{"runner", i},
-                       {"state", state_name(s->state)},
+                       {"state", ipc::runner_state_name(s->state)},
                        {"function", std::string(s->function_name())},
                        {"requests", s->requests},
                        {"cold", s->cold},
@@ -81,6 +69,35 @@ nlohmann::json snapshot_json(const ipc::StatsReader& reader) {
                                        : reader.console_dir() + "/runner-" + std::to_string(i) + ".log"}});
   }
   return runners;
+}
+
+nlohmann::json functions_json(const ipc::StatsReader& reader) {
+  nlohmann::json functions = nlohmann::json::array();
+  for (std::uint32_t i = 0; i < reader.function_count(); ++i) {
+    auto f = reader.function(i);
+    if (!f) continue;
+    nlohmann::json outcomes = nlohmann::json::object();
+    for (std::size_t o = 0; o < reader.outcome_names().size(); ++o) {
+      if (f->outcomes[o] != 0) outcomes[reader.outcome_names()[o]] = f->outcomes[o];
+    }
+    functions.push_back({{"function", std::string(f->function_name())},
+                         {"requests", f->requests},
+                         {"in_flight", f->in_flight},
+                         {"cold", f->cold},
+                         {"warm", f->warm},
+                         {"outcomes", outcomes},
+                         {"p50_us", percentile_us(f->latency_us_log2, 50)},
+                         {"p99_us", percentile_us(f->latency_us_log2, 99)}});
+  }
+  return functions;
+}
+
+nlohmann::json totals_json(const ipc::StatsReader& reader) {
+  auto t = reader.totals();
+  if (!t) return nullptr;
+  return {{"queue_depth", t->queue_depth}, {"in_flight", t->in_flight}, {"restores", t->restores},
+          {"boots", t->boots},             {"evictions", t->evictions}, {"runner_failures", t->runner_failures},
+          {"draining", t->draining}};
 }
 
 }  // namespace
@@ -101,7 +118,12 @@ int main(int argc, char** argv) {
     if (name.empty()) throw std::runtime_error("no supervisor stats block in /dev/shm");
     const auto reader = ipc::StatsReader::open(name);
     if (json) {
-      std::printf("%s\n", nlohmann::json{{"name", name}, {"runners", snapshot_json(reader)}}.dump().c_str());
+      std::printf("%s\n", nlohmann::json{{"name", name},
+                                         {"runners", snapshot_json(reader)},
+                                         {"functions", functions_json(reader)},
+                                         {"totals", totals_json(reader)}}
+                                .dump()
+                                .c_str());
       return 0;
     }
     const std::string path = "/dev/shm" + name;
@@ -117,6 +139,22 @@ int main(int argc, char** argv) {
                     r["requests"].get<unsigned long>(), r["cold"].get<unsigned long>(),
                     r["warm"].get<unsigned long>(), r["errors"].get<unsigned long>(), r["p50_us"].get<double>(),
                     r["p99_us"].get<double>());
+      }
+      const nlohmann::json totals = totals_json(reader);
+      if (!totals.is_null()) {
+        std::printf("\nqueue %lu  in flight %lu  restores %lu  boots %lu  evictions %lu  runner failures %lu%s\n",
+                    totals["queue_depth"].get<unsigned long>(), totals["in_flight"].get<unsigned long>(),
+                    totals["restores"].get<unsigned long>(), totals["boots"].get<unsigned long>(),
+                    totals["evictions"].get<unsigned long>(), totals["runner_failures"].get<unsigned long>(),
+                    totals["draining"].get<bool>() ? "  DRAINING" : "");
+      }
+      std::printf("\n%-20s %10s %9s %8s %10s %10s %10s\n", "FUNCTION", "REQUESTS", "INFLIGHT", "COLD", "WARM",
+                  "P50(us)", "P99(us)");
+      for (const auto& f : functions_json(reader)) {
+        std::printf("%-20s %10lu %9lu %8lu %10lu %10.0f %10.0f\n", f["function"].get<std::string>().c_str(),
+                    f["requests"].get<unsigned long>(), f["in_flight"].get<unsigned long>(),
+                    f["cold"].get<unsigned long>(), f["warm"].get<unsigned long>(), f["p50_us"].get<double>(),
+                    f["p99_us"].get<double>());
       }
       std::fflush(stdout);
       std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));

@@ -6,7 +6,7 @@ namespace snapfaas::supervisor {
 void WorkloadSource::poll(Clock::time_point now, const Submit& submit) {
   for (; next_ < workload_.size() && due(next_) <= now; ++next_) {
     const WorkloadRequest& w = workload_[next_];
-    submit({w.function, w.payload, w.user_id});
+    submit({w.function, w.payload, w.user_id, {}});
   }
 }
 

@@ -1,5 +1,6 @@
 // Doorbell: a parked waiter is woken across processes; no lost wakeups when both sides always
-// park; producers skip FUTEX_WAKE when nobody sleeps. wait_any: the same over several words.
+// park; producers skip FUTEX_WAKE when nobody sleeps. wait_any: the same over several words, and
+// its optional adaptive spin.
 #include "ipc/doorbell.h"
 
 #include <doctest/doctest.h>
@@ -217,6 +218,36 @@ TEST_CASE("wait_any times out at its deadline, with or without bells") {
   CHECK(wait_any({}, [] { return false; }, start + 30ms).error() == IpcError::kTimedOut);
   CHECK(std::chrono::steady_clock::now() - start >= 30ms);
   CHECK(wait_any({}, [] { return false; }, start).error() == IpcError::kTimedOut);  // already passed
+}
+
+TEST_CASE("wait_any with an AdaptiveSpin: a hit during the spin never parks; misses back off, probes come back") {
+  std::vector<DoorbellWord> words(2);
+  std::vector<Doorbell> bells = doorbells(words.data(), words.size());
+  const std::vector<Doorbell*> ptrs = pointers(bells);
+  AdaptiveSpin spin(2s);  // long: a loaded machine may run the setter late
+  std::atomic<bool> flag{false};
+  std::atomic<std::uint32_t> seen_sleeping{0};
+  std::thread setter([&] {
+    std::this_thread::sleep_for(20ms);
+    // Still spinning, not parked: nobody counted as sleeping, so a producer would skip FUTEX_WAKE.
+    seen_sleeping.store(std::atomic_ref(words[0].sleeping).load(std::memory_order_relaxed), std::memory_order_relaxed);
+    flag.store(true, std::memory_order_release);
+  });
+  CHECK(wait_any(ptrs, [&flag] { return flag.load(std::memory_order_acquire); }, std::chrono::steady_clock::now() + 10s, &spin));
+  setter.join();
+  CHECK(seen_sleeping.load() == 0);
+  CHECK(spin.next() == 2s);  // the spin paid off: still a full one
+
+  AdaptiveSpin idle(1ms);
+  for (std::uint32_t i = 0; i < Doorbell::kMissesBeforeBackoff; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    CHECK(wait_any(ptrs, [] { return false; }, start + 5ms, &idle).error() == IpcError::kTimedOut);
+  }
+  int full = 0;
+  for (std::uint32_t i = 0; i < 2 * Doorbell::kProbeInterval; ++i) full += idle.next() == 1ms ? 1 : 0;
+  CHECK(full == 2);  // backed off: only the probes spin
+  idle.record(1ms, true);
+  CHECK(idle.next() == 1ms);  // a probe that hits restores the full spin
 }
 
 TEST_CASE("wait_any is woken by a ring() on any one of several words from another process") {

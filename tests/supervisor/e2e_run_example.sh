@@ -3,16 +3,25 @@
 # snapfaas-supervisor and real jailed firerunner VMs — the Python functions restored from snapshots
 # (in the emulated KVM host unless the machine has VT-x/AMD-V), and the ring-3 echo variant
 # (--ring3, native); every request must complete, with at least one cold start (a restore for the
-# Python functions) and mostly warm ones, and no errors, drops or runner failures.
+# Python functions) and mostly warm ones, and no errors, drops or runner failures. Right after the
+# Python replay, in the same emulated-host boot (run-example.sh --then), service mode: e2e_http.sh
+# invokes the Python functions with curl, cold then warm.
 # Usage: e2e_run_example.sh WORKDIR
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${1:?usage: e2e_run_example.sh WORKDIR}"
 rm -rf "$work"
+bin="${SNAPFAAS_BUILD_RELEASE:-$root/build/release}/supervisor"
+http_check="$(printf '%q ' "$root/tests/supervisor/e2e_http.sh" "$bin/snapfaas-supervisor" "$root/configs/controller.yaml" \
+  "$work/python-http" --start_timeout 60000)"
 for mode in python ring3; do
-  if [[ $mode == ring3 ]]; then args=(--ring3 --end 2000) min=100; else args=(--end 8000) min=20; fi
+  if [[ $mode == ring3 ]]; then args=(--ring3 --end 2000) min=100; else args=(--end 8000 --then "$http_check") min=20; fi
   "$root/scripts/run-example.sh" "${args[@]}" --out "$work/$mode" | tee "$work.$mode.log"
   summary="$(sed -n 's/^summary: //p' "$work.$mode.log" | tail -n 1)"
+  if [[ $mode == python ]]; then  # the service-mode check ran in the same boot and passed
+    grep '^e2e_http: ' "$work/$mode/supervisor.log" || true
+    grep -q '^e2e_http: PASS' "$work/$mode/supervisor.log" || { echo "FAIL: e2e_http.sh did not pass" >&2; exit 1; }
+  fi
   [[ -n "$summary" ]] || { echo "FAIL: run-example.sh ($mode) printed no summary line" >&2; exit 1; }
   python3 - "$summary" "$work/$mode/workload.jsonl" "$min" "$mode" <<'PY'
 import json, sys

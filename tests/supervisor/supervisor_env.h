@@ -57,14 +57,15 @@ struct Env {
     std::ofstream out(dir / "workload.jsonl");
     for (const auto& l : lines) out << l.dump() << '\n';
   }
-  pid_t start(const std::vector<std::string>& extra) const {
+  /// Starts the supervisor with `extra` arguments; with `replay` it replays workload.jsonl.
+  pid_t start(const std::vector<std::string>& extra, bool replay = true) const {
     std::vector<std::string> args{SNAPFAAS_SUPERVISOR_PATH,
                                   "--config",        (dir / "controller.yaml").string(),
-                                  "--requests_file", (dir / "workload.jsonl").string(),
                                   "--output",        (dir / "results.jsonl").string(),
                                   "--stats",         (dir / "stats.json").string(),
                                   "--console_dir",   (dir / "consoles").string(),
                                   "--log-level",     "warn"};
+    if (replay) args.insert(args.end(), {"--requests_file", (dir / "workload.jsonl").string()});
     args.insert(args.end(), extra.begin(), extra.end());
     const pid_t pid = ::fork();
     if (pid == 0) {
