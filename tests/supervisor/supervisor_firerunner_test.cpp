@@ -343,7 +343,7 @@ TEST_CASE("real firerunner, a function failing on every cold start is backed off
   INFO(run.stderr_text.substr(0, 4000));
   REQUIRE(run.exit_code == 0);  // no global abort however often "bad" fails
   REQUIRE(run.results.size() == 100);
-  int failed = 0, unhealthy = 0, unhealthy_at_once = 0;
+  int failed = 0, unhealthy = 0, unhealthy_without_restore = 0;
   for (auto& r : run.results) {
     if (r["function"] == "ok") {
       CHECK(r["status"] == "ok");
@@ -354,16 +354,17 @@ TEST_CASE("real firerunner, a function failing on every cold start is backed off
     if (r["error"]["type"] == "function_unhealthy") {
       ++unhealthy;
       CHECK(r["error"]["retry_after_ms"].get<int>() > 0);
-      // Submitted while backed off: answered at once (those queued before it was backed off wait
-      // for a runner, then are answered without a restore).
-      if (r["latency_ms"].get<double>() < 100) ++unhealthy_at_once;
+      // Backed off: answered without a restore. service_ms (done - dispatch) is what a restore
+      // attempt would take; latency_ms also holds the wait in the queue behind the failing cold
+      // starts, which grows with the machine's load (23 of 50 under 100 ms at load 10, ASan).
+      if (r["service_ms"].get<double>() < 100) ++unhealthy_without_restore;
     }
   }
   CHECK(failed + unhealthy == 50);
   CHECK(failed >= 3);        // tried until it proved unhealthy...
   CHECK(failed <= 3 + 2);    // ...then only one trial per back-off (1 s, then 2 s) in this 1 s run
   CHECK(unhealthy >= 40);
-  CHECK(unhealthy_at_once >= 25);
+  CHECK(unhealthy_without_restore == unhealthy);
 }
 
 TEST_CASE("real firerunner, restored clones each get fresh entropy and the host clock (restore record)") {
