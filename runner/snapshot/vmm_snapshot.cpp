@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/log_limit.h"
 #include "ipc/guest_abi.h"
 #include "runner/devices/virtio/net/net.h"
 #include "runner/snapshot/device_snapshot.h"
@@ -98,7 +99,7 @@ SnapshotTrigger::SnapshotTrigger(Vmm& vmm, SnapshotTriggerOptions options)
 void SnapshotTrigger::request(std::uint32_t point) noexcept {
   const auto wanted = static_cast<std::uint32_t>(base_ ? ipc::SnapshotPoint::kDiff : ipc::SnapshotPoint::kBase);
   if (out_dir_.empty() || point != wanted) {
-    spdlog::debug("snapshot point {} reached: not saved (want {}{})", point, wanted, out_dir_.empty() ? ", no --dump_dir" : "");
+    SNAPFAAS_LIMITED_LOG(spdlog::level::debug, "snapshot point {} reached: not saved (want {}{})", point, wanted, out_dir_.empty() ? ", no --dump_dir" : "");
     return;
   }
   if (Vcpu* self = Vcpu::current()) self->request_pause();  // the guest stops right after its port write
@@ -107,7 +108,7 @@ void SnapshotTrigger::request(std::uint32_t point) noexcept {
 
 void SnapshotTrigger::wake_saver() noexcept {
   if (out_dir_.empty()) {
-    spdlog::info("snapshot point reached; no output directory, continuing");
+    SNAPFAAS_LIMITED_LOG(spdlog::level::info, "snapshot point reached; no output directory, continuing");
     port_->mark_taken();
     return;
   }

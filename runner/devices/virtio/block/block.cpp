@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "common/error.h"
+#include "common/log_limit.h"
 
 namespace snapfaas::runner::virtio::block {
 namespace {
@@ -96,7 +97,7 @@ void Block::read_config(std::uint64_t offset, std::span<std::uint8_t> data) cons
 }
 
 void Block::write_config(std::uint64_t offset, std::span<const std::uint8_t> data) noexcept {
-  spdlog::debug("virtio-blk: {}-byte config write at {:#x} ignored (read-only config)", data.size(), offset);
+  SNAPFAAS_LIMITED_LOG(spdlog::level::debug, "virtio-blk: {}-byte config write at {:#x} ignored (read-only config)", data.size(), offset);
 }
 
 void Block::activate(const GuestMemory& mem, std::span<Queue> queues, std::uint64_t /*acked*/,
@@ -137,7 +138,7 @@ bool Block::process_queue(std::size_t index) noexcept {
       continue;
     }
     if (is_chain_error(s)) {
-      spdlog::warn("virtio-blk: dropping request (head {}): {}", chain_.head, to_string(s));
+      SNAPFAAS_LIMITED_LOG(spdlog::level::warn, "virtio-blk: dropping request (head {}): {}", chain_.head, to_string(s));
       if (head_returnable(s)) {
         if (!q.add_used(*mem_, chain_.head, 0)) {
           healthy = false;
@@ -147,7 +148,7 @@ bool Block::process_queue(std::size_t index) noexcept {
       }
       continue;
     }
-    spdlog::warn("virtio-blk: queue {} broken: {}", index, to_string(s));
+    SNAPFAAS_LIMITED_LOG(spdlog::level::warn, "virtio-blk: queue {} broken: {}", index, to_string(s));
     healthy = false;
     break;
   }
@@ -159,7 +160,7 @@ std::uint32_t Block::handle_chain(const DescriptorChain& chain) noexcept {
   bool status_ok = false;
   const ParseError e = parse_request(*mem_, chain, request_, status_ok);
   if (e != ParseError::kNone) {
-    spdlog::warn("virtio-blk: malformed request (head {}): {}", chain.head, to_string(e));
+    SNAPFAAS_LIMITED_LOG(spdlog::level::warn, "virtio-blk: malformed request (head {}): {}", chain.head, to_string(e));
     if (!status_ok) return 0;
     (void)mem_->write_obj(request_.status_gpa, kStatusIoErr);
     return 1;
@@ -217,7 +218,7 @@ bool Block::transfer(const GuestMemory& mem, const Request& r, bool to_guest) no
     const bool ok = to_guest ? pread_full(fd_.get(), s->data(), s->size(), off)
                              : pwrite_full(fd_.get(), s->data(), s->size(), off);
     if (!ok) {
-      spdlog::warn("virtio-blk: {} {} bytes at {:#x}: {}", to_guest ? "read" : "write", b.len, off,
+      SNAPFAAS_LIMITED_LOG(spdlog::level::warn, "virtio-blk: {} {} bytes at {:#x}: {}", to_guest ? "read" : "write", b.len, off,
                    errno ? std::strerror(errno) : "end of file");
       return false;
     }

@@ -9,6 +9,8 @@
 #include <random>
 
 #include "common/error.h"
+#include "common/log_limit.h"
+#include "tests/common/log_capture.h"
 #include "tests/runner/devices/virtio/net/net_driver.h"
 #include "tests/runner/devices/virtio/net/netns_child.h"
 
@@ -402,6 +404,24 @@ TEST_CASE("Net drops malicious chains and keeps working") {
           h.d.set_avail_idx(h.d.tx, static_cast<std::uint16_t>(h.d.tx.avail_idx + 100));
           write32(*h.t, reg::kQueueNotify, 1);
           NET_EXPECT(needs_reset(h));
+        });
+}
+
+TEST_CASE("Net: a guest repeating bad transmit chains gets a burst of log lines, not one per chain") {
+  CHECK_IN_NETNS([] {
+          make_persistent_tap(kTap);
+          Harness h(kTap, kMac, kAll);
+          snapfaas::test::LogCapture capture;
+          constexpr std::uint64_t kBuf = NetDriver::kTxBufs;
+          for (int i = 0; i < 5'000; ++i) {
+            const auto d = static_cast<std::uint16_t>(i % 8);
+            h.d.set_desc(h.d.tx, d, kBuf, 100, kDescFWrite);  // device-writable: a bad transmit chain
+            h.d.publish(h.d.tx, d);
+            write32(*h.t, reg::kQueueNotify, 1);
+          }
+          NET_EXPECT(h.net->counters().tx_dropped.load() == 5'000);
+          NET_EXPECT(capture.lines_with("virtio-net") >= 1);
+          NET_EXPECT(capture.lines_with("virtio-net") <= snapfaas::common::LogLimit::kBurst + 2);
         });
 }
 
