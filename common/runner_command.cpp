@@ -56,6 +56,9 @@ void add_runner_options(CLI::App& app, RunnerCommand& c, RunnerFlags flags) {
     app.add_option("--functions", c.functions,
                    "pre-spawned mode: build the VM, wait for kRestore/kBoot on --channel (table from the supervisor)");
   }
+  app.add_flag("--allow_writable_header", c.allow_writable_header,
+               "map the ring window's header page writable if KVM refuses KVM_MEM_READONLY (the guest could then "
+               "forge its channel header; debugging only)");
   app.add_flag("--no_seccomp", c.no_seccomp, "do not install the seccomp filters (debugging only)");
   app.add_flag("--seccomp_log", c.seccomp_log, "")->group("");  // hidden: log instead of kill
 }
@@ -89,6 +92,7 @@ std::vector<std::string> runner_args(const RunnerCommand& c) {
   flag("--copy_base", c.copy_base);
   flag("--copy_diff", c.copy_diff);
   text("--functions", c.functions, d.functions);
+  flag("--allow_writable_header", c.allow_writable_header);
   flag("--no_seccomp", c.no_seccomp);
   flag("--seccomp_log", c.seccomp_log);
   return args;

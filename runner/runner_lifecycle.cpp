@@ -38,6 +38,7 @@ RunnerOptions RunnerOptions::from_command(const common::RunnerCommand& c) {
   o.vmm.guest_address = c.guest_address;
   o.vmm.dirty_log = !c.dump_dir.empty();  // a diff needs KVM's dirty log from the start
   o.channel = c.channel;
+  o.allow_writable_header = c.allow_writable_header;
   o.seccomp = {!c.no_seccomp, c.seccomp_log ? SeccompAction::kLog : SeccompAction::kKill};
   o.snapshot_dirs = c.snapshot_layers();
   o.restore.eager_base = c.copy_base;
@@ -67,6 +68,7 @@ RunnerLifecycle::RunnerLifecycle(RunnerOptions options, RunnerHooks hooks)
   if (!options_.channel.empty()) {
     window::WindowServiceOptions window_options;
     window_options.serve_loads = prespawned;
+    window_options.allow_writable_header = options_.allow_writable_header;
     window_options.control_thread_init = [filter = CompiledSeccomp::compile(ThreadRole::kControl, options_.seccomp)] {
       filter.install();
     };

@@ -42,6 +42,7 @@ struct RunnerOptions {
   VmmConfig vmm;
   RunnerMode mode = RunnerMode::kBoot;
   std::string channel;                     ///< serve this ipc channel through the ring window ("": none)
+  bool allow_writable_header = false;      ///< the window's header page may be writable if KVM refuses read-only
   SeccompSettings seccomp;
   std::vector<std::string> snapshot_dirs;  ///< kRestore: base[,diff...]
   snapshot::RestoreOptions restore;        ///< kRestore: eager copies of the layers

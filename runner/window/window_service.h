@@ -29,6 +29,9 @@ struct WindowServiceOptions {
   /// Runs first on the control thread (e.g. installs its seccomp filter). May throw: the VM is
   /// then stopped with that error.
   std::function<void()> control_thread_init;
+  /// Map the channel header page writable when KVM refuses KVM_MEM_READONLY (firerunner
+  /// --allow_writable_header; debugging only). Otherwise the window, and the runner, are refused.
+  bool allow_writable_header = false;
 };
 
 class WindowService {
