@@ -52,6 +52,8 @@ void add_runner_options(CLI::App& app, RunnerCommand& c, RunnerFlags flags) {
   app.add_option("--diff_dirs", c.diff_dirs, "diff dirs applied after --load_dir (seed spelling)")->delimiter(',');
   app.add_flag("--copy_base", c.copy_base, "read the base into anonymous memory instead of mapping it");
   app.add_flag("--copy_diff", c.copy_diff, "read diffs into anonymous memory instead of mapping them");
+  app.add_flag("--verify_memory", c.verify_memory,
+               "check the CRC of every snapshot memory file when it is loaded (reads the whole files; see bench restore)");
   if (all) {
     app.add_option("--functions", c.functions,
                    "pre-spawned mode: build the VM, wait for kRestore/kBoot on --channel (table from the supervisor)");
@@ -91,6 +93,7 @@ std::vector<std::string> runner_args(const RunnerCommand& c) {
   text("--diff_dirs", join(c.diff_dirs), "");
   flag("--copy_base", c.copy_base);
   flag("--copy_diff", c.copy_diff);
+  flag("--verify_memory", c.verify_memory);
   text("--functions", c.functions, d.functions);
   flag("--allow_writable_header", c.allow_writable_header);
   flag("--no_seccomp", c.no_seccomp);

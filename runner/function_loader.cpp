@@ -1,11 +1,14 @@
 // A pre-spawned runner's functions and their loads (see function_loader.h).
 #include "runner/function_loader.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <utility>
 
@@ -22,13 +25,26 @@ using Clock = std::chrono::steady_clock;
 
 }  // namespace
 
+FunctionLoader::FunctionLoader(std::vector<ipc::FunctionTableEntry> table, bool direct_io, snapshot::Verify verify)
+    : table_(std::move(table)), verify_(verify), appfs_(table_.size()), appfs_error_(table_.size()) {
+  for (std::size_t i = 0; i < table_.size() && i < kMaxPreloaded; ++i) {
+    const std::string& path = table_[i].appfs;
+    if (path.empty()) continue;
+    appfs_[i].reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC | (direct_io ? O_DIRECT : 0)));
+    if (!appfs_[i]) {
+      appfs_error_[i] = "open app image " + path + ": " + std::strerror(errno);
+      spdlog::warn("firerunner: function {} ({}): {}", i, table_[i].name, appfs_error_[i]);
+    }
+  }
+}
+
 void FunctionLoader::preload(Vmm& vmm) {
   preloaded_.clear();
   preloaded_.resize(table_.size());  // move-only entries: no assign()
   for (std::size_t i = 0; i < table_.size() && i < kMaxPreloaded; ++i) {
     if (table_[i].snapshot_dirs.empty()) continue;
     try {
-      preloaded_[i] = snapshot::load_snapshot(table_[i].snapshot_dirs);
+      preloaded_[i] = snapshot::load_snapshot(table_[i].snapshot_dirs, verify_);
     } catch (const std::exception& e) {  // its restore loads it again and fails with this reason
       spdlog::warn("firerunner: snapshot of function {} ({}) not loaded ahead: {}", i, table_[i].name, e.what());
     }
@@ -77,14 +93,26 @@ LoadOutcome FunctionLoader::load(Vmm& vmm, const ipc::ControlCommand& command,
       return {false, false, ipc::ControlResult::kNoSnapshot, {}};  // checked before touching the VM
     }
   }
+  snapshot::AppImage appfs;
+  if (!f.appfs.empty()) {
+    if (index >= kMaxPreloaded || !appfs_[index]) {
+      const std::string why = index >= kMaxPreloaded ? "beyond the " + std::to_string(kMaxPreloaded) +
+                                                           " functions a runner opens at start"
+                                                     : appfs_error_[index];
+      std::fprintf(stderr, "firerunner: restore of function %u (%s) failed: %s\n", index, f.name.c_str(), why.c_str());
+      return {false, false, ipc::ControlResult::kLoadFailed, {}};  // nothing touched: still waiting
+    }
+    appfs = {f.appfs, appfs_[index].get()};
+  }
   snapshot::RestoreOptions options;
   options.eager_base = (command.arg1 & ipc::kLoadCopyBase) != 0;
   options.eager_diff = (command.arg1 & ipc::kLoadCopyDiff) != 0;
   try {
     const auto t0 = Clock::now();
     const snapshot::SnapshotId id =
-        loaded ? snapshot::restore_vmm(vmm, std::move(*loaded), options, /*dirty_logging=*/false, f.appfs, &prepared_)
-               : snapshot::restore_vmm(vmm, f.snapshot_dirs, options, /*dirty_logging=*/false, f.appfs, &prepared_);
+        loaded ? snapshot::restore_vmm(vmm, std::move(*loaded), options, /*dirty_logging=*/false, appfs, &prepared_)
+               : snapshot::restore_vmm(vmm, snapshot::load_snapshot(f.snapshot_dirs, verify_), options,
+                                         /*dirty_logging=*/false, appfs, &prepared_);
     spdlog::info("firerunner: restored function {} ({}) in {:.3f} ms", index, f.name, ms_since(t0));
     return {true, false, ipc::ControlResult::kOk, id};
   } catch (const std::exception& e) {

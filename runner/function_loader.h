@@ -9,6 +9,7 @@
 #include <optional>
 #include <vector>
 
+#include "common/unique_fd.h"
 #include "ipc/channel_layout.h"
 #include "ipc/function_table.h"
 #include "runner/snapshot/restore_target.h"
@@ -31,7 +32,12 @@ class FunctionLoader {
   /// At most this many functions are loaded ahead (each holds an fd per layer; RLIMIT_NOFILE).
   static constexpr std::size_t kMaxPreloaded = 128;
 
-  explicit FunctionLoader(std::vector<ipc::FunctionTableEntry> table) : table_(std::move(table)) {}
+  /// Opens (does not read) each function's app image, read-only (O_DIRECT with `direct_io`): at
+  /// create, before the runner locks itself down; a restore attaches it by descriptor. An image
+  /// that cannot be opened is logged, and that function's restore answers kLoadFailed.
+  /// `verify`: how much of each snapshot file load_snapshot checks (kFull: --verify_memory).
+  FunctionLoader(std::vector<ipc::FunctionTableEntry> table, bool direct_io,
+                 snapshot::Verify verify = snapshot::Verify::kHeader);
 
   [[nodiscard]] const std::vector<ipc::FunctionTableEntry>& table() const noexcept { return table_; }
   /// Loads and validates every function's snapshot layers (a failure is logged; that function's
@@ -46,6 +52,9 @@ class FunctionLoader {
 
  private:
   std::vector<ipc::FunctionTableEntry> table_;
+  snapshot::Verify verify_;
+  std::vector<common::UniqueFd> appfs_;        // by table index (invalid: none, or see appfs_error_)
+  std::vector<std::string> appfs_error_;       // by table index: why the image could not be opened
   std::vector<std::optional<snapshot::LoadedSnapshot>> preloaded_;  // by table index
   snapshot::PreparedRestore prepared_;
 };

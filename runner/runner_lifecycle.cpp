@@ -43,6 +43,7 @@ RunnerOptions RunnerOptions::from_command(const common::RunnerCommand& c) {
   o.snapshot_dirs = c.snapshot_layers();
   o.restore.eager_base = c.copy_base;
   o.restore.eager_diff = c.copy_diff;
+  o.verify_memory = c.verify_memory;
   o.dump_dir = c.dump_dir;
   o.functions_file = c.functions;
   if (!c.diff_dirs.empty() && c.load_dirs.empty()) throw common::Error("--diff_dirs needs --load_dir");
@@ -61,7 +62,7 @@ RunnerLifecycle::RunnerLifecycle(RunnerOptions options, RunnerHooks hooks)
     : options_(std::move(options)), hooks_(std::move(hooks)), created_(Clock::now()) {
   const bool prespawned = options_.mode == RunnerMode::kPrespawned;
   // The supervisor's table is trusted input (it wrote it); only names and paths are read here.
-  if (prespawned) functions_.emplace(ipc::read_function_table(options_.functions_file));
+  if (prespawned) functions_.emplace(ipc::read_function_table(options_.functions_file), options_.vmm.direct_io, verify());
   vmm_ = std::make_unique<Vmm>(options_.vmm);
   // Filters compiled now (libseccomp), installed later by the threads they are for.
   vcpu_filter_ = CompiledSeccomp::compile(ThreadRole::kVcpu, options_.seccomp);
@@ -102,7 +103,8 @@ bool RunnerLifecycle::load() {
     case RunnerMode::kBoot:
       break;  // the --kernel was placed in guest memory at create
     case RunnerMode::kRestore:
-      restored_ = snapshot::restore_vmm(*vmm_, options_.snapshot_dirs, options_.restore, options_.vmm.dirty_log);
+      restored_ = snapshot::restore_vmm(
+          *vmm_, snapshot::load_snapshot(options_.snapshot_dirs, verify()), options_.restore, options_.vmm.dirty_log);
       break;
     case RunnerMode::kPrespawned:
       if (!load_prespawned()) return false;

@@ -46,6 +46,7 @@ struct RunnerOptions {
   SeccompSettings seccomp;
   std::vector<std::string> snapshot_dirs;  ///< kRestore: base[,diff...]
   snapshot::RestoreOptions restore;        ///< kRestore: eager copies of the layers
+  bool verify_memory = false;              ///< CRC-check every memory layer when it is loaded
   std::string dump_dir;                    ///< kBoot/kRestore: save at the guest's snapshot point and exit
   std::string functions_file;              ///< kPrespawned: the supervisor's table (ipc/function_table.h)
 
@@ -84,6 +85,9 @@ class RunnerLifecycle {
   enum class Phase { kCreated, kLockedDown, kLoaded, kRunning };
   void expect(Phase phase, const char* step) const;
   [[nodiscard]] bool load_prespawned();
+  [[nodiscard]] snapshot::Verify verify() const noexcept {
+    return options_.verify_memory ? snapshot::Verify::kFull : snapshot::Verify::kHeader;
+  }
 
   RunnerOptions options_;
   RunnerHooks hooks_;

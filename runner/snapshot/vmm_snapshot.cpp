@@ -48,12 +48,12 @@ std::vector<KvmVcpu*> kvm_vcpus(Vmm& vmm) {
 }  // namespace
 
 SnapshotId restore_vmm(Vmm& vmm, std::span<const std::string> dirs, const RestoreOptions& options,
-                       bool dirty_logging, const std::string& appfs_override, PreparedRestore* prepared) {
-  return restore_vmm(vmm, load_snapshot(dirs), options, dirty_logging, appfs_override, prepared);
+                       bool dirty_logging, const AppImage& appfs, PreparedRestore* prepared) {
+  return restore_vmm(vmm, load_snapshot(dirs), options, dirty_logging, appfs, prepared);
 }
 
 SnapshotId restore_vmm(Vmm& vmm, LoadedSnapshot snap, const RestoreOptions& options, bool dirty_logging,
-                       const std::string& appfs_override, PreparedRestore* prepared) {
+                       const AppImage& appfs, PreparedRestore* prepared) {
   tss_type_for_svm(snap.state);
   if (snap.state.ring3 != vmm.ring3()) {
     throw common::Error(std::string("snapshot restore: snapshot is of a ") + (snap.state.ring3 ? "ring-3" : "Linux") +
@@ -62,7 +62,7 @@ SnapshotId restore_vmm(Vmm& vmm, LoadedSnapshot snap, const RestoreOptions& opti
   const std::vector<KvmVcpu*> vcpus = kvm_vcpus(vmm);
   const RestoreTimings t = restore_into(vmm.vm(), vmm.memory(), vcpus, snap, options, dirty_logging, prepared);
   const auto devices_start = std::chrono::steady_clock::now();
-  restore_devices(vmm, snap.state.devices, appfs_override);
+  restore_devices(vmm, snap.state.devices, appfs);
   (void)vmm.memory().take_written();  // a later diff holds what was written after the restore
   const double devices_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - devices_start).count();

@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "runner/snapshot/device_snapshot.h"
 #include "runner/snapshot/restore_target.h"
 #include "runner/snapshot/snapshot_port.h"
 #include "runner/vmm.h"
@@ -20,18 +21,18 @@
 namespace snapfaas::runner::snapshot {
 
 /// Loads `dirs` (base[,diff...]) and restores them into `vmm` before vmm.run(): memory mapped over
-/// the registered RAM, VM, vCPU and device state applied (restore_devices: `appfs_override`
+/// the registered RAM, VM, vCPU and device state applied (restore_devices: `appfs`
 /// backs the app disk when non-empty). `dirty_logging`: the Vmm registered its RAM with
 /// KVM_MEM_LOG_DIRTY_PAGES (needed to take a diff later). Returns the id of the last layer.
 /// `prepared` (optional): from prepare_vmm on this Vmm; consumed.
 SnapshotId restore_vmm(Vmm& vmm, std::span<const std::string> dirs, const RestoreOptions& options,
-                       bool dirty_logging, const std::string& appfs_override = {},
+                       bool dirty_logging, const AppImage& appfs = {},
                        PreparedRestore* prepared = nullptr);
 
 /// The same with the layers loaded and validated ahead of time (load_snapshot; a pre-spawned
 /// runner loads its functions' snapshots before any request: ~1 ms each). Consumes `snap`.
 SnapshotId restore_vmm(Vmm& vmm, LoadedSnapshot snap, const RestoreOptions& options, bool dirty_logging,
-                       const std::string& appfs_override = {}, PreparedRestore* prepared = nullptr);
+                       const AppImage& appfs = {}, PreparedRestore* prepared = nullptr);
 
 /// Pre-spawn work for a later restore_vmm of a snapshot with the same base as `candidate_dirs`
 /// (prepare_restore: files validated, base mapped, vCPUs entered once and state set ahead), on a

@@ -339,13 +339,12 @@ void Net::notify_locked(Queue& q) noexcept {
 
 NetState Net::save() const { return NetState{tap_.name(), config_.mac, features()}; }
 
-std::unique_ptr<Net> Net::restore(const NetState& state, std::optional<Tap> tap) {
+std::unique_ptr<Net> Net::restore(const NetState& state, Tap tap) {
   if (state.features != kNetFeatures && state.features != kNetFeaturesNoOffload) {
     throw common::Error("restore virtio-net tap " + state.tap_name +
                         ": snapshot features are not a set this device offers");
   }
-  const NetConfig config{state.tap_name, state.mac, state.features};
-  return tap ? std::make_unique<Net>(config, std::move(*tap)) : std::make_unique<Net>(config);
+  return std::make_unique<Net>(NetConfig{tap.name(), state.mac, state.features}, std::move(tap));
 }
 
 }  // namespace snapfaas::runner::virtio::net

@@ -101,12 +101,12 @@ class Net final : public VirtioDevice {
   [[nodiscard]] Tap detach_tap();
 
   [[nodiscard]] NetState save() const;
-  /// Rebuilds the device of a snapshot: on `tap` when given, else on the tap named in the state
-  /// (opened in the caller's namespace). The MAC is the snapshot's (the guest read it at boot).
-  /// The device offers the snapshot's features (kNetFeaturesNoOffload for snapshots saved before
-  /// the transmit offloads). Throws common::Error when the tap cannot be opened or the features
-  /// are neither of the known sets.
-  static std::unique_ptr<Net> restore(const NetState& state, std::optional<Tap> tap = std::nullopt);
+  /// Rebuilds the device of a snapshot on `tap`: the tap of the restoring VM's own --network (a
+  /// snapshot never names the tap it gets; the state's tap name is a label). The MAC is the
+  /// snapshot's (the guest read it at boot). The device offers the snapshot's features
+  /// (kNetFeaturesNoOffload for snapshots saved before the transmit offloads). Throws
+  /// common::Error when the features are neither of the known sets.
+  static std::unique_ptr<Net> restore(const NetState& state, Tap tap);
 
  private:
   void start();

@@ -481,7 +481,7 @@ TEST_CASE("Net save → restore reattaches the tap and continues the queues") {
           bad.features ^= 1ull << kFeatureMac;
           bool threw = false;
           try {
-            (void)Net::restore(bad);
+            (void)Net::restore(bad, Tap(kTap));
           } catch (const snapfaas::common::Error&) {
             threw = true;
           }
@@ -490,11 +490,11 @@ TEST_CASE("Net save → restore reattaches the tap and continues the queues") {
             // A snapshot from before the transmit offloads: the device offers what that guest saw.
             NetState old = ns;
             old.features = kNetFeaturesNoOffload;
-            const auto o = Net::restore(old);
+            const auto o = Net::restore(old, Tap(kTap));
             NET_EXPECT(o->features() == kNetFeaturesNoOffload);
             NET_EXPECT(o->save() == old);
           }
-          auto n = Net::restore(ns);
+          auto n = Net::restore(ns, Tap(kTap));
           h.net = n.get();
           h.t = MmioTransport::restore(h.d.mem, std::move(n), h.irq, ms);
           NET_EXPECT(h.t->activated());
