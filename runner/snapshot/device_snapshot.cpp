@@ -92,6 +92,8 @@ std::vector<NetSlot> restore_nets(Vmm& vmm, const std::vector<NetDeviceState>& s
                           "snapshot never names its own tap");
     }
     auto device = virtio::net::Net::restore(saved.net, existing->net->detach_tap());
+    // After lock-down its receive thread starts filtered like the one it replaces (else run() starts it).
+    if (vmm.device_threads_started()) device->start_rx(vmm.net_rx_thread_init());
     NetSlot slot{saved.mmio_base, saved.irq, nullptr, nullptr, device.get()};
     slot.interrupt = existing != nullptr && existing->irq == saved.irq
                          ? existing->interrupt

@@ -36,9 +36,6 @@ WindowService::WindowService(std::string_view channel_name, Vmm& vmm, WindowPort
   });
   spdlog::info("ring window: channel {} at GPA {:#x}, {} bytes, header page {}", channel_name, ipc::kWindowGpa,
                window_.layout().size, window_.header_readonly() ? "read-only" : "read-write");
-  // Pre-spawned: the VMM thread itself waits on the doorbell for the load (no hand-over on the
-  // request path); the control thread starts after the load (start_control_thread).
-  if (!options_.serve_loads) start_control_thread();
 }
 
 void WindowService::start_control_thread() {

@@ -30,14 +30,14 @@ constexpr std::size_t kNumBuffersOffset = 10;  // virtio_net_hdr_v1.num_buffers
 
 }  // namespace
 
-Net::Net(NetConfig config) : config_(std::move(config)), tap_(config_.tap_name) { start(); }
+Net::Net(NetConfig config) : config_(std::move(config)), tap_(config_.tap_name) { setup(); }
 
 Net::Net(NetConfig config, Tap tap) : config_(std::move(config)), tap_(std::move(tap)) {
   config_.tap_name = tap_.name();
-  start();
+  setup();
 }
 
-void Net::start() {
+void Net::setup() {
   const std::string what = "virtio-net tap " + config_.tap_name;
   if (config_.features != kNetFeatures && config_.features != kNetFeaturesNoOffload) {
     throw common::Error(what + ": unknown feature set to offer");
@@ -57,7 +57,11 @@ void Net::start() {
   tx_iov_.reserve(kQueueSize + 1);
   rx_chain_.buffers.reserve(kQueueSize);
   tx_chain_.buffers.reserve(kQueueSize);
-  rx_thread_ = std::thread([this] { rx_loop(); });
+}
+
+void Net::start_rx(std::function<void()> thread_init) {
+  if (rx_thread_.joinable()) throw common::Error("virtio-net tap " + tap_.name() + ": receive thread started twice");
+  rx_thread_ = std::thread([this, init = std::move(thread_init)] { rx_loop(init); });
 }
 
 Net::~Net() { stop_rx_thread(); }
@@ -172,7 +176,15 @@ void Net::arm_tap(bool on) noexcept {
   tap_armed_ = on;
 }
 
-void Net::rx_loop() noexcept {
+void Net::rx_loop(const std::function<void()>& thread_init) noexcept {
+  if (thread_init) {
+    try {
+      thread_init();
+    } catch (const std::exception& e) {
+      spdlog::error("virtio-net {}: receive thread set-up failed: {}; receive stopped", tap_.name(), e.what());
+      return;
+    }
+  }
   sigset_t all;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, nullptr);  // signals belong to the VMM and vCPU threads

@@ -495,6 +495,7 @@ TEST_CASE("Net save → restore reattaches the tap and continues the queues") {
             NET_EXPECT(o->save() == old);
           }
           auto n = Net::restore(ns, Tap(kTap));
+          n->start_rx({});
           h.net = n.get();
           h.t = MmioTransport::restore(h.d.mem, std::move(n), h.irq, ms);
           NET_EXPECT(h.t->activated());
@@ -539,6 +540,7 @@ TEST_CASE("Net hands its tap over to a restored device (one fd per tap)") {
     NetDriver d;
     auto irq = std::make_shared<snapfaas::runner::test::CountingInterrupt>();
     Net* net = restored.get();
+    net->start_rx({});
     MmioTransport t(d.mem, std::move(restored), irq);
     NET_EXPECT((virtio::test::negotiate(t, net->features()) & kStatusFeaturesOk) != 0);
     virtio::test::setup_queue(t, 0, d.rx.size, d.rx.desc, d.rx.avail, d.rx.used);
