@@ -60,7 +60,7 @@ StatsWriter StatsWriter::create(std::string_view name, std::uint32_t runner_coun
     throw common::Error("stats block " + std::string(name) + ": runner count " + std::to_string(runner_count) +
                         " out of range 1.." + std::to_string(kMaxStatsRunners));
   }
-  ShmObject shm = ShmObject::create(name, total_size_for(runner_count));
+  ShmObject shm = ShmObject::create(name, total_size_for(runner_count), 0644);  // snapfaas-stat reads it
   StatsHeader h{};
   h.magic = kStatsMagic;
   h.version = kStatsVersion;

@@ -82,6 +82,18 @@ void make_device(const JailOptions& options, const std::string& root, const char
   if (::chown(target.c_str(), options.uid, options.gid) != 0) child_fail("chown", path);
 }
 
+// In the child: the channel (when there is one) becomes descriptor kChannelFd, every other
+// descriptor above stderr is closed.
+void hand_over_fds(int channel_fd) {
+  if (channel_fd == kChannelFd) {
+    if (::fcntl(channel_fd, F_SETFD, 0) != 0) child_fail("fcntl", "channel descriptor");
+  } else if (channel_fd >= 0 && ::dup2(channel_fd, kChannelFd) != kChannelFd) {  // dup2 clears FD_CLOEXEC
+    child_fail("dup2", "channel descriptor");
+  }
+  const unsigned first = channel_fd >= 0 ? kChannelFd + 1 : 3;
+  if (::syscall(SYS_close_range, first, ~0U, 0U) != 0) child_fail("close_range", "");
+}
+
 // Everything between clone() and execve() in the jailed child. `netns_fd` >= 0: join that network
 // namespace (the child was cloned without CLONE_NEWNET) and give the jail /dev/net/tun.
 [[noreturn]] void jail_child(const JailOptions& options, const JailSpec& spec, const std::string& root,
@@ -102,7 +114,6 @@ void make_device(const JailOptions& options, const std::string& root, const char
     last = path;
   }
   bind_mount("/dev/null", root, false);
-  if (!spec.shm_name.empty()) bind_mount("/dev/shm" + spec.shm_name, root, false);
   // A /dev/kvm node of our own, owned by the runner uid (Firecracker's jailer does the same).
   if (::access("/dev/kvm", F_OK) == 0) make_device(options, root, "/dev/kvm", 10, 232, true);
   // The runner opens its namespace's tap0 through /dev/net/tun (the tap is owned by its uid:
@@ -127,7 +138,7 @@ void make_device(const JailOptions& options, const std::string& root, const char
   if (::setresgid(options.gid, options.gid, options.gid) != 0) child_fail("setresgid", std::to_string(options.gid));
   if (::setresuid(options.uid, options.uid, options.uid) != 0) child_fail("setresuid", std::to_string(options.uid));
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail("prctl", "NO_NEW_PRIVS");
-  if (::syscall(SYS_close_range, 3U, ~0U, 0U) != 0) child_fail("close_range", "");
+  hand_over_fds(spec.channel_fd);
   ::execv(spec.binary.c_str(), argv);
   child_fail("execv", spec.binary);
 }
@@ -184,6 +195,8 @@ Jailer::~Jailer() {
     ::rmdir(cgroup_dir_.c_str());
   }
 }
+
+RunnerIdentity Jailer::identity(unsigned /*runner_id*/) const noexcept { return {options_.uid, options_.gid}; }
 
 void Jailer::detect_cgroups() {
   if (options_.memory_limit_bytes == 0 && options_.cpu_percent == 0) return;
@@ -256,7 +269,7 @@ pid_t Jailer::spawn(const JailSpec& spec, unsigned runner_id) {
     if (pid < 0) throw common::sys_error("fork runner " + std::to_string(runner_id));
     if (pid == 0) {
       if (netns && ::setns(netns.get(), CLONE_NEWNET) != 0) child_fail("setns", netns_path(options_.netns_prefix, runner_id));
-      ::syscall(SYS_close_range, 3U, ~0U, 0U);
+      hand_over_fds(spec.channel_fd);
       ::execv(spec.binary.c_str(), argv.data());
       child_fail("execv", spec.binary);
     }
@@ -267,10 +280,6 @@ pid_t Jailer::spawn(const JailSpec& spec, unsigned runner_id) {
   std::error_code ec;
   fs::create_directories(root, ec);
   if (ec) throw common::sys_error("jailer: create " + root, ec.value());
-  if (!spec.shm_name.empty() &&
-      ::chown(("/dev/shm" + spec.shm_name).c_str(), options_.uid, options_.gid) != 0) {
-    throw common::sys_error("jailer: chown /dev/shm" + spec.shm_name);
-  }
   // Raw clone with fork semantics: the child is pid 1 of its new pid namespace.
   // A runner with a named namespace joins it (setns in the child) instead of a new, empty one.
   const long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | (netns ? 0 : CLONE_NEWNET) | SIGCHLD;

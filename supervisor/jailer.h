@@ -2,10 +2,9 @@
 // and net namespaces (or, with JailOptions::netns_prefix, the runner's own named network namespace
 // /run/netns/<prefix><runner_id> made by scripts/setup-network.sh, plus a /dev/net/tun node for its
 // tap); a fresh tmpfs root holding only the runner binary and its shared libraries,
-// read-only bind mounts of the images it needs, a /dev/kvm node of its own, /dev/null and its own
-// channel object (/dev/shm/<name>: POSIX shm is a tmpfs path, so a new ipc namespace does not hide
-// it — only the mount namespace does); rlimits; cgroup v2 memory/cpu limits where the host
-// delegates them; an unprivileged uid/gid; no inherited fds beyond stdin/stdout/stderr.
+// read-only bind mounts of the images it needs, a /dev/kvm node of its own and /dev/null; rlimits;
+// cgroup v2 memory/cpu limits where the host delegates them; an unprivileged uid/gid; no
+// inherited fds beyond stdin/stdout/stderr and its channel (a sealed memfd, no name anywhere).
 #pragma once
 
 #include <sys/types.h>
@@ -38,13 +37,22 @@ struct JailOptions {
 /// (scripts/setup-network.sh <runners>). No-op for an empty prefix.
 void check_network_namespaces(const std::string& prefix, unsigned runners);
 
+/// Who a runner runs as.
+struct RunnerIdentity {
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+/// The descriptor number a runner finds its channel at (JailSpec::channel_fd): --channel fd:3.
+inline constexpr int kChannelFd = 3;
+
 /// One process to start.
 struct JailSpec {
   std::string binary;
   std::vector<std::string> args;        ///< argv[1..]
   std::vector<std::string> read_only;   ///< host paths bind-mounted read-only at the same path
-  std::string shm_name;                 ///< "/name": /dev/shm/name is bind-mounted read-write
   std::string hostname = "runner";
+  int channel_fd = -1;  ///< >= 0: the runner's channel (a sealed memfd), handed over as descriptor kChannelFd
 };
 
 /// Creates the jails; single-threaded use by the supervisor. Holds the per-binary library lists
@@ -64,6 +72,8 @@ class Jailer {
   [[nodiscard]] pid_t spawn(const JailSpec& spec, unsigned runner_id);
 
   [[nodiscard]] const JailOptions& options() const noexcept { return options_; }
+  /// The uid/gid runner `runner_id` runs as (its channel is given to it).
+  [[nodiscard]] RunnerIdentity identity(unsigned runner_id) const noexcept;
   [[nodiscard]] bool cgroups_enabled() const noexcept { return !cgroup_dir_.empty(); }
   /// The shared libraries `binary` loads (ldd), cached.
   [[nodiscard]] const std::vector<std::string>& libraries(const std::string& binary);

@@ -100,7 +100,6 @@ JailSpec looker() {
   return {"/bin/busybox",
           {"sh", "-c", "/bin/busybox cat /proc/net/dev; /bin/busybox ls -ln /dev/net/tun 2>&1 || true"},
           {},
-          "",
           "runner"};
 }
 
@@ -159,7 +158,7 @@ TEST_CASE("without a prefix a runner gets a new, empty network namespace and no 
 TEST_CASE("the jail's unprivileged uid attaches tap0 made by setup-network.sh; a tap of another owner is refused") {
   enter_private_network();
   Jailer jailer(jail_options("snapfaas-"));
-  JailSpec probe{SNAPFAAS_TAP_PROBE_PATH, {"tap0"}, {}, "", "runner"};
+  JailSpec probe{SNAPFAAS_TAP_PROBE_PATH, {"tap0"}, {}, "runner"};
   const Output ok = run_jailed(jailer, probe, 0);
   INFO("probe said:\n" << ok.text);
   CHECK(ok.status == 0);
