@@ -24,10 +24,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "common/error.h"
 #include "common/unique_fd.h"
+#include "supervisor/elf_libraries.h"
 
 namespace snapfaas::supervisor {
 namespace {
@@ -68,18 +68,26 @@ void bind_mount(const std::string& host, const std::string& root, bool read_only
   }
 }
 
-// A character device node of the jail's own, owned by the runner uid (Firecracker's jailer does the
-// same). When mknod is refused (device cgroup) the host node is bind-mounted instead, and given to
-// the runner uid only when `chown_shared` (/dev/kvm; /dev/net/tun is 0666 on hosts).
-void make_device(const JailOptions& options, const std::string& root, const char* path, unsigned major,
-                 unsigned minor, bool chown_shared) {
+// A character device node of the jail's own, owned by the runner (Firecracker's jailer does the
+// same). When mknod is refused (a device cgroup), or options.mknod_devices is off, the host node is
+// bind-mounted instead and left as it is: its owner and mode are never changed. The runner then
+// reaches it through the node's group when the group may read and write it (/dev/kvm is root:kvm
+// 0660 on Debian): that gid is added to `groups`. /dev/net/tun is 0666 on hosts.
+void make_device(const JailOptions& options, const RunnerIdentity& id, const std::string& root, const char* path,
+                 unsigned major, unsigned minor, std::vector<gid_t>& groups) {
   const std::string target = root + path;
   make_mount_point(fs::path(target).parent_path().string(), true);
-  if (::mknod(target.c_str(), S_IFCHR | 0600, makedev(major, minor)) != 0) {
-    bind_mount(path, root, false);
-    if (!chown_shared) return;
+  if (options.mknod_devices && ::mknod(target.c_str(), S_IFCHR | 0600, makedev(major, minor)) == 0) {
+    if (::chown(target.c_str(), id.uid, id.gid) != 0) child_fail("chown", target);
+    return;
   }
-  if (::chown(target.c_str(), options.uid, options.gid) != 0) child_fail("chown", path);
+  bind_mount(path, root, false);
+  struct stat st {};
+  if (::stat(path, &st) != 0) child_fail("stat", path);
+  if ((st.st_mode & S_IRWXO) != (S_IROTH | S_IWOTH) && (st.st_mode & (S_IRGRP | S_IWGRP)) == (S_IRGRP | S_IWGRP) &&
+      st.st_gid != 0) {
+    groups.push_back(st.st_gid);
+  }
 }
 
 // In the child: the channel (when there is one) becomes descriptor kChannelFd, every other
@@ -96,8 +104,11 @@ void hand_over_fds(int channel_fd) {
 
 // Everything between clone() and execve() in the jailed child. `netns_fd` >= 0: join that network
 // namespace (the child was cloned without CLONE_NEWNET) and give the jail /dev/net/tun.
-[[noreturn]] void jail_child(const JailOptions& options, const JailSpec& spec, const std::string& root,
-                             const std::vector<std::string>& libs, char* const* argv, int netns_fd) {
+[[noreturn]] void jail_child(const JailOptions& options, const RunnerIdentity& id, const JailSpec& spec,
+                             const std::string& root, const std::vector<std::string>& libs, char* const* argv,
+                             int netns_fd) {
+  // A session of its own: no terminal, no signals aimed at the supervisor's process group.
+  if (::setsid() < 0) child_fail("setsid", "");
   if (netns_fd >= 0 && ::setns(netns_fd, CLONE_NEWNET) != 0) child_fail("setns", "network namespace");
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) child_fail("make-rprivate", "/");
   if (::mount("tmpfs", root.c_str(), "tmpfs", MS_NOSUID, "size=8m,mode=0755") != 0) child_fail("mount tmpfs", root);
@@ -114,29 +125,37 @@ void hand_over_fds(int channel_fd) {
     last = path;
   }
   bind_mount("/dev/null", root, false);
+  std::vector<gid_t> groups;  // supplementary groups: a bind-mounted host device's group, if any
   // A /dev/kvm node of our own, owned by the runner uid (Firecracker's jailer does the same).
-  if (::access("/dev/kvm", F_OK) == 0) make_device(options, root, "/dev/kvm", 10, 232, true);
+  if (::access("/dev/kvm", F_OK) == 0) make_device(options, id, root, "/dev/kvm", 10, 232, groups);
   // The runner opens its namespace's tap0 through /dev/net/tun (the tap is owned by its uid:
-  // scripts/setup-network.sh --uid).
-  if (netns_fd >= 0) make_device(options, root, "/dev/net/tun", 10, 200, false);
+  // scripts/setup-network.sh).
+  if (netns_fd >= 0) make_device(options, id, root, "/dev/net/tun", 10, 200, groups);
   make_mount_point(root + "/proc", true);
   // pivot_root(".", ".") stacks the old root under the new one; detaching it leaves only the jail.
   if (::chdir(root.c_str()) != 0) child_fail("chdir", root);
   if (::syscall(SYS_pivot_root, ".", ".") != 0) child_fail("pivot_root", root);
   if (::umount2(".", MNT_DETACH) != 0) child_fail("umount old root", root);
   if (::chdir("/") != 0) child_fail("chdir", "/");
-  if (::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) child_fail("mount", "/proc");
+  // /proc with the runner's own pids only (its pid namespace): no host-wide files (/proc/irq,
+  // /proc/bus, /proc/sys, ...). firerunner reads nothing there; the sanitizer runtime of test
+  // builds reads /proc/self/maps and friends, which subset=pid keeps.
+  if (::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "subset=pid,hidepid=invisible") != 0) {
+    child_fail("mount", "/proc (subset=pid,hidepid=invisible)");
+  }
   if (::mount(nullptr, "/", nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID, nullptr) != 0) {
     child_fail("remount read-only", "/");
   }
   if (::sethostname(spec.hostname.data(), spec.hostname.size()) != 0) child_fail("sethostname", spec.hostname);
   const rlimit files{options.max_open_files, options.max_open_files};
+  const rlimit processes{options.max_processes, options.max_processes};
   const rlimit no_core{0, 0};
   if (::setrlimit(RLIMIT_NOFILE, &files) != 0) child_fail("setrlimit", "RLIMIT_NOFILE");
+  if (::setrlimit(RLIMIT_NPROC, &processes) != 0) child_fail("setrlimit", "RLIMIT_NPROC");
   if (::setrlimit(RLIMIT_CORE, &no_core) != 0) child_fail("setrlimit", "RLIMIT_CORE");
-  if (::setgroups(0, nullptr) != 0) child_fail("setgroups", "");
-  if (::setresgid(options.gid, options.gid, options.gid) != 0) child_fail("setresgid", std::to_string(options.gid));
-  if (::setresuid(options.uid, options.uid, options.uid) != 0) child_fail("setresuid", std::to_string(options.uid));
+  if (::setgroups(groups.size(), groups.data()) != 0) child_fail("setgroups", "");
+  if (::setresgid(id.gid, id.gid, id.gid) != 0) child_fail("setresgid", std::to_string(id.gid));
+  if (::setresuid(id.uid, id.uid, id.uid) != 0) child_fail("setresuid", std::to_string(id.uid));
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail("prctl", "NO_NEW_PRIVS");
   hand_over_fds(spec.channel_fd);
   ::execv(spec.binary.c_str(), argv);
@@ -196,7 +215,9 @@ Jailer::~Jailer() {
   }
 }
 
-RunnerIdentity Jailer::identity(unsigned /*runner_id*/) const noexcept { return {options_.uid, options_.gid}; }
+RunnerIdentity Jailer::identity(unsigned runner_id) const noexcept {
+  return {options_.uid_base + runner_id, options_.gid_base + runner_id};
+}
 
 void Jailer::detect_cgroups() {
   if (options_.memory_limit_bytes == 0 && options_.cpu_percent == 0) return;
@@ -240,20 +261,7 @@ void Jailer::place_in_cgroup(pid_t pid, unsigned runner_id) noexcept {
 
 const std::vector<std::string>& Jailer::libraries(const std::string& binary) {
   if (auto it = libraries_.find(binary); it != libraries_.end()) return it->second;
-  std::vector<std::string> libs;
-  // ldd prints "name => /path (addr)" or "/path (addr)"; keep every absolute path.
-  const std::string command = "ldd '" + binary + "' 2>/dev/null";
-  if (FILE* pipe = ::popen(command.c_str(), "r")) {
-    char buffer[1024];
-    while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) {
-      std::istringstream words(buffer);
-      for (std::string word; words >> word;) {
-        if (!word.empty() && word[0] == '/') libs.push_back(word);
-      }
-    }
-    ::pclose(pipe);
-  }
-  return libraries_.emplace(binary, std::move(libs)).first->second;
+  return libraries_.emplace(binary, elf_libraries(binary)).first->second;
 }
 
 pid_t Jailer::spawn(const JailSpec& spec, unsigned runner_id) {
@@ -268,6 +276,7 @@ pid_t Jailer::spawn(const JailSpec& spec, unsigned runner_id) {
     const pid_t pid = ::fork();
     if (pid < 0) throw common::sys_error("fork runner " + std::to_string(runner_id));
     if (pid == 0) {
+      if (::setsid() < 0) child_fail("setsid", "");
       if (netns && ::setns(netns.get(), CLONE_NEWNET) != 0) child_fail("setns", netns_path(options_.netns_prefix, runner_id));
       hand_over_fds(spec.channel_fd);
       ::execv(spec.binary.c_str(), argv.data());
@@ -285,7 +294,7 @@ pid_t Jailer::spawn(const JailSpec& spec, unsigned runner_id) {
   const long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | (netns ? 0 : CLONE_NEWNET) | SIGCHLD;
   const long pid = ::syscall(SYS_clone, flags, nullptr, nullptr, nullptr, nullptr);
   if (pid < 0) throw common::sys_error("jailer: clone runner " + std::to_string(runner_id));
-  if (pid == 0) jail_child(options_, spec, root, libs, argv.data(), netns ? netns.get() : -1);
+  if (pid == 0) jail_child(options_, identity(runner_id), spec, root, libs, argv.data(), netns ? netns.get() : -1);
   place_in_cgroup(static_cast<pid_t>(pid), runner_id);
   return static_cast<pid_t>(pid);
 }

@@ -1,10 +1,13 @@
 // Jailer: starts one runner process in its own sandbox. The child gets new mount, pid, ipc, uts
 // and net namespaces (or, with JailOptions::netns_prefix, the runner's own named network namespace
 // /run/netns/<prefix><runner_id> made by scripts/setup-network.sh, plus a /dev/net/tun node for its
-// tap); a fresh tmpfs root holding only the runner binary and its shared libraries,
-// read-only bind mounts of the images it needs, a /dev/kvm node of its own and /dev/null; rlimits;
-// cgroup v2 memory/cpu limits where the host delegates them; an unprivileged uid/gid; no
-// inherited fds beyond stdin/stdout/stderr and its channel (a sealed memfd, no name anywhere).
+// tap); a session of its own (setsid); a fresh tmpfs root holding only the runner binary and the
+// libraries its ELF headers name (elf_libraries.h), read-only bind mounts of the images and
+// snapshots it may use (jail_contents.h), a /dev/kvm node of its own, /dev/null, and /proc with
+// only its own pids (subset=pid,hidepid=invisible); RLIMIT_NOFILE, RLIMIT_NPROC, no core dumps;
+// cgroup v2 memory/cpu limits where the host delegates them; a uid/gid of its own (uid_base + runner
+// id: no two runners share one); no inherited fds beyond stdin/stdout/stderr and its channel (a
+// sealed memfd, no name anywhere).
 #pragma once
 
 #include <sys/types.h>
@@ -19,11 +22,19 @@ namespace snapfaas::supervisor {
 struct JailOptions {
   bool enabled = true;          ///< false: plain fork+exec (no namespaces, no uid change)
   std::string base_dir;         ///< per-runner mount points are created under it (default /tmp/snapfaas-jail-<pid>)
-  uid_t uid = 65534;
-  gid_t gid = 65534;
+  /// Runner i runs as uid_base + i, gid_base + i: a runner can signal, ptrace or open the files of
+  /// no other (scripts/setup-network.sh gives runner i's tap to the same uid).
+  uid_t uid_base = 100000;
+  gid_t gid_base = 100000;
   std::uint64_t memory_limit_bytes = 0;  ///< cgroup memory.max per runner (0 = none)
   std::uint32_t cpu_percent = 0;         ///< cgroup cpu.max per runner (0 = none)
-  std::uint64_t max_open_files = 1024;   ///< RLIMIT_NOFILE
+  std::uint64_t max_open_files = 1024;   ///< RLIMIT_NOFILE (a pre-spawned runner holds ~5 per function)
+  std::uint64_t max_processes = 64;      ///< RLIMIT_NPROC of the runner's uid (threads count: ~6 used)
+  /// How the jail gets its /dev/kvm (and /dev/net/tun): a node of its own (mknod, owned by the
+  /// runner), or — where mknod is refused (a device cgroup) or for tests — the host's node
+  /// bind-mounted, usable through its group (the runner gets the node's group as a supplementary
+  /// group); the host node's owner and mode are never changed.
+  bool mknod_devices = true;
   /// Non-empty: runner i joins the network namespace /run/netns/<netns_prefix><i> (setns, instead
   /// of a new empty one) and its jail gets a /dev/net/tun node; empty: a new, empty namespace.
   std::string netns_prefix;
@@ -75,7 +86,7 @@ class Jailer {
   /// The uid/gid runner `runner_id` runs as (its channel is given to it).
   [[nodiscard]] RunnerIdentity identity(unsigned runner_id) const noexcept;
   [[nodiscard]] bool cgroups_enabled() const noexcept { return !cgroup_dir_.empty(); }
-  /// The shared libraries `binary` loads (ldd), cached.
+  /// The interpreter and shared libraries `binary` loads (elf_libraries), cached.
   [[nodiscard]] const std::vector<std::string>& libraries(const std::string& binary);
 
  private:

@@ -41,7 +41,7 @@ namespace {
 
 RunnerPool::RunnerPool(PoolOptions options, std::vector<FunctionConfig> functions, Jailer& jailer)
     : options_(std::move(options)),
-      launch_{options_.runner_binary, options_.runner, options_.runner_extra, options_.read_only},
+      launch_{options_.runner_binary, options_.runner, options_.runner_extra, options_.jail},
       functions_(std::move(functions)),
       jailer_(jailer),
       scheduler_(options_.scheduler, functions_) {
@@ -71,8 +71,14 @@ std::vector<pid_t> RunnerPool::runner_pids() const {
   return pids;
 }
 
+std::vector<std::uint32_t> RunnerPool::servable_functions(std::uint32_t /*slot*/) const {
+  std::vector<std::uint32_t> all(functions_.size());
+  for (std::uint32_t i = 0; i < all.size(); ++i) all[i] = i;
+  return all;
+}
+
 void RunnerPool::spawn(std::uint32_t slot) {
-  runners_[slot].spawn(launch_, jailer_);
+  runners_[slot].spawn(launch_, jailer_, servable_functions(slot));
   set_state(slot, ipc::RunnerState::kStarting);
 }
 

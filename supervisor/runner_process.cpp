@@ -17,7 +17,7 @@ constexpr std::uint32_t kChannelSlots = 4;
 
 }  // namespace
 
-void RunnerProcess::spawn(const RunnerLaunch& launch, Jailer& jailer) {
+void RunnerProcess::spawn(const RunnerLaunch& launch, Jailer& jailer, std::span<const std::uint32_t> servable) {
   ++generation_;
   // The channel: a sealed memfd of the runner's own (0600, its uid's, fixed size), handed to it as
   // descriptor kChannelFd; it has no name another runner could open.
@@ -32,7 +32,7 @@ void RunnerProcess::spawn(const RunnerLaunch& launch, Jailer& jailer) {
   command.channel = ipc::ShmObject::fd_reference(kChannelFd);
   spec.args = common::runner_args(command);
   spec.args.insert(spec.args.end(), launch.extra.begin(), launch.extra.end());
-  spec.read_only = launch.read_only;
+  spec.read_only = launch.jail.paths_for(servable);
   spec.channel_fd = channel_->shm().fd();
   spec.hostname = "runner-" + std::to_string(slot_);
   pid_ = jailer.spawn(spec, slot_);

@@ -17,6 +17,7 @@
 #include "common/runner_command.h"
 #include "ipc/channel.h"
 #include "ipc/stats_block.h"
+#include "supervisor/jail_contents.h"
 #include "supervisor/jailer.h"
 
 namespace snapfaas::supervisor {
@@ -26,7 +27,7 @@ struct RunnerLaunch {
   std::string binary;
   common::RunnerCommand command;       ///< firerunner's command line; the channel is set per spawn
   std::vector<std::string> extra;      ///< appended after it (tests and debugging: --runner_arg)
-  std::vector<std::string> read_only;  ///< host paths visible (read-only) inside each jail
+  JailContents jail;                   ///< host paths visible (read-only) inside a jail, by function
 };
 
 class RunnerProcess {
@@ -38,9 +39,10 @@ class RunnerProcess {
   RunnerProcess& operator=(const RunnerProcess&) = delete;
   ~RunnerProcess() { kill(); }
 
-  /// Creates a fresh channel (new generation), starts the jailed runner on it and asks for the
-  /// ready ping (kPingGuestReady): kStarting. Throws common::Error when the jailer cannot spawn.
-  void spawn(const RunnerLaunch& launch, Jailer& jailer);
+  /// Creates a fresh channel (new generation), starts the jailed runner on it — its jail holding
+  /// the files of `servable` (function indices) only — and asks for the ready ping
+  /// (kPingGuestReady): kStarting. Throws common::Error when the jailer cannot spawn.
+  void spawn(const RunnerLaunch& launch, Jailer& jailer, std::span<const std::uint32_t> servable);
   /// SIGKILL and reap (if not reaped yet), remove the channel: kStopped. Idempotent.
   void kill() noexcept;
   /// The process was reaped elsewhere (waitpid(-1)): forget its pid; the channel stays readable.

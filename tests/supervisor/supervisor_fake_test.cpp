@@ -157,9 +157,35 @@ TEST_CASE("jail: runners see neither the host filesystem nor another runner's sh
   CHECK(run.results[2]["response"]["hostname"].get<std::string>().rfind("runner-", 0) == 0);
   CHECK(run.results[3]["response"]["exists"] == true);  // its own /proc (pid namespace): sanity of the probe
   for (auto& r : run.results) {
-    CHECK(r["response"]["uid"] == 65534);
+    CHECK(r["response"]["uid"] == 100000 + r["runner"].get<int>());  // one uid per runner (uid_base + slot)
     CHECK(r["response"]["pid"] == 1);  // pid 1 of its own pid namespace
   }
+}
+
+TEST_CASE("jail: a runner sees the snapshots and images of the functions it may serve, not whole directories") {
+  Env env;
+  for (const char* d : {"snaps/a", "snaps/other-tenant", "apps"}) fs::create_directories(env.dir / d);
+  std::ofstream(env.dir / "snaps/a/state") << "x";
+  std::ofstream(env.dir / "snaps/other-tenant/state") << "x";
+  std::ofstream(env.dir / "apps/a.ext2") << "x";
+  std::ofstream(env.dir / "apps/other-tenant.ext2") << "x";
+  std::ofstream(env.dir / "functions.yaml") << "a:\n  runtimefs: r\n  appfs: a.ext2\n  memory: 64\n  load_dir: a\n";
+  std::ofstream(env.dir / "controller.yaml") << "kernel_path: vmlinux\nfunction_config: functions.yaml\n"
+                                             << "snapshot_dir: snaps\nappfs_dir: apps\n"
+                                             << "firerunner_path: " << SNAPFAAS_FAKE_RUNNER_PATH << "\n";
+  std::vector<json> lines;
+  for (const char* p : {"snaps/a/state", "apps/a.ext2", "snaps/other-tenant/state", "apps/other-tenant.ext2"}) {
+    lines.push_back({{"time", 0}, {"function", "a"}, {"payload", {{"probe", (env.dir / p).string()}}}});
+  }
+  env.write_workload(lines);
+  Run run = env.run({"--mem", "64", "--runners", "1"});
+  INFO(run.stderr_text);
+  REQUIRE(run.exit_code == 0);
+  REQUIRE(run.results.size() == 4);
+  CHECK(run.results[0]["response"]["exists"] == true);   // its own snapshot
+  CHECK(run.results[1]["response"]["exists"] == true);   // its own app image
+  CHECK(run.results[2]["response"]["exists"] == false);  // the snapshot directory is not mounted whole
+  CHECK(run.results[3]["response"]["exists"] == false);  // nor the app directory
 }
 
 TEST_CASE("jail: a runner's channel is its own — no name in /dev/shm, mode 0600, its owner's, a size fixed for good") {
