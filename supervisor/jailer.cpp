@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/nsfs.h>
+#include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -23,7 +24,6 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 
 #include "common/error.h"
 #include "common/unique_fd.h"
@@ -162,11 +162,18 @@ void hand_over_fds(int channel_fd) {
   child_fail("execv", spec.binary);
 }
 
-[[nodiscard]] bool write_file(const std::string& path, const std::string& text) noexcept {
-  std::ofstream out(path);
-  out << text;
-  out.flush();
-  return static_cast<bool>(out);
+// fork()-like clone with `flags` (namespaces), into cgroup `cgroup_fd` when >= 0 (clone3 with
+// CLONE_INTO_CGROUP: the child never runs outside it). 0 in the child, its pid in the parent, -1
+// with errno.
+pid_t clone_runner(std::uint64_t flags, int cgroup_fd) noexcept {
+  if (cgroup_fd < 0) {
+    return static_cast<pid_t>(::syscall(SYS_clone, static_cast<long>(flags) | SIGCHLD, nullptr, nullptr, nullptr, nullptr));
+  }
+  clone_args args{};
+  args.flags = flags | CLONE_INTO_CGROUP;
+  args.exit_signal = SIGCHLD;
+  args.cgroup = static_cast<std::uint64_t>(cgroup_fd);
+  return static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
 }
 
 // Opens runner `runner_id`'s network namespace (close-on-exec). Throws the one clear error line.
@@ -203,60 +210,20 @@ Jailer::Jailer(JailOptions options) : options_(std::move(options)) {
   std::error_code ec;
   fs::create_directories(options_.base_dir, ec);
   if (ec) throw common::sys_error("jailer: create " + options_.base_dir, ec.value());
-  detect_cgroups();
+  cgroups_.emplace(CgroupLimits{options_.memory_limit_bytes, options_.pids_limit, options_.cpu_percent});
 }
 
 Jailer::~Jailer() {
   std::error_code ec;
   if (options_.enabled) fs::remove_all(options_.base_dir, ec);  // empty mount points only: mounts live in children
-  if (!cgroup_dir_.empty()) {
-    for (const auto& entry : fs::directory_iterator(cgroup_dir_, ec)) ::rmdir(entry.path().c_str());
-    ::rmdir(cgroup_dir_.c_str());
-  }
 }
 
 RunnerIdentity Jailer::identity(unsigned runner_id) const noexcept {
   return {options_.uid_base + runner_id, options_.gid_base + runner_id};
 }
 
-void Jailer::detect_cgroups() {
-  if (options_.memory_limit_bytes == 0 && options_.cpu_percent == 0) return;
-  if (!fs::exists("/sys/fs/cgroup/cgroup.controllers")) {
-    spdlog::info("jailer: cgroup v2 is not mounted on this host: runner memory/cpu limits are not applied");
-    return;
-  }
-  std::ifstream self("/proc/self/cgroup");
-  std::string line, own;
-  while (std::getline(self, line)) {
-    if (line.rfind("0::", 0) == 0) own = line.substr(3);
-  }
-  const std::string base = "/sys/fs/cgroup" + own;
-  std::ifstream controllers(base + "/cgroup.controllers");
-  std::string list((std::istreambuf_iterator<char>(controllers)), std::istreambuf_iterator<char>());
-  if (list.find("memory") == std::string::npos || list.find("cpu") == std::string::npos) {
-    spdlog::info("jailer: cgroup {} does not delegate memory and cpu: runner limits are not applied", own);
-    return;
-  }
-  const std::string dir = base + "/snapfaas-" + std::to_string(::getpid());
-  if (::mkdir(dir.c_str(), 0755) != 0 || !write_file(dir + "/cgroup.subtree_control", "+memory +cpu")) {
-    spdlog::info("jailer: cannot create a delegated cgroup under {} ({}): runner limits are not applied", base,
-                 std::strerror(errno));
-    ::rmdir(dir.c_str());
-    return;
-  }
-  cgroup_dir_ = dir;
-  spdlog::info("jailer: cgroup v2 limits per runner under {}", dir);
-}
-
-void Jailer::place_in_cgroup(pid_t pid, unsigned runner_id) noexcept {
-  if (cgroup_dir_.empty()) return;
-  const std::string dir = cgroup_dir_ + "/runner-" + std::to_string(runner_id) + "-" + std::to_string(pid);
-  if (::mkdir(dir.c_str(), 0755) != 0) return;
-  bool ok = true;
-  if (options_.memory_limit_bytes != 0) ok &= write_file(dir + "/memory.max", std::to_string(options_.memory_limit_bytes));
-  if (options_.cpu_percent != 0) ok &= write_file(dir + "/cpu.max", std::to_string(options_.cpu_percent * 1000) + " 100000");
-  ok &= write_file(dir + "/cgroup.procs", std::to_string(pid));
-  if (!ok) spdlog::warn("jailer: runner {} (pid {}): cgroup limits not fully applied", runner_id, pid);
+std::string Jailer::cgroup_of(unsigned runner_id) const {
+  return cgroups_enabled() ? cgroups_->leaf_path(runner_id) : std::string();
 }
 
 const std::vector<std::string>& Jailer::libraries(const std::string& binary) {
@@ -272,8 +239,9 @@ pid_t Jailer::spawn(const JailSpec& spec, unsigned runner_id) {
   argv.push_back(nullptr);
   common::UniqueFd netns;
   if (!options_.netns_prefix.empty()) netns = open_netns(options_.netns_prefix, runner_id, 0);
+  const common::UniqueFd cgroup = cgroups_ ? cgroups_->leaf(runner_id) : common::UniqueFd();
   if (!options_.enabled) {
-    const pid_t pid = ::fork();
+    const pid_t pid = clone_runner(0, cgroup.get());
     if (pid < 0) throw common::sys_error("fork runner " + std::to_string(runner_id));
     if (pid == 0) {
       if (::setsid() < 0) child_fail("setsid", "");
@@ -289,14 +257,13 @@ pid_t Jailer::spawn(const JailSpec& spec, unsigned runner_id) {
   std::error_code ec;
   fs::create_directories(root, ec);
   if (ec) throw common::sys_error("jailer: create " + root, ec.value());
-  // Raw clone with fork semantics: the child is pid 1 of its new pid namespace.
-  // A runner with a named namespace joins it (setns in the child) instead of a new, empty one.
-  const long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | (netns ? 0 : CLONE_NEWNET) | SIGCHLD;
-  const long pid = ::syscall(SYS_clone, flags, nullptr, nullptr, nullptr, nullptr);
+  // The child is pid 1 of its new pid namespace (in its cgroup from its first instruction). A
+  // runner with a named network namespace joins it (setns in the child) instead of a new one.
+  const std::uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | (netns ? 0 : CLONE_NEWNET);
+  const pid_t pid = clone_runner(flags, cgroup.get());
   if (pid < 0) throw common::sys_error("jailer: clone runner " + std::to_string(runner_id));
   if (pid == 0) jail_child(options_, identity(runner_id), spec, root, libs, argv.data(), netns ? netns.get() : -1);
-  place_in_cgroup(static_cast<pid_t>(pid), runner_id);
-  return static_cast<pid_t>(pid);
+  return pid;
 }
 
 }  // namespace snapfaas::supervisor

@@ -14,8 +14,11 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "supervisor/runner_cgroups.h"
 
 namespace snapfaas::supervisor {
 
@@ -26,8 +29,9 @@ struct JailOptions {
   /// no other (scripts/setup-network.sh gives runner i's tap to the same uid).
   uid_t uid_base = 100000;
   gid_t gid_base = 100000;
-  std::uint64_t memory_limit_bytes = 0;  ///< cgroup memory.max per runner (0 = none)
-  std::uint32_t cpu_percent = 0;         ///< cgroup cpu.max per runner (0 = none)
+  std::uint64_t memory_limit_bytes = 0;  ///< cgroup v2 memory.max per runner (0 = none)
+  std::uint64_t pids_limit = 64;         ///< cgroup v2 pids.max per runner (0 = none)
+  std::uint32_t cpu_percent = 0;         ///< cgroup v2 cpu.max per runner (0 = none)
   std::uint64_t max_open_files = 1024;   ///< RLIMIT_NOFILE (a pre-spawned runner holds ~5 per function)
   std::uint64_t max_processes = 64;      ///< RLIMIT_NPROC of the runner's uid (threads count: ~6 used)
   /// How the jail gets its /dev/kvm (and /dev/net/tun): a node of its own (mknod, owned by the
@@ -67,35 +71,35 @@ struct JailSpec {
 };
 
 /// Creates the jails; single-threaded use by the supervisor. Holds the per-binary library lists
-/// and the cgroup directory (removed on destruction).
+/// and the runners' cgroups (runner_cgroups.h; removed on destruction).
 class Jailer {
  public:
-  /// Detects cgroup v2 delegation (logs when limits cannot be applied). Throws common::Error when
-  /// the base directory cannot be created.
+  /// Sets up the runners' cgroups where the host has cgroup v2 (logs once when it has not). Throws
+  /// common::Error when the base directory cannot be created.
   explicit Jailer(JailOptions options);
   Jailer(const Jailer&) = delete;
   Jailer& operator=(const Jailer&) = delete;
   ~Jailer();
 
-  /// Starts `spec` (jailed when enabled) and returns its pid (in our pid namespace). The child
-  /// reports setup failures on stderr and exits 127. Throws common::Error when clone fails or the
-  /// runner's network namespace (netns_prefix) is missing.
+  /// Starts `spec` (jailed when enabled) and returns its pid (in our pid namespace). With cgroups
+  /// the child is cloned into runner `runner_id`'s cgroup (clone3, CLONE_INTO_CGROUP). The child
+  /// reports setup failures on stderr and exits 127. Throws common::Error when clone fails, the
+  /// runner's cgroup cannot be set up or its network namespace (netns_prefix) is missing.
   [[nodiscard]] pid_t spawn(const JailSpec& spec, unsigned runner_id);
 
   [[nodiscard]] const JailOptions& options() const noexcept { return options_; }
   /// The uid/gid runner `runner_id` runs as (its channel is given to it).
   [[nodiscard]] RunnerIdentity identity(unsigned runner_id) const noexcept;
-  [[nodiscard]] bool cgroups_enabled() const noexcept { return !cgroup_dir_.empty(); }
+  [[nodiscard]] bool cgroups_enabled() const noexcept { return cgroups_ && cgroups_->enabled(); }
+  /// Runner `runner_id`'s cgroup directory ("" without cgroups).
+  [[nodiscard]] std::string cgroup_of(unsigned runner_id) const;
   /// The interpreter and shared libraries `binary` loads (elf_libraries), cached.
   [[nodiscard]] const std::vector<std::string>& libraries(const std::string& binary);
 
  private:
-  void detect_cgroups();
-  void place_in_cgroup(pid_t pid, unsigned runner_id) noexcept;
-
   JailOptions options_;
   std::map<std::string, std::vector<std::string>> libraries_;
-  std::string cgroup_dir_;  // our delegated cgroup subtree, empty when not available
+  std::optional<RunnerCgroups> cgroups_;
 };
 
 }  // namespace snapfaas::supervisor

@@ -58,6 +58,10 @@ int main(int argc, char** argv) {
   app.add_option("--uid_base", jail.uid_base, "runner i runs as uid UID_BASE+i (one uid per runner)")
       ->capture_default_str();
   app.add_option("--gid_base", jail.gid_base, "runner i runs as gid GID_BASE+i")->capture_default_str();
+  std::uint64_t runner_memory_max = 0;
+  app.add_option("--runner_memory_max", runner_memory_max,
+                 "cgroup v2 memory.max per runner, MiB (default: the largest VM + 256; 0: none)");
+  app.add_option("--runner_pids_max", jail.pids_limit, "cgroup v2 pids.max per runner (0: none)")->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error");
   app.add_option("--runner_arg", runner_extra, "extra argument for every runner (tests, debugging); repeatable")
       ->allow_extra_args(false);
@@ -145,6 +149,9 @@ int main(int argc, char** argv) {
     options.start_timeout = std::chrono::milliseconds(start_timeout_ms);
     options.stats_name = snapfaas::ipc::stats_object_name(::getpid());
     jail.enabled = !no_jail;
+    // A runner's memory: its VM's RAM (shared anonymous memory, charged when touched), the pages
+    // it copies from snapshots, and the VMM's own; 256 MiB over the largest VM leaves room for both.
+    jail.memory_limit_bytes = (app.count("--runner_memory_max") != 0 ? runner_memory_max : largest + 256ULL) << 20;
     Jailer jailer(jail);
     RunnerPool pool(options, functions, jailer);
     spdlog::info("supervisor: {} functions, {} requests, {} runners, budget {} MiB, stats block {}",
