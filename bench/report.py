@@ -35,7 +35,9 @@ DESCRIBE = {
                "vCPU state, first guest exit; fresh VM vs pre-spawned runner, lazy vs eager vs working-set prefetch.",
     "restore_linux": "The Python function `hello` in a Linux guest: regular boot vs restore from the python3 base + "
                      "hello diff, VM created → the agent's first WAIT (the ratio), and fc_wrapper start → first "
-                     "response (end to end, incl. process start and VM creation), inside the emulated KVM host.",
+                     "response (end to end, incl. process start and VM creation), inside the emulated KVM host; "
+                     "the same for the Node.js twin `hello-js` (nodejs base + diff; its ratio: VM created → first "
+                     "response), and the base and diff snapshot sizes.",
     "supervisor": "snapfaas-supervisor replaying workloads: warm throughput and latency, cold start with "
                   "pre-spawned vs spawn-on-demand runners (jailed).",
     "density": "N restored ring-3 VMs of one function (128 MiB each): PSS/RSS per VM, total host memory, "
@@ -272,6 +274,10 @@ def main():
             if rl.get(k + "_end_to_end") is not None:
                 head.append([f"Linux `hello`: boot / restore, process start → first response", fmt(rl[k + "_end_to_end"], "×"),
                              "restore_linux"])
+        for k in ("boot_over_restore_node_hello", "boot_over_restore_emulated_node_hello"):
+            if rl.get(k) is not None:
+                head.append([f"Linux `hello-js` (Node.js): boot / restore, VM created → first response (`{k}`)",
+                             fmt(rl[k], "×"), "restore_linux"])
     if ne:
         for k, label in (("tcp_rtt_p50_us", "guest TCP round trip p50, firerunner virtio-net (emulated host)"),
                          ("qemu_tcp_rtt_p50_us", "guest TCP round trip p50, QEMU virtio-net (emulated host)")):

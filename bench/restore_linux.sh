@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Benchmark restore_linux: the Python function `hello` in a Linux guest, regular boot vs restore from
-# the python3 base + hello diff (scripts/build-snapshots.sh), same run, same host: fc_wrapper start
-# -> first response, and its parts (VM creation, boot/restore to the agent's first WAIT). Natively
-# with VT-x/AMD-V, else inside the emulated KVM host (QEMU TCG + nested SVM: every figure there is
-# slowed by emulation, and L1's clock ticks in 10 ms steps — the ratio is what carries over).
-# Writes JSON with boot_over_restore_emulated_hello (or boot_over_restore_hello natively).
+# Benchmark restore_linux: the Python function `hello` and its Node.js twin `hello-js` in a Linux
+# guest, regular boot vs restore from the runtime base + the function's diff (python3 + hello,
+# nodejs + hello-js; scripts/build-snapshots.sh), same run, same host: fc_wrapper start -> first
+# response, and its parts (VM creation, boot/restore to the agent's first WAIT), plus the base and
+# diff snapshot sizes. Natively with VT-x/AMD-V, else inside the emulated KVM host (QEMU TCG +
+# nested SVM: every figure there is slowed by emulation, and L1's clock ticks in 10 ms steps — the
+# ratio is what carries over). Writes JSON with boot_over_restore_emulated_hello and
+# boot_over_restore_emulated_node_hello (boot_over_restore_hello / _node_hello natively).
 # Usage: bench/restore_linux.sh --out FILE.json [--quick]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -22,15 +24,19 @@ done
 wrapper="$BUILD_RELEASE/wrapper/fc_wrapper"
 firerunner="$BUILD_RELEASE/runner/firerunner"
 vmlinux="$("$root/scripts/images.sh" --check vmlinux)"
-rootfs="$("$root/scripts/images.sh" --check rootfs)"
-app="$("$root/scripts/images.sh" --check appfs hello)"
 snaps="${SNAPFAAS_SNAPSHOTS:-$CACHE/snapshots}"
 
-if [[ ${1:-} == run ]]; then  # inside the KVM host: run MODE N
+if [[ ${1:-} == run ]]; then  # inside the KVM host: run MODE N (MODE: boot, restore, node_boot, node_restore)
   mode="$2" n="$3"
   err="$(mktemp "$CACHE/tmp/restore_linux.XXXXXX")"
   extra=()
-  [[ $mode == restore ]] && extra=(--load_dir "$snaps/python3,$snaps/hello")
+  if [[ $mode == node_* ]]; then
+    rootfs="$("$root/scripts/images.sh" --check nodejs)" app="$("$root/scripts/images.sh" --check appfs hello-js)"
+    [[ $mode == node_restore ]] && extra=(--load_dir "$snaps/nodejs,$snaps/hello-js")
+  else
+    rootfs="$("$root/scripts/images.sh" --check rootfs)" app="$("$root/scripts/images.sh" --check appfs hello)"
+    [[ $mode == restore ]] && extra=(--load_dir "$snaps/python3,$snaps/hello")
+  fi
   for ((i = 0; i < n; i++)); do
     start=$(date +%s%N)
     resp="$(echo '{"time":1,"user_id":1,"function":"hello","payload":{}}' |
@@ -40,6 +46,8 @@ if [[ ${1:-} == run ]]; then  # inside the KVM host: run MODE N
     first_ms=$(( ($(date +%s%N) - start) / 1000000 ))
     [[ $resp == *'"ok":true'* ]] || { echo "restore_linux: $mode run $i: bad response $resp"; exit 1; }
     parts="$(grep -oE '(vm_creation|boot_to_first_wait|restore_to_first_wait)_ms=[0-9.]+' "$err" | tr '\n' ' ' || true)"
+    rtt_us="$(grep -oE 'request 1 rtt_us=[0-9]+' "$err" | grep -oE '[0-9]+$' || echo 0)"
+    parts+="first_request_ms=$((rtt_us / 1000)) "
     echo "restore_linux: $mode first_response_ms=$first_ms $parts"
   done
   rm -f "$err"
@@ -47,32 +55,33 @@ if [[ ${1:-} == run ]]; then  # inside the KVM host: run MODE N
 fi
 
 [[ -n $out ]] || die "usage: bench/restore_linux.sh --out FILE.json [--quick]"
-"$root/scripts/build-snapshots.sh" --out "$snaps" hello
+"$root/scripts/build-snapshots.sh" --out "$snaps" hello hello-js
 mkdir -p "$CACHE/tmp"
 case_word="$("$root/scripts/kvm-detect.sh" --short)"
-step "restore_linux: $boots boots and $restores restores of hello ($case_word)"
+step "restore_linux: $boots boots and $restores restores of hello and of hello-js ($case_word)"
 log="$(mktemp "$CACHE/tmp/restore_linux-log.XXXXXX")"
 trap 'rm -f "$log"' EXIT
 set +e
 # Interleaved (boot, restore, boot, ...) would be fairer on a noisy host, but each fc_wrapper run is
 # seconds long there; one L1 for both series keeps them side by side.
 "$root/scripts/kvm-host.sh" --auto --timeout 1500 -- bash -c \
-  "'$0' --inner run boot $boots && '$0' --inner run restore $restores" 2>&1 | tr -d '\r' | grep "restore_linux:" | tee "$log"
+  "'$0' --inner run boot $boots && '$0' --inner run restore $restores &&
+   '$0' --inner run node_boot $boots && '$0' --inner run node_restore $restores" 2>&1 | tr -d '\r' | grep "restore_linux:" | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
 [[ $rc -eq 0 ]] || die "restore_linux: runs failed (status $rc)"
-python3 - "$log" "$out" "$case_word" <<'PY'
-import json, re, statistics, sys
-log, out, case = sys.argv[1:4]
-series = {"boot": [], "restore": []}
+python3 - "$log" "$out" "$case_word" "$snaps" <<'PY'
+import json, os, re, statistics, sys
+log, out, case, snaps = sys.argv[1:5]
+series = {"boot": [], "restore": [], "node_boot": [], "node_restore": []}
 for line in open(log):
-    m = re.match(r"restore_linux: (boot|restore) first_response_ms=(\d+) (.*)", line.strip())
+    m = re.match(r"restore_linux: (boot|restore|node_boot|node_restore) first_response_ms=(\d+) (.*)", line.strip())
     if not m:
         continue
     parts = {k: float(v) for k, v in re.findall(r"(\w+)_ms=([\d.]+)", m.group(3))}
     series[m.group(1)].append({"first_response_ms": float(m.group(2)), **parts})
-if not series["boot"] or not series["restore"]:
-    sys.exit("restore_linux: no measurements")
+if not all(series.values()):
+    sys.exit("restore_linux: no measurements for " + ", ".join(k for k, v in series.items() if not v))
 med = lambda mode, key: statistics.median(r[key] for r in series[mode] if key in r)
 boot, restore = med("boot", "first_response_ms"), med("restore", "first_response_ms")
 boot_ready, restore_ready = med("boot", "boot_to_first_wait"), med("restore", "restore_to_first_wait")
@@ -95,10 +104,47 @@ result = {
     ratio_key + "_end_to_end": round(boot / restore, 2),
     "vm_creation_boot_p50_ms": med("boot", "vm_creation"),
     "vm_creation_restore_p50_ms": med("restore", "vm_creation"),
-    "runs": series,
 }
+# The Node.js twin, hello-js (nodejs image: boot = kernel, init, Node + V8 start, the agent, require).
+# Its ratio is to the first response: VM created -> first WAIT, plus the first request's round trip
+# (the cold path of a pre-spawned runner, which has its process and VM before the request);
+# also given to the first WAIT (as the Python key) and end to end (process start -> first response).
+node_ready = med("node_boot", "boot_to_first_wait"), med("node_restore", "restore_to_first_wait")
+node_response = (statistics.median(r["boot_to_first_wait"] + r["first_request"] for r in series["node_boot"]),
+                 statistics.median(r["restore_to_first_wait"] + r["first_request"] for r in series["node_restore"]))
+node_first = med("node_boot", "first_response_ms"), med("node_restore", "first_response_ms")
+node_key = ratio_key.replace("_hello", "_node_hello")
+result.update({
+    "node_function": "hello-js",
+    "node_definition": ("ratio = VM created -> first response (first WAIT + the first request's round trip): boot "
+                        "(kernel, init, Node and V8, the agent, require handler.js) over restore (nodejs base + "
+                        "hello-js diff mapped, guest resumed, generators reseeded); _to_first_wait: to the agent's "
+                        "first WAIT, as the Python key; _end_to_end: fc_wrapper start -> first response."),
+    "node_boot_to_first_response_p50_ms": node_response[0],
+    "node_restore_to_first_response_p50_ms": node_response[1],
+    node_key: round(node_response[0] / node_response[1], 2),
+    "node_boot_to_first_wait_p50_ms": node_ready[0],
+    "node_restore_to_first_wait_p50_ms": node_ready[1],
+    node_key + "_to_first_wait": round(node_ready[0] / node_ready[1], 2),
+    "node_boot_first_response_p50_ms": node_first[0],
+    "node_restore_first_response_p50_ms": node_first[1],
+    node_key + "_end_to_end": round(node_first[0] / node_first[1], 2),
+})
+# Snapshot sizes: memory file bytes (apparent: the guest-physical span; on disk: the pages saved).
+for label, name in (("python3_base", "python3"), ("hello_diff", "hello"), ("nodejs_base", "nodejs"),
+                    ("hello_js_diff", "hello-js")):
+    st = os.stat(f"{snaps}/{name}/memory")
+    result[f"snapshot_{label}_apparent_mib"] = round(st.st_size / 2**20, 1)
+    result[f"snapshot_{label}_on_disk_mib"] = round(st.st_blocks * 512 / 2**20, 2)
+result["runs"] = series
 json.dump(result, open(out, "w"), indent=1)
 print(f"restore_linux: hello to the agent's first WAIT: boot p50 {boot_ready:.0f} ms, restore p50 {restore_ready:.0f} ms "
       f"-> {ratio_key} = {boot_ready / restore_ready:.1f}x; end to end (process start -> first response): "
       f"{boot:.0f} vs {restore:.0f} ms = {boot / restore:.1f}x")
+print(f"restore_linux: hello-js, VM created -> first response: boot p50 {node_response[0]:.0f} ms, restore p50 "
+      f"{node_response[1]:.0f} ms -> {node_key} = {node_response[0] / node_response[1]:.1f}x; to the first WAIT "
+      f"{node_ready[0]:.0f} vs {node_ready[1]:.0f} ms = {node_ready[0] / node_ready[1]:.1f}x; end to end: {node_first[0]:.0f} vs {node_first[1]:.0f} ms "
+      f"= {node_first[0] / node_first[1]:.1f}x; snapshots on disk: nodejs base {result['snapshot_nodejs_base_on_disk_mib']} MiB, "
+      f"hello-js diff {result['snapshot_hello_js_diff_on_disk_mib']} MiB (python3 base {result['snapshot_python3_base_on_disk_mib']} MiB, "
+      f"hello diff {result['snapshot_hello_diff_on_disk_mib']} MiB)")
 PY

@@ -12,6 +12,10 @@
 //                                                              or a control command is pushed
 //     +0x140                  64                               Doorbell "supervisor": rung when a
 //                                                              response or a control reply is pushed
+//     +0x200                 128                               RestoreRecord: written by the runner after
+//                                                              each restore, before the vCPUs run
+//                                                              (ipc/restore_record.h: fresh entropy and
+//                                                              the host wall clock for the guest)
 //   control_offset         page_round(128 + 16 * 32)         control ring: ControlCommand, supervisor → runner
 //   control_reply_offset   page_round(128 + 16 * 24)         control reply ring: ControlReply, runner → supervisor
 //   request_offset         page_round(128 + cap * 16)        request ring: RequestDesc, supervisor → consumer
@@ -45,7 +49,7 @@
 namespace snapfaas::ipc {
 
 inline constexpr std::uint64_t kChannelMagic = 0x4E48434650414E53ULL;  // "SNAPFCHN" little-endian
-inline constexpr std::uint32_t kChannelVersion = 1;
+inline constexpr std::uint32_t kChannelVersion = 2;  // 2: RestoreRecord at kRestoreRecordOffset
 inline constexpr std::uint64_t kPageSize = 4096;
 inline constexpr std::uint64_t kCacheLine = 64;
 
@@ -58,6 +62,7 @@ inline constexpr std::uint32_t kControlCapacity = 16;
 inline constexpr std::uint64_t kRunnerDoorbellOffset = 0x100;
 inline constexpr std::uint64_t kSupervisorDoorbellOffset = 0x140;
 inline constexpr std::uint64_t kRingEntriesOffset = 128;  // entries start after RingIndices
+inline constexpr std::uint64_t kRestoreRecordOffset = 0x200;  // RestoreRecord in the header page
 
 /// Region header; written once by the supervisor before any peer attaches, read-only afterwards.
 struct ChannelHeader {
@@ -91,6 +96,33 @@ struct alignas(64) DoorbellWord {
 static_assert(sizeof(DoorbellWord) == 64);
 static_assert(kRunnerDoorbellOffset >= sizeof(ChannelHeader));
 static_assert(kSupervisorDoorbellOffset == kRunnerDoorbellOffset + sizeof(DoorbellWord));
+
+/// Bytes of fresh entropy in each RestoreRecord (512 bits: twice what the guest CRNG needs).
+inline constexpr std::uint32_t kRestoreEntropyBytes = 64;
+inline constexpr std::uint32_t kRestoreRecordVersion = 1;
+
+/// What a runner tells its guest after a restore (header page +0x200; the guest sees the header page
+/// read-only, so it cannot forge the record of its own channel, and no other VM sees it). Written
+/// only by the runner, with a seqlock: `seq` is odd while the runner writes, and the restore
+/// generation is seq / 2 (0: no restore published, e.g. a booted VM). Protocol and the checked
+/// copy-then-validate reader: ipc/restore_record.h.
+struct RestoreRecord {
+  std::uint32_t seq;                            // 0x00 seqlock word (odd: being written)
+  std::uint32_t version;                        // 0x04 kRestoreRecordVersion
+  std::uint64_t nonce;                          // 0x08 random, different for every restore
+  std::int64_t realtime_ns;                     // 0x10 host CLOCK_REALTIME (ns since the epoch) at the restore
+  std::uint32_t entropy_size;                   // 0x18 kRestoreEntropyBytes
+  std::uint32_t flags;                          // 0x1c zero (reserved)
+  std::uint8_t entropy[kRestoreEntropyBytes];   // 0x20 from the host's getrandom(2)
+  std::uint64_t reserved[4];                    // 0x60 zero
+};
+static_assert(sizeof(RestoreRecord) == 128);
+static_assert(offsetof(RestoreRecord, nonce) == 0x08);
+static_assert(offsetof(RestoreRecord, realtime_ns) == 0x10);
+static_assert(offsetof(RestoreRecord, entropy) == 0x20);
+static_assert(kRestoreRecordOffset >= kSupervisorDoorbellOffset + sizeof(DoorbellWord));
+static_assert(kRestoreRecordOffset + sizeof(RestoreRecord) <= kPageSize);
+static_assert(kRestoreRecordOffset % 64 == 0);
 
 /// The two indices of a ring section, each on its own cache line.
 struct RingIndices {
@@ -178,6 +210,7 @@ static_assert(sizeof(ControlReply) == 24);
 
 static_assert(__is_standard_layout(ChannelHeader) && __is_trivially_copyable(ChannelHeader));
 static_assert(__is_standard_layout(DoorbellWord) && __is_trivially_copyable(DoorbellWord));
+static_assert(__is_standard_layout(RestoreRecord) && __is_trivially_copyable(RestoreRecord));
 static_assert(__is_standard_layout(RingIndices) && __is_trivially_copyable(RingIndices));
 static_assert(__is_trivially_copyable(RequestDesc) && __is_trivially_copyable(ResponseDesc));
 static_assert(__is_trivially_copyable(ControlCommand) && __is_trivially_copyable(ControlReply));

@@ -7,7 +7,10 @@
 //
 //   GPA                                  size                      channel region offset
 //   kWindowGpa + 0x0000                  kPageSize                 0x0000 (header page: ChannelHeader,
-//                                                                  runner + supervisor DoorbellWord)
+//                                                                  runner + supervisor DoorbellWord,
+//                                                                  RestoreRecord at +0x200: after a
+//                                                                  restore, fresh entropy and the host
+//                                                                  clock; ipc/restore_record.h)
 //   kWindowGpa + 0x1000 + x              total - request_offset    request_offset + x
 //        (request ring, response ring, payload slots, in channel order)
 //
@@ -86,6 +89,7 @@ enum class AgentFatal : std::uint32_t {
   kRingCorrupt = 8,    ///< request or response ring indices inconsistent
   kBadWaitAnswer = 9,  ///< WAIT answered with neither kWaitReady nor kWaitShutdown
   kAppfsMount = 10,    ///< the app image could not be mounted
+  kFunctionExited = 11,  ///< the function's runtime process died (exit, signal, OOM kill): the VM is done
 };
 
 /// Bytes of the window of a channel with layout `l`.

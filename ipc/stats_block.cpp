@@ -55,7 +55,7 @@ std::size_t latency_bucket(std::uint64_t latency_us) noexcept {
 
 // ---- StatsWriter ----
 
-StatsWriter StatsWriter::create(std::string_view name, std::uint32_t runner_count) {
+StatsWriter StatsWriter::create(std::string_view name, std::uint32_t runner_count, std::string_view console_dir) {
   if (runner_count == 0 || runner_count > kMaxStatsRunners) {
     throw common::Error("stats block " + std::string(name) + ": runner count " + std::to_string(runner_count) +
                         " out of range 1.." + std::to_string(kMaxStatsRunners));
@@ -68,6 +68,9 @@ StatsWriter StatsWriter::create(std::string_view name, std::uint32_t runner_coun
   h.entry_size = sizeof(StatsEntry);
   h.runner_count = runner_count;
   h.total_size = total_size_for(runner_count);
+  if (!console_dir.empty()) {
+    std::memcpy(h.console_dir, console_dir.data(), std::min(console_dir.size(), kConsoleDirSize - 1));
+  }
   std::memcpy(shm.data(), &h, sizeof h);  // before any reader can open the name's contents meaningfully
   return StatsWriter(std::move(shm), runner_count);
 }
@@ -131,11 +134,12 @@ StatsReader StatsReader::open(std::string_view name) {
     throw common::Error(what + "bad header sizes");
   }
   if (shm.size() < h.total_size) throw common::Error(what + "smaller than its header says");
-  return StatsReader(std::move(shm), h.runner_count);
+  h.console_dir[kConsoleDirSize - 1] = '\0';  // the copy is ours: terminate whatever was written
+  return StatsReader(std::move(shm), h.runner_count, std::string(h.console_dir));
 }
 
-StatsReader::StatsReader(ShmObject shm, std::uint32_t runner_count) noexcept
-    : shm_(std::move(shm)), runner_count_(runner_count) {}
+StatsReader::StatsReader(ShmObject shm, std::uint32_t runner_count, std::string console_dir) noexcept
+    : shm_(std::move(shm)), runner_count_(runner_count), console_dir_(std::move(console_dir)) {}
 
 Result<StatsSnapshot> StatsReader::snapshot(std::uint32_t runner) const noexcept {
   if (runner >= runner_count_) return IpcError::kEntryOutOfRange;

@@ -17,9 +17,10 @@
 namespace snapfaas::ipc {
 
 inline constexpr std::uint64_t kStatsMagic = 0x4154534650414E53ULL;  // "SNAPFSTA" little-endian
-inline constexpr std::uint32_t kStatsVersion = 1;
+inline constexpr std::uint32_t kStatsVersion = 2;  // 2: console_dir in the header
 inline constexpr std::uint32_t kMaxStatsRunners = 4096;
 inline constexpr std::size_t kFunctionNameSize = 48;  // bytes including the terminating NUL
+inline constexpr std::size_t kConsoleDirSize = 256;   // bytes including the terminating NUL
 inline constexpr std::size_t kLatencyBuckets = 32;    // bucket b: [2^b, 2^(b+1)) µs; bucket 0 also 0 µs
 
 /// Where a runner slot is in its life: the one vocabulary of the supervisor's event loop
@@ -43,8 +44,9 @@ struct StatsHeader {
   std::uint32_t runner_count;   // 0x14
   std::uint64_t total_size;     // 0x18
   std::uint8_t reserved[32];    // 0x20
+  char console_dir[kConsoleDirSize];  // 0x40 runner i's guest console: <console_dir>/runner-<i>.log ("" = none)
 };
-static_assert(sizeof(StatsHeader) == 64);
+static_assert(sizeof(StatsHeader) == 320 && sizeof(StatsHeader) % 64 == 0);
 
 /// One runner's entry. Every field is written by the supervisor only, with relaxed atomic stores
 /// inside a seqlock write (seq odd while updating).
@@ -81,7 +83,9 @@ struct StatsSnapshot {
 class StatsWriter {
  public:
   /// Throws common::Error (name exists, runner_count 0 or > kMaxStatsRunners, ...).
-  [[nodiscard]] static StatsWriter create(std::string_view name, std::uint32_t runner_count);
+  /// `console_dir` (cut to kConsoleDirSize - 1 bytes) is written once, with the header.
+  [[nodiscard]] static StatsWriter create(std::string_view name, std::uint32_t runner_count,
+                                          std::string_view console_dir = {});
 
   [[nodiscard]] std::uint32_t runner_count() const noexcept { return runner_count_; }
   [[nodiscard]] const ShmObject& shm() const noexcept { return shm_; }
@@ -108,14 +112,17 @@ class StatsReader {
   [[nodiscard]] static StatsReader open(std::string_view name);
 
   [[nodiscard]] std::uint32_t runner_count() const noexcept { return runner_count_; }
+  /// Where the runners' console logs are ("" = not kept): runner i's is <dir>/runner-<i>.log.
+  [[nodiscard]] const std::string& console_dir() const noexcept { return console_dir_; }
   /// A consistent snapshot of entry `runner` (kEntryOutOfRange; kBusy if the writer never left it).
   [[nodiscard]] Result<StatsSnapshot> snapshot(std::uint32_t runner) const noexcept;
 
  private:
-  StatsReader(ShmObject shm, std::uint32_t runner_count) noexcept;
+  StatsReader(ShmObject shm, std::uint32_t runner_count, std::string console_dir) noexcept;
 
   ShmObject shm_;
   std::uint32_t runner_count_ = 0;
+  std::string console_dir_;
 };
 
 }  // namespace snapfaas::ipc

@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "runner/snapshot/vcpu_state.h"
+#include "runner/window/restore_record_writer.h"
 
 namespace snapfaas::runner {
 namespace {
@@ -112,12 +113,14 @@ void RunnerLifecycle::lock_down() {
   vmm_filter_.install();
   // Every thread from now on starts under the VMM program and adds its own first thing. The vCPU
   // threads start parked: they enter KVM_RUN only when run() releases them.
-  vmm_->start_vcpus_parked([this] { vcpu_filter_.install(); });
-  vmm_->start_device_threads([this] {
+  // Each thread's init owns a copy of its program: a thread scheduled late may still be installing
+  // it while a failed load unwinds this object (the Vmm, destroyed last, joins the threads).
+  vmm_->start_vcpus_parked([filter = vcpu_filter_] { filter.install(); });
+  vmm_->start_device_threads([filter = net_rx_filter_, vmm = vmm_.get()] {
     try {
-      net_rx_filter_.install();
+      filter.install();
     } catch (const std::exception& e) {
-      vmm_->request_stop(1, std::string("virtio-net receive thread: ") + e.what());
+      vmm->request_stop(1, std::string("virtio-net receive thread: ") + e.what());
       throw;
     }
   });
@@ -137,6 +140,8 @@ bool RunnerLifecycle::load() {
       restored_ = snapshot::restore_vmm(*vmm_, snapshot::load_snapshot(std::move(*restore_files_), verify()),
                                         options_.restore, options_.vmm.dirty_log);
       restore_files_.reset();
+      // A restored guest is a clone: fresh entropy and the host clock before its vCPUs run.
+      if (window_) (void)window::publish_restore_record(window_->channel());
       break;
     case RunnerMode::kPrespawned:
       if (!load_prespawned()) return false;
@@ -164,6 +169,12 @@ bool RunnerLifecycle::load_prespawned() {
       return false;
     }
     const LoadOutcome outcome = functions_->load(*vmm_, *command, hooks_.loading);
+    if (outcome.run && outcome.base) {
+      // A restored guest is a clone: fresh entropy and the host clock before its vCPUs run.
+      const window::PublishedRestore published = window::publish_restore_record(window_->channel());
+      spdlog::info("firerunner: restore record generation {} published in {} ns", published.generation,
+                   published.cost_ns);
+    }
     window_->ports().reply_control(*command, static_cast<std::int32_t>(outcome.result),
                                    static_cast<std::uint64_t>(ms_between(created_, Clock::now()) * 1e6));
     if (outcome.failed) throw common::Error("the VM cannot be used after a failed restore");

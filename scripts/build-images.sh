@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds everything the e2e tests and benchmarks need, each step cached (a second run takes
-# seconds): guest kernel, L1 kernel (emulated KVM host), rootfs, one app image per functions/NAME.
+# seconds): guest kernel, L1 kernel (emulated KVM host), the python3 and nodejs runtime images, one
+# app image per functions/NAME (handler.py or handler.js).
 # Paths: scripts/images.sh. Usage: scripts/build-images.sh [--no-l1]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -16,13 +17,14 @@ t0=$SECONDS
 step "images: machine: $("$ROOT/scripts/kvm-detect.sh")"
 "$ROOT/scripts/build-guest-kernel.sh"
 [[ $l1 -eq 0 ]] || "$ROOT/scripts/build-guest-kernel.sh" --l1
-"$ROOT/scripts/build-rootfs.sh"
+"$ROOT/scripts/build-rootfs.sh" python3
+"$ROOT/scripts/build-rootfs.sh" nodejs
 
 # App images: rebuilt when the function's files or build-appfs.sh change.
 mkdir -p "$CACHE/images/appfs"
 built=0 cached=0
 for dir in "$ROOT"/functions/*/; do
-  [[ -f $dir/handler.py ]] || continue
+  [[ -f $dir/handler.py || -f $dir/handler.js ]] || continue
   name="$(basename "$dir")"
   out="$CACHE/images/appfs/$name.ext2"
   key="$( { sha256sum <"$ROOT/scripts/build-appfs.sh"

@@ -4,13 +4,16 @@
 #                              the agent's base snapshot point (CPython started, no function yet)
 #   $CACHE/snapshots/NAME      one diff per function: the base restored with functions/NAME's app
 #                              image, saved at the agent's diff snapshot point (handler imported)
+#   $CACHE/snapshots/nodejs    the same for JavaScript functions (functions/NAME/handler.js): the
+#                              nodejs image booted, saved once Node and V8 are up (no function
+#                              code); their diffs are made from it (handler.js required)
 #   $CACHE/snapshots/python3-net, NAME-net   only for --network NAME (functions with network: true):
 #                              the same with a virtio-net device (fc_wrapper --network
 #                              tap0/06:00:ac:10:00:02 in a runner namespace made by
 #                              setup-network.sh), so that a restored guest has eth0; the plain base
 #                              keeps no device, so functions without network never get one
 #                              (docs/NETWORKING.md). The function file names them:
-#                              load_dir: python3-net, diff_dirs: [NAME-net].
+#                              load_dir: python3-net, diff_dirs: [NAME-net] (nodejs-net for JS).
 # Each is made by fc_wrapper --dump_dir (--load_dir for the diffs) with the Release build's
 # firerunner: natively with VT-x/AMD-V, else inside the emulated KVM host (scripts/kvm-host.sh).
 # Cached: a snapshot is rebuilt when the kernel, rootfs, app image, memory size or firerunner
@@ -40,24 +43,22 @@ done
 wrapper="$BUILD_RELEASE/wrapper/fc_wrapper"
 firerunner="$BUILD_RELEASE/runner/firerunner"
 vmlinux="$("$ROOT/scripts/images.sh" --check vmlinux)"
-rootfs="$("$ROOT/scripts/images.sh" --check rootfs)"
 
-# Inside the (emulated) KVM host: --inner OUT MEM [base|NAME APPFS NET]... — one fc_wrapper per
-# snapshot; NET=1: with the network device, in runner namespace snapfaas-0 (made and removed here).
+# Inside the (emulated) KVM host: --inner OUT MEM [NAME APPFS NET BASE ROOTFS]... — one fc_wrapper
+# per snapshot; BASE '-': a base (boot), else the base the diff is made from; NET=1: with the
+# network device, in runner namespace snapfaas-0 (made and removed here).
 if [[ $inner -eq 1 ]]; then
   out="$1" mem="$2"; shift 2
   net_up=0
   trap '[[ $net_up -eq 0 ]] || "$ROOT/scripts/cleanup-network.sh" 2>/dev/null' EXIT
   while [[ $# -gt 0 ]]; do
-    name="$1" app="$2" net="$3"; shift 3
+    name="$1" app="$2" net="$3" base="$4" rootfs="$5"; shift 5
     rm -rf "$out/$name.tmp"
     t0=$(date +%s%N)
-    if [[ $name == python3 || $name == python3-net ]]; then
+    if [[ $base == - ]]; then
       args=(--dump_dir "$out/$name.tmp")
-    elif [[ $net == 1 ]]; then
-      args=(--load_dir "$out/python3-net" --dump_dir "$out/$name.tmp")
     else
-      args=(--load_dir "$out/python3" --dump_dir "$out/$name.tmp")
+      args=(--load_dir "$out/$base" --dump_dir "$out/$name.tmp")
     fi
     where=()
     if [[ $net == 1 ]]; then
@@ -97,32 +98,46 @@ if [[ ! -f $placeholder ]]; then
 fi
 
 sum() { sha256sum "$@" | cut -c1-16 | tr '\n' ' '; }
-base_key="mem=$mem kernel=$(cat "$vmlinux.key") rootfs=$(cat "$rootfs.key") firerunner=$(sum "$firerunner")"
 jobs=()
 stale() { [[ ! -f $out/$1/state || ! -f $out/$1/key || "$(cat "$out/$1/key")" != "$2" ]]; }
 declare -A keys
-# One chain per base: BASE SUFFIX NET NAME... (a rebuilt base rebuilds its diffs).
+# The runtime of functions/NAME: nodejs for handler.js, else python3.
+runtime_of() { if [[ -f $ROOT/functions/$1/handler.js ]]; then echo nodejs; else echo python3; fi; }
+# One chain per base: RUNTIME SUFFIX NET NAME... (a rebuilt base rebuilds its diffs).
+chains=0
 chain() {
-  local base="$1" suffix="$2" net="$3" rebuilt=0 name app; shift 3
+  local runtime="$1" suffix="$2" net="$3" rebuilt=0 name app rootfs base base_key; shift 3
+  [[ $# -gt 0 ]] || return 0
+  chains=$((chains + 1))
+  rootfs="$("$ROOT/scripts/images.sh" --check "$([[ $runtime == python3 ]] && echo rootfs || echo nodejs)")"
+  base="$runtime$suffix"
+  base_key="mem=$mem kernel=$(cat "$vmlinux.key") rootfs=$(cat "$rootfs.key") firerunner=$(sum "$firerunner")"
   keys[$base]="$base_key net=$net"
   [[ $net == 1 ]] || keys[$base]="$base_key"  # the plain base keeps its key from before
-  if stale "$base" "${keys[$base]}"; then jobs+=("$base" "$placeholder" "$net"); rebuilt=1; fi
+  if stale "$base" "${keys[$base]}"; then jobs+=("$base" "$placeholder" "$net" - "$rootfs"); rebuilt=1; fi
   for name in "$@"; do
     app="$("$ROOT/scripts/images.sh" --check appfs "$name")"
     keys[$name$suffix]="${keys[$base]} app=$(sum "$app")"
-    if [[ $rebuilt -eq 1 ]] || stale "$name$suffix" "${keys[$name$suffix]}"; then jobs+=("$name$suffix" "$app" "$net"); fi
+    if [[ $rebuilt -eq 1 ]] || stale "$name$suffix" "${keys[$name$suffix]}"; then
+      jobs+=("$name$suffix" "$app" "$net" "$base" "$rootfs")
+    fi
   done
 }
-if [[ ${#names[@]} -gt 0 ]]; then chain python3 "" 0 "${names[@]}"; fi
-if [[ ${#net_names[@]} -gt 0 ]]; then chain python3-net -net 1 "${net_names[@]}"; fi
-total=$(( ${#names[@]} + ${#net_names[@]} + (${#names[@]} > 0) + (${#net_names[@]} > 0) ))
+for runtime in python3 nodejs; do
+  of_runtime=() net_of_runtime=()
+  for name in "${names[@]}"; do [[ $(runtime_of "$name") != "$runtime" ]] || of_runtime+=("$name"); done
+  for name in "${net_names[@]}"; do [[ $(runtime_of "$name") != "$runtime" ]] || net_of_runtime+=("$name"); done
+  chain "$runtime" "" 0 "${of_runtime[@]}"
+  chain "$runtime" -net 1 "${net_of_runtime[@]}"
+done
+total=$(( ${#names[@]} + ${#net_names[@]} + chains ))
 if [[ ${#jobs[@]} -eq 0 ]]; then
   step "snapshots: all $total cached in ${out#"$ROOT"/}"
   exit 0
 fi
 
 case_word="$("$ROOT/scripts/kvm-detect.sh" --short)"
-step "snapshots: building $(( ${#jobs[@]} / 3 )) in ${out#"$ROOT"/} ($case_word: $([[ $case_word == hardware ]] && echo natively || echo 'inside the emulated KVM host'))"
+step "snapshots: building $(( ${#jobs[@]} / 5 )) in ${out#"$ROOT"/} ($case_word: $([[ $case_word == hardware ]] && echo natively || echo 'inside the emulated KVM host'))"
 t0=$SECONDS
 set +e
 "$ROOT/scripts/kvm-host.sh" --auto --timeout 1500 -- \
@@ -130,9 +145,9 @@ set +e
 rc=${PIPESTATUS[0]}
 set -e
 [[ $rc -eq 0 ]] || die "build-snapshots.sh: failed (status $rc); logs in ${out#"$ROOT"/}/*.log"
-for ((i = 0; i < ${#jobs[@]}; i += 3)); do
+for ((i = 0; i < ${#jobs[@]}; i += 5)); do
   name="${jobs[i]}"
   [[ -f $out/$name/state ]] || die "build-snapshots.sh: $name: no snapshot written (log $out/$name.log)"
   echo "${keys[$name]}" >"$out/$name/key"
 done
-step "snapshots: built $(( ${#jobs[@]} / 3 )) in $((SECONDS - t0)) s: $(du -sh --apparent-size "$out" | cut -f1) apparent, $(du -sh "$out" | cut -f1) on disk"
+step "snapshots: built $(( ${#jobs[@]} / 5 )) in $((SECONDS - t0)) s: $(du -sh --apparent-size "$out" | cut -f1) apparent, $(du -sh "$out" | cut -f1) on disk"

@@ -9,18 +9,22 @@
 # (scripts/kvm-host.sh: QEMU TCG, so latencies there are emulation-slow and the clock ticks in 10 ms).
 # --ring3: the ring-3 echo functions of configs/ring3-functions.yaml instead, natively on any KVM
 # (hardware or PVM).
-# Usage: scripts/run-example.sh [--ring3] [--end MS] [--mem MiB] [--out DIR]
+# --node: the JavaScript example functions hello-js, gzip-js, sign-js and token-js instead
+# (configs/node-controller.yaml + configs/node-functions.yaml: the nodejs runtime image, its base
+# snapshot + one diff per function).
+# Usage: scripts/run-example.sh [--ring3 | --node] [--end MS] [--mem MiB] [--out DIR]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-ring3=0 end_ms="" mem="" out=""
+ring3=0 node=0 end_ms="" mem="" out=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --ring3) ring3=1 ;;
+    --node) node=1 ;;
     --end) end_ms="${2:?--end needs milliseconds}"; shift ;;
     --mem) mem="${2:?--mem needs MiB}"; shift ;;
     --out) out="${2:?--out needs a directory}"; shift ;;
-    *) die "run-example.sh: unknown argument '$1' (use --ring3, --end MS, --mem MiB, --out DIR)" ;;
+    *) die "run-example.sh: unknown argument '$1' (use --ring3, --node, --end MS, --mem MiB, --out DIR)" ;;
   esac
   shift
 done
@@ -45,13 +49,23 @@ if [[ $ring3 -eq 1 ]]; then
   where=(env) extra=()
 else
   end_ms="${end_ms:-8000}" mem="${mem:-512}"
-  config="$ROOT/configs/controller.yaml"
   "$ROOT/scripts/build-images.sh"
-  "$ROOT/scripts/build-snapshots.sh" hello echo markdown
-  step "workload: Poisson arrivals, hello every 300 ms, echo every 500 ms, markdown every 800 ms on average, ${end_ms} ms, seed 1"
-  "$bin/snapfaas-workload" --function hello=300 --function echo=500 --function markdown=800 --start 0 \
-    --end "$end_ms" --users 4 --seed 1 --payload '{"text":"# SnapFaaS\n\nA *cold start* is a **restore**."}' \
-    --out "$out/workload.jsonl"
+  if [[ $node -eq 1 ]]; then
+    config="$ROOT/configs/node-controller.yaml"
+    "$ROOT/scripts/build-snapshots.sh" hello-js gzip-js sign-js token-js
+    step "workload: Poisson arrivals, hello-js every 300 ms, gzip-js every 500 ms, sign-js every 600 ms, token-js every 800 ms on average, ${end_ms} ms, seed 1"
+    "$bin/snapfaas-workload" --function hello-js=300 --function gzip-js=500 --function sign-js=600 \
+      --function token-js=800 --start 0 --end "$end_ms" --users 4 --seed 1 \
+      --payload '{"text":"A cold start is a restore. ","repeat":40,"url":"https://example.com/a?b=2&a=1","key":"k","user":"u"}' \
+      --out "$out/workload.jsonl"
+  else
+    config="$ROOT/configs/controller.yaml"
+    "$ROOT/scripts/build-snapshots.sh" hello echo markdown
+    step "workload: Poisson arrivals, hello every 300 ms, echo every 500 ms, markdown every 800 ms on average, ${end_ms} ms, seed 1"
+    "$bin/snapfaas-workload" --function hello=300 --function echo=500 --function markdown=800 --start 0 \
+      --end "$end_ms" --users 4 --seed 1 --payload '{"text":"# SnapFaaS\n\nA *cold start* is a **restore**."}' \
+      --out "$out/workload.jsonl"
+  fi
   if [[ $case_word == hardware ]]; then
     step "Linux guests run natively (hardware KVM)"
     where=(env) extra=()

@@ -30,6 +30,30 @@ else
   step "Debian packages: all ${#wanted[@]} present"
 fi
 
+# N-API headers of the guest's Node.js (guest/node/, the `nodejs` runtime image): the four headers
+# of Debian's libnode-dev at the version scripts/build-rootfs.sh nodejs installs, fetched with
+# `apt-get download` and unpacked into $CACHE/node-api (not installed: libnode-dev needs Debian's
+# nodejs, which would replace a host's own).
+node_api="$CACHE/node-api"
+node_version="$(apt-cache policy libnode-dev 2>/dev/null | awk '/Candidate:/{print $2}')"
+if [[ -z $node_version || $node_version == "(none)" ]]; then
+  apt-get update -q >/dev/null
+  node_version="$(apt-cache policy libnode-dev | awk '/Candidate:/{print $2}')"
+fi
+if [[ "$(cat "$node_api/version" 2>/dev/null)" != "$node_version" ]]; then
+  step "N-API headers: Debian's libnode-dev $node_version (apt-get download) into ${node_api#"$ROOT"/}"
+  tmp="$(mktemp -d)"
+  (cd "$tmp" && apt-get download -q "libnode-dev=$node_version" >/dev/null 2>&1) ||
+    die "apt-get download libnode-dev=$node_version failed"
+  dpkg-deb -x "$tmp"/libnode-dev_*.deb "$tmp/x"
+  rm -rf "$node_api" && mkdir -p "$node_api/include"
+  for h in node_api.h node_api_types.h js_native_api.h js_native_api_types.h; do
+    cp "$tmp/x/usr/include/node/$h" "$node_api/include/"
+  done
+  echo "$node_version" >"$node_api/version"
+  rm -rf "$tmp"
+fi
+
 [[ $build -eq 1 ]] || exit 0
 
 configure_and_build() {  # dir, extra cmake args...

@@ -89,6 +89,8 @@ template <typename T>
       f.memory = as_positive(value, key, source);
     } else if (key == "concurrency_limit") {
       f.concurrency_limit = as_positive(value, key, source);
+    } else if (key == "timeout_ms") {
+      f.timeout_ms = as_positive(value, key, source);
     } else if (key == "copy_base") {
       f.copy_base = as<bool>(value, key, source, "a boolean");
     } else if (key == "network") {

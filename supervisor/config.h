@@ -33,6 +33,8 @@ struct FunctionConfig {
   std::uint32_t vcpus = 1;
   std::uint32_t memory = 128;     ///< MiB of guest RAM
   std::uint32_t concurrency_limit = 1;  ///< maximum VMs of this function at once
+  std::uint32_t timeout_ms = 0;   ///< deadline of each request, from dispatch (0: the supervisor's
+                                  ///< default, 30 s; `--deadline` overrides every function's)
   bool copy_base = false;         ///< read the base snapshot memory eagerly instead of mmapping it
   bool copy_diff = false;         ///< same for diff snapshots
   std::string load_dir;           ///< base snapshot directory (under snapshot_dir)

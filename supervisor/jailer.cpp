@@ -102,6 +102,15 @@ void hand_over_fds(int channel_fd) {
   if (::syscall(SYS_close_range, first, ~0U, 0U) != 0) child_fail("close_range", "");
 }
 
+// The child's stdout becomes the console pipe (result lines never mix with a guest's console) and
+// stdin /dev/null. Before anything else, while /dev/null is still the host's.
+void redirect_console(const JailSpec& spec) {
+  if (spec.console_fd < 0) return;
+  if (::dup2(spec.console_fd, STDOUT_FILENO) < 0) child_fail("dup2", "console");
+  const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null_fd < 0 || ::dup2(null_fd, STDIN_FILENO) < 0) child_fail("open", "/dev/null");
+}
+
 // Everything between clone() and execve() in the jailed child. `netns_fd` >= 0: join that network
 // namespace (the child was cloned without CLONE_NEWNET) and give the jail /dev/net/tun.
 [[noreturn]] void jail_child(const JailOptions& options, const RunnerIdentity& id, const JailSpec& spec,
@@ -109,6 +118,7 @@ void hand_over_fds(int channel_fd) {
                              int netns_fd) {
   // A session of its own: no terminal, no signals aimed at the supervisor's process group.
   if (::setsid() < 0) child_fail("setsid", "");
+  redirect_console(spec);
   if (netns_fd >= 0 && ::setns(netns_fd, CLONE_NEWNET) != 0) child_fail("setns", "network namespace");
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) child_fail("make-rprivate", "/");
   if (::mount("tmpfs", root.c_str(), "tmpfs", MS_NOSUID, "size=8m,mode=0755") != 0) child_fail("mount tmpfs", root);
@@ -245,6 +255,7 @@ pid_t Jailer::spawn(const JailSpec& spec, unsigned runner_id) {
     if (pid < 0) throw common::sys_error("fork runner " + std::to_string(runner_id));
     if (pid == 0) {
       if (::setsid() < 0) child_fail("setsid", "");
+      redirect_console(spec);
       if (netns && ::setns(netns.get(), CLONE_NEWNET) != 0) child_fail("setns", netns_path(options_.netns_prefix, runner_id));
       hand_over_fds(spec.channel_fd);
       ::execv(spec.binary.c_str(), argv.data());

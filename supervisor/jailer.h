@@ -68,6 +68,9 @@ struct JailSpec {
   std::vector<std::string> read_only;   ///< host paths bind-mounted read-only at the same path
   std::string hostname = "runner";
   int channel_fd = -1;  ///< >= 0: the runner's channel (a sealed memfd), handed over as descriptor kChannelFd
+  /// >= 0: becomes the runner's stdout (its guest console: supervisor/console_log.h); stdin is
+  /// /dev/null. -1: stdout is inherited.
+  int console_fd = -1;
 };
 
 /// Creates the jails; single-threaded use by the supervisor. Holds the per-binary library lists

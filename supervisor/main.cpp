@@ -49,7 +49,16 @@ int main(int argc, char** argv) {
   app.add_option("--runners", runners, "runner count (default mem / smallest VM)");
   app.add_option("--queue", queue, "waiting requests before 'dropped: no capacity'")->capture_default_str();
   app.add_option("--keep_alive", keep_alive, "evict VMs idle this long, ms (0 = never)")->capture_default_str();
-  app.add_option("--deadline", deadline, "per-request deadline, ms (0 = none)")->capture_default_str();
+  app.add_option("--deadline", deadline,
+                 "per-request deadline for every function, ms, overriding their timeout_ms (0 = use timeout_ms)")
+      ->capture_default_str();
+  std::uint64_t default_timeout = 30'000;
+  app.add_option("--default_timeout", default_timeout, "deadline of functions without timeout_ms, ms")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  std::string console_dir;
+  app.add_option("--console_dir", console_dir,
+                 "each runner's guest console goes to DIR/runner-N.log (default /tmp/snapfaas-consoles-PID)");
   app.add_flag("--no_jail", no_jail, "start runners without the jailer (debugging)");
   unsigned start_timeout_ms = 10'000;
   app.add_option("--start_timeout", start_timeout_ms, "a runner that is not ready this long after its spawn fails, ms")
@@ -145,6 +154,8 @@ int main(int argc, char** argv) {
                    net_function->name, jail.netns_prefix, controller.network_tap);
     }
     options.deadline = std::chrono::milliseconds(deadline);
+    options.default_timeout = std::chrono::milliseconds(default_timeout);
+    options.console_dir = console_dir.empty() ? "/tmp/snapfaas-consoles-" + std::to_string(::getpid()) : console_dir;
     options.prespawn = !spawn_on_demand;
     options.start_timeout = std::chrono::milliseconds(start_timeout_ms);
     options.stats_name = snapfaas::ipc::stats_object_name(::getpid());
@@ -154,8 +165,9 @@ int main(int argc, char** argv) {
     jail.memory_limit_bytes = (app.count("--runner_memory_max") != 0 ? runner_memory_max : largest + 256ULL) << 20;
     Jailer jailer(jail);
     RunnerPool pool(options, functions, jailer);
-    spdlog::info("supervisor: {} functions, {} requests, {} runners, budget {} MiB, stats block {}",
-                 functions.size(), workload.size(), options.scheduler.runners, mem, options.stats_name);
+    spdlog::info("supervisor: {} functions, {} requests, {} runners, budget {} MiB, stats block {}, consoles in {}",
+                 functions.size(), workload.size(), options.scheduler.runners, mem, options.stats_name,
+                 options.console_dir);
     pool.start();
 
     std::ofstream out_file;

@@ -56,3 +56,36 @@ std::optional<std::string> response_problem(std::string_view body, std::size_t m
 }
 
 }  // namespace snapfaas::supervisor
+
+namespace snapfaas::supervisor {
+
+std::optional<GuestError> parse_guest_error(std::string_view body, std::string* why) {
+  if (auto problem = response_problem(body)) {
+    *why = "error " + *problem;
+    return std::nullopt;
+  }
+  const json parsed = json::parse(body, nullptr, false);  // checked above: valid and bounded
+  if (!parsed.is_object() || !parsed.contains("error") || !parsed["error"].is_object()) {
+    *why = "error response without an 'error' object";
+    return std::nullopt;
+  }
+  const json& error = parsed["error"];
+  const auto type = error.find("type");
+  const auto message = error.find("message");
+  if (type == error.end() || !type->is_string() || message == error.end() || !message->is_string()) {
+    *why = "error object without string 'type' and 'message'";
+    return std::nullopt;
+  }
+  const std::string& name = type->get_ref<const std::string&>();
+  const std::uint32_t value = ipc::error_type_from_name(name.data(), name.size());
+  if (value == 0 || !ipc::guest_may_report(static_cast<ipc::ErrorType>(value))) {
+    *why = "error type the guest may not report";
+    return std::nullopt;
+  }
+  GuestError out;
+  out.type = static_cast<ipc::ErrorType>(value);
+  out.error = error;
+  return out;
+}
+
+}  // namespace snapfaas::supervisor

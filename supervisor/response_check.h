@@ -9,6 +9,10 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
+#include "ipc/error_type.h"
+
 namespace snapfaas::supervisor {
 
 /// Deepest nesting of arrays/objects accepted in a response.
@@ -18,5 +22,17 @@ inline constexpr std::size_t kMaxResponseDepth = 512;
 /// one-line reason that quotes none of the body's bytes.
 [[nodiscard]] std::optional<std::string> response_problem(std::string_view body,
                                                           std::size_t max_depth = kMaxResponseDepth);
+
+/// An error a guest reported (a response with an error status), checked.
+struct GuestError {
+  ipc::ErrorType type = ipc::ErrorType::kBadResponse;
+  nlohmann::json error;  ///< {"type", "message", ...}: the guest's error object (type and message checked)
+};
+
+/// Parses the body of an error response: `{"ok": false, "error": {"type": T, "message": M, ...}}`
+/// with T a type the guest may report (ipc::guest_may_report) and M a string; other members of
+/// the error object are kept (they are valid JSON: checked first with response_problem). Anything
+/// else is a bad_response: nullopt and `why` says what was wrong, quoting no guest bytes.
+[[nodiscard]] std::optional<GuestError> parse_guest_error(std::string_view body, std::string* why);
 
 }  // namespace snapfaas::supervisor

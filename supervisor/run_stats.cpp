@@ -6,6 +6,12 @@
 
 namespace snapfaas::supervisor {
 
+std::string RequestRecord::error_type() const {
+  if (!error.is_object()) return {};
+  const auto it = error.find("type");
+  return it != error.end() && it->is_string() ? it->get<std::string>() : std::string{};
+}
+
 std::uint64_t RunStats::count(std::string_view status) const noexcept {
   return static_cast<std::uint64_t>(
       std::count_if(requests_.begin(), requests_.end(), [&](const RequestRecord& r) { return r.status == status; }));
@@ -35,7 +41,12 @@ double RunStats::latency_percentile(double p, int cold_filter) const {
 }
 
 nlohmann::json RunStats::summary() const {
+  nlohmann::json types = nlohmann::json::object();
+  for (const auto& r : requests_) {
+    if (r.status != "ok") types[r.error_type()] = types.value(r.error_type(), 0) + 1;
+  }
   return {{"requests", requests_.size() + not_submitted_},
+          {"error_types", types},
           {"completed", count("ok")},
           {"errors", count("error")},
           {"dropped", count("dropped")},
@@ -59,6 +70,7 @@ nlohmann::json RunStats::full() const {
   j["requests_dropped"] = count("dropped");
   j["loop_cpu_ms"] = loop_cpu_ms_;
   j["loop_wall_ms"] = loop_wall_ms_;
+  j["consoles"] = consoles_;
   j["vm_memory_mib"] = nlohmann::json::array();
   j["boot_timestamps"] = nlohmann::json::array();
   for (const auto& vm : vms_) {
@@ -78,8 +90,9 @@ nlohmann::json RunStats::full() const {
 nlohmann::json to_json(const RequestRecord& r) {
   nlohmann::json j{{"id", r.id},         {"function", r.function},        {"user_id", r.user_id},
                    {"status", r.status}, {"cold", r.cold},                {"latency_ms", r.latency_ms()},
+                   {"service_ms", r.done_ms - r.dispatch_ms},  // from dispatch (the deadline's start)
                    {"runner", r.runner}};
-  if (!r.error.empty()) j["error"] = r.error;
+  if (!r.error.is_null()) j["error"] = r.error;
   if (r.status == "ok") {
     nlohmann::json parsed = nlohmann::json::parse(r.response, nullptr, false);
     j["response"] = parsed.is_discarded() ? nlohmann::json(r.response) : parsed;

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "ipc/error_result.h"
+
 namespace snapfaas::supervisor {
 
 /// One request's outcome (times in ms since the start of the replay).
@@ -16,7 +18,7 @@ struct RequestRecord {
   std::string function;
   std::uint64_t user_id = 0;
   std::string status;  ///< "ok", "error" or "dropped"
-  std::string error;   ///< why, when status != "ok"
+  nlohmann::json error;  ///< null when ok, else {"type", "message", ...} (make_error, ipc/error_type.h)
   bool cold = false;
   std::int64_t runner = -1;
   double arrival_ms = 0;   ///< when it was submitted
@@ -24,6 +26,8 @@ struct RequestRecord {
   double done_ms = 0;
   std::string response;    ///< the runner's response bytes
   [[nodiscard]] double latency_ms() const noexcept { return done_ms - arrival_ms; }
+  /// The error's type name ("" when ok).
+  [[nodiscard]] std::string error_type() const;
 };
 
 /// One VM created (a function loaded into a runner).
@@ -43,6 +47,8 @@ class RunStats {
   void add_vm(VmRecord record) { vms_.push_back(std::move(record)); }
   void count_eviction() noexcept { ++evictions_; }
   void count_runner_failure() noexcept { ++runner_failures_; }
+  /// Where each runner slot's console log is (stats JSON "consoles").
+  void set_consoles(std::vector<std::string> paths) { consoles_ = std::move(paths); }
   void set_not_submitted(std::uint64_t n) noexcept { not_submitted_ = n; }
   /// The supervisor's own CPU time (user + system) and wall time while its event loop ran.
   void set_loop_times(double cpu_ms, double wall_ms) noexcept {
@@ -59,9 +65,10 @@ class RunStats {
   /// Latency percentile (0..100, nearest rank) of the "ok" requests, optionally only cold or warm.
   [[nodiscard]] double latency_percentile(double p, int cold_filter = -1) const;
 
-  /// {"requests", "completed", "errors", "dropped", "cold", "warm", "evictions", "p50_ms", "p99_ms", ...}
+  /// {"requests", "completed", "errors", "dropped", "cold", "warm", "evictions", "p50_ms", "p99_ms",
+  ///  "error_types": {type: count}, ...}
   [[nodiscard]] nlohmann::json summary() const;
-  /// summary + VMs created, VM memory sizes, boot/restore timestamps, per-request timestamps, the
+  /// summary + console log paths ("consoles", by runner slot), VMs created, VM memory sizes, boot/restore timestamps, per-request timestamps, the
   /// event loop's CPU and wall time (loop_cpu_ms, loop_wall_ms).
   [[nodiscard]] nlohmann::json full() const;
 
@@ -71,6 +78,7 @@ class RunStats {
   std::uint64_t evictions_ = 0;
   std::uint64_t runner_failures_ = 0;
   std::uint64_t not_submitted_ = 0;
+  std::vector<std::string> consoles_;
   double loop_cpu_ms_ = 0;
   double loop_wall_ms_ = 0;
 };

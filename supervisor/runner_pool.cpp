@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "ipc/ipc_error.h"
 #include "supervisor/response_check.h"
+#include "common/unique_fd.h"
 #include "supervisor/workload_source.h"
 
 namespace snapfaas::supervisor {
@@ -47,8 +48,14 @@ RunnerPool::RunnerPool(PoolOptions options, std::vector<FunctionConfig> function
       scheduler_(options_.scheduler, functions_) {
   for (std::uint32_t i = 0; i < functions_.size(); ++i) function_index_[functions_[i].name] = i;
   for (std::uint32_t i = 0; i < options_.scheduler.runners; ++i) runners_.emplace_back(i);
+  health_.resize(functions_.size());
+  if (!options_.console_dir.empty()) {
+    for (std::uint32_t i = 0; i < options_.scheduler.runners; ++i) {
+      consoles_.emplace_back(options_.console_dir, i, options_.console_limits);
+    }
+  }
   if (!options_.stats_name.empty()) {
-    stats_block_.emplace(ipc::StatsWriter::create(options_.stats_name, options_.scheduler.runners));
+    stats_block_.emplace(ipc::StatsWriter::create(options_.stats_name, options_.scheduler.runners, options_.console_dir));
   }
 }
 
@@ -78,7 +85,9 @@ std::vector<std::uint32_t> RunnerPool::servable_functions(std::uint32_t /*slot*/
 }
 
 void RunnerPool::spawn(std::uint32_t slot) {
-  runners_[slot].spawn(launch_, jailer_, servable_functions(slot));
+  common::UniqueFd console;  // closed once the child holds its copy
+  if (!consoles_.empty()) console = consoles_[slot].open_pipe(runners_[slot].generation() + 1);
+  runners_[slot].spawn(launch_, jailer_, servable_functions(slot), console.get());
   set_state(slot, ipc::RunnerState::kStarting);
 }
 
@@ -128,13 +137,26 @@ void RunnerPool::submit(Invocation&& invocation, Clock::time_point now) {
   const auto f = function_index_.find(rec.function);
   if (f == function_index_.end()) {
     rec.dispatch_ms = rec.arrival_ms;
-    finish(id, "error", "unknown function '" + rec.function + "'", "");
+    finish_error(id, ipc::make_error(ipc::ErrorType::kUnknownFunction, "unknown function '" + rec.function + "'"));
+    return;
+  }
+  if (entry.payload.size() > RunnerProcess::kSlotSize) {  // refused before any cold start is paid
+    rec.dispatch_ms = rec.arrival_ms;
+    finish_error(id, ipc::make_error(ipc::ErrorType::kRequestTooLarge,
+                                "request of " + std::to_string(entry.payload.size()) + " bytes exceeds the " +
+                                    std::to_string(RunnerProcess::kSlotSize) + "-byte limit",
+                                {{"size", entry.payload.size()}, {"limit", RunnerProcess::kSlotSize}}));
+    return;
+  }
+  if (nlohmann::json unhealthy = unhealthy_error(f->second, now); !unhealthy.is_null()) {
+    rec.dispatch_ms = rec.arrival_ms;  // backed off: answered at once, never queued
+    finish_error(id, std::move(unhealthy));
     return;
   }
   apply(scheduler_.submit(id, f->second, now));
 }
 
-void RunnerPool::finish(std::uint64_t request, std::string status, std::string error, std::string response) {
+void RunnerPool::finish(std::uint64_t request, std::string status, nlohmann::json error, std::string response) {
   const auto it = in_flight_.find(request);
   if (it == in_flight_.end()) return;
   RequestRecord& rec = it->second.record;
@@ -162,6 +184,17 @@ void RunnerPool::apply(const std::vector<Action>& actions) {
       case ActionKind::kRunCold:
         in_flight_[a.request].record.cold = true;
         in_flight_[a.request].record.runner = a.runner;
+        if (nlohmann::json unhealthy = unhealthy_error(a.function, Clock::now()); !unhealthy.is_null()) {
+          // Backed off: answered at once, the runner stays empty for the other functions.
+          in_flight_[a.request].record.dispatch_ms = ms_since_start(Clock::now());
+          finish_error(a.request, std::move(unhealthy));
+          apply(scheduler_.runner_failed(a.runner, Clock::now()));
+          if (runners_[a.runner].state == ipc::RunnerState::kEmpty ||
+              runners_[a.runner].state == ipc::RunnerState::kStopped) {
+            apply(scheduler_.runner_ready(a.runner, Clock::now()));
+          }
+          break;
+        }
         if (runners_[a.runner].state == ipc::RunnerState::kStopped) {  // spawn on demand
           runners_[a.runner].pending_cold = static_cast<std::int64_t>(a.request);
           runners_[a.runner].function = a.function;
@@ -182,7 +215,7 @@ void RunnerPool::apply(const std::vector<Action>& actions) {
         break;
       case ActionKind::kDrop:
         in_flight_[a.request].record.dispatch_ms = ms_since_start(Clock::now());
-        finish(a.request, "dropped", "dropped: no capacity", "");
+        finish(a.request, "dropped", ipc::make_error(ipc::ErrorType::kNoCapacity, "dropped: no capacity"), "");
         break;
     }
   }
@@ -198,10 +231,10 @@ void RunnerPool::start_load(std::uint32_t slot, std::uint64_t request, std::uint
   r.request = static_cast<std::int64_t>(request);
   r.load_started = now;
   in_flight_[request].record.dispatch_ms = ms_since_start(now);
-  r.deadline = options_.deadline.count() > 0 ? now + options_.deadline : Clock::time_point::max();
+  r.deadline = now + timeout_of(function);
   if (stats_block_) stats_block_->set_function(slot, f.name);
   if (!r.send_load(op, function, flags)) {
-    fail_runner(slot, "control ring full");
+    fail_runner(slot, ipc::make_error(ipc::ErrorType::kRunnerFailed, "control ring full"), false);
     return;
   }
   set_state(slot, ipc::RunnerState::kLoading);
@@ -212,35 +245,74 @@ void RunnerPool::send_request(std::uint32_t slot, std::uint64_t request) {
   InFlight& entry = in_flight_[request];
   r.request = static_cast<std::int64_t>(request);
   if (entry.record.dispatch_ms == 0) entry.record.dispatch_ms = ms_since_start(Clock::now());
-  if (r.deadline == Clock::time_point::max() && options_.deadline.count() > 0) {
-    r.deadline = Clock::now() + options_.deadline;
-  }
+  if (r.deadline == Clock::time_point::max()) r.deadline = Clock::now() + timeout_of(r.function);
   const ipc::Status sent = r.send_request(
       request, std::span(reinterpret_cast<const std::uint8_t*>(entry.payload.data()), entry.payload.size()));
   if (!sent) {  // its guest stalled or corrupted the ring: the VM is discarded, never reused
-    fail_runner(slot, std::string("request not sent: ") + ipc::to_string(sent.error()));
+    fail_runner(slot, ipc::make_error(ipc::ErrorType::kBadResponse,
+                                 std::string("request not sent: ") + ipc::to_string(sent.error())));
     return;
   }
   set_state(slot, ipc::RunnerState::kBusy);
 }
 
-void RunnerPool::fail_runner(std::uint32_t slot, const std::string& why) {
+void RunnerPool::fail_runner(std::uint32_t slot, nlohmann::json error, bool blame_function) {
   RunnerProcess& r = runners_[slot];
   const std::int64_t request = r.request >= 0 ? r.request : r.pending_cold;
-  spdlog::warn("supervisor: runner {} (pid {}): {}", slot, r.pid(), why);
+  const bool had_function = r.state == ipc::RunnerState::kLoading || r.state == ipc::RunnerState::kBusy ||
+                            r.state == ipc::RunnerState::kIdle;
+  const std::uint32_t function = r.function;
+  spdlog::warn("supervisor: runner {} (pid {}): {}: {}", slot, r.pid(), error.value("type", std::string{}),
+               error.value("message", std::string{}));
   r.kill();
+  if (!consoles_.empty()) consoles_[slot].drain();  // the dead VM's last console lines
   r.pending_cold = -1;
   set_state(slot, ipc::RunnerState::kFailed);
   if (stats_) stats_->count_runner_failure();
-  if (request >= 0) finish(static_cast<std::uint64_t>(request), "error", why, "");
-  apply(scheduler_.runner_failed(slot, Clock::now()));
+  const auto now = Clock::now();
+  if (had_function && blame_function) function_failed(function, now);
+  if (request >= 0) finish_error(static_cast<std::uint64_t>(request), std::move(error));
+  apply(scheduler_.runner_failed(slot, now));
   if (options_.prespawn) {
-    if (++start_failures_ > 10 + 2 * runners_.size()) throw common::Error("too many runner failures: " + why);
+    // Spawns failing with no function involved (a broken runner binary or host) cannot get better
+    // by retrying forever; a function's failures only back that function off.
+    if (!had_function && ++start_failures_ > 10 + 2 * runners_.size()) {
+      throw common::Error("runners keep failing to start: " + error.value("message", std::string{}));
+    }
     spawn(slot);
   } else {
     set_state(slot, ipc::RunnerState::kStopped);
     apply(scheduler_.runner_ready(slot, Clock::now()));
   }
+}
+
+void RunnerPool::function_failed(std::uint32_t function, Clock::time_point now) {
+  FunctionHealth& h = health_[function];
+  if (++h.consecutive_failures < options_.unhealthy_after) return;
+  h.backoff = h.backoff.count() == 0 ? options_.backoff_initial : std::min(options_.backoff_max, h.backoff * 2);
+  h.backoff_until = now + h.backoff;
+  spdlog::warn("supervisor: function {}: {} VM failures in a row, backed off for {} ms", functions_[function].name,
+               h.consecutive_failures, h.backoff.count());
+}
+
+nlohmann::json RunnerPool::unhealthy_error(std::uint32_t function, Clock::time_point now) const {
+  const FunctionHealth& h = health_[function];
+  if (h.consecutive_failures < options_.unhealthy_after || now >= h.backoff_until) return nullptr;
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(h.backoff_until - now).count() + 1;
+  return ipc::make_error(ipc::ErrorType::kFunctionUnhealthy,
+                    "function " + functions_[function].name + ": its last " + std::to_string(h.consecutive_failures) +
+                        " VMs failed; backed off",
+                    {{"retry_after_ms", left}});
+}
+
+std::chrono::milliseconds RunnerPool::timeout_of(std::uint32_t function) const noexcept {
+  if (options_.deadline.count() > 0) return options_.deadline;
+  const std::uint32_t own = function < functions_.size() ? functions_[function].timeout_ms : 0;
+  return own > 0 ? std::chrono::milliseconds(own) : options_.default_timeout;
+}
+
+void RunnerPool::drain_consoles() noexcept {
+  for (ConsoleLog& c : consoles_) c.drain();
 }
 
 void RunnerPool::on_load_reply(std::uint32_t slot, const ipc::ControlReply& reply) {
@@ -253,9 +325,10 @@ void RunnerPool::on_load_reply(std::uint32_t slot, const ipc::ControlReply& repl
                                !f.restores_snapshot();
   if (reply.status != static_cast<std::int32_t>(ipc::ControlResult::kOk) && !booted_at_spawn) {
     const bool restore = reply.op == static_cast<std::uint32_t>(ipc::ControlOp::kRestore);
-    fail_runner(slot, std::string(restore ? "restore" : "load") + " of " + f.name + " failed in the runner: " +
-                          ipc::control_result_text(reply.status) + " (status " + std::to_string(reply.status) +
-                          "; its log line says why)");
+    fail_runner(slot, ipc::make_error(ipc::ErrorType::kRunnerFailed,
+                                 std::string(restore ? "restore" : "load") + " of " + f.name + " failed in the runner: " +
+                                     ipc::control_result_text(reply.status) + " (status " +
+                                     std::to_string(reply.status) + "; its log line says why)"));
     return;
   }
   stats_->add_vm({slot, f.name, f.memory, f.restores_snapshot() ? "restore" : "boot", ms_since_start(r.load_started),
@@ -269,6 +342,7 @@ bool RunnerPool::poll_runner(std::uint32_t slot) {
   if (!awaits_runner(r)) return false;
   if (auto reply = r.try_reply()) {
     if (r.state == ipc::RunnerState::kStarting) {
+      start_failures_ = 0;
       set_state(slot, ipc::RunnerState::kEmpty);
       if (r.pending_cold >= 0) {
         const auto request = static_cast<std::uint64_t>(std::exchange(r.pending_cold, -1));
@@ -285,26 +359,52 @@ bool RunnerPool::poll_runner(std::uint32_t slot) {
   auto response = r.try_response();
   if (!response) {
     if (response.error() == ipc::IpcError::kRingEmpty) return false;
-    fail_runner(slot, std::string("bad response: ") + ipc::to_string(response.error()));
+    fail_runner(slot, ipc::make_error(ipc::ErrorType::kBadResponse, std::string("bad response: ") + ipc::to_string(response.error())));
     return true;
   }
+  handle_response(slot, *response);
+  return true;
+}
+
+// One validated response of the request in `slot`: passed on, or the guest's error checked and
+// passed on; a VM that misbehaved (bad response) or reported its own end is not reused.
+void RunnerPool::handle_response(std::uint32_t slot, const ipc::Response& response) {
+  RunnerProcess& r = runners_[slot];
   const auto request = static_cast<std::uint64_t>(r.request);
-  std::string body(reinterpret_cast<const char*>(response->payload.data()), response->payload.size());
-  const bool ok = response->status == static_cast<std::uint32_t>(ipc::ResponseStatus::kOk);
-  r.release(response->slot);
+  std::string body(reinterpret_cast<const char*>(response.payload.data()), response.payload.size());
+  const bool ok = response.status == static_cast<std::uint32_t>(ipc::ResponseStatus::kOk);
+  r.release(response.slot);
+  nlohmann::json error;
   if (ok) {
-    if (const auto problem = response_problem(body)) {  // a VM that misbehaved is never reused
-      fail_runner(slot, "bad response: " + *problem);
-      return true;
+    if (const auto problem = response_problem(body)) {
+      fail_runner(slot, ipc::make_error(ipc::ErrorType::kBadResponse, "bad response: " + *problem));
+      return;
     }
+  } else {
+    std::string why;
+    std::optional<GuestError> guest = parse_guest_error(body, &why);
+    if (!guest) {
+      fail_runner(slot, ipc::make_error(ipc::ErrorType::kBadResponse, "bad response: " + why));
+      return;
+    }
+    if (ipc::discards_vm(guest->type)) {  // function_exited / out_of_memory: the guest stops its VM
+      finish_error(request, std::move(guest->error));
+      r.request = -1;
+      fail_runner(slot, ipc::make_error(guest->type, "VM discarded after " + std::string(ipc::error_type_name(guest->type))));
+      return;
+    }
+    error = std::move(guest->error);
   }
+  function_succeeded(r.function);  // the VM works (a function_error is the function's own answer)
   r.request = -1;
   r.deadline = Clock::time_point::max();
   set_state(slot, ipc::RunnerState::kIdle);
-  finish(request, ok ? "ok" : "error", ok ? "" : "handler error (status " + std::to_string(response->status) + ")",
-         std::move(body));
+  if (ok) {
+    finish(request, "ok", nullptr, std::move(body));
+  } else {
+    finish_error(request, std::move(error));
+  }
   apply(scheduler_.complete(slot, Clock::now()));
-  return true;
 }
 
 void RunnerPool::reap() {
@@ -319,7 +419,7 @@ void RunnerPool::reap() {
       const unsigned generation = r.generation();
       (void)poll_runner(r.slot());
       if (r.generation() != generation || r.state == ipc::RunnerState::kStopped) continue;
-      fail_runner(r.slot(), "runner died (" + exit_text(status) + ")");
+      fail_runner(r.slot(), ipc::make_error(ipc::ErrorType::kRunnerFailed, "runner died (" + exit_text(status) + ")"));
     }
   }
 }
@@ -329,10 +429,13 @@ bool RunnerPool::check_timers(Clock::time_point now, Clock::time_point& wake) {
   bool failed = false;
   for (RunnerProcess& r : runners_) {
     if (r.deadline <= now) {
-      fail_runner(r.slot(), "deadline exceeded (" + std::to_string(options_.deadline.count()) + " ms)");
+      const auto timeout = timeout_of(r.function).count();
+      fail_runner(r.slot(), ipc::make_error(ipc::ErrorType::kTimeout,
+                                       "deadline of " + std::to_string(timeout) + " ms exceeded: VM killed",
+                                       {{"timeout_ms", timeout}}));
       failed = true;
     } else if (r.state == ipc::RunnerState::kStarting && now - r.started() > options_.start_timeout) {
-      fail_runner(r.slot(), "runner did not start");
+      fail_runner(r.slot(), ipc::make_error(ipc::ErrorType::kRunnerFailed, "runner did not start"));
       failed = true;
     } else {
       wake = std::min(wake, r.deadline);
@@ -371,6 +474,10 @@ void RunnerPool::run(RequestSource& source, RunStats& stats, const ResultSink& s
   run_start_ = Clock::now();
   const double cpu_start = self_cpu_ms();
   auto last_reap = Clock::now();
+  auto last_console_drain = Clock::now();
+  std::vector<std::string> console_paths;
+  for (const ConsoleLog& c : consoles_) console_paths.push_back(c.path());
+  stats.set_consoles(std::move(console_paths));
   std::optional<Clock::time_point> drain_until;
   const RequestSource::Submit submit_now = [this](Invocation&& invocation) {
     submit(std::move(invocation), Clock::now());
@@ -395,11 +502,17 @@ void RunnerPool::run(RequestSource& source, RunStats& stats, const ResultSink& s
       reap();
       last_reap = now;
     }
+    if (now - last_console_drain >= std::chrono::milliseconds(5)) {
+      drain_consoles();
+      last_console_drain = now;
+    }
     if (source.exhausted() && in_flight_.empty()) break;
     if (drain_until && now > *drain_until) {
       spdlog::warn("supervisor: drain timeout, {} requests unanswered", in_flight_.size());
       for (RunnerProcess& r : runners_) {
-        if (r.request >= 0 || r.pending_cold >= 0) fail_runner(r.slot(), "shutdown before completion");
+        if (r.request >= 0 || r.pending_cold >= 0) {
+          fail_runner(r.slot(), ipc::make_error(ipc::ErrorType::kShutdown, "shutdown before completion"), false);
+        }
       }
       break;
     }
@@ -408,6 +521,7 @@ void RunnerPool::run(RequestSource& source, RunStats& stats, const ResultSink& s
   }
   in_flight_.clear();  // after a drain timeout: queued requests are dropped with the run
   sink_ = nullptr;
+  drain_consoles();
   stats.set_loop_times(self_cpu_ms() - cpu_start, ms_since_start(Clock::now()));
 }
 

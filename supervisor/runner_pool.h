@@ -1,8 +1,11 @@
 // RunnerPool: the supervisor's event loop. Takes requests from a RequestSource (the workload file:
 // workload_source.h), asks the Scheduler where each goes, drives the runner slots (RunnerProcess:
 // spawn, load, send, read) and handles their faults (a runner that dies or passes its deadline is
-// killed, its request answered with an error, the slot respawned). Single-threaded; kills and
-// reaps every runner on destruction.
+// killed, its request answered with an error in ipc/error_type.h's vocabulary, the slot
+// respawned; a VM that misbehaved is never reused). Failures are counted per function: a function
+// whose VMs fail `unhealthy_after` times in a row is backed off (its cold starts answer
+// function_unhealthy until the back-off ends, then one is tried again), while every other function
+// is served. Single-threaded; kills and reaps every runner on destruction.
 #pragma once
 
 #include <sys/types.h>
@@ -20,6 +23,7 @@
 #include "common/runner_command.h"
 #include "ipc/stats_block.h"
 #include "supervisor/config.h"
+#include "supervisor/console_log.h"
 #include "supervisor/jailer.h"
 #include "supervisor/request_source.h"
 #include "supervisor/run_stats.h"
@@ -35,7 +39,16 @@ struct PoolOptions {
   std::vector<std::string> runner_extra; ///< extra arguments after it (tests, debugging)
   JailContents jail;                     ///< what a runner's jail holds, by function (jail_contents.h)
   SchedulerOptions scheduler;
-  std::chrono::milliseconds deadline{0};  ///< per request, from dispatch (0 = none)
+  /// Deadline of every request, from dispatch, overriding each function's timeout_ms (0: use them).
+  std::chrono::milliseconds deadline{0};
+  /// Deadline of requests whose function has no timeout_ms (never 0: no request waits forever).
+  std::chrono::milliseconds default_timeout{30'000};
+  /// Failures of one function's VMs in a row after which it is backed off (function_unhealthy).
+  std::uint32_t unhealthy_after = 3;
+  std::chrono::milliseconds backoff_initial{1'000};  ///< first back-off; doubles per failed trial
+  std::chrono::milliseconds backoff_max{30'000};
+  std::string console_dir;                ///< runner-<slot>.log per slot ("" = consoles inherited)
+  ConsoleLimits console_limits;
   bool prespawn = true;                   ///< false: spawn a runner only when a cold start needs it
   std::chrono::milliseconds start_timeout{10'000};
   std::chrono::milliseconds drain_timeout{5'000};
@@ -88,8 +101,25 @@ class RunnerPool {
   void apply(const std::vector<Action>& actions);
   void start_load(std::uint32_t slot, std::uint64_t request, std::uint32_t function);
   void send_request(std::uint32_t slot, std::uint64_t request);
-  void finish(std::uint64_t request, std::string status, std::string error, std::string response);
-  void fail_runner(std::uint32_t slot, const std::string& why);
+  /// Per function: consecutive VM failures and the back-off they earned.
+  struct FunctionHealth {
+    std::uint32_t consecutive_failures = 0;
+    std::chrono::milliseconds backoff{0};
+    Clock::time_point backoff_until{};
+  };
+
+  void finish(std::uint64_t request, std::string status, nlohmann::json error, std::string response);
+  void finish_error(std::uint64_t request, nlohmann::json error) { finish(request, "error", std::move(error), ""); }
+  /// Kills the runner in `slot`, answers its request (if any) with `error`, respawns the slot.
+  /// `blame_function`: the failure counts against the function the slot holds (its VM failed).
+  void fail_runner(std::uint32_t slot, nlohmann::json error, bool blame_function = true);
+  void function_failed(std::uint32_t function, Clock::time_point now);
+  void function_succeeded(std::uint32_t function) noexcept { health_[function] = {}; }
+  /// The function_unhealthy error when `function` is backed off at `now`, else null.
+  [[nodiscard]] nlohmann::json unhealthy_error(std::uint32_t function, Clock::time_point now) const;
+  [[nodiscard]] std::chrono::milliseconds timeout_of(std::uint32_t function) const noexcept;
+  void handle_response(std::uint32_t slot, const ipc::Response& response);
+  void drain_consoles() noexcept;
   bool poll_runner(std::uint32_t slot);
   void on_load_reply(std::uint32_t slot, const ipc::ControlReply& reply);
   void reap();
@@ -106,7 +136,9 @@ class RunnerPool {
   Scheduler scheduler_;
   std::deque<RunnerProcess> runners_;
   std::optional<ipc::StatsWriter> stats_block_;
-  std::uint32_t start_failures_ = 0;
+  std::vector<FunctionHealth> health_;  // by function index
+  std::vector<ConsoleLog> consoles_;    // by slot (empty: consoles inherited)
+  std::uint32_t start_failures_ = 0;    // runner spawns failing in a row (no function involved)
 
   // Per-run state.
   RunStats* stats_ = nullptr;

@@ -17,14 +17,15 @@ constexpr std::uint32_t kChannelSlots = 4;
 
 }  // namespace
 
-void RunnerProcess::spawn(const RunnerLaunch& launch, Jailer& jailer, std::span<const std::uint32_t> servable) {
+void RunnerProcess::spawn(const RunnerLaunch& launch, Jailer& jailer, std::span<const std::uint32_t> servable,
+                          int console_fd) {
   ++generation_;
   // The channel: a sealed memfd of the runner's own (0600, its uid's, fixed size), handed to it as
   // descriptor kChannelFd; it has no name another runner could open.
   const std::string label = "snapfaas-" + std::to_string(::getpid()) + "-r" + std::to_string(slot_) + "-g" +
                             std::to_string(generation_);
   const RunnerIdentity id = jailer.identity(slot_);
-  channel_.emplace(ipc::SupervisorChannel::create_sealed(label, {ipc::kDefaultSlotSize, kChannelSlots},
+  channel_.emplace(ipc::SupervisorChannel::create_sealed(label, {kSlotSize, kChannelSlots},
                                                          ipc::ShmOwner{id.uid, id.gid}));
   JailSpec spec;
   spec.binary = launch.binary;
@@ -35,6 +36,7 @@ void RunnerProcess::spawn(const RunnerLaunch& launch, Jailer& jailer, std::span<
   spec.read_only = launch.jail.paths_for(servable);
   spec.channel_fd = channel_->shm().fd();
   spec.hostname = "runner-" + std::to_string(slot_);
+  spec.console_fd = console_fd;
   pid_ = jailer.spawn(spec, slot_);
   state = ipc::RunnerState::kStarting;
   started_ = Clock::now();

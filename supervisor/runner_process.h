@@ -39,10 +39,15 @@ class RunnerProcess {
   RunnerProcess& operator=(const RunnerProcess&) = delete;
   ~RunnerProcess() { kill(); }
 
+  /// Bytes of each payload slot of a runner's channel: the largest request and response.
+  static constexpr std::uint32_t kSlotSize = ipc::kDefaultSlotSize;
+
   /// Creates a fresh channel (new generation), starts the jailed runner on it — its jail holding
-  /// the files of `servable` (function indices) only — and asks for the ready ping
-  /// (kPingGuestReady): kStarting. Throws common::Error when the jailer cannot spawn.
-  void spawn(const RunnerLaunch& launch, Jailer& jailer, std::span<const std::uint32_t> servable);
+  /// the files of `servable` (function indices) only, its stdout `console_fd` when >= 0 — and asks
+  /// for the ready ping (kPingGuestReady): kStarting. Throws common::Error when the jailer cannot
+  /// spawn.
+  void spawn(const RunnerLaunch& launch, Jailer& jailer, std::span<const std::uint32_t> servable,
+             int console_fd = -1);
   /// SIGKILL and reap (if not reaped yet), remove the channel: kStopped. Idempotent.
   void kill() noexcept;
   /// The process was reaped elsewhere (waitpid(-1)): forget its pid; the channel stays readable.

@@ -75,7 +75,10 @@ nlohmann::json snapshot_json(const ipc::StatsReader& reader) {
                        {"warm", s->warm},
                        {"errors", s->errors},
                        {"p50_us", percentile_us(s->latency_us_log2, 50)},
-                       {"p99_us", percentile_us(s->latency_us_log2, 99)}});
+                       {"p99_us", percentile_us(s->latency_us_log2, 99)},
+                       {"console", reader.console_dir().empty()
+                                       ? std::string{}
+                                       : reader.console_dir() + "/runner-" + std::to_string(i) + ".log"}});
   }
   return runners;
 }
@@ -104,7 +107,8 @@ int main(int argc, char** argv) {
     const std::string path = "/dev/shm" + name;
     for (unsigned n = 0; count == 0 || n < count; ++n) {
       if (::access(path.c_str(), F_OK) != 0) break;  // the supervisor removed it: it exited
-      std::printf("\033[H\033[2Jsnapfaas-stat %s  (%u runners)\n", name.c_str(), reader.runner_count());
+      std::printf("\033[H\033[2Jsnapfaas-stat %s  (%u runners)  consoles: %s/runner-N.log\n", name.c_str(),
+                  reader.runner_count(), reader.console_dir().empty() ? "(not kept)" : reader.console_dir().c_str());
       std::printf("%6s %-10s %-20s %10s %8s %10s %7s %10s %10s\n", "RUNNER", "STATE", "FUNCTION", "REQUESTS", "COLD",
                   "WARM", "ERRORS", "P50(us)", "P99(us)");
       for (const auto& r : snapshot_json(reader)) {

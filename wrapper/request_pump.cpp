@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "common/request_line.h"
+#include "ipc/error_result.h"
 
 namespace snapfaas::wrapper {
 namespace {
@@ -17,15 +18,10 @@ constexpr auto kAliveCheckInterval = std::chrono::milliseconds(100);
 RequestPump::RequestPump(ipc::SupervisorChannel& channel, PumpOptions options)
     : channel_(channel), options_(std::move(options)) {}
 
-std::string RequestPump::error_line(std::string_view type, std::string_view message) {
-  const nlohmann::ordered_json line = {{"ok", false}, {"error", {{"type", type}, {"message", message}}}};
-  return line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
-}
-
 std::optional<LineResult> RequestPump::process_line(std::string_view line) {
   const common::RequestLine request = common::parse_request_line(line);
   if (request.blank) return std::nullopt;
-  if (!request.error.empty()) return LineResult{error_line("MalformedRequest", request.error)};
+  if (!request.error.empty()) return LineResult{ipc::error_result_line(ipc::ErrorType::kBadRequest, request.error)};
   return exchange(request.payload);
 }
 
@@ -37,11 +33,13 @@ LineResult RequestPump::exchange(const std::string& payload) {
       channel_.send_copy(id, {reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()});
   if (!slot) {
     if (slot.error() == ipc::IpcError::kPayloadTooLarge) {
-      result.output = error_line("PayloadTooLarge", "payload of " + std::to_string(payload.size()) +
-                                                        " bytes exceeds the slot size of " +
-                                                        std::to_string(channel_.layout().slot_size) + " bytes");
+      result.output = ipc::error_result_line(
+          ipc::ErrorType::kRequestTooLarge,
+          "payload of " + std::to_string(payload.size()) + " bytes exceeds the slot size of " +
+              std::to_string(channel_.layout().slot_size) + " bytes",
+          {{"size", payload.size()}, {"limit", channel_.layout().slot_size}});
     } else {
-      result.output = error_line("ChannelError", std::string("send: ") + ipc::to_string(slot.error()));
+      result.output = ipc::error_result_line(ipc::ErrorType::kRunnerFailed, std::string("send: ") + ipc::to_string(slot.error()));
     }
     return result;
   }
@@ -51,7 +49,9 @@ LineResult RequestPump::exchange(const std::string& payload) {
     const auto now = Clock::now();
     if (now >= deadline) {
       abandoned_.insert(id);  // its slot stays in flight until the late answer arrives
-      result.output = error_line("Timeout", "no response within " + std::to_string(options_.timeout.count()) + " ms");
+      result.output = ipc::error_result_line(ipc::ErrorType::kTimeout,
+                                             "no response within " + std::to_string(options_.timeout.count()) + " ms",
+                                             {{"timeout_ms", options_.timeout.count()}});
       return result;
     }
     ipc::WaitOptions wait;
@@ -60,12 +60,13 @@ LineResult RequestPump::exchange(const std::string& payload) {
     if (!response) {
       if (response.error() == ipc::IpcError::kTimedOut || response.error() == ipc::IpcError::kRingEmpty) {
         if (options_.peer_alive && !options_.peer_alive()) {
-          result.output = error_line("RunnerGone", "the runner exited before answering");
+          result.output = ipc::error_result_line(ipc::ErrorType::kRunnerFailed, "the runner exited before answering");
           return result;
         }
         continue;
       }
-      result.output = error_line("ChannelError", std::string("receive: ") + ipc::to_string(response.error()));
+      result.output = ipc::error_result_line(ipc::ErrorType::kRunnerFailed,
+                                             std::string("receive: ") + ipc::to_string(response.error()));
       return result;
     }
     (void)channel_.release(response->slot);  // answered slot: release cannot fail
@@ -80,8 +81,9 @@ LineResult RequestPump::exchange(const std::string& payload) {
       result.ok = body.is_object() && body.contains("ok") && body["ok"] == true;
       result.output = body.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
     } catch (const nlohmann::ordered_json::exception&) {
-      result.output = error_line("BadResponse", "response (status " + std::to_string(response->status) +
-                                                    ", " + std::to_string(text.size()) + " bytes) is not JSON");
+      result.output = ipc::error_result_line(ipc::ErrorType::kBadResponse,
+                                             "response (status " + std::to_string(response->status) + ", " +
+                                                 std::to_string(text.size()) + " bytes) is not JSON");
     }
     return result;
   }

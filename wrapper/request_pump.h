@@ -5,10 +5,11 @@
 // Output lines (one per non-blank input line, compact JSON):
 //   the agent's response JSON as it came back (see guest/agent/python_runtime.h), e.g.
 //     {"ok":true,"result":{...},"duration_ns":N}
-//   or a wrapper error {"ok":false,"error":{"type":T,"message":M}} with T one of
-//     MalformedRequest (bad input line), PayloadTooLarge (payload larger than a slot: not sent),
-//     Timeout (no response within the timeout; a late answer is dropped), RunnerGone (the consumer
-//     died), ChannelError (a channel check failed), BadResponse (response is not JSON).
+//   or a wrapper error {"ok":false,"error":{"type":T,"message":M,...}} in the one vocabulary of
+//   ipc/error_type.h: bad_request (bad input line), request_too_large with size and limit (payload
+//   larger than a slot: not sent), timeout with timeout_ms (no response in time; a late answer is
+//   dropped), runner_failed (the runner died, or a channel check failed), bad_response (the
+//   response is not JSON).
 #pragma once
 
 #include <chrono>
@@ -26,7 +27,7 @@ namespace snapfaas::wrapper {
 
 struct PumpOptions {
   std::chrono::milliseconds timeout{30'000};  ///< per request, from send to response
-  /// Called about every 100 ms while waiting; false ends the wait with a RunnerGone error line.
+  /// Called about every 100 ms while waiting; false ends the wait with a runner_failed error line.
   std::function<bool()> peer_alive;
 };
 
@@ -49,9 +50,6 @@ class RequestPump {
   /// process_line for every line of `in`; output lines to `out` (flushed each), timing lines
   /// ("fc_wrapper: request N rtt_us=X ok|error") to `timing`. Returns the number of output lines.
   std::uint64_t run(std::istream& in, std::ostream& out, std::ostream& timing);
-
-  /// Builds a wrapper error line.
-  [[nodiscard]] static std::string error_line(std::string_view type, std::string_view message);
 
  private:
   [[nodiscard]] LineResult exchange(const std::string& payload);

@@ -1,31 +1,19 @@
-// Agent: the guest agent's serving loop. Polls the request ring for a bounded spin (exitless under
-// load), parks on the WAIT doorbell when idle, answers each request in place in its slot, pushes
-// the response and rings RESPONSE_READY only when the supervisor sleeps. Response format: see
-// guest/agent/python_runtime.h.
+// Agent: the CPython agent's serving loop: RingServer (guest/agent/ring_server.h) for the rings,
+// doorbells, restore records and the reaper's in-flight mark, PythonRuntime for each payload,
+// answered in place in its slot. Response format: guest/agent/python_runtime.h.
 #pragma once
-
-#include <chrono>
-#include <cstdint>
 
 #include "guest/agent/agent_doorbell.h"
 #include "guest/agent/python_runtime.h"
+#include "guest/agent/ring_server.h"
 #include "guest/agent/window.h"
-#include "ipc/doorbell.h"
-#include "ipc/ring.h"
 
 namespace snapfaas::guest {
 
-struct AgentOptions {
-  std::chrono::nanoseconds spin = std::chrono::microseconds(50);  ///< poll this long before WAIT
-};
-
-/// Counters of one run (for the exit log line).
-struct AgentStats {
-  std::uint64_t served = 0;     ///< responses pushed
-  std::uint64_t errors = 0;     ///< of which error responses (any status but kOk)
-  std::uint64_t waits = 0;      ///< WAIT doorbells (parks)
-  std::uint64_t wakeups = 0;    ///< RESPONSE_READY doorbells
-};
+/// Applies a restore record not consumed yet (RestoreWatcher::poll: kernel CRNG + clock), then the
+/// runtime's reseed and on_restore(); logs what it cost. False when there was none. For the
+/// snapshot point's return (the agent's main); after a WAIT, Agent::run does the same.
+bool apply_restore(RestoreWatcher& watcher, PythonRuntime& python, const std::uint8_t* header_page) noexcept;
 
 /// Serves one window. Does not own its collaborators; single-threaded.
 class Agent {
@@ -36,23 +24,12 @@ class Agent {
   /// AgentFatal::kRingCorrupt through the doorbell and returns its code). Never throws.
   [[nodiscard]] int run() noexcept;
 
-  [[nodiscard]] const AgentStats& stats() const noexcept { return stats_; }
+  [[nodiscard]] const AgentStats& stats() const noexcept { return server_.stats(); }
 
  private:
-  /// Answers one popped request (bad slot/length → kRejected error response). False when the
-  /// response ring is corrupt.
-  [[nodiscard]] bool serve(const ipc::RequestDesc& request) noexcept;
-  [[nodiscard]] bool push_response(const ipc::ResponseDesc& response) noexcept;
-  [[nodiscard]] bool spin_for_request() const noexcept;
-
-  const Window& window_;
-  AgentDoorbell& doorbell_;
   PythonRuntime& python_;
-  AgentOptions options_;
-  ipc::RingConsumer<ipc::RequestDesc> requests_;
-  ipc::RingProducer<ipc::ResponseDesc> responses_;
-  ipc::Doorbell supervisor_bell_;  // only needs_wake(): reads `sleeping`, never writes the header page
-  AgentStats stats_;
+  RestoreWatcher* restore_;  // options.restore (for the kernel-side cost in the log line)
+  RingServer server_;
 };
 
 }  // namespace snapfaas::guest

@@ -3,6 +3,8 @@
 // Guest mode (default): window from /dev/mem at kWindowGpa, port-I/O doorbells (iopl(3)), app
 // image /dev/vdb mounted at /srv after the base snapshot point.
 // Host test mode: --window-file /dev/shm/NAME --channel-region --doorbell futex.
+// The process forks once before CPython starts: the parent is the reaper (guest/agent/reaper.h),
+// which answers the in-flight request when the serving child dies and then stops the VM.
 #include <CLI/CLI.hpp>
 
 #include <signal.h>
@@ -21,6 +23,8 @@
 #include "guest/agent/futex_doorbell.h"
 #include "guest/agent/port_io_doorbell.h"
 #include "guest/agent/python_runtime.h"
+#include "guest/agent/reaper.h"
+#include "guest/agent/restore_watcher.h"
 #include "guest/agent/window.h"
 
 namespace {
@@ -52,6 +56,7 @@ int main(int argc, char** argv) {
   std::string appfs = "/dev/vdb";
   unsigned spin_us = 50;
   bool verbose = false;
+  bool no_reaper = false;
 
   CLI::App app{"snapfaas-agent: serve handle(request) from the ring window"};
   app.add_option("--window-file", source.path, "file holding the window")->capture_default_str();
@@ -71,6 +76,7 @@ int main(int argc, char** argv) {
   app.add_option("--spin-us", spin_us, "poll the request ring this long before parking on WAIT")
       ->capture_default_str();
   app.add_flag("-v,--verbose", verbose, "debug log lines");
+  app.add_flag("--no-reaper", no_reaper, "serve in this process (a dying runtime then goes unanswered)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -95,10 +101,38 @@ int main(int argc, char** argv) {
     window_valid = true;
     if (futex) doorbell = std::make_unique<snapfaas::guest::FutexDoorbell>(*window, g_stop);
 
+    snapfaas::guest::InFlightPage in_flight = snapfaas::guest::InFlightPage::create();
+    if (!no_reaper) {
+      std::fflush(stdout);
+      std::fflush(stderr);
+      const pid_t reaper = ::getpid();
+      const pid_t child = ::fork();
+      if (child < 0) throw AgentFailure(AgentFatal::kPythonInit, "fork of the serving process failed");
+      if (child > 0) {
+        snapfaas::guest::ReaperContext context;
+        context.source = source;
+        context.guest = !futex;
+        context.memory_hint_mib = static_cast<std::uint32_t>(
+            static_cast<std::uint64_t>(::sysconf(_SC_PHYS_PAGES)) * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE)) >> 20);
+        context.make_doorbell = [futex](const snapfaas::guest::Window& w) -> std::unique_ptr<snapfaas::guest::AgentDoorbell> {
+          if (futex) return std::make_unique<snapfaas::guest::FutexDoorbell>(w, g_stop);
+          return snapfaas::guest::PortIoDoorbell::create();
+        };
+        window.reset();  // the reaper maps the window anew when it needs it
+        return snapfaas::guest::run_reaper(child, in_flight, context);
+      }
+      snapfaas::guest::child_after_fork(reaper);
+      if (futex) install_stop_handlers();
+    }
+    // Guest mode: the kernel CRNG and the clock are the guest's own to refresh after a restore.
+    snapfaas::guest::RestoreWatcher restore(!futex);
+
     int code = 0;
     {
       const std::unique_ptr<snapfaas::guest::PythonRuntime> python = snapfaas::guest::PythonRuntime::start();
       doorbell->snapshot_point(snapfaas::ipc::SnapshotPoint::kBase);
+      // Restored from the base (a diff being built): fresh entropy before the function's import.
+      (void)snapfaas::guest::apply_restore(restore, *python, window->header_page());
       // Everything before this point is the runtime base snapshot, shared by all functions; the
       // app image is attached per function, so it is mounted only now.
       if (!futex && !appfs.empty() && ::access(appfs.c_str(), F_OK) == 0) {
@@ -112,10 +146,14 @@ int main(int argc, char** argv) {
         window.reset();
         window.emplace(snapfaas::guest::Window::map(source));
       }
+      // Restored from the function's diff: the clone's entropy, clock and runtime generators.
+      (void)snapfaas::guest::apply_restore(restore, *python, window->header_page());
       snapfaas::guest::log(LogLevel::kDebug, "window %s+0x%llx: %u slots of %u bytes", source.path.c_str(),
                            static_cast<unsigned long long>(source.offset), window->slot_count(), window->slot_size());
       snapfaas::guest::Agent agent(*window, *doorbell, *python,
-                                   {.spin = std::chrono::microseconds(spin_us)});
+                                   {.spin = std::chrono::microseconds(spin_us),
+                                    .in_flight = no_reaper ? nullptr : &in_flight,
+                                    .restore = &restore});
       code = agent.run();
     }
     std::fflush(stdout);

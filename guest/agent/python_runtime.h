@@ -3,13 +3,24 @@
 //
 // Response payload (UTF-8 JSON, written at the start of the request's slot, never truncated):
 //   success:  {"ok": true, "result": <handle()'s return value>, "duration_ns": N}
-//   failure:  {"ok": false, "error": {"type": "ValueError", "message": "..."}, "duration_ns": N}
-// duration_ns = wall time of the handle() call alone (0 when handle() was not called).
-// ResponseDesc::status: kOk on success; kHandlerError when handle() raised, its result was not
-// JSON-serialisable, or the response did not fit the slot (type "ResponseTooLarge"); kRejected when
-// the request itself was unusable (not UTF-8 / not JSON: the decoder's exception type, e.g.
-// "JSONDecodeError"; or a bad slot/length: type "BadRequest", written by the agent loop).
-// Error messages longer than kMaxErrorMessage characters are cut (the message only).
+//   failure:  {"ok": false, "error": {"type": T, "message": "...", ...}, "duration_ns": N}
+// with T from ipc/error_type.h (guest/agent/error_json.h renders it):
+//   function_error      handle() raised, or its result is not JSON-serialisable: "exception" (the
+//                       class name, e.g. "ValueError"), "traceback" (innermost kMaxTraceback bytes)
+//   response_too_large  the response does not fit the slot: "size" (bytes needed), "limit" (slot)
+//   bad_request         the request is not UTF-8 JSON ("exception": the decoder's class), or a bad
+//                       slot/length (written by the agent loop)
+// sys.exit() / SystemExit in handle() ends the runtime process with that status: the reaper answers
+// function_exited (guest/agent/reaper.h). duration_ns = wall time of the handle() call alone.
+// ResponseStatus: kOk on success; kHandlerError for function_error / response_too_large; kRejected
+// for bad_request. Messages longer than kMaxErrorMessage characters are cut.
+//
+// After a restore (reseed): the global `random` generator is reseeded from the restore record,
+// tempfile's cached name generator is dropped and multiprocessing's authkey renewed (when those
+// modules are loaded); then the function's optional `on_restore()` runs. Not refreshable: the str/
+// bytes hash seed (PYTHONHASHSEED, fixed when the interpreter started: hash() and set order are the
+// same in every clone) and any generator the function made itself at import time (its on_restore()
+// must reseed those).
 #pragma once
 
 #include <cstdint>
@@ -17,26 +28,16 @@
 #include <span>
 #include <string>
 
+#include "guest/agent/handler_outcome.h"
 #include "ipc/channel_layout.h"
+#include "ipc/error_type.h"
 
 namespace snapfaas::guest {
-
-/// Result of one call: the response was written to out[0, length).
-struct HandlerOutcome {
-  ipc::ResponseStatus status = ipc::ResponseStatus::kOk;
-  std::uint32_t length = 0;
-  std::uint64_t duration_ns = 0;
-};
-
-/// Writes {"ok":false,"error":{"type":T,"message":M},"duration_ns":N} into `out` without Python
-/// (type and message are JSON-escaped); returns the length, or 0 when even that does not fit.
-[[nodiscard]] std::uint32_t write_error_json(std::span<std::uint8_t> out, const std::string& type,
-                                             const std::string& message, std::uint64_t duration_ns) noexcept;
 
 /// One interpreter per process (CPython's rule). Single-threaded: the GIL is held throughout.
 class PythonRuntime {
  public:
-  static constexpr std::size_t kMaxErrorMessage = 1000;
+  static constexpr std::size_t kMaxErrorMessage = ipc::kMaxErrorMessage;
 
   /// Initialises CPython (isolated config: no environment, no user site, no bytecode writing,
   /// no signal handlers) and imports json. Throws AgentFailure(kPythonInit).
@@ -51,7 +52,13 @@ class PythonRuntime {
 
   /// Decodes `request` (JSON bytes), calls the handler, writes the response JSON into `out`.
   /// `request` and `out` may overlap (the payload is copied into Python first). Never throws.
+  /// SystemExit raised by the handler ends this process (_exit with its status: function_exited).
   [[nodiscard]] HandlerOutcome handle(std::span<const std::uint8_t> request, std::span<std::uint8_t> out) noexcept;
+
+  /// After a restore: reseeds the runtime's own generators from `entropy` and calls the handler
+  /// module's on_restore() when it has one (before import: stdlib only). Errors are logged.
+  /// Returns false when on_restore (or the reseed) raised.
+  bool reseed(std::span<const std::uint8_t> entropy) noexcept;
 
  private:
   struct Objects;

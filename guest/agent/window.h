@@ -46,6 +46,8 @@ class Window {
   [[nodiscard]] ipc::RingSection request_ring() const noexcept;
   [[nodiscard]] ipc::RingSection response_ring() const noexcept;
   [[nodiscard]] ipc::DoorbellWord* runner_doorbell() const noexcept;
+  /// The header page (read-only in the guest): ChannelHeader, doorbells, RestoreRecord.
+  [[nodiscard]] const std::uint8_t* header_page() const noexcept { return base_; }
   [[nodiscard]] ipc::DoorbellWord* supervisor_doorbell() const noexcept;
 
   /// The whole slot `index`, or an empty span when index >= slot_count.

@@ -51,6 +51,8 @@ class WindowService {
 
   [[nodiscard]] WindowPorts& ports() noexcept { return *ports_; }
   [[nodiscard]] const RingWindow& window() const noexcept { return window_; }
+  /// The runner end of the channel (e.g. for publish_restore_record).
+  [[nodiscard]] const ipc::RunnerChannel& channel() const noexcept { return channel_; }
 
   /// serve_loads only, VMM thread: blocks until the supervisor sends kBoot/kRestore (returned; answer
   /// it with ports().reply_control) or asks for shutdown / the VM stops (nullopt).

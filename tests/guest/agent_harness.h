@@ -33,14 +33,14 @@ inline std::string unique_name(const char* what) {
   return "/snapfaas-agent-test-" + std::to_string(::getpid()) + "-" + what + "-" + std::to_string(counter++);
 }
 
-/// A temp directory (removed on destruction) holding handler.py with `source`.
+/// A temp directory (removed on destruction) holding `file` (handler.py or handler.js) with `source`.
 class HandlerDir {
  public:
-  explicit HandlerDir(const std::string& source) {
+  explicit HandlerDir(const std::string& source, const std::string& file = "handler.py") {
     char tmpl[] = "/tmp/snapfaas-agent-test-XXXXXX";
     if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp");
     path_ = tmpl;
-    std::ofstream(path_ / "handler.py") << source;
+    std::ofstream(path_ / file) << source;
   }
   ~HandlerDir() { std::filesystem::remove_all(path_); }
   HandlerDir(const HandlerDir&) = delete;

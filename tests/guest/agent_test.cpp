@@ -13,6 +13,11 @@
 
 #include "tests/guest/agent_harness.h"
 #include "ipc/guest_abi.h"
+#include "ipc/error_type.h"
+#include "ipc/restore_record.h"
+
+#include <signal.h>
+#include <thread>
 
 namespace {
 
@@ -30,6 +35,11 @@ def _checksum(text):
         total = (total + ord(c) * (i + 1)) % 4294967296
     return total
 
+RESTORED = [0]
+
+def on_restore():
+    RESTORED[0] += 1
+
 def handle(request):
     kind = request.get("kind") if isinstance(request, dict) else None
     if kind == "raise":
@@ -38,6 +48,20 @@ def handle(request):
         return "x" * request["n"]
     if kind == "set":
         return {1, 2}
+    if kind == "exit":
+        import os
+        os._exit(request["status"])
+    if kind == "sys_exit":
+        import sys
+        sys.exit(request["status"])
+    if kind == "kill":
+        import os, signal
+        os.kill(os.getpid(), signal.SIGUSR1)  # not SIGSEGV: ASan catches that one
+    if kind == "random":
+        import random, os
+        return {"random": random.random(), "urandom": os.urandom(8).hex()}
+    if kind == "restored":
+        return {"count": RESTORED[0]}
     if kind == "sum":
         return {"id": request["id"], "sum": _checksum(request["data"]), "len": len(request["data"])}
     return {"echo": request}
@@ -92,22 +116,33 @@ TEST_CASE("agent answers requests, reports handler exceptions and keeps serving"
   CHECK(a.status == static_cast<std::uint32_t>(ipc::ResponseStatus::kHandlerError));
   j = json::parse(a.text);
   CHECK(j["ok"] == false);
-  CHECK(j["error"]["type"] == "ValueError");
+  CHECK(j["error"]["type"] == "function_error");
+  CHECK(j["error"]["exception"] == "ValueError");
   CHECK(j["error"]["message"] == "bad input 42");
+  {
+    const std::string tb = j["error"]["traceback"];
+    CHECK(tb.find("Traceback (most recent call last)") != std::string::npos);
+    CHECK(tb.find("in handle") != std::string::npos);
+    CHECK(tb.find("ValueError: bad input 42") != std::string::npos);
+    CHECK(tb.size() <= ipc::kMaxTraceback);
+  }
   CHECK(j["duration_ns"].is_number_unsigned());
 
   a = call(f.channel, 3, R"({"kind": "set"})");  // not JSON-serialisable
   CHECK(a.status == static_cast<std::uint32_t>(ipc::ResponseStatus::kHandlerError));
-  CHECK(json::parse(a.text)["error"]["type"] == "TypeError");
+  CHECK(json::parse(a.text)["error"]["type"] == "function_error");
+  CHECK(json::parse(a.text)["error"]["exception"] == "TypeError");
 
   a = call(f.channel, 4, R"({"hello": )");  // not JSON
   CHECK(a.status == static_cast<std::uint32_t>(ipc::ResponseStatus::kRejected));
-  CHECK(json::parse(a.text)["error"]["type"] == "JSONDecodeError");
+  CHECK(json::parse(a.text)["error"]["type"] == "bad_request");
+  CHECK(json::parse(a.text)["error"]["exception"] == "JSONDecodeError");
   CHECK(json::parse(a.text)["duration_ns"] == 0);
 
   a = call(f.channel, 5, "\"\xff\xfe\"");  // not UTF-8
   CHECK(a.status == static_cast<std::uint32_t>(ipc::ResponseStatus::kRejected));
-  CHECK(json::parse(a.text)["error"]["type"] == "UnicodeDecodeError");
+  CHECK(json::parse(a.text)["error"]["type"] == "bad_request");
+  CHECK(json::parse(a.text)["error"]["exception"] == "UnicodeDecodeError");
 
   a = call(f.channel, 6, R"("plain string")");
   CHECK(json::parse(a.text)["result"] == json::parse(R"({"echo": "plain string"})"));
@@ -136,8 +171,10 @@ TEST_CASE("a response larger than the slot becomes an error response, never trun
   CHECK(over.text.size() < 1024);
   const json j = json::parse(over.text);
   CHECK(j["ok"] == false);
-  CHECK(j["error"]["type"] == "ResponseTooLarge");
-  CHECK(j["error"]["message"].get<std::string>().find("exceeds the slot size of 8192") != std::string::npos);
+  CHECK(j["error"]["type"] == "response_too_large");
+  CHECK(j["error"]["limit"] == slot_size);
+  CHECK(j["error"]["size"].get<std::uint64_t>() > slot_size);
+  CHECK(j["error"]["message"].get<std::string>().find("exceeds the 8192-byte limit") != std::string::npos);
 
   Answer after = call(f.channel, 3, R"({"kind": "big", "n": 3})");
   CHECK(json::parse(after.text)["result"] == "xxx");
@@ -203,7 +240,7 @@ TEST_CASE("garbage slot index or length in the request ring → error responses,
   REQUIRE(r.has_value());
   CHECK(r->status == static_cast<std::uint32_t>(ipc::ResponseStatus::kRejected));
   const json bad = json::parse(raw.slot_text(1, r->length));
-  CHECK(bad["error"]["type"] == "BadRequest");
+  CHECK(bad["error"]["type"] == "bad_request");
 
   const std::string ok = R"({"x": 1})";
   std::memcpy(raw.view().slot(2)->data(), ok.data(), ok.size());
@@ -264,4 +301,66 @@ TEST_CASE("setup failures are clear exit codes: bad window, missing handler, imp
     AgentProcess agent(f.name, f.dir.path(), {"--no-such-flag"});
     CHECK(agent.wait() == static_cast<int>(ipc::AgentFatal::kUsage));
   }
+}
+
+TEST_CASE("the runtime exiting mid-request: the reaper answers function_exited with the status at once") {
+  for (const char* kind : {"exit", "sys_exit"}) {
+    CAPTURE(kind);
+    Fixture f;
+    AgentProcess agent(f.name, f.dir.path());
+    CHECK(json::parse(call(f.channel, 1, R"({"n": 1})").text)["ok"] == true);
+    const auto t0 = std::chrono::steady_clock::now();
+    const Answer a = call(f.channel, 2, std::string(R"({"kind": ")") + kind + R"(", "status": 3})");
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
+    CHECK(a.status == static_cast<std::uint32_t>(ipc::ResponseStatus::kHandlerError));
+    const json j = json::parse(a.text);
+    CHECK(j["error"]["type"] == "function_exited");
+    CHECK(j["error"]["status"] == 3);
+    // The VM is done: the agent (the reaper) exits with kFunctionExited.
+    CHECK(agent.wait() == static_cast<int>(ipc::AgentFatal::kFunctionExited));
+  }
+}
+
+TEST_CASE("the runtime killed by a signal mid-request: function_exited names the signal") {
+  Fixture f;
+  AgentProcess agent(f.name, f.dir.path());
+  const Answer a = call(f.channel, 1, R"({"kind": "kill"})");
+  const json j = json::parse(a.text);
+  CHECK(j["error"]["type"] == "function_exited");
+  CHECK(j["error"]["signal"] == SIGUSR1);
+  CHECK(j["error"]["message"].get<std::string>().find("SIGUSR1") != std::string::npos);
+  CHECK(agent.wait() == static_cast<int>(ipc::AgentFatal::kFunctionExited));
+}
+
+TEST_CASE("a restore record reseeds Python's random and runs on_restore() once per generation") {
+  Fixture f;
+  AgentProcess agent(f.name, f.dir.path());
+  // Clones before the record: the handler's random module was seeded at its first import.
+  const json before = json::parse(call(f.channel, 1, R"({"kind": "random"})").text)["result"];
+  CHECK(json::parse(call(f.channel, 2, R"({"kind": "restored"})").text)["result"]["count"] == 0);
+
+  std::uint8_t entropy[ipc::kRestoreEntropyBytes];
+  for (auto& b : entropy) b = 0x5A;
+  const std::int64_t now = 1'780'000'000LL * 1'000'000'000LL;
+  CHECK(ipc::publish_restore_record(f.channel.shm().data(), 7, now, entropy) == 1);
+  // The agent checks after each WAIT: let it park, then ask.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const json after = json::parse(call(f.channel, 3, R"({"kind": "random"})").text)["result"];
+  CHECK(json::parse(call(f.channel, 4, R"({"kind": "restored"})").text)["result"]["count"] == 1);
+  // Python's random after the reseed is the sequence of random.seed(int.from_bytes(0x5A * 64)).
+  CHECK(after["random"] != before["random"]);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(json::parse(call(f.channel, 5, R"({"kind": "restored"})").text)["result"]["count"] == 1);  // same generation: once
+
+  // A second agent given the same record draws the same random.random(): the seed is the record's.
+  Fixture g;
+  AgentProcess other(g.name, g.dir.path());
+  (void)call(g.channel, 1, R"({"kind": "random"})");  // imports random, like f's first request
+  CHECK(ipc::publish_restore_record(g.channel.shm().data(), 7, now, entropy) == 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const json same = json::parse(call(g.channel, 2, R"({"kind": "random"})").text)["result"];
+  // f drew one value after its reseed (request 3); g's first draw after its reseed matches it.
+  CHECK(same["random"] == after["random"]);
+  CHECK(agent.stop() == 0);
+  CHECK(other.stop() == 0);
 }

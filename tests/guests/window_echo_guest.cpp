@@ -8,10 +8,19 @@
 // ring tail far past anything valid and rings RESPONSE_READY (tests: only its VM may suffer).
 // One starting with {"scribble" writes garbage into the response ring's head (the supervisor's
 // index), rings RESPONSE_READY and never answers (tests: the supervisor still sleeps).
+// Other payload prefixes (the supervisor's hostile-guest and restore tests):
+//   {"restore_record"  answers {"generation":G,"nonce":"hex","realtime_ns":N,"entropy":"hex"}, the
+//                      restore record of its header page as read through ipc/restore_record.h
+//   {"bad_utf8"        answers status kOk with invalid UTF-8 bytes
+//   {"garbage"         answers status kOk with bytes that are not JSON
+//   {"forged_error"    answers an error naming a type only the supervisor may use ("timeout")
+//   {"stall"           stops serving: never answers, never WAITs again (spins)
+//   {"exit"            ends the VM at once (guest exit 3) without answering
 // Before its first WAIT it writes SNAPSHOT_POINT 1 (base) once: firerunner --dump_dir saves a
 // snapshot there; without it the write is a no-op. After the point the window is read again: a
 // restored copy runs under another runner's channel, whose layout may differ.
 #include "tests/guests/window_guest.h"
+#include "ipc/restore_record.h"
 
 #ifndef WINDOW_CHECKSUM
 #define WINDOW_CHECKSUM 0
@@ -49,6 +58,80 @@ bool request_starts_with(const Window& w, const RequestDesc& d, const char (&pre
     if (slot[i] != static_cast<std::uint8_t>(prefix[i])) return false;
   }
   return true;
+}
+
+bool starts_with(const Window& w, const RequestDesc& d, const char* prefix) {
+  std::uint32_t n = 0;
+  while (prefix[n] != '\0') ++n;
+  if (d.slot >= w.layout.channel.slot_count || d.length < n || d.length > w.layout.channel.slot_size) return false;
+  const std::uint8_t* slot = w.slots + static_cast<std::uint64_t>(d.slot) * w.layout.channel.slot_size;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    if (slot[i] != static_cast<std::uint8_t>(prefix[i])) return false;
+  }
+  return true;
+}
+
+/// Appends text to a response being built (bounded by the slot size).
+struct Out {
+  std::uint8_t* p;
+  std::uint32_t n;
+  std::uint32_t cap;
+  void put(const char* text) {
+    while (*text != '\0' && n < cap) p[n++] = static_cast<std::uint8_t>(*text++);
+  }
+  void hex(const std::uint8_t* bytes, std::uint32_t count) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    for (std::uint32_t i = 0; i < count && n + 2 <= cap; ++i) {
+      p[n++] = static_cast<std::uint8_t>(kDigits[bytes[i] >> 4]);
+      p[n++] = static_cast<std::uint8_t>(kDigits[bytes[i] & 15]);
+    }
+  }
+  void dec(std::uint64_t v) {
+    char digits[24];
+    int k = 0;
+    do {
+      digits[k++] = static_cast<char>('0' + v % 10);
+      v /= 10;
+    } while (v != 0);
+    while (k > 0 && n < cap) p[n++] = static_cast<std::uint8_t>(digits[--k]);
+  }
+};
+
+/// The special answers (file comment); ~0u when `d` is not one of them.
+std::uint32_t special_answer(const Window& w, const RequestDesc& d, std::uint32_t* status) {
+  std::uint8_t* slot = w.slots + static_cast<std::uint64_t>(d.slot) * w.layout.channel.slot_size;
+  Out out{slot, 0, w.layout.channel.slot_size};
+  *status = static_cast<std::uint32_t>(ResponseStatus::kOk);
+  if (starts_with(w, d, "{\"restore_record\"")) {
+    RestoreRecord record{};
+    const RestoreRecordCheck check = read_restore_record(window_base(), &record);
+    out.put("{\"check\":");
+    out.dec(static_cast<std::uint32_t>(check));
+    out.put(",\"generation\":");
+    out.dec(check == RestoreRecordCheck::kOk ? restore_generation(record) : 0);
+    out.put(",\"nonce\":\"");
+    out.hex(reinterpret_cast<const std::uint8_t*>(&record.nonce), sizeof record.nonce);
+    out.put("\",\"realtime_ns\":");
+    out.dec(static_cast<std::uint64_t>(record.realtime_ns));
+    out.put(",\"entropy\":\"");
+    out.hex(record.entropy, kRestoreEntropyBytes);
+    out.put("\"}");
+    return out.n;
+  }
+  if (starts_with(w, d, "{\"bad_utf8\"")) {
+    out.put("{\"text\":\"\xff\xfe\xc3\x28\"}");
+    return out.n;
+  }
+  if (starts_with(w, d, "{\"garbage\"")) {
+    out.put("}}not json{{");
+    return out.n;
+  }
+  if (starts_with(w, d, "{\"forged_error\"")) {
+    *status = static_cast<std::uint32_t>(ResponseStatus::kHandlerError);
+    out.put("{\"ok\":false,\"error\":{\"type\":\"timeout\",\"message\":\"forged\"}}");
+    return out.n;
+  }
+  return ~0u;
 }
 
 std::uint32_t answer(const Window& w, const RequestDesc& d) {
@@ -116,8 +199,16 @@ extern "C" int guest_main(std::uint64_t, std::uint32_t vcpu, std::uint32_t) {
         port_out32(kPortResponseReady, 0);
         continue;
       }
+      if (starts_with(w, d, "{\"stall\"")) {
+        for (;;) cpu_relax();  // never answers, never exits: only the deadline ends this VM
+      }
+      if (starts_with(w, d, "{\"exit\"")) return 3;
       ResponseDesc r{d.request_id, d.slot, 0, static_cast<std::uint32_t>(ResponseStatus::kRejected), 0};
-      if (d.slot < w.layout.channel.slot_count && d.length <= w.layout.channel.slot_size) {
+      std::uint32_t special_status = 0;
+      if (const std::uint32_t length = special_answer(w, d, &special_status); length != ~0u) {
+        r.length = length;
+        r.status = special_status;
+      } else if (d.slot < w.layout.channel.slot_count && d.length <= w.layout.channel.slot_size) {
         const std::uint32_t length = answer(w, d);
         if (length != ~0u) {
           r.length = length;

@@ -26,10 +26,15 @@ expect_error "guest rootfs not found: $tmp/none" "$ROOT/scripts/run-guest.sh" --
 expect_error "app image not found" "$ROOT/scripts/run-guest.sh" --kernel "$tmp/empty" --rootfs "$tmp/empty" --appfs "$tmp/none" -- true
 expect_error "L1 kernel not found: $tmp/none" "$ROOT/scripts/kvm-host.sh" --kernel "$tmp/none" -- true
 expect_error "build-images.sh" env SNAPFAAS_CACHE="$tmp/cache" "$ROOT/scripts/images.sh" --check vmlinux
-expect_error "no handler.py" "$ROOT/scripts/build-appfs.sh" "$tmp" "$tmp/out.ext2"
+expect_error "neither handler.py .* nor handler.js" "$ROOT/scripts/build-appfs.sh" "$tmp" "$tmp/out.ext2"
+expect_error "unknown argument 'ruby'" "$ROOT/scripts/build-rootfs.sh" ruby
 expect_error "not found" "$ROOT/scripts/build-appfs.sh" "$tmp/none" "$tmp/out.ext2"
 
 "$ROOT/scripts/build-appfs.sh" "$ROOT/functions/markdown" "$tmp/markdown.ext2" 2>/dev/null
 debugfs -R "cat /handler.py" "$tmp/markdown.ext2" 2>/dev/null | cmp -s - "$ROOT/functions/markdown/handler.py" ||
   fail "handler.py inside the ext2 image differs from functions/markdown/handler.py"
 pass "build-appfs.sh: handler.py in the image matches the source"
+"$ROOT/scripts/build-appfs.sh" "$ROOT/functions/gzip-js" "$tmp/gzip-js.ext2" 2>/dev/null
+debugfs -R "cat /handler.js" "$tmp/gzip-js.ext2" 2>/dev/null | cmp -s - "$ROOT/functions/gzip-js/handler.js" ||
+  fail "handler.js inside the ext2 image differs from functions/gzip-js/handler.js"
+pass "build-appfs.sh: handler.js of a JavaScript function in the image matches the source"

@@ -1,6 +1,8 @@
 // Compiled with -ffreestanding -nostdlib -fno-exceptions -fno-rtti (see CMakeLists.txt): proves
-// ipc/channel_layout.h is usable by ring-3 test guests and the guest agent.
+// ipc/channel_layout.h and ipc/error_type.h are usable by ring-3 test guests and the guest agent.
 #include "ipc/channel_layout.h"
+#include "ipc/error_type.h"
+#include "ipc/restore_record.h"
 
 namespace {
 
@@ -21,5 +23,10 @@ using namespace snapfaas::ipc;
 }
 
 static_assert(compute_channel_layout(kDefaultSlotSize, kDefaultSlotCount).ring_capacity == 64);
+[[maybe_unused]] bool guest_read_record(const unsigned char* header_page, RestoreRecord* out) {
+  return read_restore_record(header_page, out) == RestoreRecordCheck::kOk;
+}
+
+static_assert(guest_may_report(ErrorType::kOutOfMemory) && !guest_may_report(ErrorType::kTimeout));
 
 }  // namespace

@@ -63,6 +63,7 @@ struct Env {
                                   "--requests_file", (dir / "workload.jsonl").string(),
                                   "--output",        (dir / "results.jsonl").string(),
                                   "--stats",         (dir / "stats.json").string(),
+                                  "--console_dir",   (dir / "consoles").string(),
                                   "--log-level",     "warn"};
     args.insert(args.end(), extra.begin(), extra.end());
     const pid_t pid = ::fork();

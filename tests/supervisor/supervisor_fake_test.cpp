@@ -92,7 +92,8 @@ TEST_CASE("a runner that dies mid-request: that request errors, the runner is re
   for (auto& r : run.results) {
     if (r["id"] == 100) {
       CHECK(r["status"] == "error");
-      CHECK(r["error"].get<std::string>().find("runner died") != std::string::npos);
+      CHECK(r["error"]["type"] == "runner_failed");
+      CHECK(r["error"]["message"].get<std::string>().find("runner died") != std::string::npos);
     } else {
       CHECK(r["status"] == "ok");
     }
@@ -112,7 +113,7 @@ TEST_CASE("a request past its deadline: error result, VM discarded, the rest ser
   REQUIRE(run.exit_code == 0);
   REQUIRE(run.results.size() == 3);
   CHECK(run.results[0]["status"] == "error");
-  CHECK(run.results[0]["error"].get<std::string>().find("deadline exceeded") != std::string::npos);
+  CHECK(run.results[0]["error"]["type"] == "timeout");
   CHECK(run.results[0]["latency_ms"].get<double>() < 3000);
   CHECK(run.results[1]["status"] == "ok");
   CHECK(run.results[2]["status"] == "ok");
@@ -133,7 +134,7 @@ TEST_CASE("bounded queue: past it a request is dropped with 'no capacity'") {
   CHECK(status.at("\"ok\"") == 2);
   CHECK(status.at("\"dropped\"") == 1);
   for (auto& r : run.results) {
-    if (r["status"] == "dropped") CHECK(r["error"] == "dropped: no capacity");
+    if (r["status"] == "dropped") CHECK(r["error"]["type"] == "no_capacity");
   }
   CHECK(run.stats["requests_dropped"] == 1);
 }

@@ -11,6 +11,8 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <map>
+#include <set>
 #include <vector>
 
 #include "ipc/channel.h"
@@ -93,7 +95,8 @@ TEST_CASE("real firerunner, a hostile guest corrupts its response ring: only its
   for (auto& r : run.results) {
     if (r["id"] == kHostile) {
       CHECK(r["status"] == "error");
-      CHECK(r["error"].get<std::string>().find("bad response") != std::string::npos);
+      CHECK(r["error"]["type"] == "bad_response");
+      CHECK(r["error"]["message"].get<std::string>().find("bad response") != std::string::npos);
     } else {
       CHECK(r["status"] == "ok");
       CHECK(r["response"]["n"] == r["id"]);
@@ -117,7 +120,7 @@ TEST_CASE("real firerunner, a guest scribbles the response ring head it does not
   REQUIRE(run.exit_code == 0);
   REQUIRE(run.results.size() == 2);
   CHECK(run.results[0]["status"] == "error");
-  CHECK(run.results[0]["error"].get<std::string>().find("deadline exceeded") != std::string::npos);
+  CHECK(run.results[0]["error"]["type"] == "timeout");
   CHECK(run.results[1]["status"] == "ok");
   const double wall = run.stats["loop_wall_ms"].get<double>();
   const double cpu = run.stats["loop_cpu_ms"].get<double>();
@@ -215,10 +218,11 @@ TEST_CASE("real firerunner, restore faults: killed mid-restore, corrupt snapshot
       CHECK(r["response"]["n"] == r["id"]);
     } else if (f == "killed") {
       CHECK(r["status"] == "error");
-      CHECK(r["error"].get<std::string>().find("deadline exceeded") != std::string::npos);  // SIGKILLed mid-restore
+      CHECK(r["error"]["type"] == "timeout");  // SIGKILLed mid-restore
     } else {
       CHECK(r["status"] == "error");
-      CHECK(r["error"].get<std::string>().find("restore of corrupt failed in the runner") != std::string::npos);
+      CHECK(r["error"]["type"] == "runner_failed");
+      CHECK(r["error"]["message"].get<std::string>().find("restore of corrupt failed in the runner") != std::string::npos);
     }
   }
   CHECK(run.stderr_text.find("firerunner: restore of function 2 (corrupt) failed") != std::string::npos);
@@ -237,11 +241,162 @@ TEST_CASE("real firerunner, restore faults: killed mid-restore, corrupt snapshot
   for (auto& r : run.results) {
     if (r["function"] == "sys") {
       CHECK(r["status"] == "error");
-      CHECK(r["error"].get<std::string>().find("killed by signal 31") != std::string::npos);
+      CHECK(r["error"]["message"].get<std::string>().find("killed by signal 31") != std::string::npos);
     } else {
       CHECK(r["status"] == "ok");
     }
   }
+}
+
+
+TEST_CASE("real firerunner, hostile guests: invalid UTF-8, garbage, a forged error type, a stall, an exit; others served") {
+  Env env;
+  // One function per hostile case (each fails once: none is backed off); "stall" stops its
+  // request after its own timeout_ms, a has the default.
+  const std::map<int, std::pair<std::string, std::string>> hostile{
+      {10, {"bad_utf8", "bad_response"}},   {20, {"garbage", "bad_response"}}, {30, {"forged_error", "bad_response"}},
+      {40, {"stall", "timeout"}},           {50, {"exit", "runner_failed"}}};
+  std::string fns = echo_functions({"a"});
+  for (const auto& [i, h] : hostile) {
+    fns += h.first + ":\n  kernel: " + SNAPFAAS_ECHO_GUEST_PATH + "\n  ring3: true\n  memory: 16\n" +
+           (h.first == "stall" ? "  timeout_ms: 1500\n" : "");
+  }
+  env.write_config(fns, SNAPFAAS_FIRERUNNER_PATH);
+  std::vector<json> lines;
+  for (int i = 0; i < 120; ++i) {
+    const auto h = hostile.find(i);
+    lines.push_back({{"time", i * 10},
+                     {"function", h != hostile.end() ? h->second.first : "a"},
+                     {"payload", h != hostile.end() ? json{{h->second.first, 1}} : json{{"n", i}}}});
+  }
+  env.write_workload(lines);
+  Run run = env.run({"--mem", "64", "--runners", "3"});
+  INFO(run.stderr_text.substr(0, 4000));
+  REQUIRE(run.exit_code == 0);
+  REQUIRE(run.results.size() == 120);
+  for (auto& r : run.results) {
+    const auto h = hostile.find(r["id"].get<int>());
+    if (h == hostile.end()) {
+      CHECK(r["status"] == "ok");
+      CHECK(r["response"]["n"] == r["id"]);
+      continue;
+    }
+    INFO(h->second.first << ": " << r.dump());
+    CHECK(r["status"] == "error");
+    CHECK(r["error"]["type"] == h->second.second);
+    CHECK(r["error"]["message"].is_string());
+    if (h->second.second == "timeout") {
+      CHECK(r["error"]["timeout_ms"] == 1500);
+      CHECK(r["latency_ms"].get<double>() >= 1500);
+      // Killed at its deadline, which counts from dispatch: the latency adds the cold start and
+      // any wait for a runner (seconds on a loaded machine under ASan).
+      CHECK(r["latency_ms"].get<double>() < 1500 + 5000);
+    } else {
+      CHECK(r["latency_ms"].get<double>() < 10'000);  // answered, not left to the 30 s default deadline
+    }
+  }
+  CHECK(run.stats["runner_failures"].get<int>() == 5);  // each hostile VM discarded, never reused
+  CHECK(run.stats["error_types"]["bad_response"] == 3);
+  // Consoles: one log per runner slot, named in the stats; nothing of a guest reaches the results.
+  REQUIRE(run.stats["consoles"].size() == 3);
+  for (const auto& path : run.stats["consoles"]) CHECK(fs::exists(path.get<std::string>()));
+  CHECK(shm_leftovers(run.pid).empty());
+}
+
+TEST_CASE("real firerunner, a request over the slot is refused before any cold start") {
+  Env env;
+  env.write_config(echo_functions({"a"}), SNAPFAAS_FIRERUNNER_PATH);
+  env.write_workload({{{"time", 0}, {"function", "a"}, {"payload", {{"blob", std::string(70 * 1024, 'x')}}}},
+                      {{"time", 5}, {"function", "nope"}, {"payload", {{"n", 1}}}}});
+  Run run = env.run({"--mem", "64", "--runners", "1"});
+  INFO(run.stderr_text.substr(0, 4000));
+  REQUIRE(run.exit_code == 0);
+  REQUIRE(run.results.size() == 2);
+  CHECK(run.results[0]["error"]["type"] == "request_too_large");
+  CHECK(run.results[0]["error"]["limit"] == 64 * 1024);
+  CHECK(run.results[0]["error"]["size"].get<int>() > 70 * 1024);
+  CHECK(run.results[1]["error"]["type"] == "unknown_function");
+  CHECK(run.stats["vms_created"] == 0);  // no cold start was paid for either
+}
+
+TEST_CASE("real firerunner, a function failing on every cold start is backed off; the other is served") {
+  Env env;
+  const fs::path snap = make_echo_snapshot(env.dir);
+  const fs::path bad = env.dir / "echo-corrupt";
+  fs::copy(snap, bad, fs::copy_options::recursive);
+  {
+    std::fstream f(bad / "state", std::ios::in | std::ios::out | std::ios::binary);
+    REQUIRE(f);
+    f.seekp(100);
+    f.write("\xde\xad\xbe\xef", 4);
+  }
+  for (const auto& e : fs::recursive_directory_iterator(bad)) {
+    fs::permissions(e.path(), fs::perms::others_read, fs::perm_options::add);
+  }
+  env.write_config(restoring_function("ok", snap) + restoring_function("bad", bad), SNAPFAAS_FIRERUNNER_PATH);
+  std::vector<json> lines;
+  for (int i = 0; i < 100; ++i) {
+    lines.push_back({{"time", i * 10}, {"function", i % 2 == 0 ? "ok" : "bad"}, {"payload", {{"n", i}}}});
+  }
+  env.write_workload(lines);
+  Run run = env.run({"--mem", "64", "--runners", "2"});
+  INFO(run.stderr_text.substr(0, 4000));
+  REQUIRE(run.exit_code == 0);  // no global abort however often "bad" fails
+  REQUIRE(run.results.size() == 100);
+  int failed = 0, unhealthy = 0, unhealthy_at_once = 0;
+  for (auto& r : run.results) {
+    if (r["function"] == "ok") {
+      CHECK(r["status"] == "ok");
+      continue;
+    }
+    CHECK(r["status"] == "error");
+    if (r["error"]["type"] == "runner_failed") ++failed;
+    if (r["error"]["type"] == "function_unhealthy") {
+      ++unhealthy;
+      CHECK(r["error"]["retry_after_ms"].get<int>() > 0);
+      // Submitted while backed off: answered at once (those queued before it was backed off wait
+      // for a runner, then are answered without a restore).
+      if (r["latency_ms"].get<double>() < 100) ++unhealthy_at_once;
+    }
+  }
+  CHECK(failed + unhealthy == 50);
+  CHECK(failed >= 3);        // tried until it proved unhealthy...
+  CHECK(failed <= 3 + 2);    // ...then only one trial per back-off (1 s, then 2 s) in this 1 s run
+  CHECK(unhealthy >= 40);
+  CHECK(unhealthy_at_once >= 25);
+}
+
+TEST_CASE("real firerunner, restored clones each get fresh entropy and the host clock (restore record)") {
+  Env env;
+  const fs::path snap = make_echo_snapshot(env.dir);
+  env.write_config(restoring_function("e", snap, 4), SNAPFAAS_FIRERUNNER_PATH);
+  std::vector<json> lines;
+  for (int i = 0; i < 4; ++i) lines.push_back({{"time", 0}, {"function", "e"}, {"payload", {{"restore_record", 1}}}});
+  env.write_workload(lines);
+  const auto wall_before = std::chrono::system_clock::now();
+  Run run = env.run({"--mem", "64", "--runners", "4"});
+  const auto wall_after = std::chrono::system_clock::now();
+  INFO(run.stderr_text.substr(0, 4000));
+  REQUIRE(run.exit_code == 0);
+  REQUIRE(run.results.size() == 4);
+  std::set<std::string> nonces, entropies;
+  for (auto& r : run.results) {
+    INFO(r.dump());
+    REQUIRE(r["status"] == "ok");
+    CHECK(r["cold"] == true);
+    const json& rec = r["response"];
+    CHECK(rec["check"] == 0);  // RestoreRecordCheck::kOk
+    CHECK(rec["generation"] == 1);
+    const auto ns = [](auto t) { return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count(); };
+    CHECK(rec["realtime_ns"].get<std::int64_t>() >= ns(wall_before));
+    CHECK(rec["realtime_ns"].get<std::int64_t>() <= ns(wall_after));
+    CHECK(rec["entropy"].get<std::string>().size() == 128);
+    CHECK(rec["entropy"] != std::string(128, '0'));
+    nonces.insert(rec["nonce"].get<std::string>());
+    entropies.insert(rec["entropy"].get<std::string>());
+  }
+  CHECK(nonces.size() == 4);    // four clones of one snapshot, four different records
+  CHECK(entropies.size() == 4);
 }
 
 }  // namespace

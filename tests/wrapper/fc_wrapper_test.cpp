@@ -86,7 +86,7 @@ TEST_CASE("fc_wrapper: 150 lines in, one response per line out, in order; exits 
   while (std::getline(out, line)) {
     const auto j = nlohmann::json::parse(line);
     if (n == 40) {
-      CHECK(j["error"]["type"] == "MalformedRequest");
+      CHECK(j["error"]["type"] == "bad_request");
     } else {
       CHECK(j["ok"] == true);
       CHECK(j["result"]["i"] == n);

@@ -65,7 +65,7 @@ TEST_CASE("responses come out one per line, in input order; malformed and blank 
       CHECK(j["result"]["i"] == expect++);
       ++answered;
     } else {
-      CHECK(j["error"]["type"] == "MalformedRequest");
+      CHECK(j["error"]["type"] == "bad_request");
       ++malformed;
     }
   }
@@ -88,7 +88,7 @@ TEST_CASE("a payload larger than a slot is an error line and nothing is sent") {
   REQUIRE(r.has_value());
   CHECK_FALSE(r->sent);
   const json j = json::parse(r->output);
-  CHECK(j["error"]["type"] == "PayloadTooLarge");
+  CHECK(j["error"]["type"] == "request_too_large");
   CHECK(j["error"]["message"].get<std::string>().find("5002 bytes") != std::string::npos);
   CHECK(s.channel.free_slots() == 4);
   const auto next = pump.process_line(R"({"payload": 7})");
@@ -99,7 +99,7 @@ TEST_CASE("late answers of timed-out requests never leak into later lines") {
   Served s;
   wrapper::RequestPump pump(s.channel, options(std::chrono::milliseconds(100)));
   CHECK(json::parse(pump.process_line(R"({"payload": {"sleep_ms": 300, "n": 1}})")->output)["error"]["type"] ==
-        "Timeout");
+        "timeout");
   // The next request waits behind the slow one in the consumer; with a longer timeout it is
   // answered, and the slow one's answer (arriving first) is dropped.
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
@@ -115,12 +115,12 @@ TEST_CASE("non-JSON responses and a dead peer become error lines") {
   Served s;
   wrapper::RequestPump pump(s.channel, options(std::chrono::seconds(10)));
   CHECK(json::parse(pump.process_line(R"({"payload": {"garbage": true}})")->output)["error"]["type"] ==
-        "BadResponse");
+        "bad_response");
 
   const std::string name = unique_name();
   ipc::SupervisorChannel lonely = ipc::SupervisorChannel::create(name, {.slot_size = 4096, .slot_count = 2});
   wrapper::RequestPump dead(lonely, {.timeout = std::chrono::seconds(10), .peer_alive = [] { return false; }});
   const auto start = std::chrono::steady_clock::now();
-  CHECK(json::parse(dead.process_line(R"({"payload": 1})")->output)["error"]["type"] == "RunnerGone");
+  CHECK(json::parse(dead.process_line(R"({"payload": 1})")->output)["error"]["type"] == "runner_failed");
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
 }

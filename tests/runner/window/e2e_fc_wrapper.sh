@@ -71,9 +71,11 @@ r = lines("raiser")
 check(len(r) == 4, f"raiser: {len(r)} lines")
 if len(r) == 4:
     check(r[0].get("ok") is True and r[0].get("result") == {"a": 1}, f"raiser 1: {r[0]}")
-    check(r[1].get("ok") is False and r[1]["error"]["type"] == "ValueError" and r[1]["error"]["message"] == "boom now",
-          f"raiser 2 (exception): {r[1]}")
-    check(r[2].get("ok") is False and r[2]["error"]["type"] == "ResponseTooLarge", f"raiser 3 (oversize): {r[2]}")
+    check(r[1].get("ok") is False and r[1]["error"]["type"] == "function_error" and
+          r[1]["error"].get("exception") == "ValueError" and r[1]["error"]["message"] == "boom now" and
+          "ValueError" in r[1]["error"].get("traceback", ""), f"raiser 2 (exception): {r[1]}")
+    check(r[2].get("ok") is False and r[2]["error"]["type"] == "response_too_large" and
+          r[2]["error"].get("size", 0) > r[2]["error"].get("limit", 0) > 0, f"raiser 3 (oversize): {r[2]}")
     check(r[3].get("ok") is True and r[3].get("result") == {"a": 2}, f"raiser 4 (keeps serving): {r[3]}")
 for f in ("markdown", "thumbnail", "aggregate"):
     spec = importlib.util.spec_from_file_location(f, f"{functions}/{f}/handler.py")

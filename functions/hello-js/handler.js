@@ -1,0 +1,4 @@
+// hello-js: the smallest JavaScript function; ignores the request (the Node twin of hello).
+'use strict';
+
+module.exports.handle = () => ({ body: 'hello, world!' });
