@@ -61,6 +61,7 @@ std::vector<ThreadStatus> threads_of(pid_t pid) {
       if (line.rfind("Seccomp:", 0) == 0) t.seccomp = value();
       if (line.rfind("Seccomp_filters:", 0) == 0) t.filters = value();
     }
+    if (t.name.empty() && t.seccomp.empty()) continue;  // it ended between the listing and the read
     out.push_back(t);
   }
   return out;
@@ -217,6 +218,7 @@ TEST_CASE("a Linux VM with virtio-net at lock-down: the receive thread is filter
   REQUIRE_MESSAGE(locked, "the child did not reach lock-down (status " << status << ")");
 }
 
+#if !defined(__SANITIZE_ADDRESS__)  // sanitizer builds allow openat for their runtime: production only
 TEST_CASE("the production programs kill a runner that calls socket(2) or opens a file after lock-down") {
   // firerunner_hooked is firerunner plus --test_hook; in build/release its programs are the ones
   // firerunner installs (no sanitizer extras): this case is part of the production label.
@@ -230,3 +232,4 @@ TEST_CASE("the production programs kill a runner that calls socket(2) or opens a
     CHECK(child.err().find(std::string("test hook ") + hook + " fired") != std::string::npos);
   }
 }
+#endif
