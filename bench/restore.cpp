@@ -126,7 +126,7 @@ struct Series {
 
 /// One restore as `mode` describes, then the guest's "request" (check A, write B) to its next stop.
 Sample one(const KvmSystem& kvm, const std::vector<std::string>& dirs, Mode mode, const RestoreOptions& opt,
-           const PrepareOptions& prep, bool diff) {
+           const PrepareOptions& prep, bool diff, Verify verify = Verify::kHeader) {
   Sample x;
   std::optional<RestoreTarget> ahead;
   std::optional<LoadedSnapshot> preloaded;
@@ -148,7 +148,7 @@ Sample one(const KvmSystem& kvm, const std::vector<std::string>& dirs, Mode mode
   RestoreTarget& t = fresh ? *fresh : *ahead;
   const auto t1 = Clock::now();
   std::optional<LoadedSnapshot> loaded;
-  if (!preloaded) loaded.emplace(load_snapshot(dirs));
+  if (!preloaded) loaded.emplace(load_snapshot(dirs, verify));
   const LoadedSnapshot& snap = preloaded ? *preloaded : *loaded;
   const auto t2 = Clock::now();
   const RestoreTimings rt = t.restore(snap, opt);
@@ -269,9 +269,9 @@ int main(int argc, char** argv) {
     j["diff_ranges"] = diff_ranges;
     j["cdf_percentiles"] = "total_cdf_ms lists the total latency at p1, p2, ..., p99 (99 values, ms)";
     auto run = [&](const char* name, const std::vector<std::string>& dirs, Mode mode, RestoreOptions opt,
-                   PrepareOptions prep, bool is_diff) {
+                   PrepareOptions prep, bool is_diff, Verify verify = Verify::kHeader) {
       Series s;
-      for (int i = 0; i < iters; ++i) s.s.push_back(one(kvm, dirs, mode, opt, prep, is_diff));
+      for (int i = 0; i < iters; ++i) s.s.push_back(one(kvm, dirs, mode, opt, prep, is_diff, verify));
       j[name] = s.json();
       std::printf("%-30s total p50 %.3f ms (create %.3f, load %.3f, memory %.3f, flush %.3f, vm %.3f, vcpu %.3f "
                   "[%u ioctls, %u skipped], dirty log %.3f, first exit %.3f); request p50 %.3f ms; prepared ahead "
@@ -293,6 +293,8 @@ int main(int argc, char** argv) {
     prep_eager.eager_base = true;
     const Series pre = run("prespawned_lazy", chain, Mode::kPrepared, lazy, prep, true);
     const Series cold = run("prespawned_cold_lazy", chain, Mode::kCold, lazy, prep, true);
+    // firerunner --verify_memory: every memory layer's payload CRC-checked at load (whole files read).
+    const Series verified = run("prespawned_cold_lazy_verify_memory", chain, Mode::kCold, lazy, prep, true, Verify::kFull);
     run("prespawned_no_entry_lazy", chain, Mode::kPrepared, lazy, prep_no_entry, true);
     run("prespawned_eager", chain, Mode::kPrepared, eager, prep_eager, true);
     run("prespawned_cold_eager", chain, Mode::kCold, eager, prep, true);
@@ -363,6 +365,9 @@ int main(int argc, char** argv) {
     }
     j["restore_prespawned_p50_ms"] = a;
     j["restore_prespawned_cold_p50_ms"] = cold.p50(&Sample::total_ms);
+    j["restore_prespawned_cold_verify_memory_p50_ms"] = verified.p50(&Sample::total_ms);
+    j["verify_memory_load_p50_ms"] = verified.p50(&Sample::load_ms);
+    j["verify_memory_cost_p50_ms"] = verified.p50(&Sample::load_ms) - cold.p50(&Sample::load_ms);
     j["restore_fresh_p50_ms"] = percentile(spawn, 0.5);
     j["restore_fresh_inprocess_p50_ms"] = fresh.p50(&Sample::total_ms);
     j["fresh_over_prespawned"] = percentile(spawn, 0.5) / a;
@@ -377,7 +382,10 @@ int main(int argc, char** argv) {
         "base+diff mapping and all vCPU ioctls inside the request). restore_fresh_p50_ms (b2): spawn on demand, "
         "fork+exec of firerunner --load_dir base,diff to the restored guest's first port write. "
         "restore_fresh_inprocess_p50_ms (b1): KVM_CREATE_VM + memslots (dirty logging) + vCPU + load + restore "
-        "in this process. reused_vm_lazy: a VM that ran a guest restored again (flushes the shadow MMU: ms).";
+        "in this process. reused_vm_lazy: a VM that ran a guest restored again (flushes the shadow MMU: ms). "
+        "restore_prespawned_cold_verify_memory_p50_ms: the cold restore with firerunner --verify_memory (the CRC of "
+        "every memory layer's payload checked at load; verify_memory_cost_p50_ms is its extra load time, page cache "
+        "warm).";
     std::ofstream(out) << j.dump(2) << "\n";
     std::printf("restore_prespawned_p50_ms %.4f  restore_fresh_p50_ms (process) %.4f  ratio %.1fx;  in-process fresh "
                 "%.4f ms, ratio %.1fx\n",

@@ -67,7 +67,8 @@ Setup setup(const Real& real, std::uint32_t runners, bool prespawn, unsigned nfu
     s.options.runner.mem_mib = 16;
     s.options.runner.log_level = "warn";
     s.options.runner.functions = s.table->path();
-    s.options.read_only = {SNAPFAAS_ECHO_GUEST_PATH, real.snapshot, s.table->path()};
+    s.options.jail = jail_contents(SNAPFAAS_ECHO_GUEST_PATH, "", s.table->path(), s.functions,
+                                   function_table(ControllerConfig{}, s.functions));
   }
   return s;
 }

@@ -52,10 +52,15 @@ void add_runner_options(CLI::App& app, RunnerCommand& c, RunnerFlags flags) {
   app.add_option("--diff_dirs", c.diff_dirs, "diff dirs applied after --load_dir (seed spelling)")->delimiter(',');
   app.add_flag("--copy_base", c.copy_base, "read the base into anonymous memory instead of mapping it");
   app.add_flag("--copy_diff", c.copy_diff, "read diffs into anonymous memory instead of mapping them");
+  app.add_flag("--verify_memory", c.verify_memory,
+               "check the CRC of every snapshot memory file when it is loaded (reads the whole files; see bench restore)");
   if (all) {
     app.add_option("--functions", c.functions,
                    "pre-spawned mode: build the VM, wait for kRestore/kBoot on --channel (table from the supervisor)");
   }
+  app.add_flag("--allow_writable_header", c.allow_writable_header,
+               "map the ring window's header page writable if KVM refuses KVM_MEM_READONLY (the guest could then "
+               "forge its channel header; debugging only)");
   app.add_flag("--no_seccomp", c.no_seccomp, "do not install the seccomp filters (debugging only)");
   app.add_flag("--seccomp_log", c.seccomp_log, "")->group("");  // hidden: log instead of kill
 }
@@ -88,7 +93,9 @@ std::vector<std::string> runner_args(const RunnerCommand& c) {
   text("--diff_dirs", join(c.diff_dirs), "");
   flag("--copy_base", c.copy_base);
   flag("--copy_diff", c.copy_diff);
+  flag("--verify_memory", c.verify_memory);
   text("--functions", c.functions, d.functions);
+  flag("--allow_writable_header", c.allow_writable_header);
   flag("--no_seccomp", c.no_seccomp);
   flag("--seccomp_log", c.seccomp_log);
   return args;

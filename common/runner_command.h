@@ -36,7 +36,10 @@ struct RunnerCommand {
   std::vector<std::string> diff_dirs;  ///< --diff_dirs (the seed's spelling): layers after load_dirs
   bool copy_base = false;     ///< --copy_base: read the base into anonymous memory
   bool copy_diff = false;     ///< --copy_diff: the same for diffs
+  bool verify_memory = false; ///< --verify_memory: CRC-check every memory layer at load (reads whole files)
   std::string functions;      ///< --functions FILE: pre-spawned mode (ipc/function_table.h)
+  bool allow_writable_header = false;  ///< --allow_writable_header: KVM refusing a read-only window header
+                                      ///< page does not stop the runner (debugging only)
   bool no_seccomp = false;    ///< --no_seccomp (debugging only)
   bool seccomp_log = false;   ///< --seccomp_log (hidden: log instead of kill, to find syscall needs)
 

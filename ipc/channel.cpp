@@ -15,16 +15,33 @@ static_assert(std::is_trivially_copyable_v<ControlCommand> && std::is_trivially_
 
 // ---- SupervisorChannel ----
 
-SupervisorChannel SupervisorChannel::create(std::string_view name, ChannelConfig config) {
+namespace {
+
+ChannelLayout checked_layout(std::string_view name, const ChannelConfig& config) {
   if (!channel_params_valid(config.slot_size, config.slot_count)) {
     throw common::Error("channel " + std::string(name) + ": invalid config (slot_size " +
                         std::to_string(config.slot_size) + ", slot_count " + std::to_string(config.slot_count) +
                         ")");
   }
-  const ChannelLayout layout = compute_channel_layout(config.slot_size, config.slot_count);
+  return compute_channel_layout(config.slot_size, config.slot_count);
+}
+
+}  // namespace
+
+SupervisorChannel SupervisorChannel::create(std::string_view name, ChannelConfig config) {
+  const ChannelLayout layout = checked_layout(name, config);
   ShmObject shm = ShmObject::create(name, layout.total_size);
   Result<ChannelView> view = ChannelView::format(shm.data(), shm.size(), config.slot_size, config.slot_count);
   if (!view) throw common::Error("channel " + std::string(name) + ": format: " + to_string(view.error()));
+  return SupervisorChannel(std::move(shm), *view);
+}
+
+SupervisorChannel SupervisorChannel::create_sealed(std::string_view label, ChannelConfig config,
+                                                   std::optional<ShmOwner> owner) {
+  const ChannelLayout layout = checked_layout(label, config);
+  ShmObject shm = ShmObject::create_sealed(label, layout.total_size, owner);
+  Result<ChannelView> view = ChannelView::format(shm.data(), shm.size(), config.slot_size, config.slot_count);
+  if (!view) throw common::Error("channel " + std::string(label) + ": format: " + to_string(view.error()));
   return SupervisorChannel(std::move(shm), *view);
 }
 

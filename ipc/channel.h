@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -43,8 +44,16 @@ struct Request {
 /// consumer of responses and control replies. Single-threaded use.
 class SupervisorChannel {
  public:
-  /// Creates and formats the region. Throws common::Error (name exists, bad config, ...).
+  /// Creates and formats the region as a named object (mode 0600). Throws common::Error (name
+  /// exists, bad config, ...).
   [[nodiscard]] static SupervisorChannel create(std::string_view name, ChannelConfig config = {});
+  /// Creates and formats the region as a sealed anonymous object (ShmObject::create_sealed: its
+  /// size can never change, mode 0600, owned by `owner`); the runner gets it as an inherited
+  /// descriptor (RunnerChannel::open("fd:N"), with N = shm().fd() in the child). What the
+  /// supervisor gives its runners: no runner can open another's channel or make this process's
+  /// mapping fault by truncating its own. Throws common::Error.
+  [[nodiscard]] static SupervisorChannel create_sealed(std::string_view label, ChannelConfig config = {},
+                                                       std::optional<ShmOwner> owner = std::nullopt);
 
   [[nodiscard]] const ShmObject& shm() const noexcept { return shm_; }
   [[nodiscard]] const ChannelLayout& layout() const noexcept { return view_.layout(); }
@@ -97,8 +106,9 @@ class SupervisorChannel {
 /// commands, producer of responses and control replies. Single-threaded use.
 class RunnerChannel {
  public:
-  /// Opens and validates the region. Throws common::Error naming the object and the check.
-  [[nodiscard]] static RunnerChannel open(std::string_view name);
+  /// Opens and validates the region: `ref` "/name" (a named object) or "fd:N" (an inherited
+  /// descriptor, ShmObject::open). Throws common::Error naming the object and the check.
+  [[nodiscard]] static RunnerChannel open(std::string_view ref);
 
   [[nodiscard]] const ShmObject& shm() const noexcept { return shm_; }
   [[nodiscard]] const ChannelLayout& layout() const noexcept { return view_.layout(); }

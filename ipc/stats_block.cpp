@@ -113,7 +113,7 @@ StatsWriter StatsWriter::create(std::string_view name, const StatsShape& shape) 
                         std::to_string(kMaxOutcomes));
   }
   const auto functions = static_cast<std::uint32_t>(shape.functions.size());
-  ShmObject shm = ShmObject::create(name, total_size_for(shape.runners, functions));
+  ShmObject shm = ShmObject::create(name, total_size_for(shape.runners, functions), 0644);  // snapfaas-stat reads it
   StatsWriter writer(std::move(shm), shape.runners, functions);
   writer.outcome_count_ = static_cast<std::uint32_t>(shape.outcomes.size());
   // Names first (the zero-filled object is not valid until the magic is there).

@@ -1,12 +1,14 @@
 // A pre-spawned runner's functions and their loads (see function_loader.h).
 #include "runner/function_loader.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
+#include <cstring>
 #include <utility>
 
 #include "runner/snapshot/vmm_snapshot.h"
@@ -22,16 +24,46 @@ using Clock = std::chrono::steady_clock;
 
 }  // namespace
 
-void FunctionLoader::preload(Vmm& vmm) {
-  preloaded_.clear();
-  preloaded_.resize(table_.size());  // move-only entries: no assign()
+FunctionLoader::FunctionLoader(std::vector<ipc::FunctionTableEntry> table, bool direct_io, snapshot::Verify verify)
+    : table_(std::move(table)),
+      verify_(verify),
+      appfs_(table_.size()),
+      files_(table_.size()),
+      preloaded_(table_.size()),
+      missing_(table_.size(), false),
+      errors_(table_.size()) {
   for (std::size_t i = 0; i < table_.size() && i < kMaxPreloaded; ++i) {
-    if (table_[i].snapshot_dirs.empty()) continue;
-    try {
-      preloaded_[i] = snapshot::load_snapshot(table_[i].snapshot_dirs);
-    } catch (const std::exception& e) {  // its restore loads it again and fails with this reason
-      spdlog::warn("firerunner: snapshot of function {} ({}) not loaded ahead: {}", i, table_[i].name, e.what());
+    const ipc::FunctionTableEntry& f = table_[i];
+    if (!f.snapshot_dirs.empty()) {
+      try {
+        files_[i] = snapshot::open_snapshot_files(f.snapshot_dirs);
+      } catch (const std::exception& e) {
+        missing_[i] = true;
+        errors_[i] = e.what();
+        spdlog::warn("firerunner: function {} ({}): {}", i, f.name, errors_[i]);
+        continue;
+      }
     }
+    if (!f.appfs.empty()) {
+      appfs_[i].reset(::open(f.appfs.c_str(), O_RDONLY | O_CLOEXEC | (direct_io ? O_DIRECT : 0)));
+      if (!appfs_[i]) {
+        errors_[i] = "open app image " + f.appfs + ": " + std::strerror(errno);
+        spdlog::warn("firerunner: function {} ({}): {}", i, f.name, errors_[i]);
+      }
+    }
+  }
+}
+
+void FunctionLoader::preload(Vmm& vmm) {
+  for (std::size_t i = 0; i < table_.size() && i < kMaxPreloaded; ++i) {
+    if (!files_[i]) continue;
+    try {
+      preloaded_[i] = snapshot::load_snapshot(std::move(*files_[i]), verify_);
+    } catch (const std::exception& e) {  // its restore answers kLoadFailed with this reason
+      errors_[i] = e.what();
+      spdlog::warn("firerunner: snapshot of function {} ({}) not loaded: {}", i, table_[i].name, errors_[i]);
+    }
+    files_[i].reset();
   }
   // Linux VMs restore unprepared: the preparation was only measured with ring-3 guests.
   const bool all_restore = std::all_of(table_.begin(), table_.end(),
@@ -69,22 +101,29 @@ LoadOutcome FunctionLoader::load(Vmm& vmm, const ipc::ControlCommand& command,
     spdlog::error("firerunner: restore of function {} ({}): it has no snapshot", index, f.name);
     return {false, false, ipc::ControlResult::kNoSnapshot, {}};
   }
+  // Everything is checked before the VM is touched: a refused load leaves it waiting.
+  const bool beyond = index >= kMaxPreloaded;
   std::optional<snapshot::LoadedSnapshot> loaded;
-  if (index < preloaded_.size()) loaded = std::exchange(preloaded_[index], std::nullopt);
-  for (const std::string& dir : f.snapshot_dirs) {
-    if (!loaded && !std::filesystem::is_directory(dir)) {
-      spdlog::error("firerunner: restore of function {} ({}): snapshot directory {} missing", index, f.name, dir);
-      return {false, false, ipc::ControlResult::kNoSnapshot, {}};  // checked before touching the VM
-    }
+  if (!beyond) loaded = std::exchange(preloaded_[index], std::nullopt);
+  const bool no_image = !beyond && !f.appfs.empty() && !appfs_[index];
+  if (!loaded || no_image) {
+    const std::string why = beyond ? "beyond the " + std::to_string(kMaxPreloaded) + " functions a runner opens at start"
+                            : errors_[index].empty() ? "its snapshot was used already (a runner loads one function)"
+                                                     : errors_[index];
+    // One clear line on stderr whatever the log level: the supervisor's log keeps it.
+    std::fprintf(stderr, "firerunner: restore of function %u (%s) failed: %s\n", index, f.name.c_str(), why.c_str());
+    const bool missing = !beyond && missing_[index];
+    return {false, false, missing ? ipc::ControlResult::kNoSnapshot : ipc::ControlResult::kLoadFailed, {}};
   }
+  snapshot::AppImage appfs;
+  if (!f.appfs.empty()) appfs = {f.appfs, appfs_[index].get()};
   snapshot::RestoreOptions options;
   options.eager_base = (command.arg1 & ipc::kLoadCopyBase) != 0;
   options.eager_diff = (command.arg1 & ipc::kLoadCopyDiff) != 0;
   try {
     const auto t0 = Clock::now();
     const snapshot::SnapshotId id =
-        loaded ? snapshot::restore_vmm(vmm, std::move(*loaded), options, /*dirty_logging=*/false, f.appfs, &prepared_)
-               : snapshot::restore_vmm(vmm, f.snapshot_dirs, options, /*dirty_logging=*/false, f.appfs, &prepared_);
+        snapshot::restore_vmm(vmm, std::move(*loaded), options, /*dirty_logging=*/false, appfs, &prepared_);
     spdlog::info("firerunner: restored function {} ({}) in {:.3f} ms", index, f.name, ms_since(t0));
     return {true, false, ipc::ControlResult::kOk, id};
   } catch (const std::exception& e) {

@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "runner/snapshot/vcpu_state.h"
 #include "runner/window/restore_record_writer.h"
 
 namespace snapfaas::runner {
@@ -39,10 +40,12 @@ RunnerOptions RunnerOptions::from_command(const common::RunnerCommand& c) {
   o.vmm.guest_address = c.guest_address;
   o.vmm.dirty_log = !c.dump_dir.empty();  // a diff needs KVM's dirty log from the start
   o.channel = c.channel;
+  o.allow_writable_header = c.allow_writable_header;
   o.seccomp = {!c.no_seccomp, c.seccomp_log ? SeccompAction::kLog : SeccompAction::kKill};
   o.snapshot_dirs = c.snapshot_layers();
   o.restore.eager_base = c.copy_base;
   o.restore.eager_diff = c.copy_diff;
+  o.verify_memory = c.verify_memory;
   o.dump_dir = c.dump_dir;
   o.functions_file = c.functions;
   if (!c.diff_dirs.empty() && c.load_dirs.empty()) throw common::Error("--diff_dirs needs --load_dir");
@@ -60,19 +63,38 @@ RunnerOptions RunnerOptions::from_command(const common::RunnerCommand& c) {
 RunnerLifecycle::RunnerLifecycle(RunnerOptions options, RunnerHooks hooks)
     : options_(std::move(options)), hooks_(std::move(hooks)), created_(Clock::now()) {
   const bool prespawned = options_.mode == RunnerMode::kPrespawned;
-  // The supervisor's table is trusted input (it wrote it); only names and paths are read here.
-  if (prespawned) functions_.emplace(ipc::read_function_table(options_.functions_file));
+  // Every file this runner will use is opened now; after lock-down it can open nothing. The
+  // supervisor's table is trusted input (it wrote it); only names and paths are read here.
+  if (prespawned) functions_.emplace(ipc::read_function_table(options_.functions_file), options_.vmm.direct_io, verify());
+  if (options_.mode == RunnerMode::kRestore) restore_files_.emplace(snapshot::open_snapshot_files(options_.snapshot_dirs));
   vmm_ = std::make_unique<Vmm>(options_.vmm);
-  // Filters compiled now (libseccomp), installed later by the threads they are for.
+  // Reading vCPU state (restores read it back, snapshots save it) needs the host's MSR list,
+  // which comes from /dev/kvm: learn it while the runner may still open files.
+  if (vmm_->vcpu_count() > 0) (void)snapshot::saveable_msrs(vmm_->vcpu(0).kvm());
+  // Programs compiled now (libseccomp), installed later by the threads they are for.
+  vmm_filter_ = CompiledSeccomp::compile(ThreadRole::kVmm, options_.seccomp);
   vcpu_filter_ = CompiledSeccomp::compile(ThreadRole::kVcpu, options_.seccomp);
+  net_rx_filter_ = CompiledSeccomp::compile(ThreadRole::kNetRx, options_.seccomp);
   if (!options_.channel.empty()) {
     window::WindowServiceOptions window_options;
     window_options.serve_loads = prespawned;
+    window_options.allow_writable_header = options_.allow_writable_header;
     window_options.control_thread_init = [filter = CompiledSeccomp::compile(ThreadRole::kControl, options_.seccomp)] {
       filter.install();
     };
     window_ = std::make_unique<window::WindowService>(options_.channel, *vmm_, created_, std::move(window_options));
   }
+  // The snapshot saver is the one thread that writes files: it starts now, under its own program
+  // only (openat/renameat/unlinkat on the output directory's descriptor), and waits.
+  std::optional<snapshot::SnapshotDir> out_dir;
+  std::function<void()> saver_init;
+  if (!options_.dump_dir.empty()) {
+    out_dir = snapshot::SnapshotDir::open(options_.dump_dir);
+    saver_init = [filter = CompiledSeccomp::compile(ThreadRole::kSaver, options_.seccomp, {out_dir->fd.get()})] {
+      filter.install();
+    };
+  }
+  trigger_.emplace(*vmm_, std::move(out_dir), std::move(saver_init));
 }
 
 RunnerLifecycle::~RunnerLifecycle() {
@@ -86,13 +108,25 @@ void RunnerLifecycle::expect(Phase phase, const char* step) const {
 
 void RunnerLifecycle::lock_down() {
   expect(Phase::kCreated, "lock_down");
-  apply_seccomp(ThreadRole::kVmm, options_.seccomp);
-  // The vCPU threads exist from now on, each under the VMM filter it inherits plus its own; they
-  // enter KVM_RUN only when run() releases them (glibc's first thread creation installs a signal
-  // handler, which the vCPU role forbids: so this thread creates them).
-  // Each thread's init owns a copy of the program: a thread scheduled late may still be installing
+  // glibc's first pthread_create installs signal handlers (rt_sigaction, which no role allows).
+  prime_thread_creation();
+  vmm_filter_.install();
+  // Every thread from now on starts under the VMM program and adds its own first thing. The vCPU
+  // threads start parked: they enter KVM_RUN only when run() releases them.
+  // Each thread's init owns a copy of its program: a thread scheduled late may still be installing
   // it while a failed load unwinds this object (the Vmm, destroyed last, joins the threads).
   vmm_->start_vcpus_parked([filter = vcpu_filter_] { filter.install(); });
+  vmm_->start_device_threads([filter = net_rx_filter_, vmm = vmm_.get()] {
+    try {
+      filter.install();
+    } catch (const std::exception& e) {
+      vmm->request_stop(1, std::string("virtio-net receive thread: ") + e.what());
+      throw;
+    }
+  });
+  // Pre-spawned: the VMM thread answers control commands itself until the load; the control
+  // thread takes over after it. Otherwise it answers them from now until the guest's first WAIT.
+  if (window_ && options_.mode != RunnerMode::kPrespawned) window_->start_control_thread();
   phase_ = Phase::kLockedDown;
   if (hooks_.locked_down) hooks_.locked_down();
 }
@@ -103,7 +137,9 @@ bool RunnerLifecycle::load() {
     case RunnerMode::kBoot:
       break;  // the --kernel was placed in guest memory at create
     case RunnerMode::kRestore:
-      restored_ = snapshot::restore_vmm(*vmm_, options_.snapshot_dirs, options_.restore, options_.vmm.dirty_log);
+      restored_ = snapshot::restore_vmm(*vmm_, snapshot::load_snapshot(std::move(*restore_files_), verify()),
+                                        options_.restore, options_.vmm.dirty_log);
+      restore_files_.reset();
       // A restored guest is a clone: fresh entropy and the host clock before its vCPUs run.
       if (window_) (void)window::publish_restore_record(window_->channel());
       break;
@@ -113,12 +149,9 @@ bool RunnerLifecycle::load() {
   }
   // Ring-3 guests ask for snapshots on their own port, the agent through the window's
   // SNAPSHOT_POINT doorbell; without --dump_dir the trigger only answers.
-  trigger_.emplace(*vmm_, snapshot::SnapshotTriggerOptions{options_.dump_dir, restored_, restored_.has_value(),
-                                                           vmm_->ring3()});
+  trigger_->arm(restored_, restored_.has_value(), vmm_->ring3());
   if (window_) window_->ports().set_snapshot_hook([this](std::uint32_t code) { trigger_->request(code); });
-  // Pre-spawned: the VMM thread answered control commands itself until the load; from now until
-  // the guest's first WAIT the control thread does (in the other modes it runs since create).
-  if (window_) window_->start_control_thread();
+  if (window_) window_->start_control_thread();  // pre-spawned: now; otherwise running already
   phase_ = Phase::kLoaded;
   return true;
 }

@@ -2,10 +2,13 @@
 // restore --load_dir layers, or (pre-spawned) wait for the supervisor's load command:
 //   1. create (the constructor): the KVM VM with its RAM memslots, irqchip, vCPUs and devices from
 //      the command line (the --kernel and the disk images are the operator's files), the ring
-//      window, the seccomp programs compiled; no snapshot file is read yet;
-//   2. lock_down(): the VMM filter on this thread (every thread created later inherits it); the
-//      vCPU threads start parked, each adding its own filter before anything else; the window's
-//      control thread installs its filter first thing;
+//      window, the seccomp programs compiled; every file the runner will use opened (snapshot
+//      layers, app images, the --dump_dir directory), none of a snapshot's read yet; with
+//      --dump_dir the saver thread starts under its own program (the one role that writes files);
+//   2. lock_down(): the VMM program on this thread (every thread created later inherits it); the
+//      vCPU threads start parked and virtio-net's receive thread starts, each adding its own
+//      program before anything else, as does the window's control thread; no file can be opened
+//      from here on;
 //   3. load(): only now is snapshot data (which a guest produced) read: layers validated and
 //      restored — or, pre-spawned, every function's layers loaded ahead, then the supervisor's
 //      kRestore/kBoot applied and answered;
@@ -42,9 +45,11 @@ struct RunnerOptions {
   VmmConfig vmm;
   RunnerMode mode = RunnerMode::kBoot;
   std::string channel;                     ///< serve this ipc channel through the ring window ("": none)
+  bool allow_writable_header = false;      ///< the window's header page may be writable if KVM refuses read-only
   SeccompSettings seccomp;
   std::vector<std::string> snapshot_dirs;  ///< kRestore: base[,diff...]
   snapshot::RestoreOptions restore;        ///< kRestore: eager copies of the layers
+  bool verify_memory = false;              ///< CRC-check every memory layer when it is loaded
   std::string dump_dir;                    ///< kBoot/kRestore: save at the guest's snapshot point and exit
   std::string functions_file;              ///< kPrespawned: the supervisor's table (ipc/function_table.h)
 
@@ -54,7 +59,7 @@ struct RunnerOptions {
 
 /// Test seams (tests/runner/hooked_firerunner.cpp); the production firerunner sets none.
 struct RunnerHooks {
-  std::function<void()> locked_down;             ///< right after lock_down installed the VMM filter
+  std::function<void()> locked_down;             ///< at the end of lock_down (the VMM program installed)
   std::function<void(std::uint32_t)> loading;    ///< kPrespawned: a load of this table index arrived
 };
 
@@ -83,6 +88,9 @@ class RunnerLifecycle {
   enum class Phase { kCreated, kLockedDown, kLoaded, kRunning };
   void expect(Phase phase, const char* step) const;
   [[nodiscard]] bool load_prespawned();
+  [[nodiscard]] snapshot::Verify verify() const noexcept {
+    return options_.verify_memory ? snapshot::Verify::kFull : snapshot::Verify::kHeader;
+  }
 
   RunnerOptions options_;
   RunnerHooks hooks_;
@@ -90,8 +98,11 @@ class RunnerLifecycle {
   std::chrono::steady_clock::time_point created_;
   std::unique_ptr<Vmm> vmm_;
   std::unique_ptr<window::WindowService> window_;
+  CompiledSeccomp vmm_filter_;
   CompiledSeccomp vcpu_filter_;
+  CompiledSeccomp net_rx_filter_;
   std::optional<FunctionLoader> functions_;       // kPrespawned
+  std::optional<snapshot::SnapshotFiles> restore_files_;  // kRestore: opened at create, read by load()
   std::optional<snapshot::SnapshotId> restored_;  // the snapshot loaded, if any
   std::optional<snapshot::SnapshotTrigger> trigger_;
 };

@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "ipc/guest_abi.h"
+#include "runner/devices/virtio/net/net.h"
 #include "runner/kvm/boot_msrs.h"
 #include "runner/kvm/cpuid.h"
 #include "runner/loader/linux_loader.h"
@@ -119,7 +120,16 @@ void Vmm::start_vcpus_parked(const std::function<void()>& thread_init) {
   for (auto& v : vcpus_) v->start_parked(thread_init);
 }
 
+void Vmm::start_device_threads(std::function<void()> net_rx_init) {
+  device_threads_started_ = true;
+  net_rx_init_ = std::move(net_rx_init);
+  for (NetSlot& n : devices_.nets) {
+    if (!n.net->rx_started()) n.net->start_rx(net_rx_init_);
+  }
+}
+
 int Vmm::run() {
+  if (!device_threads_started_) start_device_threads({});
   for (auto& v : vcpus_) {
     if (v->started()) {
       v->resume();

@@ -78,6 +78,13 @@ class Vmm {
   /// Setup only: starts every vCPU thread parked (Vcpu::start_parked with `thread_init`); run()
   /// then only releases them. A pre-spawned runner takes thread creation off the request path.
   void start_vcpus_parked(const std::function<void()>& thread_init);
+  /// Setup only: starts the devices' own threads (virtio-net receive), each running
+  /// `net_rx_init` first; devices a snapshot restore builds later start theirs the same way.
+  /// run() starts them (with no init) if nobody did.
+  void start_device_threads(std::function<void()> net_rx_init);
+  [[nodiscard]] bool device_threads_started() const noexcept { return device_threads_started_; }
+  /// What start_device_threads was given (for devices built after it).
+  [[nodiscard]] const std::function<void()>& net_rx_thread_init() const noexcept { return net_rx_init_; }
   /// Stops the VM from any thread (first caller's code wins). `error` non-empty makes run() throw.
   void request_stop(int code, const std::string& error = {}) noexcept;
   /// Setup only (before run()): `hook` runs on the stopping thread when the VM starts stopping,
@@ -119,6 +126,8 @@ class Vmm {
   std::string cmdline_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   VmmDevices devices_;
+  bool device_threads_started_ = false;
+  std::function<void()> net_rx_init_;
 
   std::mutex stop_mutex_;
   std::condition_variable stop_cv_;

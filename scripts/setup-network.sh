@@ -2,9 +2,9 @@
 # Per-runner guest networking (issue 9; Firecracker's "network for clones" layout, with nftables).
 # For each runner i in 0..N-1:
 #   network namespace snapfaas-i holding
-#     tap0     172.16.0.1/30, MAC 06:00:ac:10:00:01, owned by UID:GID (default 65534:65534, the
-#                             jailed runner's uid: snapfaas-supervisor --uid/--gid) so that the
-#                             unprivileged runner may attach it: the guest's link; every namespace has the
+#     tap0     172.16.0.1/30, MAC 06:00:ac:10:00:01, owned by UID_BASE+i:GID_BASE+i (default
+#                             100000+i: runner i's own uid, snapfaas-supervisor --uid_base/--gid_base)
+#                             so that runner i, and no other, may attach it: the guest's link; every namespace has the
 #                             same tap name, address and MAC, so clones restored from one snapshot
 #                             (guest 172.16.0.2, MAC 06:00:ac:10:00:02) find what they were
 #                             snapshotted with, down to the gateway's ARP entry
@@ -16,24 +16,24 @@
 # interface, so runners reach whatever the host reaches.
 # Idempotent: running it again converges (missing pieces are created, runners >= N removed).
 # Run a runner inside its namespace: ip netns exec snapfaas-i firerunner ... --network tap0/MAC
-# Usage: scripts/setup-network.sh N [--uid UID] [--gid GID]   (1 <= N <= 16384; needs root, iproute2, nftables)
+# Usage: scripts/setup-network.sh N [--uid_base UID] [--gid_base GID]   (1 <= N <= 16384; needs root, iproute2, nftables)
 # snapfaas-supervisor uses it for functions with network: true (runner i joins snapfaas-i).
 # Undo:  scripts/cleanup-network.sh
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 n="${1:-}"
-[[ $n =~ ^[0-9]+$ && $n -ge 1 && $n -le 16384 ]] || die "usage: setup-network.sh N [--uid UID] [--gid GID] (N: number of runners, 1..16384)"
+[[ $n =~ ^[0-9]+$ && $n -ge 1 && $n -le 16384 ]] || die "usage: setup-network.sh N [--uid_base UID] [--gid_base GID] (N: number of runners, 1..16384)"
 shift
-uid=65534 gid=65534
+uid_base=100000 gid_base=100000
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    --uid) uid="${2:-}"; shift 2 ;;
-    --gid) gid="${2:-}"; shift 2 ;;
-    *) die "setup-network.sh: unknown argument '$1' (usage: setup-network.sh N [--uid UID] [--gid GID])" ;;
+    --uid_base) uid_base="${2:-}"; shift 2 ;;
+    --gid_base) gid_base="${2:-}"; shift 2 ;;
+    *) die "setup-network.sh: unknown argument '$1' (usage: setup-network.sh N [--uid_base UID] [--gid_base GID])" ;;
   esac
 done
-[[ $uid =~ ^[0-9]+$ && $gid =~ ^[0-9]+$ ]] || die "setup-network.sh: --uid and --gid take numbers"
+[[ $uid_base =~ ^[0-9]+$ && $gid_base =~ ^[0-9]+$ ]] || die "setup-network.sh: --uid_base and --gid_base take numbers"
 [[ $(id -u) == 0 ]] || die "setup-network.sh needs root (network namespaces, taps, nftables)"
 command -v ip >/dev/null || die "ip (iproute2) is not installed"
 command -v nft >/dev/null || die "nft is not installed (package nftables): run scripts/setup.sh --no-build"
@@ -62,11 +62,11 @@ table ip snapfaas {
 NFT
 
 setup_runner() {
-  local i=$1 ns="$PREFIX$1" hv="sfv$1" ha na
+  local i=$1 ns="$PREFIX$1" hv="sfv$1" ha na uid=$((uid_base + $1)) gid=$((gid_base + $1))
   ha="$(host_addr "$i")" na="$(ns_addr "$i")"
   ip netns list | grep -qx "$ns\( (id: [0-9]*)\)\?" || ip netns add "$ns"
   ip -n "$ns" link set lo up
-  # The tap belongs to the runner uid (TUNSETIFF on a persistent tap: its owner, or CAP_NET_ADMIN);
+  # The tap belongs to runner i's uid (TUNSETIFF on a persistent tap: its owner, or CAP_NET_ADMIN);
   # one with another owner is made anew.
   if ip -n "$ns" link show "$TAP" >/dev/null 2>&1 &&
      [[ "$(ip netns exec "$ns" cat "/sys/class/net/$TAP/owner" "/sys/class/net/$TAP/group" 2>/dev/null | tr '\n' ' ')" != "$uid $gid " ]]; then
@@ -109,4 +109,4 @@ for ns in $(ip netns list | awk '{print $1}' | grep "^$PREFIX[0-9]*\$" || true);
     ip netns del "$ns"
   fi
 done
-echo "setup-network: $n runner namespace(s) ${PREFIX}0..${PREFIX}$((n - 1)): $TAP $TAP_ADDR owned by $uid:$gid (guest 172.16.0.2, gw 172.16.0.1)" >&2
+echo "setup-network: $n runner namespace(s) ${PREFIX}0..${PREFIX}$((n - 1)): $TAP $TAP_ADDR owned by runner i's uid $uid_base+i:$gid_base+i (guest 172.16.0.2, gw 172.16.0.1)" >&2

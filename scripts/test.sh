@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: setup (packages + both builds), then every test:
-#   unit + integration in the ASan+UBSan build, e2e in the Release build.
+#   unit + integration in the ASan+UBSan build; e2e, and the production-label tests (the seccomp
+#   programs firerunner really installs: sanitizer builds allow extra calls), in the Release build.
 # Exits non-zero on any failure; the last line is the combined "N passed, N failed" summary.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -22,7 +23,7 @@ run_ctest sanitized "$BUILD_ASAN" '^(unit|integration)$'
 "$ROOT/scripts/build-images.sh" || { echo "error: scripts/build-images.sh failed" >&2; status=1; }
 # Linux snapshots (python3 base + one diff per function) for the e2e tests and the main job (cached).
 "$ROOT/scripts/build-snapshots.sh" || { echo "error: scripts/build-snapshots.sh failed" >&2; status=1; }
-run_ctest release "$BUILD_RELEASE" '^e2e$'
+run_ctest release "$BUILD_RELEASE" '^(e2e|production)$'
 # Benchmarks as a smoke test: `scripts/bench.sh all --quick` into a scratch directory. A benchmark
 # counts as failed only when it errors or writes no JSON (never on a timing); plots/report too.
 step "benchmarks: scripts/bench.sh all --quick (smoke test)"

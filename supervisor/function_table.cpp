@@ -47,12 +47,6 @@ FunctionTableFile::FunctionTableFile(const ControllerConfig& controller, const s
   if (!out) throw common::sys_error("write " + path_);
   out.close();
   fs::permissions(path_, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
-  for (const ipc::FunctionTableEntry& f : table) {
-    for (const std::string& d : f.snapshot_dirs) {
-      if (::access(d.c_str(), F_OK) == 0) host_paths_.push_back(d);
-    }
-    if (!f.appfs.empty() && ::access(f.appfs.c_str(), F_OK) == 0) host_paths_.push_back(f.appfs);
-  }
 }
 
 FunctionTableFile::~FunctionTableFile() {

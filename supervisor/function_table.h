@@ -26,13 +26,10 @@ class FunctionTableFile {
   FunctionTableFile& operator=(const FunctionTableFile&) = delete;
 
   [[nodiscard]] const std::string& path() const noexcept { return path_; }
-  /// Snapshot dirs and app images the runners must see (existing ones only).
-  [[nodiscard]] const std::vector<std::string>& host_paths() const noexcept { return host_paths_; }
 
  private:
   std::string dir_;
   std::string path_;
-  std::vector<std::string> host_paths_;
 };
 
 }  // namespace snapfaas::supervisor

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/nsfs.h>
+#include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -23,11 +24,10 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "common/error.h"
 #include "common/unique_fd.h"
+#include "supervisor/elf_libraries.h"
 
 namespace snapfaas::supervisor {
 namespace {
@@ -68,18 +68,38 @@ void bind_mount(const std::string& host, const std::string& root, bool read_only
   }
 }
 
-// A character device node of the jail's own, owned by the runner uid (Firecracker's jailer does the
-// same). When mknod is refused (device cgroup) the host node is bind-mounted instead, and given to
-// the runner uid only when `chown_shared` (/dev/kvm; /dev/net/tun is 0666 on hosts).
-void make_device(const JailOptions& options, const std::string& root, const char* path, unsigned major,
-                 unsigned minor, bool chown_shared) {
+// A character device node of the jail's own, owned by the runner (Firecracker's jailer does the
+// same). When mknod is refused (a device cgroup), or options.mknod_devices is off, the host node is
+// bind-mounted instead and left as it is: its owner and mode are never changed. The runner then
+// reaches it through the node's group when the group may read and write it (/dev/kvm is root:kvm
+// 0660 on Debian): that gid is added to `groups`. /dev/net/tun is 0666 on hosts.
+void make_device(const JailOptions& options, const RunnerIdentity& id, const std::string& root, const char* path,
+                 unsigned major, unsigned minor, std::vector<gid_t>& groups) {
   const std::string target = root + path;
   make_mount_point(fs::path(target).parent_path().string(), true);
-  if (::mknod(target.c_str(), S_IFCHR | 0600, makedev(major, minor)) != 0) {
-    bind_mount(path, root, false);
-    if (!chown_shared) return;
+  if (options.mknod_devices && ::mknod(target.c_str(), S_IFCHR | 0600, makedev(major, minor)) == 0) {
+    if (::chown(target.c_str(), id.uid, id.gid) != 0) child_fail("chown", target);
+    return;
   }
-  if (::chown(target.c_str(), options.uid, options.gid) != 0) child_fail("chown", path);
+  bind_mount(path, root, false);
+  struct stat st {};
+  if (::stat(path, &st) != 0) child_fail("stat", path);
+  if ((st.st_mode & S_IRWXO) != (S_IROTH | S_IWOTH) && (st.st_mode & (S_IRGRP | S_IWGRP)) == (S_IRGRP | S_IWGRP) &&
+      st.st_gid != 0) {
+    groups.push_back(st.st_gid);
+  }
+}
+
+// In the child: the channel (when there is one) becomes descriptor kChannelFd, every other
+// descriptor above stderr is closed.
+void hand_over_fds(int channel_fd) {
+  if (channel_fd == kChannelFd) {
+    if (::fcntl(channel_fd, F_SETFD, 0) != 0) child_fail("fcntl", "channel descriptor");
+  } else if (channel_fd >= 0 && ::dup2(channel_fd, kChannelFd) != kChannelFd) {  // dup2 clears FD_CLOEXEC
+    child_fail("dup2", "channel descriptor");
+  }
+  const unsigned first = channel_fd >= 0 ? kChannelFd + 1 : 3;
+  if (::syscall(SYS_close_range, first, ~0U, 0U) != 0) child_fail("close_range", "");
 }
 
 // The child's stdout becomes the console pipe (result lines never mix with a guest's console) and
@@ -93,8 +113,11 @@ void redirect_console(const JailSpec& spec) {
 
 // Everything between clone() and execve() in the jailed child. `netns_fd` >= 0: join that network
 // namespace (the child was cloned without CLONE_NEWNET) and give the jail /dev/net/tun.
-[[noreturn]] void jail_child(const JailOptions& options, const JailSpec& spec, const std::string& root,
-                             const std::vector<std::string>& libs, char* const* argv, int netns_fd) {
+[[noreturn]] void jail_child(const JailOptions& options, const RunnerIdentity& id, const JailSpec& spec,
+                             const std::string& root, const std::vector<std::string>& libs, char* const* argv,
+                             int netns_fd) {
+  // A session of its own: no terminal, no signals aimed at the supervisor's process group.
+  if (::setsid() < 0) child_fail("setsid", "");
   redirect_console(spec);
   if (netns_fd >= 0 && ::setns(netns_fd, CLONE_NEWNET) != 0) child_fail("setns", "network namespace");
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) child_fail("make-rprivate", "/");
@@ -112,41 +135,55 @@ void redirect_console(const JailSpec& spec) {
     last = path;
   }
   bind_mount("/dev/null", root, false);
-  if (!spec.shm_name.empty()) bind_mount("/dev/shm" + spec.shm_name, root, false);
+  std::vector<gid_t> groups;  // supplementary groups: a bind-mounted host device's group, if any
   // A /dev/kvm node of our own, owned by the runner uid (Firecracker's jailer does the same).
-  if (::access("/dev/kvm", F_OK) == 0) make_device(options, root, "/dev/kvm", 10, 232, true);
+  if (::access("/dev/kvm", F_OK) == 0) make_device(options, id, root, "/dev/kvm", 10, 232, groups);
   // The runner opens its namespace's tap0 through /dev/net/tun (the tap is owned by its uid:
-  // scripts/setup-network.sh --uid).
-  if (netns_fd >= 0) make_device(options, root, "/dev/net/tun", 10, 200, false);
+  // scripts/setup-network.sh).
+  if (netns_fd >= 0) make_device(options, id, root, "/dev/net/tun", 10, 200, groups);
   make_mount_point(root + "/proc", true);
   // pivot_root(".", ".") stacks the old root under the new one; detaching it leaves only the jail.
   if (::chdir(root.c_str()) != 0) child_fail("chdir", root);
   if (::syscall(SYS_pivot_root, ".", ".") != 0) child_fail("pivot_root", root);
   if (::umount2(".", MNT_DETACH) != 0) child_fail("umount old root", root);
   if (::chdir("/") != 0) child_fail("chdir", "/");
-  if (::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) child_fail("mount", "/proc");
+  // /proc with the runner's own pids only (its pid namespace): no host-wide files (/proc/irq,
+  // /proc/bus, /proc/sys, ...). firerunner reads nothing there; the sanitizer runtime of test
+  // builds reads /proc/self/maps and friends, which subset=pid keeps.
+  if (::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "subset=pid,hidepid=invisible") != 0) {
+    child_fail("mount", "/proc (subset=pid,hidepid=invisible)");
+  }
   if (::mount(nullptr, "/", nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID, nullptr) != 0) {
     child_fail("remount read-only", "/");
   }
   if (::sethostname(spec.hostname.data(), spec.hostname.size()) != 0) child_fail("sethostname", spec.hostname);
   const rlimit files{options.max_open_files, options.max_open_files};
+  const rlimit processes{options.max_processes, options.max_processes};
   const rlimit no_core{0, 0};
   if (::setrlimit(RLIMIT_NOFILE, &files) != 0) child_fail("setrlimit", "RLIMIT_NOFILE");
+  if (::setrlimit(RLIMIT_NPROC, &processes) != 0) child_fail("setrlimit", "RLIMIT_NPROC");
   if (::setrlimit(RLIMIT_CORE, &no_core) != 0) child_fail("setrlimit", "RLIMIT_CORE");
-  if (::setgroups(0, nullptr) != 0) child_fail("setgroups", "");
-  if (::setresgid(options.gid, options.gid, options.gid) != 0) child_fail("setresgid", std::to_string(options.gid));
-  if (::setresuid(options.uid, options.uid, options.uid) != 0) child_fail("setresuid", std::to_string(options.uid));
+  if (::setgroups(groups.size(), groups.data()) != 0) child_fail("setgroups", "");
+  if (::setresgid(id.gid, id.gid, id.gid) != 0) child_fail("setresgid", std::to_string(id.gid));
+  if (::setresuid(id.uid, id.uid, id.uid) != 0) child_fail("setresuid", std::to_string(id.uid));
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail("prctl", "NO_NEW_PRIVS");
-  if (::syscall(SYS_close_range, 3U, ~0U, 0U) != 0) child_fail("close_range", "");
+  hand_over_fds(spec.channel_fd);
   ::execv(spec.binary.c_str(), argv);
   child_fail("execv", spec.binary);
 }
 
-[[nodiscard]] bool write_file(const std::string& path, const std::string& text) noexcept {
-  std::ofstream out(path);
-  out << text;
-  out.flush();
-  return static_cast<bool>(out);
+// fork()-like clone with `flags` (namespaces), into cgroup `cgroup_fd` when >= 0 (clone3 with
+// CLONE_INTO_CGROUP: the child never runs outside it). 0 in the child, its pid in the parent, -1
+// with errno.
+pid_t clone_runner(std::uint64_t flags, int cgroup_fd) noexcept {
+  if (cgroup_fd < 0) {
+    return static_cast<pid_t>(::syscall(SYS_clone, static_cast<long>(flags) | SIGCHLD, nullptr, nullptr, nullptr, nullptr));
+  }
+  clone_args args{};
+  args.flags = flags | CLONE_INTO_CGROUP;
+  args.exit_signal = SIGCHLD;
+  args.cgroup = static_cast<std::uint64_t>(cgroup_fd);
+  return static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
 }
 
 // Opens runner `runner_id`'s network namespace (close-on-exec). Throws the one clear error line.
@@ -183,74 +220,25 @@ Jailer::Jailer(JailOptions options) : options_(std::move(options)) {
   std::error_code ec;
   fs::create_directories(options_.base_dir, ec);
   if (ec) throw common::sys_error("jailer: create " + options_.base_dir, ec.value());
-  detect_cgroups();
+  cgroups_.emplace(CgroupLimits{options_.memory_limit_bytes, options_.pids_limit, options_.cpu_percent});
 }
 
 Jailer::~Jailer() {
   std::error_code ec;
   if (options_.enabled) fs::remove_all(options_.base_dir, ec);  // empty mount points only: mounts live in children
-  if (!cgroup_dir_.empty()) {
-    for (const auto& entry : fs::directory_iterator(cgroup_dir_, ec)) ::rmdir(entry.path().c_str());
-    ::rmdir(cgroup_dir_.c_str());
-  }
 }
 
-void Jailer::detect_cgroups() {
-  if (options_.memory_limit_bytes == 0 && options_.cpu_percent == 0) return;
-  if (!fs::exists("/sys/fs/cgroup/cgroup.controllers")) {
-    spdlog::info("jailer: cgroup v2 is not mounted on this host: runner memory/cpu limits are not applied");
-    return;
-  }
-  std::ifstream self("/proc/self/cgroup");
-  std::string line, own;
-  while (std::getline(self, line)) {
-    if (line.rfind("0::", 0) == 0) own = line.substr(3);
-  }
-  const std::string base = "/sys/fs/cgroup" + own;
-  std::ifstream controllers(base + "/cgroup.controllers");
-  std::string list((std::istreambuf_iterator<char>(controllers)), std::istreambuf_iterator<char>());
-  if (list.find("memory") == std::string::npos || list.find("cpu") == std::string::npos) {
-    spdlog::info("jailer: cgroup {} does not delegate memory and cpu: runner limits are not applied", own);
-    return;
-  }
-  const std::string dir = base + "/snapfaas-" + std::to_string(::getpid());
-  if (::mkdir(dir.c_str(), 0755) != 0 || !write_file(dir + "/cgroup.subtree_control", "+memory +cpu")) {
-    spdlog::info("jailer: cannot create a delegated cgroup under {} ({}): runner limits are not applied", base,
-                 std::strerror(errno));
-    ::rmdir(dir.c_str());
-    return;
-  }
-  cgroup_dir_ = dir;
-  spdlog::info("jailer: cgroup v2 limits per runner under {}", dir);
+RunnerIdentity Jailer::identity(unsigned runner_id) const noexcept {
+  return {options_.uid_base + runner_id, options_.gid_base + runner_id};
 }
 
-void Jailer::place_in_cgroup(pid_t pid, unsigned runner_id) noexcept {
-  if (cgroup_dir_.empty()) return;
-  const std::string dir = cgroup_dir_ + "/runner-" + std::to_string(runner_id) + "-" + std::to_string(pid);
-  if (::mkdir(dir.c_str(), 0755) != 0) return;
-  bool ok = true;
-  if (options_.memory_limit_bytes != 0) ok &= write_file(dir + "/memory.max", std::to_string(options_.memory_limit_bytes));
-  if (options_.cpu_percent != 0) ok &= write_file(dir + "/cpu.max", std::to_string(options_.cpu_percent * 1000) + " 100000");
-  ok &= write_file(dir + "/cgroup.procs", std::to_string(pid));
-  if (!ok) spdlog::warn("jailer: runner {} (pid {}): cgroup limits not fully applied", runner_id, pid);
+std::string Jailer::cgroup_of(unsigned runner_id) const {
+  return cgroups_enabled() ? cgroups_->leaf_path(runner_id) : std::string();
 }
 
 const std::vector<std::string>& Jailer::libraries(const std::string& binary) {
   if (auto it = libraries_.find(binary); it != libraries_.end()) return it->second;
-  std::vector<std::string> libs;
-  // ldd prints "name => /path (addr)" or "/path (addr)"; keep every absolute path.
-  const std::string command = "ldd '" + binary + "' 2>/dev/null";
-  if (FILE* pipe = ::popen(command.c_str(), "r")) {
-    char buffer[1024];
-    while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) {
-      std::istringstream words(buffer);
-      for (std::string word; words >> word;) {
-        if (!word.empty() && word[0] == '/') libs.push_back(word);
-      }
-    }
-    ::pclose(pipe);
-  }
-  return libraries_.emplace(binary, std::move(libs)).first->second;
+  return libraries_.emplace(binary, elf_libraries(binary)).first->second;
 }
 
 pid_t Jailer::spawn(const JailSpec& spec, unsigned runner_id) {
@@ -261,13 +249,15 @@ pid_t Jailer::spawn(const JailSpec& spec, unsigned runner_id) {
   argv.push_back(nullptr);
   common::UniqueFd netns;
   if (!options_.netns_prefix.empty()) netns = open_netns(options_.netns_prefix, runner_id, 0);
+  const common::UniqueFd cgroup = cgroups_ ? cgroups_->leaf(runner_id) : common::UniqueFd();
   if (!options_.enabled) {
-    const pid_t pid = ::fork();
+    const pid_t pid = clone_runner(0, cgroup.get());
     if (pid < 0) throw common::sys_error("fork runner " + std::to_string(runner_id));
     if (pid == 0) {
+      if (::setsid() < 0) child_fail("setsid", "");
       redirect_console(spec);
       if (netns && ::setns(netns.get(), CLONE_NEWNET) != 0) child_fail("setns", netns_path(options_.netns_prefix, runner_id));
-      ::syscall(SYS_close_range, 3U, ~0U, 0U);
+      hand_over_fds(spec.channel_fd);
       ::execv(spec.binary.c_str(), argv.data());
       child_fail("execv", spec.binary);
     }
@@ -278,18 +268,13 @@ pid_t Jailer::spawn(const JailSpec& spec, unsigned runner_id) {
   std::error_code ec;
   fs::create_directories(root, ec);
   if (ec) throw common::sys_error("jailer: create " + root, ec.value());
-  if (!spec.shm_name.empty() &&
-      ::chown(("/dev/shm" + spec.shm_name).c_str(), options_.uid, options_.gid) != 0) {
-    throw common::sys_error("jailer: chown /dev/shm" + spec.shm_name);
-  }
-  // Raw clone with fork semantics: the child is pid 1 of its new pid namespace.
-  // A runner with a named namespace joins it (setns in the child) instead of a new, empty one.
-  const long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | (netns ? 0 : CLONE_NEWNET) | SIGCHLD;
-  const long pid = ::syscall(SYS_clone, flags, nullptr, nullptr, nullptr, nullptr);
+  // The child is pid 1 of its new pid namespace (in its cgroup from its first instruction). A
+  // runner with a named network namespace joins it (setns in the child) instead of a new one.
+  const std::uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | (netns ? 0 : CLONE_NEWNET);
+  const pid_t pid = clone_runner(flags, cgroup.get());
   if (pid < 0) throw common::sys_error("jailer: clone runner " + std::to_string(runner_id));
-  if (pid == 0) jail_child(options_, spec, root, libs, argv.data(), netns ? netns.get() : -1);
-  place_in_cgroup(static_cast<pid_t>(pid), runner_id);
-  return static_cast<pid_t>(pid);
+  if (pid == 0) jail_child(options_, identity(runner_id), spec, root, libs, argv.data(), netns ? netns.get() : -1);
+  return pid;
 }
 
 }  // namespace snapfaas::supervisor

@@ -24,6 +24,7 @@
 #include "supervisor/function_table.h"
 #include "supervisor/http_server.h"
 #include "supervisor/http_source.h"
+#include "supervisor/jail_contents.h"
 #include "supervisor/runner_pool.h"
 #include "supervisor/source_set.h"
 #include "supervisor/workload.h"
@@ -110,8 +111,13 @@ int main(int argc, char** argv) {
   app.add_option("--start_timeout", start_timeout_ms, "a runner that is not ready this long after its spawn fails, ms")
       ->capture_default_str();
   app.add_flag("--spawn_on_demand", spawn_on_demand, "spawn runners at cold start instead of ahead of time");
-  app.add_option("--uid", jail.uid, "runner uid")->capture_default_str();
-  app.add_option("--gid", jail.gid, "runner gid")->capture_default_str();
+  app.add_option("--uid_base", jail.uid_base, "runner i runs as uid UID_BASE+i (one uid per runner)")
+      ->capture_default_str();
+  app.add_option("--gid_base", jail.gid_base, "runner i runs as gid GID_BASE+i")->capture_default_str();
+  std::uint64_t runner_memory_max = 0;
+  app.add_option("--runner_memory_max", runner_memory_max,
+                 "cgroup v2 memory.max per runner, MiB (default: the largest VM + 256; 0: none)");
+  app.add_option("--runner_pids_max", jail.pids_limit, "cgroup v2 pids.max per runner (0: none)")->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error");
   app.add_option("--runner_arg", runner_extra, "extra argument for every runner (tests, debugging); repeatable")
       ->allow_extra_args(false);
@@ -172,22 +178,16 @@ int main(int argc, char** argv) {
       rootfs = path;
     }
     options.runner.rootfs = rootfs;
-    for (const std::string& p : {controller.kernel_path, controller.runtimefs_dir, controller.appfs_dir,
-                                 controller.snapshot_dir}) {
-      if (!p.empty() && ::access(p.c_str(), F_OK) == 0) options.read_only.push_back(p);
-    }
-    for (const auto& f : functions) {
-      if (!f.kernel.empty() && ::access(f.kernel.c_str(), F_OK) == 0) options.read_only.push_back(f.kernel);
-    }
     // Functions with snapshots: runners start in pre-spawned restore mode with the table of every
     // function's snapshot dirs (visible read-only in the jail); kRestore names the table index.
     std::unique_ptr<FunctionTableFile> table;
     if (std::any_of(functions.begin(), functions.end(), [](const auto& f) { return f.restores_snapshot(); })) {
       table = std::make_unique<FunctionTableFile>(controller, functions);
       options.runner.functions = table->path();
-      options.read_only.push_back(table->path());
-      for (const std::string& p : table->host_paths()) options.read_only.push_back(p);
     }
+    // Each jail holds the runner's kernel and runtime image, the table, and the files of the
+    // functions that runner may serve (jail_contents.h): never a whole configured directory.
+    options.jail = jail_contents(kernel, rootfs, table ? table->path() : "", functions, function_table(controller, functions));
     // Network functions (docs/NETWORKING.md): every runner may get one, so each joins its own
     // namespace <prefix><slot> (scripts/setup-network.sh N) and opens tap0 there at spawn. A
     // restore keeps only the devices the snapshot has: functions without network restore a base
@@ -222,6 +222,9 @@ int main(int argc, char** argv) {
     options.loop_spin_yield = loop_spin_yield;
     options.stats_name = snapfaas::ipc::stats_object_name(::getpid());
     jail.enabled = !no_jail;
+    // A runner's memory: its VM's RAM (shared anonymous memory, charged when touched), the pages
+    // it copies from snapshots, and the VMM's own; 256 MiB over the largest VM leaves room for both.
+    jail.memory_limit_bytes = (app.count("--runner_memory_max") != 0 ? runner_memory_max : largest + 256ULL) << 20;
     Jailer jailer(jail);
     RunnerPool pool(options, functions, jailer);
     spdlog::info("supervisor: {} functions, {} requests, {} runners, budget {} MiB, stats block {}, consoles in {}",

@@ -35,7 +35,7 @@ namespace {
 
 RunnerPool::RunnerPool(PoolOptions options, std::vector<FunctionConfig> functions, Jailer& jailer)
     : options_(std::move(options)),
-      launch_{options_.runner_binary, options_.runner, options_.runner_extra, options_.read_only},
+      launch_{options_.runner_binary, options_.runner, options_.runner_extra, options_.jail},
       functions_(std::move(functions)),
       jailer_(jailer),
       scheduler_(options_.scheduler, functions_),

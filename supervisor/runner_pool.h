@@ -39,7 +39,7 @@ struct PoolOptions {
   std::string runner_binary;
   common::RunnerCommand runner;          ///< every runner's command line (the channel is set per spawn)
   std::vector<std::string> runner_extra; ///< extra arguments after it (tests, debugging)
-  std::vector<std::string> read_only;    ///< images visible (read-only) inside each jail
+  JailContents jail;                     ///< what a runner's jail holds, by function (jail_contents.h)
   SchedulerOptions scheduler;
   /// Deadline of every request, from dispatch, overriding each function's timeout_ms (0: use them).
   std::chrono::milliseconds deadline{0};
@@ -101,6 +101,11 @@ class RunnerPool {
 
   void submit(Invocation&& invocation, Clock::time_point now);
   void spawn(std::uint32_t slot);
+  /// The functions runner `slot` may serve: its jail holds their images and snapshots and no
+  /// other's. Today the scheduler may place any function on any runner (it has no per-runner
+  /// placement), so every runner may serve every function; per-shape pools will narrow this
+  /// and the jails follow.
+  [[nodiscard]] std::vector<std::uint32_t> servable_functions(std::uint32_t slot) const;
   void apply(const std::vector<Action>& actions);
   void start_load(std::uint32_t slot, std::uint64_t request, std::uint32_t function);
   void send_request(std::uint32_t slot, std::uint64_t request);

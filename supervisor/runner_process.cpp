@@ -17,19 +17,24 @@ constexpr std::uint32_t kChannelSlots = 4;
 
 }  // namespace
 
-void RunnerProcess::spawn(const RunnerLaunch& launch, Jailer& jailer, int console_fd) {
+void RunnerProcess::spawn(const RunnerLaunch& launch, Jailer& jailer, std::span<const std::uint32_t> servable,
+                          int console_fd) {
   ++generation_;
-  const std::string name = "/snapfaas-" + std::to_string(::getpid()) + "-r" + std::to_string(slot_) + "-g" +
-                           std::to_string(generation_);
-  channel_.emplace(ipc::SupervisorChannel::create(name, {kSlotSize, kChannelSlots}));
+  // The channel: a sealed memfd of the runner's own (0600, its uid's, fixed size), handed to it as
+  // descriptor kChannelFd; it has no name another runner could open.
+  const std::string label = "snapfaas-" + std::to_string(::getpid()) + "-r" + std::to_string(slot_) + "-g" +
+                            std::to_string(generation_);
+  const RunnerIdentity id = jailer.identity(slot_);
+  channel_.emplace(ipc::SupervisorChannel::create_sealed(label, {kSlotSize, kChannelSlots},
+                                                         ipc::ShmOwner{id.uid, id.gid}));
   JailSpec spec;
   spec.binary = launch.binary;
   common::RunnerCommand command = launch.command;
-  command.channel = name;
+  command.channel = ipc::ShmObject::fd_reference(kChannelFd);
   spec.args = common::runner_args(command);
   spec.args.insert(spec.args.end(), launch.extra.begin(), launch.extra.end());
-  spec.read_only = launch.read_only;
-  spec.shm_name = name;
+  spec.read_only = launch.jail.paths_for(servable);
+  spec.channel_fd = channel_->shm().fd();
   spec.hostname = "runner-" + std::to_string(slot_);
   spec.console_fd = console_fd;
   pid_ = jailer.spawn(spec, slot_);
@@ -51,7 +56,7 @@ void RunnerProcess::kill() noexcept {
     }
   }
   pid_ = -1;
-  channel_.reset();  // unlinks the shm object
+  channel_.reset();  // unmaps and closes the channel (a sealed memfd: no name to remove)
   state = ipc::RunnerState::kStopped;
   request = -1;
   deadline = Clock::time_point::max();

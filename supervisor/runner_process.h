@@ -17,6 +17,7 @@
 #include "common/runner_command.h"
 #include "ipc/channel.h"
 #include "ipc/stats_block.h"
+#include "supervisor/jail_contents.h"
 #include "supervisor/jailer.h"
 
 namespace snapfaas::supervisor {
@@ -26,7 +27,7 @@ struct RunnerLaunch {
   std::string binary;
   common::RunnerCommand command;       ///< firerunner's command line; the channel is set per spawn
   std::vector<std::string> extra;      ///< appended after it (tests and debugging: --runner_arg)
-  std::vector<std::string> read_only;  ///< host paths visible (read-only) inside each jail
+  JailContents jail;                   ///< host paths visible (read-only) inside a jail, by function
 };
 
 class RunnerProcess {
@@ -41,10 +42,12 @@ class RunnerProcess {
   /// Bytes of each payload slot of a runner's channel: the largest request and response.
   static constexpr std::uint32_t kSlotSize = ipc::kDefaultSlotSize;
 
-  /// Creates a fresh channel (new generation), starts the jailed runner on it (stdout = `console_fd`
-  /// when >= 0) and asks for the ready ping (kPingGuestReady): kStarting. Throws common::Error
-  /// when the jailer cannot spawn.
-  void spawn(const RunnerLaunch& launch, Jailer& jailer, int console_fd = -1);
+  /// Creates a fresh channel (new generation), starts the jailed runner on it — its jail holding
+  /// the files of `servable` (function indices) only, its stdout `console_fd` when >= 0 — and asks
+  /// for the ready ping (kPingGuestReady): kStarting. Throws common::Error when the jailer cannot
+  /// spawn.
+  void spawn(const RunnerLaunch& launch, Jailer& jailer, std::span<const std::uint32_t> servable,
+             int console_fd = -1);
   /// SIGKILL and reap (if not reaped yet), remove the channel: kStopped. Idempotent.
   void kill() noexcept;
   /// The process was reaped elsewhere (waitpid(-1)): forget its pid; the channel stays readable.

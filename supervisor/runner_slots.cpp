@@ -26,10 +26,16 @@ namespace {
 
 }  // namespace
 
+std::vector<std::uint32_t> RunnerPool::servable_functions(std::uint32_t /*slot*/) const {
+  std::vector<std::uint32_t> all(functions_.size());
+  for (std::uint32_t i = 0; i < all.size(); ++i) all[i] = i;
+  return all;
+}
+
 void RunnerPool::spawn(std::uint32_t slot) {
   common::UniqueFd console;  // closed once the child holds its copy
   if (!consoles_.empty()) console = consoles_[slot].open_pipe(runners_[slot].generation() + 1);
-  runners_[slot].spawn(launch_, jailer_, console.get());
+  runners_[slot].spawn(launch_, jailer_, servable_functions(slot), console.get());
   set_state(slot, ipc::RunnerState::kStarting);
 }
 

@@ -1,6 +1,7 @@
 // capture_devices / restore_devices: the Vmm's Linux devices to and from DeviceStates.
 #include "runner/snapshot/device_snapshot.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -28,15 +29,25 @@ const virtio::block::Block& block_of(const BlockSlot& slot) {
   return *block;
 }
 
-/// The image to back a restored disk with: --appfs override, else the Vmm's own flag, else the
-/// path recorded at save time.
-std::string image_for(const Vmm& vmm, const virtio::block::BlockState& saved, const std::string& appfs_override) {
-  if (saved.id == "appfs") {
-    if (!appfs_override.empty()) return appfs_override;
-    if (!vmm.config().appfs.empty()) return vmm.config().appfs;
+/// The image backing a restored disk (a new descriptor): `appfs` for the app disk when given,
+/// else the VM's own device of that role (built from --rootfs / --appfs). Never a path of the
+/// snapshot's.
+common::UniqueFd image_for(const VmmDevices& devices, const std::string& role, const AppImage& appfs,
+                           std::string& label) {
+  if (role == "appfs" && !appfs.empty()) {
+    label = appfs.path;
+    common::UniqueFd fd(::fcntl(appfs.fd, F_DUPFD_CLOEXEC, 0));
+    if (!fd) throw common::sys_error("snapshot restore: app image " + appfs.path + ": dup");
+    return fd;
   }
-  if (saved.id == "rootfs" && !vmm.config().rootfs.empty()) return vmm.config().rootfs;
-  return saved.path;
+  for (const BlockSlot& slot : devices.blocks) {
+    if (slot.role != role) continue;
+    const auto& block = block_of(slot);
+    label = block.save().path;
+    return block.dup_image();
+  }
+  throw common::Error("snapshot restore: the snapshot has a disk '" + role + "' the VM has no image for (--" + role +
+                      (role == "appfs" ? " or the function's appfs" : "") + "): a snapshot never names its own images");
 }
 
 bool in_device_window(std::uint64_t mmio_base) {
@@ -55,8 +66,8 @@ class AbsentDevice final : public BusDevice {
 /// Rebuilds the virtio-net devices of a snapshot. The VM's own devices (--network) pair with the
 /// snapshot's in order: the i-th hands its tap to the i-th restored device (a tap takes one fd),
 /// wherever the snapshot had it (a pre-spawned VM has no app disk yet, so its device sits one
-/// MMIO slot lower than in the snapshot). A restored device without one opens the snapshot's tap
-/// name in this process's network namespace. The VM's devices beyond the snapshot's are left out
+/// MMIO slot lower than in the snapshot). A snapshot device without one is an error: the tap name
+/// in a snapshot is never opened. The VM's devices beyond the snapshot's are left out
 /// (restore_devices takes them off the bus): the guest never saw them, so a function whose
 /// snapshot has no network device gets none on a runner started with --network. The MAC stays
 /// the snapshot's: the guest read it at boot.
@@ -76,9 +87,13 @@ std::vector<NetSlot> restore_nets(Vmm& vmm, const std::vector<NetDeviceState>& s
                      virtio::net::format_mac(asked.mac), virtio::net::format_mac(saved.net.mac));
       }
     }
-    std::optional<virtio::net::Tap> tap;
-    if (existing != nullptr) tap = existing->net->detach_tap();
-    auto device = virtio::net::Net::restore(saved.net, std::move(tap));  // throws naming the tap
+    if (existing == nullptr) {
+      throw common::Error("snapshot restore: the snapshot has a network device, the VM has none (--network): a "
+                          "snapshot never names its own tap");
+    }
+    auto device = virtio::net::Net::restore(saved.net, existing->net->detach_tap());
+    // After lock-down its receive thread starts filtered like the one it replaces (else run() starts it).
+    if (vmm.device_threads_started()) device->start_rx(vmm.net_rx_thread_init());
     NetSlot slot{saved.mmio_base, saved.irq, nullptr, nullptr, device.get()};
     slot.interrupt = existing != nullptr && existing->irq == saved.irq
                          ? existing->interrupt
@@ -110,7 +125,7 @@ DeviceStates capture_devices(Vmm& vmm) {
   return out;
 }
 
-void restore_devices(Vmm& vmm, const DeviceStates& states, const std::string& appfs_override) {
+void restore_devices(Vmm& vmm, const DeviceStates& states, const AppImage& appfs) {
   VmmDevices& d = vmm.devices();
   if (vmm.ring3()) {
     if (states.serial || states.i8042 || !states.blocks.empty() || !states.nets.empty()) {
@@ -140,8 +155,15 @@ void restore_devices(Vmm& vmm, const DeviceStates& states, const std::string& ap
                            saved.mmio_base < layout::kVirtioMmioBase + 64 * layout::kVirtioMmioSize &&
                            (saved.mmio_base - layout::kVirtioMmioBase) % layout::kVirtioMmioSize == 0;
     if (!in_window) throw common::Error("snapshot restore: disk " + b.id + ": MMIO address outside the device window");
-    virtio::block::BlockConfig cfg{image_for(vmm, b, appfs_override), b.read_only, vmm.config().direct_io, b.id};
-    auto device = std::make_unique<virtio::block::Block>(cfg);  // throws naming the file
+    // Read-only as the configuration says (the app disk always); a snapshot may only be stricter.
+    const bool config_read_only = b.id == "appfs" || !vmm.config().rootfs_rw;
+    if (!b.read_only && config_read_only) {
+      throw common::Error("snapshot restore: disk " + b.id + " is read-write in the snapshot, read-only here" +
+                          (b.id == "rootfs" ? " (no --rootfs_rw)" : ""));
+    }
+    virtio::block::BlockConfig cfg{{}, b.read_only || config_read_only, vmm.config().direct_io, b.id};
+    common::UniqueFd image = image_for(d, b.id, appfs, cfg.path);
+    auto device = std::make_unique<virtio::block::Block>(cfg, std::move(image));
     if (device->capacity_sectors() != b.capacity_sectors) {
       if (b.id != "appfs") {
         throw common::Error("snapshot restore: " + cfg.path + ": capacity " + std::to_string(device->capacity_sectors()) +

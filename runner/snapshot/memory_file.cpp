@@ -95,8 +95,8 @@ std::vector<PageRange> dirty_ranges(const KvmVm& vm, const GuestMemory& memory, 
   return coalesce(std::move(out));
 }
 
-void write_guest_memory(const std::string& path, FileKind kind, const SnapshotId& id, const SnapshotId& base_id,
-                        const GuestMemory& memory, std::span<const PageRange> ranges) {
+void write_guest_memory(const SnapshotDir& dir, const char* name, FileKind kind, const SnapshotId& id,
+                        const SnapshotId& base_id, const GuestMemory& memory, std::span<const PageRange> ranges) {
   const std::uint64_t total = ram_bytes(memory);
   // Ranges may span a region boundary in RAM-linear space; split them so each source is one span.
   std::vector<PageRange> split;
@@ -107,7 +107,7 @@ void write_guest_memory(const std::string& path, FileKind kind, const SnapshotId
     base += r.mapping.size();
   }
   for (const PageRange& r : ranges) {
-    if (r.end() > total || r.end() < r.offset) throw common::Error("snapshot " + path + ": range outside guest RAM");
+    if (r.end() > total || r.end() < r.offset) throw common::Error("snapshot " + dir.join(name) + ": range outside guest RAM");
     std::uint64_t off = r.offset;
     while (off < r.end()) {
       auto it = std::upper_bound(starts.begin(), starts.end(), off,
@@ -118,7 +118,7 @@ void write_guest_memory(const std::string& path, FileKind kind, const SnapshotId
       off += len;
     }
   }
-  write_memory_file(path, kind, id, base_id, total, split, [&](const PageRange& r) {
+  write_memory_file(dir, name, kind, id, base_id, total, split, [&](const PageRange& r) {
     auto it = std::upper_bound(starts.begin(), starts.end(), r.offset,
                                [](std::uint64_t v, const auto& s) { return v < s.first; });
     const auto& [start, region] = *(it - 1);

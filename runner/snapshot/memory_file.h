@@ -29,8 +29,8 @@ namespace snapfaas::runner::snapshot {
 /// Sorts and coalesces ranges (adjacent or overlapping ones merge).
 [[nodiscard]] std::vector<PageRange> coalesce(std::vector<PageRange> ranges);
 
-/// Writes `ranges` of `memory` as a memory file (kind kMemoryFull or kMemoryDiff). Atomic. Throws.
-void write_guest_memory(const std::string& path, FileKind kind, const SnapshotId& id, const SnapshotId& base_id,
-                        const GuestMemory& memory, std::span<const PageRange> ranges);
+/// Writes `ranges` of `memory` as the memory file DIR/name (kind kMemoryFull or kMemoryDiff). Atomic. Throws.
+void write_guest_memory(const SnapshotDir& dir, const char* name, FileKind kind, const SnapshotId& id,
+                        const SnapshotId& base_id, const GuestMemory& memory, std::span<const PageRange> ranges);
 
 }  // namespace snapfaas::runner::snapshot

@@ -1,6 +1,10 @@
 // Snapshot directories: save (memory first, state last) and chained, validated load.
 #include "runner/snapshot/snapshot.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <filesystem>
 
 #include "common/error.h"
@@ -32,32 +36,56 @@ MicrovmState capture_microvm(const KvmVm& vm, const GuestMemory& memory, std::sp
 SavedSnapshot save_snapshot(const std::string& dir, const MicrovmState& state, const KvmVm& vm,
                             const GuestMemory& memory, const std::optional<SnapshotId>& base,
                             std::span<const PageRange> extra) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) throw common::Error("snapshot " + dir + ": create directory: " + ec.message());
+  return save_snapshot(SnapshotDir::open(dir), state, vm, memory, base, extra);
+}
+
+SavedSnapshot save_snapshot(const SnapshotDir& dir, const MicrovmState& state, const KvmVm& vm,
+                            const GuestMemory& memory, const std::optional<SnapshotId>& base,
+                            std::span<const PageRange> extra) {
   SavedSnapshot saved;
   saved.id = new_snapshot_id();
   if (base) {
     saved.base_id = *base;
     saved.ranges = dirty_ranges(vm, memory, extra);
-    write_guest_memory(join(dir, kMemoryFileName), FileKind::kMemoryDiff, saved.id, saved.base_id, memory, saved.ranges);
+    write_guest_memory(dir, kMemoryFileName, FileKind::kMemoryDiff, saved.id, saved.base_id, memory, saved.ranges);
   } else {
     saved.ranges = coalesce(nonzero_ranges(memory));
-    write_guest_memory(join(dir, kMemoryFileName), FileKind::kMemoryFull, saved.id, saved.base_id, memory, saved.ranges);
+    write_guest_memory(dir, kMemoryFileName, FileKind::kMemoryFull, saved.id, saved.base_id, memory, saved.ranges);
   }
   // A stale working set belongs to an older snapshot in this dir: remove it before the new state.
-  std::filesystem::remove(join(dir, kWorkingSetFileName), ec);
+  if (::unlinkat(dir.fd.get(), kWorkingSetFileName, 0) != 0 && errno != ENOENT) {
+    throw common::sys_error("snapshot " + dir.join(kWorkingSetFileName) + ": remove");
+  }
   const std::vector<std::uint8_t> payload = encode_state(state);
-  write_blob_file(join(dir, kStateFileName), FileKind::kState, saved.id, saved.base_id, payload);
+  write_blob_file(dir, kStateFileName, FileKind::kState, saved.id, saved.base_id, payload);
   return saved;
 }
 
-LoadedSnapshot load_snapshot(std::span<const std::string> dirs, Verify verify) {
+SnapshotFiles open_snapshot_files(std::span<const std::string> dirs) {
   if (dirs.empty()) throw common::Error("snapshot restore: no snapshot directory given");
+  SnapshotFiles files;
+  for (const std::string& dir : dirs) files.memory.push_back(open_file(join(dir, kMemoryFileName)));
+  files.state = open_file(join(dirs.back(), kStateFileName));
+  const std::string ws = join(dirs.back(), kWorkingSetFileName);
+  common::UniqueFd fd(::open(ws.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd) {
+    files.working_set = OpenedFile{ws, std::move(fd)};
+  } else if (errno != ENOENT) {
+    throw common::sys_error("snapshot " + ws + ": open");
+  }
+  return files;
+}
+
+LoadedSnapshot load_snapshot(std::span<const std::string> dirs, Verify verify) {
+  return load_snapshot(open_snapshot_files(dirs), verify);
+}
+
+LoadedSnapshot load_snapshot(SnapshotFiles files, Verify verify) {
+  if (files.memory.empty()) throw common::Error("snapshot restore: no snapshot directory given");
   LoadedSnapshot out;
-  for (std::size_t i = 0; i < dirs.size(); ++i) {
+  for (std::size_t i = 0; i < files.memory.size(); ++i) {
     const FileKind kind = i == 0 ? FileKind::kMemoryFull : FileKind::kMemoryDiff;
-    SnapshotFile f = open_snapshot_file(join(dirs[i], kMemoryFileName), kind, verify);
+    SnapshotFile f = validate_snapshot_file(std::move(files.memory[i]), kind, verify);
     if (i > 0 && f.header.base_id != out.memory.back().header.id) {
       throw common::Error("snapshot " + f.path + ": diff made from another base (" + to_hex(f.header.base_id) +
                           ", but " + out.memory.back().path + " is " + to_hex(out.memory.back().header.id) + ")");
@@ -67,8 +95,7 @@ LoadedSnapshot load_snapshot(std::span<const std::string> dirs, Verify verify) {
     }
     out.memory.push_back(std::move(f));
   }
-  const std::string& last = dirs.back();
-  const SnapshotFile state_file = open_snapshot_file(join(last, kStateFileName), FileKind::kState, Verify::kFull);
+  const SnapshotFile state_file = validate_snapshot_file(std::move(files.state), FileKind::kState, Verify::kFull);
   if (state_file.header.id != out.memory.back().header.id) {
     throw common::Error("snapshot " + state_file.path + ": state and memory belong to different snapshots");
   }
@@ -81,11 +108,10 @@ LoadedSnapshot load_snapshot(std::span<const std::string> dirs, Verify verify) {
     throw common::Error("snapshot " + state_file.path + ": RAM size " + std::to_string(out.state.mem_bytes) +
                         " differs from the memory file's " + std::to_string(out.memory.front().header.guest_bytes));
   }
-  const std::string ws = join(last, kWorkingSetFileName);
-  if (std::filesystem::exists(ws)) {
-    SnapshotFile w = open_snapshot_file(ws, FileKind::kWorkingSet, Verify::kFull);
+  if (files.working_set) {
+    SnapshotFile w = validate_snapshot_file(std::move(*files.working_set), FileKind::kWorkingSet, Verify::kFull);
     if (w.header.id != out.memory.back().header.id) {
-      throw common::Error("snapshot " + ws + ": working set of another snapshot");
+      throw common::Error("snapshot " + w.path + ": working set of another snapshot");
     }
     out.working_set = std::move(w.ranges);
   }

@@ -32,10 +32,15 @@ struct SavedSnapshot {
   std::vector<PageRange> ranges;    ///< what the memory file holds
 };
 
-/// Creates `dir` if needed and writes DIR/memory then DIR/state (each atomically; the state file,
-/// written last, is what makes the directory a snapshot). `base` empty: full memory (non-zero
-/// pages). `base` set: a diff of the pages KVM logged dirty since the last dirty-log read (memslots
-/// need KVM_MEM_LOG_DIRTY_PAGES) plus `extra`. Throws common::Error.
+/// Writes DIR/memory then DIR/state (each atomically; the state file, written last, is what makes
+/// the directory a snapshot) and removes a stale DIR/working_set, all relative to `dir`'s
+/// descriptor. `base` empty: full memory (non-zero pages). `base` set: a diff of the pages KVM
+/// logged dirty since the last dirty-log read (memslots need KVM_MEM_LOG_DIRTY_PAGES) plus `extra`.
+/// Throws common::Error.
+SavedSnapshot save_snapshot(const SnapshotDir& dir, const MicrovmState& state, const KvmVm& vm,
+                            const GuestMemory& memory, const std::optional<SnapshotId>& base,
+                            std::span<const PageRange> extra = {});
+/// The same into `dir`, created if needed.
 SavedSnapshot save_snapshot(const std::string& dir, const MicrovmState& state, const KvmVm& vm,
                             const GuestMemory& memory, const std::optional<SnapshotId>& base,
                             std::span<const PageRange> extra = {});
@@ -47,9 +52,24 @@ struct LoadedSnapshot {
   std::vector<PageRange> working_set; ///< from the last dir's working_set file, if any
 };
 
-/// Opens dirs[0] (a base) and dirs[1..] (diffs, each made from the one before): every file
-/// validated (Verify::kFull also CRC-checks memory payloads), ids chained, state decoded and
-/// checked against the memory files. Throws common::Error naming the file and the problem.
+/// A chain's files opened, nothing read yet: DIR/memory of every layer, the last layer's
+/// DIR/state and DIR/working_set (if there is one). A runner opens them before it locks itself
+/// down; load_snapshot reads and validates them afterwards.
+struct SnapshotFiles {
+  std::vector<OpenedFile> memory;  ///< base first
+  OpenedFile state;
+  std::optional<OpenedFile> working_set;
+};
+
+/// Opens the files of dirs[0] (a base) and dirs[1..] (diffs). Throws common::Error naming a file
+/// that cannot be opened.
+[[nodiscard]] SnapshotFiles open_snapshot_files(std::span<const std::string> dirs);
+/// Validates and reads a chain opened by open_snapshot_files: every file validated
+/// (Verify::kFull also CRC-checks memory payloads), ids chained (each diff made from the layer
+/// before), state decoded and checked against the memory files. Consumes the descriptors (the
+/// memory ones move into the result). Throws common::Error naming the file and the problem.
+[[nodiscard]] LoadedSnapshot load_snapshot(SnapshotFiles files, Verify verify = Verify::kHeader);
+/// open_snapshot_files + load_snapshot.
 [[nodiscard]] LoadedSnapshot load_snapshot(std::span<const std::string> dirs, Verify verify = Verify::kHeader);
 
 /// Writes DIR/working_set: the page ranges to prefetch on later restores of DIR. Atomic.

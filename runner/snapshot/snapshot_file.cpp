@@ -55,19 +55,19 @@ void read_all(int fd, std::span<std::uint8_t> out, std::uint64_t offset, const s
   }
 }
 
-/// A file written under a temporary name in the target's directory and renamed into place by
-/// commit(); removed on destruction if never committed.
+/// A file written under a temporary name in its directory (by the directory's descriptor) and
+/// renamed into place by commit(); removed on destruction if never committed.
 class AtomicFile {
  public:
-  explicit AtomicFile(std::string path) : path_(std::move(path)) {
-    tmp_ = path_ + ".tmp." + std::to_string(::getpid());
-    fd_.reset(::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (!fd_) throw common::sys_error("snapshot " + path_ + ": create " + tmp_);
+  AtomicFile(const SnapshotDir& dir, const char* name) : dir_(dir), name_(name), path_(dir.join(name)) {
+    tmp_ = name_ + ".tmp." + std::to_string(::getpid());
+    fd_.reset(::openat(dir_.fd.get(), tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!fd_) throw common::sys_error("snapshot " + path_ + ": create " + dir_.join(tmp_.c_str()));
   }
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
   ~AtomicFile() {
-    if (!committed_) ::unlink(tmp_.c_str());
+    if (!committed_) ::unlinkat(dir_.fd.get(), tmp_.c_str(), 0);
   }
   [[nodiscard]] int fd() const noexcept { return fd_.get(); }
   [[nodiscard]] const std::string& path() const noexcept { return path_; }
@@ -75,19 +75,30 @@ class AtomicFile {
   void commit() {
     common::check_sys(::fsync(fd_.get()), "snapshot " + path_ + ": fsync");
     fd_.reset();
-    common::check_sys(::rename(tmp_.c_str(), path_.c_str()), "snapshot " + path_ + ": rename");
+    common::check_sys(::renameat(dir_.fd.get(), tmp_.c_str(), dir_.fd.get(), name_.c_str()),
+                      "snapshot " + path_ + ": rename");
     committed_ = true;
-    const std::string dir = std::filesystem::path(path_).parent_path().string();
-    common::UniqueFd d(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (d) ::fsync(d.get());  // best effort: makes the rename durable
+    ::fsync(dir_.fd.get());  // best effort: makes the rename durable
   }
 
  private:
+  const SnapshotDir& dir_;
+  std::string name_;
   std::string path_;
   std::string tmp_;
   common::UniqueFd fd_;
   bool committed_ = false;
 };
+
+// The directory of `path` and its file name, for the path-taking writers.
+std::pair<SnapshotDir, std::string> split(const std::string& path) {
+  const std::filesystem::path p(path);
+  SnapshotDir dir;
+  dir.path = p.parent_path().empty() ? "." : p.parent_path().string();
+  dir.fd.reset(::open(dir.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.fd) throw common::sys_error("snapshot " + path + ": open directory " + dir.path);
+  return {std::move(dir), p.filename().string()};
+}
 
 FileHeader make_header(FileKind kind, const SnapshotId& id, const SnapshotId& base_id, std::size_t ranges) {
   FileHeader h{};
@@ -135,9 +146,30 @@ std::string to_hex(const SnapshotId& id) {
   return s;
 }
 
+SnapshotDir SnapshotDir::open(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) throw common::Error("snapshot " + path + ": create directory: " + ec.message());
+  SnapshotDir dir;
+  dir.path = path;
+  dir.fd.reset(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.fd) throw common::sys_error("snapshot " + path + ": open directory");
+  return dir;
+}
+
+std::string SnapshotDir::join(const char* name) const { return (std::filesystem::path(path) / name).string(); }
+
 void write_blob_file(const std::string& path, FileKind kind, const SnapshotId& id, const SnapshotId& base_id,
                      std::span<const std::uint8_t> payload, std::span<const PageRange> ranges) {
-  AtomicFile file(path);
+  const auto [dir, name] = split(path);
+  write_blob_file(dir, name.c_str(), kind, id, base_id, payload, ranges);
+}
+
+void write_blob_file(const SnapshotDir& dir, const char* name, FileKind kind, const SnapshotId& id,
+                     const SnapshotId& base_id, std::span<const std::uint8_t> payload,
+                     std::span<const PageRange> ranges) {
+  AtomicFile file(dir, name);
+  const std::string& path = file.path();
   FileHeader h = make_header(kind, id, base_id, ranges.size());
   h.payload_offset = sizeof(FileHeader) + ranges.size_bytes();
   h.payload_length = payload.size();
@@ -154,7 +186,15 @@ void write_blob_file(const std::string& path, FileKind kind, const SnapshotId& i
 
 void write_memory_file(const std::string& path, FileKind kind, const SnapshotId& id, const SnapshotId& base_id,
                        std::uint64_t guest_bytes, std::span<const PageRange> ranges, const RangeSource& source) {
-  AtomicFile file(path);
+  const auto [dir, name] = split(path);
+  write_memory_file(dir, name.c_str(), kind, id, base_id, guest_bytes, ranges, source);
+}
+
+void write_memory_file(const SnapshotDir& dir, const char* name, FileKind kind, const SnapshotId& id,
+                       const SnapshotId& base_id, std::uint64_t guest_bytes, std::span<const PageRange> ranges,
+                       const RangeSource& source) {
+  AtomicFile file(dir, name);
+  const std::string& path = file.path();
   FileHeader h = make_header(kind, id, base_id, ranges.size());
   h.guest_bytes = guest_bytes;
   h.payload_offset = page_up(sizeof(FileHeader) + ranges.size_bytes());
@@ -177,11 +217,21 @@ void write_memory_file(const std::string& path, FileKind kind, const SnapshotId&
   file.commit();
 }
 
-SnapshotFile open_snapshot_file(const std::string& path, FileKind kind, Verify verify) {
-  SnapshotFile f;
-  f.path = path;
-  f.fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+OpenedFile open_file(const std::string& path) {
+  OpenedFile f{path, common::UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC))};
   if (!f.fd) throw common::sys_error("snapshot " + path + ": open");
+  return f;
+}
+
+SnapshotFile open_snapshot_file(const std::string& path, FileKind kind, Verify verify) {
+  return validate_snapshot_file(open_file(path), kind, verify);
+}
+
+SnapshotFile validate_snapshot_file(OpenedFile file, FileKind kind, Verify verify) {
+  SnapshotFile f;
+  f.path = std::move(file.path);
+  f.fd = std::move(file.fd);
+  const std::string& path = f.path;
   struct stat st {};
   common::check_sys(::fstat(f.fd.get(), &st), "snapshot " + path + ": fstat");
   const auto size = static_cast<std::uint64_t>(st.st_size);

@@ -56,14 +56,35 @@ struct FileHeader {
 };
 static_assert(sizeof(FileHeader) == 128);
 
-/// Writes a state-like file: header + `payload`. Atomic (temp name + fsync + rename). Throws.
+/// A directory snapshot files are written into, by descriptor: a runner opens it before it locks
+/// itself down and its saver creates, renames and removes files only relative to it (openat,
+/// renameat, unlinkat). `path` names it in messages.
+struct SnapshotDir {
+  std::string path;
+  common::UniqueFd fd;
+  /// Creates `path` (and its parents) if needed and opens it. Throws common::Error.
+  [[nodiscard]] static SnapshotDir open(const std::string& path);
+  /// "path/name", for messages.
+  [[nodiscard]] std::string join(const char* name) const;
+};
+
+/// Writes a state-like file DIR/name: header + `payload`. Atomic (temp name + fsync + rename, then
+/// the directory fsync'ed). Throws.
+void write_blob_file(const SnapshotDir& dir, const char* name, FileKind kind, const SnapshotId& id,
+                     const SnapshotId& base_id, std::span<const std::uint8_t> payload,
+                     std::span<const PageRange> ranges = {});
+/// The same at `path` (its directory must exist).
 void write_blob_file(const std::string& path, FileKind kind, const SnapshotId& id, const SnapshotId& base_id,
                      std::span<const std::uint8_t> payload, std::span<const PageRange> ranges = {});
 
 /// Supplies the guest bytes of one range while a memory file is written.
 using RangeSource = std::function<std::span<const std::uint8_t>(const PageRange&)>;
-/// Writes a memory file: header + `ranges`, then each range's bytes at payload_offset + offset,
-/// holes everywhere else (sparse). Atomic. Throws.
+/// Writes a memory file DIR/name: header + `ranges`, then each range's bytes at payload_offset +
+/// offset, holes everywhere else (sparse). Atomic. Throws.
+void write_memory_file(const SnapshotDir& dir, const char* name, FileKind kind, const SnapshotId& id,
+                       const SnapshotId& base_id, std::uint64_t guest_bytes, std::span<const PageRange> ranges,
+                       const RangeSource& source);
+/// The same at `path` (its directory must exist).
 void write_memory_file(const std::string& path, FileKind kind, const SnapshotId& id, const SnapshotId& base_id,
                        std::uint64_t guest_bytes, std::span<const PageRange> ranges, const RangeSource& source);
 
@@ -78,9 +99,21 @@ struct SnapshotFile {
   common::UniqueFd fd;
 };
 
-/// Opens and validates `path` as a `kind` file: size, magic, version, length, header CRC, kind,
+/// A snapshot file opened read-only and nothing read from it yet: a runner opens its snapshot files
+/// before it locks itself down and reads them only afterwards.
+struct OpenedFile {
+  std::string path;
+  common::UniqueFd fd;
+};
+
+/// Opens `path` read-only. Throws common::Error "snapshot PATH: open: <errno>".
+[[nodiscard]] OpenedFile open_file(const std::string& path);
+/// Validates an opened file as a `kind` file: size, magic, version, length, header CRC, kind,
 /// range table (aligned, sorted, inside guest_bytes), and with kFull (always for kState and
-/// kWorkingSet) the payload CRC. Throws common::Error "snapshot PATH: <what is wrong>".
+/// kWorkingSet) the payload CRC. Takes the descriptor. Throws common::Error "snapshot PATH: <what
+/// is wrong>".
+[[nodiscard]] SnapshotFile validate_snapshot_file(OpenedFile file, FileKind kind, Verify verify);
+/// open_file + validate_snapshot_file.
 [[nodiscard]] SnapshotFile open_snapshot_file(const std::string& path, FileKind kind, Verify verify);
 /// Reads the payload of a validated blob file.
 [[nodiscard]] std::vector<std::uint8_t> read_payload(const SnapshotFile& file);

@@ -28,8 +28,9 @@ struct MsrListHeader {
   std::uint32_t nmsrs;
 };
 constexpr unsigned long kGetMsrIndexList = _IOWR(KVMIO, 0x02, MsrListHeader);
-constexpr unsigned long kGetXsave = _IOR(KVMIO, 0xa4, XsaveArea);
-constexpr unsigned long kSetXsave = _IOW(KVMIO, 0xa5, XsaveArea);
+constexpr unsigned long kGetXsave = kvm_abi::kGetXsave;
+constexpr unsigned long kSetXsave = kvm_abi::kSetXsave;
+static_assert(sizeof(XsaveArea) == sizeof(kvm_abi::XsaveRegion));
 
 
 std::vector<std::uint32_t> msr_index_list() {

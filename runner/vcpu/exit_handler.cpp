@@ -3,25 +3,14 @@
 
 #include <spdlog/spdlog.h>
 
-#include <atomic>
 #include <cstring>
 #include <span>
+
+#include "common/log_limit.h"
 
 namespace snapfaas::runner {
 
 namespace {
-// Guest-caused oddities are logged for the first kLogBurst occurrences, then every kLogEvery-th:
-// a guest cannot flood the host log.
-constexpr std::uint64_t kLogBurst = 10;
-constexpr std::uint64_t kLogEvery = 10000;
-std::atomic<std::uint64_t> g_oddities{0};
-
-bool should_log() noexcept {
-  // relaxed: a statistics counter; no other memory depends on it.
-  const std::uint64_t n = g_oddities.fetch_add(1, std::memory_order_relaxed);
-  return n < kLogBurst || n % kLogEvery == 0;
-}
-
 std::string hex(std::uint64_t v) {
   char buf[24];
   std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
@@ -53,13 +42,13 @@ ExitResult handle_io(kvm_run& run, std::size_t run_size, const ExitContext& ctx)
   for (std::uint32_t i = 0; i < io.count; ++i) {
     const std::span<std::uint8_t> chunk(data + i * size, size);
     if (io.direction == KVM_EXIT_IO_OUT) {
-      if (!ctx.pio.write(io.port, chunk) && should_log()) {
-        spdlog::warn("guest wrote {} bytes to unclaimed port {:#x}", size, io.port);
+      if (!ctx.pio.write(io.port, chunk)) {
+        SNAPFAAS_LIMITED_LOG(spdlog::level::warn, "guest wrote {} bytes to unclaimed port {:#x}", size, io.port);
       }
     } else {
       if (!ctx.pio.read(io.port, chunk)) {
         std::memset(chunk.data(), 0xff, chunk.size());
-        if (should_log()) spdlog::warn("guest read {} bytes from unclaimed port {:#x}", size, io.port);
+        SNAPFAAS_LIMITED_LOG(spdlog::level::warn, "guest read {} bytes from unclaimed port {:#x}", size, io.port);
       }
     }
   }
@@ -73,12 +62,12 @@ ExitResult handle_mmio(kvm_run& run, const ExitContext& ctx) {
   }
   const std::span<std::uint8_t> data(mmio.data, mmio.len);
   if (mmio.is_write) {
-    if (!ctx.mmio.write(mmio.phys_addr, data) && should_log()) {
-      spdlog::warn("guest wrote {} bytes to unclaimed MMIO {:#x}", mmio.len, mmio.phys_addr);
+    if (!ctx.mmio.write(mmio.phys_addr, data)) {
+      SNAPFAAS_LIMITED_LOG(spdlog::level::warn, "guest wrote {} bytes to unclaimed MMIO {:#x}", mmio.len, mmio.phys_addr);
     }
   } else if (!ctx.mmio.read(mmio.phys_addr, data)) {
     std::memset(data.data(), 0xff, data.size());
-    if (should_log()) spdlog::warn("guest read {} bytes from unclaimed MMIO {:#x}", mmio.len, mmio.phys_addr);
+    SNAPFAAS_LIMITED_LOG(spdlog::level::warn, "guest read {} bytes from unclaimed MMIO {:#x}", mmio.len, mmio.phys_addr);
   }
   return {};
 }

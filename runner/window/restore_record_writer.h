@@ -1,7 +1,7 @@
 // The runner's half of the restore record (ipc/restore_record.h): right after a restore and before
 // the vCPUs run, fresh getrandom(2) bytes and the host's CLOCK_REALTIME go into the channel's header
 // page, where the restored guest agent reads them (guest/agent/restore_reseed.h). Called by every
-// restore path: the pre-spawned runner (runner/restore_server.cpp) and `--load_dir` (runner/main.cpp).
+// restore path: RunnerLifecycle (runner/runner_lifecycle.cpp): a pre-spawned runner's load and `--load_dir`.
 #pragma once
 
 #include <cstdint>

@@ -13,7 +13,7 @@
 
 namespace snapfaas::runner::window {
 
-RingWindow RingWindow::map(int shm_fd, const ipc::ChannelLayout& layout, KvmVm& vm, bool try_readonly) {
+RingWindow RingWindow::map(int shm_fd, const ipc::ChannelLayout& layout, KvmVm& vm, HeaderPolicy policy) {
   const ipc::WindowLayout wl = ipc::compute_window_layout(layout);
   if (wl.size > ipc::kWindowMaxSize) {
     throw common::Error("ring window: " + std::to_string(wl.size) + " bytes exceed the " +
@@ -35,13 +35,18 @@ RingWindow RingWindow::map(int shm_fd, const ipc::ChannelLayout& layout, KvmVm& 
   }
 
   bool readonly = false;
-  if (try_readonly) {
-    try {
-      vm.set_user_memory_region(kWindowHeaderSlot, ipc::kWindowGpa, ipc::kPageSize, bytes, KVM_MEM_READONLY);
-      readonly = true;
-    } catch (const common::Error& e) {
-      spdlog::warn("ring window: KVM refused a read-only header memslot ({}); mapping it read-write", e.what());
+  try {
+    vm.set_user_memory_region(kWindowHeaderSlot, ipc::kWindowGpa, ipc::kPageSize, bytes, KVM_MEM_READONLY);
+    readonly = true;
+  } catch (const common::Error& e) {
+    if (policy == HeaderPolicy::kReadOnly) {
+      throw common::Error(std::string("ring window: KVM refused a read-only memslot for the channel header page (") +
+                          e.what() + "): refusing to map it writable into the guest (--allow_writable_header "
+                                     "allows it, debugging only)");
     }
+    spdlog::warn("ring window: KVM refused a read-only header memslot ({}); mapping it read-write as "
+                 "--allow_writable_header asks: the guest can write its channel header",
+                 e.what());
   }
   if (!readonly) vm.set_user_memory_region(kWindowHeaderSlot, ipc::kWindowGpa, ipc::kPageSize, bytes);
   vm.set_user_memory_region(kWindowRingsSlot, ipc::kWindowGpa + ipc::kWindowRingsOffset, rings_bytes,

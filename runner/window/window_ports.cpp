@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "common/log_limit.h"
 #include "ipc/ipc_error.h"
 
 namespace snapfaas::runner::window {
@@ -16,7 +17,6 @@ constexpr std::uint64_t kWaitOffset = ipc::kPortWait - ipc::kPortFirst;
 constexpr std::uint64_t kResponseReadyOffset = ipc::kPortResponseReady - ipc::kPortFirst;
 constexpr std::uint64_t kSnapshotPointOffset = ipc::kPortSnapshotPoint - ipc::kPortFirst;
 constexpr std::uint64_t kAgentFatalOffset = ipc::kPortAgentFatal - ipc::kPortFirst;
-constexpr std::uint32_t kOddAccessLogLimit = 32;
 constexpr std::size_t kMaxPendingReadyPings = 64;
 // Backstop for a park on the runner doorbell: the loop re-checks everything at least this often.
 constexpr auto kParkBackstop = std::chrono::seconds(1);
@@ -149,9 +149,8 @@ void WindowPorts::stop() noexcept {
 }
 
 void WindowPorts::odd_access(const char* what, std::uint64_t offset, std::size_t size) noexcept {
-  if (odd_logged_.fetch_add(1, std::memory_order_relaxed) < kOddAccessLogLimit) {
-    spdlog::warn("ring window: ignored guest {} of {} bytes at port {:#x}", what, size, ipc::kPortFirst + offset);
-  }
+  SNAPFAAS_LIMITED_LOG(spdlog::level::warn, "ring window: ignored guest {} of {} bytes at port {:#x}", what, size,
+                       ipc::kPortFirst + offset);
 }
 
 void WindowPorts::read(std::uint64_t offset, std::span<std::uint8_t> data) noexcept {
@@ -176,7 +175,7 @@ void WindowPorts::write(std::uint64_t offset, std::span<const std::uint8_t> data
       channel_.supervisor_doorbell().wake();
       break;
     case kSnapshotPointOffset:
-      spdlog::info("ring window: guest snapshot point {} ({})", value,
+      SNAPFAAS_LIMITED_LOG(spdlog::level::info, "ring window: guest snapshot point {} ({})", value,
                    value == static_cast<std::uint32_t>(ipc::SnapshotPoint::kBase)   ? "base"
                    : value == static_cast<std::uint32_t>(ipc::SnapshotPoint::kDiff) ? "diff"
                                                                                     : "unknown");

@@ -85,7 +85,6 @@ class WindowPorts : public BusDevice {
   std::atomic<std::uint64_t> first_wait_ns_{0};       // ns since creation at the first WAIT (0: not yet)
   std::atomic<std::uint64_t> runner_ready_ns_{0};     // mark_runner_ready() time (0: not called)
   std::atomic<std::uint64_t> waits_{0};
-  std::atomic<std::uint32_t> odd_logged_{0};          // rate limit for odd accesses
 };
 
 }  // namespace snapfaas::runner::window

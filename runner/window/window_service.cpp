@@ -11,15 +11,16 @@
 namespace snapfaas::runner::window {
 
 namespace {
-RingWindow map_window(const ipc::RunnerChannel& channel, Vmm& vmm) {
+RingWindow map_window(const ipc::RunnerChannel& channel, Vmm& vmm, bool allow_writable_header) {
   common::UniqueFd fd = channel.shm().dup_fd();
-  return RingWindow::map(fd.get(), channel.layout(), vmm.vm());  // the mapping outlives the fd
+  return RingWindow::map(fd.get(), channel.layout(), vmm.vm(),  // the mapping outlives the fd
+                         allow_writable_header ? HeaderPolicy::kWritableIfRefused : HeaderPolicy::kReadOnly);
 }
 }  // namespace
 
 WindowService::WindowService(std::string_view channel_name, Vmm& vmm, WindowPorts::Clock::time_point created,
                              WindowServiceOptions options)
-    : channel_(ipc::RunnerChannel::open(channel_name)), window_(map_window(channel_, vmm)), vmm_(vmm),
+    : channel_(ipc::RunnerChannel::open(channel_name)), window_(map_window(channel_, vmm, options.allow_writable_header)), vmm_(vmm),
       options_(std::move(options)), control_bell_(channel_.runner_doorbell().word()) {
   WindowHooks hooks;
   hooks.stop = [&vmm](int code, const std::string& error) { vmm.request_stop(code, error); };
@@ -35,9 +36,6 @@ WindowService::WindowService(std::string_view channel_name, Vmm& vmm, WindowPort
   });
   spdlog::info("ring window: channel {} at GPA {:#x}, {} bytes, header page {}", channel_name, ipc::kWindowGpa,
                window_.layout().size, window_.header_readonly() ? "read-only" : "read-write");
-  // Pre-spawned: the VMM thread itself waits on the doorbell for the load (no hand-over on the
-  // request path); the control thread starts after the load (start_control_thread).
-  if (!options_.serve_loads) start_control_thread();
 }
 
 void WindowService::start_control_thread() {

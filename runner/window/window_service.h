@@ -1,8 +1,9 @@
 // WindowService: `firerunner --channel NAME` — opens RunnerChannel NAME, maps its ring window into
-// the VM, puts WindowPorts on the PIO bus and answers control commands until the guest's first
-// WAIT (afterwards WAIT drains them). Built after the Vmm and before Vmm::run(). In pre-spawned
-// restore mode the VMM thread answers them itself until kBoot/kRestore arrives (wait_load_command),
-// and the control thread takes over after the load.
+// the VM, puts WindowPorts on the PIO bus; its control thread (start_control_thread, once the
+// runner locked itself down) answers control commands until the guest's first WAIT (afterwards
+// WAIT drains them). Built after the Vmm and before Vmm::run(). In pre-spawned restore mode the
+// VMM thread answers them itself until kBoot/kRestore arrives (wait_load_command), and the control
+// thread takes over after the load.
 #pragma once
 
 #include <chrono>
@@ -29,6 +30,9 @@ struct WindowServiceOptions {
   /// Runs first on the control thread (e.g. installs its seccomp filter). May throw: the VM is
   /// then stopped with that error.
   std::function<void()> control_thread_init;
+  /// Map the channel header page writable when KVM refuses KVM_MEM_READONLY (firerunner
+  /// --allow_writable_header; debugging only). Otherwise the window, and the runner, are refused.
+  bool allow_writable_header = false;
 };
 
 class WindowService {
@@ -54,8 +58,9 @@ class WindowService {
   /// it with ports().reply_control) or asks for shutdown / the VM stops (nullopt).
   /// The waiting thread itself drains the control ring meanwhile (parked on the runner doorbell).
   [[nodiscard]] std::optional<ipc::ControlCommand> wait_load_command();
-  /// serve_loads only: starts the control thread that answers control commands until the guest's
-  /// first WAIT (call after the load, before Vmm::run). Without serve_loads it runs from the start.
+  /// Starts the control thread that answers control commands until the guest's first WAIT; it
+  /// runs control_thread_init first. Call once the runner locked itself down (serve_loads: after
+  /// the load), before Vmm::run. Idempotent.
   void start_control_thread();
 
  private:

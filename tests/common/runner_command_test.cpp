@@ -51,7 +51,9 @@ TEST_CASE("every field set: runner_args parses back to the same command") {
   c.diff_dirs = {"/s/d2"};
   c.copy_base = true;
   c.copy_diff = true;
+  c.verify_memory = true;
   c.functions = "/t/functions.json";
+  c.allow_writable_header = true;
   c.no_seccomp = true;
   c.seccomp_log = true;
   const RunnerCommand back = parse(snapfaas::common::runner_args(c));

@@ -10,6 +10,12 @@
 # outside address). Checks: every fetch got the 12345-byte page (status 200), the 3 first ones on 3
 # different runners, fetch_nonet answered "Network is unreachable" and its restore left the runner's
 # device out (firerunner's log line), no runner failure.
+# Isolation in the same L1 boot (issue 16): while the supervisor runs, every runner process is
+# sampled (/proc): once it has a vcpu thread (it locked down) every one of its threads has
+# "Seccomp: 2", virtio-net's receive thread (net-rx) included; runners run as distinct uids
+# 100000+i; L1 has cgroup v2, so each runner sits in its own cgroup snapfaas-<pid>/runner-i from
+# its first instruction (clone3 CLONE_INTO_CGROUP) with memory.max = largest VM + 256 MiB and
+# pids.max = 64.
 # Snapshots come from scripts/build-snapshots.sh --network fetch fetch (cached; in
 # $SNAPFAAS_SNAPSHOTS or .cache/snapshots, made with this build's firerunner).
 # Usage: e2e_supervisor_net.sh SUPERVISOR FIRERUNNER WORKDIR
@@ -92,6 +98,34 @@ check(len(nonet) == 2 and all("unreachable" in (result(r).get("error") or "").lo
       f"fetch_nonet: {nonet}")
 check(summary.get("runner_failures", 1) == 0 and summary.get("errors", 1) == 0, f"summary: {summary}")
 check(summary.get("restores") == summary.get("cold"), f"restores {summary.get('restores')} != cold {summary.get('cold')}")
+# Isolation samples (the inner part's watcher): per runner process and sample, its threads
+# "thread PID TID NAME SECCOMP" then "runner PID UID CGROUP MEMORY_MAX PIDS_MAX". A sample taken once
+# the runner locked down (it has a vcpu thread) must show every thread filtered; a thread that
+# ended while it was read shows "?" and is skipped.
+samples, runners, sample = [], {}, []
+try:
+    for line in open(f"{work}/isolation.txt"):
+        w = line.split()
+        if w[:1] == ["thread"] and len(w) == 5: sample.append(w[1:])
+        if w[:1] == ["runner"] and len(w) == 6:
+            samples.append((w[1], [t for t in sample if t[0] == w[1]]))
+            sample = []
+            if w[2] != "none": runners[w[1]] = w[2:]
+except OSError as e:
+    fails.append(f"no isolation samples ({e})")
+locked = [(p, ts) for p, ts in samples if any(t[2] == "vcpu" for t in ts)]
+check(len({p for p, _ in locked}) >= 3, f"runners seen locked down: {len({p for p, _ in locked})} (want >= 3)")
+unfiltered = sorted({(p, t[1], t[2], t[3]) for p, ts in locked for t in ts if t[3] not in ("2", "?")})
+check(not unfiltered, f"threads without a seccomp program (pid, tid, name, Seccomp): {unfiltered}")
+check(any(t[2] == "net-rx" and t[3] == "2" for _, ts in locked for t in ts), "no filtered virtio-net receive thread seen")
+uids = {r[0] for r in runners.values()}
+check(len(uids) == len(runners) and all(int(u) >= 100000 for u in uids), f"runner uids {sorted(uids)} (one each, >= 100000)")
+check(runners and all("/snapfaas-" in r[1] and "/runner-" in r[1] for r in runners.values()),
+      f"runner cgroups: {[r[1] for r in runners.values()]}")
+check(runners and all(r[2] == str((128 + 256) << 20) and r[3] == "64" for r in runners.values()),
+      f"runner cgroup limits (memory.max, pids.max): {[(r[2], r[3]) for r in runners.values()]}")
+check("jailer: cgroup v2: each runner is cloned into" in open(f"{work}/supervisor.log", errors="replace").read(),
+      "the supervisor did not set up cgroup v2 in L1")
 # fetch_nonet's cold restore: the runner's own device (--network) is left out, the snapshot has none.
 log = open(f"{work}/supervisor.log", errors="replace").read()
 check(log.count("the snapshot has 0 network device(s), the VM 1 (--network): the others are left out") == 1,
@@ -101,6 +135,9 @@ if fails:
 cold = [r["latency_ms"] for r in fetch if r["cold"]]
 warm = [r["latency_ms"] for r in fetch if not r["cold"]]
 guest = [result(r)["ms"] for r in fetch]
+print(f"PASS: isolation: {len(locked)} samples of {len({p for p, _ in locked})} locked-down runners, "
+      f"{sum(len(ts) for _, ts in locked)} thread readings all Seccomp 2 (net-rx included); {len(runners)} runners "
+      f"with uids {sorted(uids)}, each in its cgroup v2 leaf (memory.max {(128 + 256) << 20}, pids.max 64)")
 print(f"PASS: {len(fetch)} fetches through the supervisor (3 concurrent cold clones on 3 runners), "
       f"fetch_nonet unreachable; fetch cold p50 {statistics.median(cold):.0f} ms (n={len(cold)}), "
       f"warm p50 {statistics.median(warm) if warm else float('nan'):.0f} ms (n={len(warm)}), "
@@ -124,11 +161,45 @@ cleanup() {
   "$root/scripts/cleanup-network.sh"
 }
 trap cleanup EXIT
+# Samples every firerunner process while the supervisor runs: its threads' names and seccomp mode,
+# its uid, cgroup and that cgroup's limits (read from L1's cgroup v2 hierarchy). Bash builtins only
+# (no process per /proc file): under TCG a fork costs too much to sample often.
+watch_runners() {
+  set +e  # processes come and go under it: a vanished file is no failure
+  local sup=$1 p t c key value rest line sec uid cg mem pids
+  while kill -0 "$sup" 2>/dev/null; do
+    for p in /proc/[0-9]*; do
+      c=""
+      read -r c 2>/dev/null <"$p/comm"
+      [[ $c == firerunner ]] || continue
+      for t in "$p"/task/*; do
+        c="" sec=""
+        read -r c 2>/dev/null <"$t/comm"
+        while read -r key value rest; do [[ $key == Seccomp: ]] && sec=$value; done 2>/dev/null <"$t/status"
+        echo "thread ${p#/proc/} ${t##*/} ${c:-?} ${sec:-?}"
+      done
+      uid="" cg="" mem=none pids=none
+      while read -r key value rest; do [[ $key == Uid: ]] && uid=$value; done 2>/dev/null <"$p/status"
+      while IFS= read -r line; do [[ $line == 0::* ]] && cg=${line#0::}; done 2>/dev/null <"$p/cgroup"
+      if [[ -n $cg ]]; then
+        read -r mem 2>/dev/null <"/sys/fs/cgroup$cg/memory.max"
+        read -r pids 2>/dev/null <"/sys/fs/cgroup$cg/pids.max"
+      fi
+      echo "runner ${p#/proc/} ${uid:-none} ${cg:-none} ${mem:-none} ${pids:-none}"
+    done
+    sleep 0.2
+  done
+}
 echo "e2e_supervisor_net: supervisor with $runners runners ($(date +%T))"
 rc=0
 "$supervisor" --config "$work/controller.yaml" --mem $((runners * 128)) --runners "$runners" \
   --requests_file "$work/workload.jsonl" --output "$work/results.jsonl" --stats "$work/stats.json" \
-  --start_timeout 90000 --deadline 60000 >"$work/supervisor.log" 2>&1 || rc=$?
+  --start_timeout 90000 --deadline 60000 >"$work/supervisor.log" 2>&1 &
+sup=$!
+watch_runners "$sup" >"$work/isolation.txt" 2>"$work/isolation.err" &
+watcher=$!
+wait "$sup" || rc=$?
+wait "$watcher" || true
 echo "e2e_supervisor_net: supervisor exit $rc ($(date +%T))"
 grep -E "summary:|warn|error" "$work/supervisor.log" | tail -n 8 || true
 exit $rc

@@ -4,13 +4,19 @@
 // {"ok":true,"result":<payload>,"function":<index>,"uid":<uid>,"pid":<pid>}.
 // Payload keys: "sleep_ms": N delays the answer; "die": true exits mid-request (code 3);
 // "probe": "/path" answers {"exists": bool} for that path (jail tests); "hostname": true answers
-// the uts name; "list": "/dir" answers {"entries": [...]}.
+// the uts name; "list": "/dir" answers {"entries": [...]}; "channel": true answers how its channel
+// object looks from the runner ({"mode", "uid", "gid", "size", "truncate_errno"}: it tries to
+// shrink it). --truncate_channel: ftruncate the channel to 0 right after opening it (a hostile
+// runner; the supervisor must not die of SIGBUS), printing the outcome on stderr.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -33,8 +39,14 @@ int main(int argc, char** argv) {
   std::string functions_table, rootfs;
   app.add_option("--functions", functions_table);  // pre-spawned restore mode: accepted, not read
   app.add_option("--rootfs", rootfs);              // Linux functions' runtime image: accepted, not read
+  bool truncate_channel = false;
+  app.add_flag("--truncate_channel", truncate_channel);
   CLI11_PARSE(app, argc, argv);
   auto channel = ipc::RunnerChannel::open(channel_name);
+  if (truncate_channel) {
+    const int rc = ::ftruncate(channel.shm().fd(), 0);
+    std::fprintf(stderr, "fake_runner: ftruncate(channel, 0): %s\n", rc == 0 ? "done" : std::strerror(errno));
+  }
   std::int64_t function = -1;
   for (;;) {
     (void)channel.wait(ipc::WaitOptions{.spin = std::chrono::microseconds(50),
@@ -63,6 +75,13 @@ int main(int argc, char** argv) {
           for (const auto& e : std::filesystem::directory_iterator(parsed["list"].get<std::string>(), ec)) {
             answer["entries"].push_back(e.path().filename().string());
           }
+        }
+        if (parsed.value("channel", false)) {
+          struct stat st {};
+          ::fstat(channel.shm().fd(), &st);
+          const int rc = ::ftruncate(channel.shm().fd(), 4096);
+          answer["channel"] = {{"mode", st.st_mode & 07777}, {"uid", st.st_uid}, {"gid", st.st_gid},
+                               {"size", st.st_size}, {"truncate_errno", rc == 0 ? 0 : errno}};
         }
         if (parsed.value("hostname", false)) {
           char name[256] = {};

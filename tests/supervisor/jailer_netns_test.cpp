@@ -4,12 +4,15 @@
 // its own (sees its links, not another runner's, gets /dev/net/tun and attaches tap0 as the jail's
 // unprivileged uid), a runner without a prefix still gets a new empty namespace, and a missing
 // namespace is one clear error naming scripts/setup-network.sh — from the jailer and from
-// snapfaas-supervisor, which fails at once instead of waiting for runners.
+// snapfaas-supervisor, which fails at once instead of waiting for runners. Also what every jail is:
+// one uid per runner, its own session, RLIMIT_NPROC/NOFILE, a /proc with its own pids only, no
+// chown of the host's /dev/kvm when the jail cannot have a node of its own.
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -98,9 +101,8 @@ Output run_jailed(Jailer& jailer, const JailSpec& spec, unsigned id) {
 // What a jailed shell sees: its network links (/proc/net/dev of its namespace) and /dev/net/tun.
 JailSpec looker() {
   return {"/bin/busybox",
-          {"sh", "-c", "/bin/busybox cat /proc/net/dev; /bin/busybox ls -ln /dev/net/tun 2>&1 || true"},
+          {"sh", "-c", "/bin/busybox cat /proc/self/net/dev; /bin/busybox ls -ln /dev/net/tun 2>&1 || true"},
           {},
-          "",
           "runner"};
 }
 
@@ -140,7 +142,7 @@ TEST_CASE("a jailed runner joins its own named network namespace and gets /dev/n
   // A character device node 10, 200 owned by the jail's uid.
   const std::string tun = line_with(r0.text, "/dev/net/tun");
   CHECK(tun.rfind("crw-------", 0) == 0);
-  CHECK(tun.find(" 65534 ") != std::string::npos);
+  CHECK(tun.find(" 100000 ") != std::string::npos);  // runner 0's uid (uid_base 100000)
   CHECK(tun.find("10, 200") != std::string::npos);
 }
 
@@ -156,17 +158,21 @@ TEST_CASE("without a prefix a runner gets a new, empty network namespace and no 
   CHECK(r.text.find("10, 200") == std::string::npos);
 }
 
-TEST_CASE("the jail's unprivileged uid attaches tap0 made by setup-network.sh; a tap of another owner is refused") {
+TEST_CASE("each runner's own uid attaches the tap0 setup-network.sh made for it; a tap of another owner is refused") {
   enter_private_network();
   Jailer jailer(jail_options("snapfaas-"));
-  JailSpec probe{SNAPFAAS_TAP_PROBE_PATH, {"tap0"}, {}, "", "runner"};
+  JailSpec probe{SNAPFAAS_TAP_PROBE_PATH, {"tap0"}, {}, "runner"};
   const Output ok = run_jailed(jailer, probe, 0);
   INFO("probe said:\n" << ok.text);
   CHECK(ok.status == 0);
-  CHECK(ok.text.find("uid 65534") != std::string::npos);
+  CHECK(ok.text.find("uid 100000") != std::string::npos);
   CHECK(ok.text.find("tap tap0: attached") != std::string::npos);
-  // setup-network.sh --uid makes the taps another uid's (and again 65534's): idempotent per owner.
-  REQUIRE(sh(std::string(SNAPFAAS_SOURCE_DIR) + "/scripts/setup-network.sh 2 --uid 4242 --gid 4242 2>/dev/null") == 0);
+  const Output one = run_jailed(jailer, probe, 1);
+  INFO("probe said:\n" << one.text);
+  CHECK(one.text.find("uid 100001") != std::string::npos);  // runner 1: a uid of its own, its own tap
+  CHECK(one.text.find("tap tap0: attached") != std::string::npos);
+  // setup-network.sh --uid_base makes the taps other uids' (and again 100000+i's): idempotent per owner.
+  REQUIRE(sh(std::string(SNAPFAAS_SOURCE_DIR) + "/scripts/setup-network.sh 2 --uid_base 4242 --gid_base 4242 2>/dev/null") == 0);
   const Output refused = run_jailed(jailer, probe, 0);
   INFO("probe said:\n" << refused.text);
   CHECK(refused.status == 1);
@@ -250,4 +256,63 @@ TEST_CASE("snapfaas-supervisor with a network function and no namespaces fails a
   }
   std::error_code ec;
   fs::remove_all(dir, ec);
+}
+
+TEST_CASE("every jail: its own uid, session and rlimits, a /proc with its own pids only") {
+  enter_private_network();
+  JailOptions options = jail_options("");
+  options.max_processes = 48;
+  options.max_open_files = 777;
+  Jailer jailer(options);
+  const JailSpec look{"/bin/busybox",
+                      {"sh", "-c",
+                       "echo uid $(/bin/busybox id -u) gid $(/bin/busybox id -g) groups $(/bin/busybox id -G); "
+                       "echo sid $(/bin/busybox cut -d' ' -f6 /proc/self/stat) pid $$; "
+                       "/bin/busybox grep -E 'Max (processes|open files)' /proc/self/limits; "
+                       "echo proc: $(/bin/busybox ls /proc)"},
+                      {},
+                      "runner"};
+  const Output r0 = run_jailed(jailer, look, 0);
+  const Output r3 = run_jailed(jailer, look, 3);
+  INFO("runner 0 saw:\n" << r0.text << "runner 3 saw:\n" << r3.text);
+  CHECK(r0.status == 0);
+  CHECK(line_with(r0.text, "uid ") == "uid 100000 gid 100000 groups 100000");
+  CHECK(line_with(r3.text, "uid ") == "uid 100003 gid 100003 groups 100003");
+  CHECK(line_with(r0.text, "sid ") == "sid 1 pid 1");  // pid 1 of its pid namespace leads its own session
+  const std::string nproc = line_with(r0.text, "Max processes");
+  CHECK(nproc.find(" 48 ") != std::string::npos);
+  CHECK(line_with(r0.text, "Max open files").find(" 777 ") != std::string::npos);
+  // Only pids (and self/thread-self): no host-wide /proc files.
+  const std::string proc = line_with(r0.text, "proc:");
+  for (const char* host_wide : {" irq", " bus", " sys", " cpuinfo", " kallsyms", " meminfo", " net"}) {
+    CHECK_MESSAGE(proc.find(host_wide) == std::string::npos, host_wide);
+  }
+  CHECK(proc.find(" self") != std::string::npos);
+  CHECK(proc.find(" 1") != std::string::npos);
+}
+
+TEST_CASE("a jail that cannot have its own /dev/kvm node gets the host's as it is, never chowned") {
+  enter_private_network();
+  struct stat before {};
+  REQUIRE(::stat("/dev/kvm", &before) == 0);
+  JailOptions options = jail_options("");
+  options.mknod_devices = false;  // as on a host whose device cgroup refuses mknod
+  Jailer jailer(options);
+  const JailSpec look{"/bin/busybox",
+                      {"sh", "-c", "/bin/busybox ls -ln /dev/kvm; /bin/busybox head -c 0 /dev/kvm && echo kvm: opened"},
+                      {},
+                      "runner"};
+  const Output r = run_jailed(jailer, look, 0);
+  struct stat after {};
+  REQUIRE(::stat("/dev/kvm", &after) == 0);
+  if (after.st_uid != before.st_uid || after.st_gid != before.st_gid) {
+    (void)::chown("/dev/kvm", before.st_uid, before.st_gid);  // put the host's node back
+  }
+  INFO("runner saw:\n" << r.text);
+  CHECK(after.st_uid == before.st_uid);
+  CHECK(after.st_gid == before.st_gid);
+  CHECK(after.st_mode == before.st_mode);
+  // The runner reaches it only as the node's owner/group/mode allow (here 0600 root: it cannot).
+  const bool group_usable = (before.st_mode & 0060) == 0060 && before.st_gid != 0;
+  CHECK((r.text.find("kvm: opened") != std::string::npos) == (group_usable || (before.st_mode & 0006) == 0006));
 }

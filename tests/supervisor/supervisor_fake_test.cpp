@@ -1,6 +1,6 @@
 // snapfaas-supervisor end to end with fake_runner (jailed runners): a 10^4-request workload,
 // warm/cold counts, eviction under a tight --mem, a runner dying mid-request, a deadline, a dropped
-// request, the jail (host filesystem, other runners' shm, uid, hostname), SIGTERM cleanup (no
+// request, the jail (host filesystem, private sealed channels, uid, hostname), SIGTERM cleanup (no
 // /dev/shm leftovers), snapfaas-stat, ring-3 function arguments.
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -157,26 +158,77 @@ TEST_CASE("jail: runners see neither the host filesystem nor another runner's sh
   CHECK(run.results[2]["response"]["hostname"].get<std::string>().rfind("runner-", 0) == 0);
   CHECK(run.results[3]["response"]["exists"] == true);  // its own /proc (pid namespace): sanity of the probe
   for (auto& r : run.results) {
-    CHECK(r["response"]["uid"] == 65534);
+    CHECK(r["response"]["uid"] == 100000 + r["runner"].get<int>());  // one uid per runner (uid_base + slot)
     CHECK(r["response"]["pid"] == 1);  // pid 1 of its own pid namespace
   }
 }
 
-TEST_CASE("jail: each runner's /dev/shm holds only its own channel object") {
+TEST_CASE("jail: a runner sees the snapshots and images of the functions it may serve, not whole directories") {
+  Env env;
+  for (const char* d : {"snaps/a", "snaps/other-tenant", "apps"}) fs::create_directories(env.dir / d);
+  std::ofstream(env.dir / "snaps/a/state") << "x";
+  std::ofstream(env.dir / "snaps/other-tenant/state") << "x";
+  std::ofstream(env.dir / "apps/a.ext2") << "x";
+  std::ofstream(env.dir / "apps/other-tenant.ext2") << "x";
+  std::ofstream(env.dir / "functions.yaml") << "a:\n  runtimefs: r\n  appfs: a.ext2\n  memory: 64\n  load_dir: a\n";
+  std::ofstream(env.dir / "controller.yaml") << "kernel_path: vmlinux\nfunction_config: functions.yaml\n"
+                                             << "snapshot_dir: snaps\nappfs_dir: apps\n"
+                                             << "firerunner_path: " << SNAPFAAS_FAKE_RUNNER_PATH << "\n";
+  std::vector<json> lines;
+  for (const char* p : {"snaps/a/state", "apps/a.ext2", "snaps/other-tenant/state", "apps/other-tenant.ext2"}) {
+    lines.push_back({{"time", 0}, {"function", "a"}, {"payload", {{"probe", (env.dir / p).string()}}}});
+  }
+  env.write_workload(lines);
+  Run run = env.run({"--mem", "64", "--runners", "1"});
+  INFO(run.stderr_text);
+  REQUIRE(run.exit_code == 0);
+  REQUIRE(run.results.size() == 4);
+  CHECK(run.results[0]["response"]["exists"] == true);   // its own snapshot
+  CHECK(run.results[1]["response"]["exists"] == true);   // its own app image
+  CHECK(run.results[2]["response"]["exists"] == false);  // the snapshot directory is not mounted whole
+  CHECK(run.results[3]["response"]["exists"] == false);  // nor the app directory
+}
+
+TEST_CASE("jail: a runner's channel is its own — no name in /dev/shm, mode 0600, its owner's, a size fixed for good") {
   Env env;
   env.write_config("a:\n  runtimefs: r\n  memory: 64\nb:\n  runtimefs: r\n  memory: 64\n");
   env.write_workload({{{"time", 0}, {"function", "a"}, {"payload", {{"list", "/dev/shm"}}}},
-                      {{"time", 0}, {"function", "b"}, {"payload", {{"list", "/dev/shm"}}}}});
-  Run run = env.run({"--mem", "128", "--runners", "2"});
+                      {{"time", 0}, {"function", "b"}, {"payload", {{"list", "/dev/shm"}}}},
+                      {{"time", 5}, {"function", "a"}, {"payload", {{"channel", true}}}},
+                      {{"time", 5}, {"function", "b"}, {"payload", {{"channel", true}}}}});
+  const pid_t pid = env.start({"--mem", "128", "--runners", "2"});
+  // While the supervisor runs, no channel object has a name anyone could open.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  for (const std::string& left : shm_leftovers(pid)) CHECK(left.find("-stats") != std::string::npos);
+  Run run = env.finish(pid);
   INFO(run.stderr_text);
   REQUIRE(run.exit_code == 0);
-  REQUIRE(run.results.size() == 2);
-  for (auto& r : run.results) {
-    const json entries = r["response"]["entries"];
-    REQUIRE(entries.size() == 1);
-    const std::string own = "snapfaas-" + std::to_string(run.pid) + "-r" + std::to_string(r["runner"].get<int>()) + "-g";
-    CHECK(entries[0].get<std::string>().rfind(own, 0) == 0);
+  REQUIRE(run.results.size() == 4);
+  for (int i = 0; i < 2; ++i) CHECK(run.results[i]["response"]["entries"].empty());
+  for (int i = 2; i < 4; ++i) {
+    const json c = run.results[i]["response"]["channel"];
+    CHECK(c["mode"] == 0600);
+    CHECK(c["uid"] == run.results[i]["response"]["uid"]);  // its runner's uid
+    CHECK(c["size"].get<long>() > 4096);
+    CHECK(c["truncate_errno"] == EPERM);  // sealed against shrinking
   }
+}
+
+TEST_CASE("a runner truncating its channel cannot make the supervisor die of SIGBUS") {
+  // fake_runner --truncate_channel shrinks its channel to 0 bytes before serving. With a named,
+  // unsealed object the supervisor's next write into a slot faulted (SIGBUS, exit 135); the
+  // sealed memfd refuses the shrink, and every request is answered.
+  Env env;
+  env.write_config("f:\n  runtimefs: r\n  memory: 64\n  concurrency_limit: 2\n");
+  std::vector<json> lines;
+  for (int i = 0; i < 50; ++i) lines.push_back({{"time", i}, {"function", "f"}, {"payload", {{"i", i}}}});
+  env.write_workload(lines);
+  Run run = env.run({"--mem", "128", "--runners", "2", "--runner_arg=--truncate_channel"});
+  INFO(run.stderr_text.substr(0, 3000));
+  CHECK(run.stderr_text.find("ftruncate(channel, 0): Operation not permitted") != std::string::npos);
+  REQUIRE(run.exit_code == 0);
+  REQUIRE(run.results.size() == 50);
+  for (auto& r : run.results) CHECK(r["status"] == "ok");
 }
 
 TEST_CASE("SIGTERM: drains, writes stats, kills runners, leaves nothing in /dev/shm") {
@@ -186,17 +238,21 @@ TEST_CASE("SIGTERM: drains, writes stats, kills runners, leaves nothing in /dev/
   for (int i = 0; i < 2000; ++i) lines.push_back({{"time", i * 5}, {"function", "f"}, {"payload", {{"i", i}}}});
   env.write_workload(lines);  // 10 s of work: interrupted after ~0.7 s
   const pid_t pid = env.start({"--mem", "256", "--runners", "3"});
-  // Wait until its runners exist (their channel objects appear), then interrupt.
-  for (int i = 0; i < 200 && shm_leftovers(pid).size() < 4; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  REQUIRE(shm_leftovers(pid).size() == 4);  // 3 channels + the stats block
+  // Wait until its runners exist, then interrupt.
+  const auto children_of = [pid] {
+    std::vector<pid_t> children;
+    for (const auto& e : fs::directory_iterator("/proc")) {
+      std::ifstream stat(e.path() / "stat");
+      std::string comm, state;
+      int self = 0, ppid = 0;
+      if (stat >> self >> comm >> state >> ppid && ppid == pid) children.push_back(self);
+    }
+    return children;
+  };
+  for (int i = 0; i < 300 && children_of().size() < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  std::vector<pid_t> children;
-  for (const auto& e : fs::directory_iterator("/proc")) {
-    std::ifstream stat(e.path() / "stat");
-    std::string comm, state;
-    int self = 0, ppid = 0;
-    if (stat >> self >> comm >> state >> ppid && ppid == pid) children.push_back(self);
-  }
+  CHECK(shm_leftovers(pid).size() == 1);  // the stats block (channels are sealed memfds, no name)
+  const std::vector<pid_t> children = children_of();
   CHECK(children.size() == 3);
   ::kill(pid, SIGTERM);
   Run run = env.finish(pid);

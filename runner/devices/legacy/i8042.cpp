@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "common/log_limit.h"
 
 namespace snapfaas::runner {
 namespace {
@@ -105,7 +106,7 @@ void I8042::write(std::uint64_t offset, std::span<const std::uint8_t> data) noex
           output_.clear();
           push(0x00);  // interface test: no error
           break;
-        default: spdlog::debug("i8042: command {:#x} ignored", v); break;
+        default: SNAPFAAS_LIMITED_LOG(spdlog::level::debug, "i8042: command {:#x} ignored", v); break;
       }
     } else if (offset == kOffData) {
       if (status_ & kSbCommandData) {  // the parameter of WRITE_CTR / WRITE_OUTP

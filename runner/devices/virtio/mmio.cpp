@@ -8,6 +8,7 @@
 #include <exception>
 
 #include "common/error.h"
+#include "common/log_limit.h"
 
 namespace snapfaas::runner::virtio {
 namespace {
@@ -70,7 +71,7 @@ void MmioTransport::read(std::uint64_t offset, std::span<std::uint8_t> data) noe
     return;
   }
   if (data.size() != 4 || offset % 4 != 0) {  // §4.2.2.2: registers are 32-bit, aligned
-    spdlog::debug("virtio-mmio: {}-byte read at {:#x} ignored", data.size(), offset);
+    SNAPFAAS_LIMITED_LOG(spdlog::level::debug, "virtio-mmio: {}-byte read at {:#x} ignored", data.size(), offset);
     std::memset(data.data(), 0, data.size());
     return;
   }
@@ -85,7 +86,7 @@ void MmioTransport::write(std::uint64_t offset, std::span<const std::uint8_t> da
     return;
   }
   if (data.size() != 4 || offset % 4 != 0) {
-    spdlog::debug("virtio-mmio: {}-byte write at {:#x} ignored", data.size(), offset);
+    SNAPFAAS_LIMITED_LOG(spdlog::level::debug, "virtio-mmio: {}-byte write at {:#x} ignored", data.size(), offset);
     return;
   }
   std::uint32_t v;
@@ -120,7 +121,7 @@ std::uint32_t MmioTransport::read_register(std::uint64_t offset) noexcept {
     case reg::kStatus: return status_;
     case reg::kConfigGeneration: return config_generation_;
     default:
-      spdlog::debug("virtio-mmio: read of unknown register {:#x}", offset);
+      SNAPFAAS_LIMITED_LOG(spdlog::level::debug, "virtio-mmio: read of unknown register {:#x}", offset);
       return 0;
   }
 }
@@ -132,7 +133,7 @@ void MmioTransport::write_register(std::uint64_t offset, std::uint32_t value) no
     case reg::kDriverFeatures:
       // §3.1.1: features are written after DRIVER and before FEATURES_OK.
       if ((status_ & kStatusDriver) == 0 || (status_ & (kStatusFeaturesOk | kStatusFailed)) != 0) {
-        spdlog::warn("virtio-mmio: DriverFeatures written in status {:#x}; ignored", status_);
+        SNAPFAAS_LIMITED_LOG(spdlog::level::warn, "virtio-mmio: DriverFeatures written in status {:#x}; ignored", status_);
         return;
       }
       if (driver_features_sel_ <= 1) acked_features_ = set_half(acked_features_, driver_features_sel_, value);
@@ -148,25 +149,25 @@ void MmioTransport::write_register(std::uint64_t offset, std::uint32_t value) no
     case reg::kQueueDeviceHigh: write_queue_field(offset, value); return;
     case reg::kQueueNotify:
       if (!activated_ || (status_ & kStatusDeviceNeedsReset) != 0) {
-        spdlog::debug("virtio-mmio: notify of queue {} while not active", value);
+        SNAPFAAS_LIMITED_LOG(spdlog::level::debug, "virtio-mmio: notify of queue {} while not active", value);
         return;
       }
       if (value >= queues_.size()) {
-        spdlog::warn("virtio-mmio: notify of nonexistent queue {}", value);
+        SNAPFAAS_LIMITED_LOG(spdlog::level::warn, "virtio-mmio: notify of nonexistent queue {}", value);
         return;
       }
       if (!device_->process_queue(value)) fail_device("queue broken");
       return;
     case reg::kInterruptAck: irq_->ack(value); return;
     case reg::kStatus: write_status(value); return;
-    default: spdlog::debug("virtio-mmio: write of {:#x} to unknown register {:#x}", value, offset); return;
+    default: SNAPFAAS_LIMITED_LOG(spdlog::level::debug, "virtio-mmio: write of {:#x} to unknown register {:#x}", value, offset); return;
   }
 }
 
 void MmioTransport::write_queue_field(std::uint64_t offset, std::uint32_t value) noexcept {
   Queue* q = selected_queue();
   if (q == nullptr) {
-    spdlog::warn("virtio-mmio: queue register {:#x} written with QueueSel {} out of range", offset, queue_sel_);
+    SNAPFAAS_LIMITED_LOG(spdlog::level::warn, "virtio-mmio: queue register {:#x} written with QueueSel {} out of range", offset, queue_sel_);
     return;
   }
   if (offset == reg::kQueueReady && value == 0) {  // Linux checks a queue reads back as not ready
@@ -175,13 +176,13 @@ void MmioTransport::write_queue_field(std::uint64_t offset, std::uint32_t value)
   }
   // §4.2.3.2: queues are configured after FEATURES_OK and before DRIVER_OK.
   if ((status_ & (kStatusFeaturesOk | kStatusDriverOk | kStatusFailed)) != kStatusFeaturesOk) {
-    spdlog::warn("virtio-mmio: queue register {:#x} written in status {:#x}; ignored", offset, status_);
+    SNAPFAAS_LIMITED_LOG(spdlog::level::warn, "virtio-mmio: queue register {:#x} written in status {:#x}; ignored", offset, status_);
     return;
   }
   switch (offset) {
     case reg::kQueueNum:
       if (value == 0 || value > q->max_size()) {
-        spdlog::warn("virtio-mmio: QueueNum {} outside 1..{}", value, q->max_size());
+        SNAPFAAS_LIMITED_LOG(spdlog::level::warn, "virtio-mmio: QueueNum {} outside 1..{}", value, q->max_size());
       }
       q->set_size(static_cast<std::uint16_t>(value > 0xffff ? 0 : value));  // checked at DRIVER_OK
       return;
@@ -204,7 +205,7 @@ void MmioTransport::write_status(std::uint32_t value) noexcept {
   value &= ~kStatusDeviceNeedsReset;  // set by the device only
   const std::uint32_t current = status_ & ~kStatusDeviceNeedsReset;
   if ((current & ~value) != 0) {
-    spdlog::warn("virtio-mmio: status {:#x} -> {:#x} clears bits; ignored", status_, value);
+    SNAPFAAS_LIMITED_LOG(spdlog::level::warn, "virtio-mmio: status {:#x} -> {:#x} clears bits; ignored", status_, value);
     return;
   }
   const std::uint32_t added = value & ~current;
@@ -220,7 +221,7 @@ void MmioTransport::write_status(std::uint32_t value) noexcept {
     const std::uint64_t offered = device_->features();
     if ((acked_features_ & ~offered) != 0 || (acked_features_ & kVersion1Bit) == 0) {
       // Leave FEATURES_OK clear: the driver re-reads Status and gives up (§3.1.1 step 6).
-      spdlog::warn("virtio-mmio: driver features {:#x} refused (offered {:#x}, VERSION_1 required)",
+      SNAPFAAS_LIMITED_LOG(spdlog::level::warn, "virtio-mmio: driver features {:#x} refused (offered {:#x}, VERSION_1 required)",
                    acked_features_, offered);
     } else {
       next |= kStatusFeaturesOk;
@@ -232,7 +233,7 @@ void MmioTransport::write_status(std::uint32_t value) noexcept {
     if (try_activate()) status_ |= kStatusDriverOk;
   }
   if ((added & ~status_) != 0) {
-    spdlog::warn("virtio-mmio: status bits {:#x} refused in status {:#x}", added & ~status_, status_);
+    SNAPFAAS_LIMITED_LOG(spdlog::level::warn, "virtio-mmio: status bits {:#x} refused in status {:#x}", added & ~status_, status_);
   }
 }
 
@@ -243,7 +244,7 @@ bool MmioTransport::try_activate() noexcept {
     any_ready = true;
     const std::string_view why = queues_[i].check(mem_);
     if (!why.empty()) {
-      spdlog::warn("virtio-mmio: device type {} queue {}: {}", device_->device_type(), i, why);
+      SNAPFAAS_LIMITED_LOG(spdlog::level::warn, "virtio-mmio: device type {} queue {}: {}", device_->device_type(), i, why);
       fail_device("bad queue configuration");
       return false;
     }
@@ -255,7 +256,7 @@ bool MmioTransport::try_activate() noexcept {
   try {
     device_->activate(mem_, queues_, acked_features_, irq_);
   } catch (const std::exception& e) {
-    spdlog::error("virtio-mmio: activating device type {}: {}", device_->device_type(), e.what());
+    SNAPFAAS_LIMITED_LOG(spdlog::level::err, "virtio-mmio: activating device type {}: {}", device_->device_type(), e.what());
     fail_device("activation failed");
     return false;
   }
@@ -264,7 +265,7 @@ bool MmioTransport::try_activate() noexcept {
 }
 
 void MmioTransport::fail_device(const char* why) noexcept {
-  spdlog::warn("virtio-mmio: device type {} needs reset: {}", device_->device_type(), why);
+  SNAPFAAS_LIMITED_LOG(spdlog::level::warn, "virtio-mmio: device type {} needs reset: {}", device_->device_type(), why);
   status_ |= kStatusDeviceNeedsReset;
   irq_->signal_config();  // §2.1.2: the device notifies a config change after setting NEEDS_RESET
 }

@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
+#include "runner/snapshot/snapshot_file.h"
 #include "tests/runner/run_process.h"
 
 namespace fs = std::filesystem;
@@ -57,4 +59,30 @@ TEST_CASE("firerunner: base, diff, restore base+diff") {
   const auto vcpus = run_process(with(base_args(), {"--load_dir", d.sub("base"), "--vcpu_count", "2"}));
   CHECK(vcpus.status == 1);
   CHECK(vcpus.err.find("vCPU count mismatch") != std::string::npos);
+}
+
+TEST_CASE("firerunner --verify_memory: a memory file whose payload was altered is refused at load") {
+  TempDir d;
+  REQUIRE(run_process(with(base_args(), {"--snapshot-out", d.sub("base")})).status == 0);
+  const std::string memory = d.sub("base") + "/memory";
+  std::uint64_t at = 0;
+  {
+    using namespace snapfaas::runner::snapshot;
+    const SnapshotFile f = open_snapshot_file(memory, FileKind::kMemoryFull, Verify::kHeader);
+    REQUIRE(!f.ranges.empty());
+    at = f.header.payload_offset + f.ranges.back().offset + 123;  // a guest page, not the header
+  }
+  {
+    std::fstream f(memory, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(static_cast<std::streamoff>(at));
+    const char c = static_cast<char>(f.get());
+    f.seekp(static_cast<std::streamoff>(at));
+    f.put(static_cast<char>(c ^ 0x5a));
+  }
+  // Without the option only headers are checked: the altered page goes into the guest.
+  const auto unchecked = run_process(with(base_args(), {"--load_dir", d.sub("base")}));
+  CHECK(unchecked.err.find("CRC mismatch") == std::string::npos);
+  const auto checked = run_process(with(base_args(), {"--load_dir", d.sub("base"), "--verify_memory"}));
+  CHECK(checked.status == 1);
+  CHECK(checked.err.find("CRC mismatch") != std::string::npos);
 }

@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "common/error.h"
+#include "common/log_limit.h"
 
 namespace snapfaas::runner::virtio::block {
 namespace {
@@ -51,12 +52,22 @@ bool pwrite_full(int fd, const std::uint8_t* p, std::size_t len, std::uint64_t o
 }  // namespace
 
 Block::Block(BlockConfig config) : config_(std::move(config)) {
-  const std::string what = "virtio-blk image " + config_.path;
-  if (config_.id.size() > kIdBytes) throw common::Error(what + ": id longer than 20 bytes");
   int flags = (config_.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
   if (config_.direct) flags |= O_DIRECT;
-  fd_.reset(::open(config_.path.c_str(), flags));
-  if (!fd_) throw common::sys_error("open " + what + (config_.direct ? " (O_DIRECT)" : ""));
+  common::UniqueFd image(::open(config_.path.c_str(), flags));
+  if (!image) {
+    throw common::sys_error("open virtio-blk image " + config_.path + (config_.direct ? " (O_DIRECT)" : ""));
+  }
+  attach(std::move(image));
+}
+
+Block::Block(BlockConfig config, common::UniqueFd image) : config_(std::move(config)) { attach(std::move(image)); }
+
+void Block::attach(common::UniqueFd image) {
+  const std::string what = "virtio-blk image " + config_.path;
+  if (config_.id.size() > kIdBytes) throw common::Error(what + ": id longer than 20 bytes");
+  if (!image) throw common::Error(what + ": no descriptor");
+  fd_ = std::move(image);
   struct stat st{};
   common::check_sys(::fstat(fd_.get(), &st), "fstat " + what);
   if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) throw common::Error(what + ": not a regular file or block device");
@@ -73,6 +84,12 @@ Block::Block(BlockConfig config) : config_(std::move(config)) {
     bounce_.reset(static_cast<std::uint8_t*>(std::aligned_alloc(kBounceAlign, kBounceSize)));
     if (!bounce_) throw common::Error(what + ": allocating the O_DIRECT bounce buffer failed");
   }
+}
+
+common::UniqueFd Block::dup_image() const {
+  common::UniqueFd fd(::fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0));
+  if (!fd) throw common::sys_error("virtio-blk image " + config_.path + ": dup");
+  return fd;
 }
 
 std::uint64_t Block::features() const noexcept {
@@ -96,7 +113,7 @@ void Block::read_config(std::uint64_t offset, std::span<std::uint8_t> data) cons
 }
 
 void Block::write_config(std::uint64_t offset, std::span<const std::uint8_t> data) noexcept {
-  spdlog::debug("virtio-blk: {}-byte config write at {:#x} ignored (read-only config)", data.size(), offset);
+  SNAPFAAS_LIMITED_LOG(spdlog::level::debug, "virtio-blk: {}-byte config write at {:#x} ignored (read-only config)", data.size(), offset);
 }
 
 void Block::activate(const GuestMemory& mem, std::span<Queue> queues, std::uint64_t /*acked*/,
@@ -137,7 +154,7 @@ bool Block::process_queue(std::size_t index) noexcept {
       continue;
     }
     if (is_chain_error(s)) {
-      spdlog::warn("virtio-blk: dropping request (head {}): {}", chain_.head, to_string(s));
+      SNAPFAAS_LIMITED_LOG(spdlog::level::warn, "virtio-blk: dropping request (head {}): {}", chain_.head, to_string(s));
       if (head_returnable(s)) {
         if (!q.add_used(*mem_, chain_.head, 0)) {
           healthy = false;
@@ -147,7 +164,7 @@ bool Block::process_queue(std::size_t index) noexcept {
       }
       continue;
     }
-    spdlog::warn("virtio-blk: queue {} broken: {}", index, to_string(s));
+    SNAPFAAS_LIMITED_LOG(spdlog::level::warn, "virtio-blk: queue {} broken: {}", index, to_string(s));
     healthy = false;
     break;
   }
@@ -159,7 +176,7 @@ std::uint32_t Block::handle_chain(const DescriptorChain& chain) noexcept {
   bool status_ok = false;
   const ParseError e = parse_request(*mem_, chain, request_, status_ok);
   if (e != ParseError::kNone) {
-    spdlog::warn("virtio-blk: malformed request (head {}): {}", chain.head, to_string(e));
+    SNAPFAAS_LIMITED_LOG(spdlog::level::warn, "virtio-blk: malformed request (head {}): {}", chain.head, to_string(e));
     if (!status_ok) return 0;
     (void)mem_->write_obj(request_.status_gpa, kStatusIoErr);
     return 1;
@@ -217,7 +234,7 @@ bool Block::transfer(const GuestMemory& mem, const Request& r, bool to_guest) no
     const bool ok = to_guest ? pread_full(fd_.get(), s->data(), s->size(), off)
                              : pwrite_full(fd_.get(), s->data(), s->size(), off);
     if (!ok) {
-      spdlog::warn("virtio-blk: {} {} bytes at {:#x}: {}", to_guest ? "read" : "write", b.len, off,
+      SNAPFAAS_LIMITED_LOG(spdlog::level::warn, "virtio-blk: {} {} bytes at {:#x}: {}", to_guest ? "read" : "write", b.len, off,
                    errno ? std::strerror(errno) : "end of file");
       return false;
     }
@@ -264,15 +281,6 @@ bool Block::transfer_direct(const GuestMemory& mem, const Request& r, bool to_gu
 
 BlockState Block::save() const {
   return BlockState{config_.path, config_.read_only, config_.direct, id_, capacity_};
-}
-
-std::unique_ptr<Block> Block::restore(const BlockState& state) {
-  auto b = std::make_unique<Block>(BlockConfig{state.path, state.read_only, state.direct, state.id});
-  if (b->capacity_ != state.capacity_sectors) {
-    throw common::Error("restore virtio-blk image " + state.path + ": capacity " + std::to_string(b->capacity_) +
-                        " sectors, snapshot has " + std::to_string(state.capacity_sectors));
-  }
-  return b;
 }
 
 }  // namespace snapfaas::runner::virtio::block

@@ -37,6 +37,11 @@ class Block final : public VirtioDevice {
   /// Opens the image. Throws common::Error naming the file and errno (missing file, O_DIRECT not
   /// supported by the file system, id longer than 20 bytes, ...).
   explicit Block(BlockConfig config);
+  /// On an image opened elsewhere (a restore reuses the descriptor of the image the VM's own
+  /// configuration named, opened before the runner locked itself down); `image` must have been
+  /// opened as config.read_only and config.direct say. config.path only names it. Throws
+  /// common::Error (not a regular file or block device, id too long, ...).
+  Block(BlockConfig config, common::UniqueFd image);
 
   [[nodiscard]] std::uint64_t capacity_sectors() const noexcept { return capacity_; }
   [[nodiscard]] const std::string& id() const noexcept { return id_; }
@@ -55,10 +60,12 @@ class Block final : public VirtioDevice {
   /// to the number of data bytes stored into guest buffers. Exposed for tests.
   [[nodiscard]] std::uint8_t execute(const GuestMemory& mem, const Request& request, std::uint32_t& written) noexcept;
 
+  /// A new descriptor of the image (close-on-exec), for a device that replaces this one.
+  [[nodiscard]] common::UniqueFd dup_image() const;
+
+  /// What a snapshot keeps. The path is a label only: a restore never opens it (the image comes
+  /// from the restoring VM's configuration, see runner/snapshot/device_snapshot.h).
   [[nodiscard]] BlockState save() const;
-  /// Reopens the image of a snapshot; throws common::Error if it cannot be opened or its capacity
-  /// changed since the snapshot.
-  static std::unique_ptr<Block> restore(const BlockState& state);
 
  private:
   struct FreeDeleter {
@@ -68,6 +75,7 @@ class Block final : public VirtioDevice {
   [[nodiscard]] bool in_range(const Request& request) const noexcept;
   [[nodiscard]] bool transfer(const GuestMemory& mem, const Request& request, bool to_guest) noexcept;
   [[nodiscard]] bool transfer_direct(const GuestMemory& mem, const Request& request, bool to_guest) noexcept;
+  void attach(common::UniqueFd image);
 
   BlockConfig config_;
   common::UniqueFd fd_;

@@ -9,7 +9,7 @@ namespace snapfaas::runner::virtio::block {
 
 /// Saved by Block::save(), validated by Block::restore().
 struct BlockState {
-  std::string path;
+  std::string path;  ///< the image when saved: a label only (a restore uses the VM's own configuration)
   bool read_only = false;
   bool direct = false;
   std::string id;                      ///< GET_ID string (<= 20 bytes)

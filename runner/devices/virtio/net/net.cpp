@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "common/error.h"
+#include "common/log_limit.h"
 #include "runner/devices/virtio/net/frame.h"
 
 namespace snapfaas::runner::virtio::net {
@@ -29,14 +30,14 @@ constexpr std::size_t kNumBuffersOffset = 10;  // virtio_net_hdr_v1.num_buffers
 
 }  // namespace
 
-Net::Net(NetConfig config) : config_(std::move(config)), tap_(config_.tap_name) { start(); }
+Net::Net(NetConfig config) : config_(std::move(config)), tap_(config_.tap_name) { setup(); }
 
 Net::Net(NetConfig config, Tap tap) : config_(std::move(config)), tap_(std::move(tap)) {
   config_.tap_name = tap_.name();
-  start();
+  setup();
 }
 
-void Net::start() {
+void Net::setup() {
   const std::string what = "virtio-net tap " + config_.tap_name;
   if (config_.features != kNetFeatures && config_.features != kNetFeaturesNoOffload) {
     throw common::Error(what + ": unknown feature set to offer");
@@ -56,7 +57,11 @@ void Net::start() {
   tx_iov_.reserve(kQueueSize + 1);
   rx_chain_.buffers.reserve(kQueueSize);
   tx_chain_.buffers.reserve(kQueueSize);
-  rx_thread_ = std::thread([this] { rx_loop(); });
+}
+
+void Net::start_rx(std::function<void()> thread_init) {
+  if (rx_thread_.joinable()) throw common::Error("virtio-net tap " + tap_.name() + ": receive thread started twice");
+  rx_thread_ = std::thread([this, init = std::move(thread_init)] { rx_loop(init); });
 }
 
 Net::~Net() { stop_rx_thread(); }
@@ -94,7 +99,7 @@ void Net::read_config(std::uint64_t offset, std::span<std::uint8_t> data) const 
 
 void Net::write_config(std::uint64_t offset, std::span<const std::uint8_t> data) noexcept {
   // §5.1.4.2: a VERSION_1 driver must not write the MAC; legacy-style writes are ignored.
-  spdlog::debug("virtio-net: {}-byte config write at {:#x} ignored", data.size(), offset);
+  SNAPFAAS_LIMITED_LOG(spdlog::level::debug, "virtio-net: {}-byte config write at {:#x} ignored", data.size(), offset);
 }
 
 void Net::activate(const GuestMemory& mem, std::span<Queue> queues, std::uint64_t acked,
@@ -155,7 +160,7 @@ void Net::resume() noexcept {
 void Net::kick() noexcept {
   const std::uint64_t one = 1;
   if (::write(kick_.get(), &one, sizeof one) < 0 && errno != EAGAIN) {
-    spdlog::warn("virtio-net {}: eventfd write: {}", tap_.name(), std::strerror(errno));
+    SNAPFAAS_LIMITED_LOG(spdlog::level::warn, "virtio-net {}: eventfd write: {}", tap_.name(), std::strerror(errno));
   }
 }
 
@@ -165,13 +170,21 @@ void Net::arm_tap(bool on) noexcept {
   ev.events = on ? static_cast<std::uint32_t>(EPOLLIN) : 0u;
   ev.data.u32 = kTagTap;
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, tap_.fd(), &ev) != 0) {
-    spdlog::warn("virtio-net {}: epoll_ctl: {}", tap_.name(), std::strerror(errno));
+    SNAPFAAS_LIMITED_LOG(spdlog::level::warn, "virtio-net {}: epoll_ctl: {}", tap_.name(), std::strerror(errno));
     return;
   }
   tap_armed_ = on;
 }
 
-void Net::rx_loop() noexcept {
+void Net::rx_loop(const std::function<void()>& thread_init) noexcept {
+  if (thread_init) {
+    try {
+      thread_init();
+    } catch (const std::exception& e) {
+      spdlog::error("virtio-net {}: receive thread set-up failed: {}; receive stopped", tap_.name(), e.what());
+      return;
+    }
+  }
   sigset_t all;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, nullptr);  // signals belong to the VMM and vCPU threads
@@ -195,7 +208,7 @@ void Net::rx_loop() noexcept {
     if (mem_ != nullptr && !rx_broken_ && !rx_pass_locked()) {
       rx_broken_ = true;
       arm_tap(false);
-      spdlog::warn("virtio-net {}: receive queue broken; receive stopped until the driver resets", tap_.name());
+      SNAPFAAS_LIMITED_LOG(spdlog::level::warn, "virtio-net {}: receive queue broken; receive stopped until the driver resets", tap_.name());
     }
   }
 }
@@ -217,7 +230,7 @@ bool Net::rx_pass_locked() noexcept {
         break;
       }
       if (n < 0) {
-        spdlog::warn("virtio-net {}: read: {}", tap_.name(), std::strerror(static_cast<int>(-n)));
+        SNAPFAAS_LIMITED_LOG(spdlog::level::warn, "virtio-net {}: read: {}", tap_.name(), std::strerror(static_cast<int>(-n)));
         arm_tap(false);
         break;
       }
@@ -242,7 +255,7 @@ bool Net::rx_pass_locked() noexcept {
       if (e == FrameError::kNone) {
         counters_.rx_frames.fetch_add(1, std::memory_order_relaxed);
       } else {
-        spdlog::debug("virtio-net {}: dropping a {}-byte frame (head {}): {}", tap_.name(), pending_len_,
+        SNAPFAAS_LIMITED_LOG(spdlog::level::debug, "virtio-net {}: dropping a {}-byte frame (head {}): {}", tap_.name(), pending_len_,
                       rx_chain_.head, to_string(e));
         counters_.rx_dropped.fetch_add(1, std::memory_order_relaxed);
         written = 0;
@@ -256,7 +269,7 @@ bool Net::rx_pass_locked() noexcept {
       continue;
     }
     if (is_chain_error(s)) {
-      spdlog::warn("virtio-net {}: bad receive chain (head {}): {}", tap_.name(), rx_chain_.head, to_string(s));
+      SNAPFAAS_LIMITED_LOG(spdlog::level::warn, "virtio-net {}: bad receive chain (head {}): {}", tap_.name(), rx_chain_.head, to_string(s));
       if (head_returnable(s)) {
         if (!q.add_used(*mem_, rx_chain_.head, 0)) {
           healthy = false;
@@ -266,7 +279,7 @@ bool Net::rx_pass_locked() noexcept {
       }
       continue;
     }
-    spdlog::warn("virtio-net {}: receive queue broken: {}", tap_.name(), to_string(s));
+    SNAPFAAS_LIMITED_LOG(spdlog::level::warn, "virtio-net {}: receive queue broken: {}", tap_.name(), to_string(s));
     healthy = false;
     break;
   }
@@ -289,16 +302,16 @@ bool Net::tx_pass_locked() noexcept {
       const FrameError e = gather_tx(*mem_, tx_chain_, acked_, tx_iov_, tx_frame_);
       if (e == FrameError::kBadHeader) {
         // Debug only: a guest could flood the log. Counted; the chain goes back to the guest.
-        spdlog::debug("virtio-net {}: dropping transmit frame (head {}): {}", tap_.name(), tx_chain_.head,
+        SNAPFAAS_LIMITED_LOG(spdlog::level::debug, "virtio-net {}: dropping transmit frame (head {}): {}", tap_.name(), tx_chain_.head,
                       to_string(tx_frame_.header_error));
         counters_.tx_bad_header.fetch_add(1, std::memory_order_relaxed);
         counters_.tx_dropped.fetch_add(1, std::memory_order_relaxed);
       } else if (e != FrameError::kNone) {
-        spdlog::warn("virtio-net {}: dropping transmit chain (head {}): {}", tap_.name(), tx_chain_.head,
+        SNAPFAAS_LIMITED_LOG(spdlog::level::warn, "virtio-net {}: dropping transmit chain (head {}): {}", tap_.name(), tx_chain_.head,
                      to_string(e));
         counters_.tx_dropped.fetch_add(1, std::memory_order_relaxed);
       } else if (const long n = tap_.write_frame(tx_iov_); n < 0) {
-        spdlog::debug("virtio-net {}: write: {}", tap_.name(), std::strerror(static_cast<int>(-n)));
+        SNAPFAAS_LIMITED_LOG(spdlog::level::debug, "virtio-net {}: write: {}", tap_.name(), std::strerror(static_cast<int>(-n)));
         counters_.tx_dropped.fetch_add(1, std::memory_order_relaxed);
       } else {
         counters_.tx_frames.fetch_add(1, std::memory_order_relaxed);
@@ -311,7 +324,7 @@ bool Net::tx_pass_locked() noexcept {
       continue;
     }
     if (is_chain_error(s)) {
-      spdlog::warn("virtio-net {}: bad transmit chain (head {}): {}", tap_.name(), tx_chain_.head, to_string(s));
+      SNAPFAAS_LIMITED_LOG(spdlog::level::warn, "virtio-net {}: bad transmit chain (head {}): {}", tap_.name(), tx_chain_.head, to_string(s));
       counters_.tx_dropped.fetch_add(1, std::memory_order_relaxed);
       if (head_returnable(s)) {
         if (!q.add_used(*mem_, tx_chain_.head, 0)) {
@@ -322,7 +335,7 @@ bool Net::tx_pass_locked() noexcept {
       }
       continue;
     }
-    spdlog::warn("virtio-net {}: transmit queue broken: {}", tap_.name(), to_string(s));
+    SNAPFAAS_LIMITED_LOG(spdlog::level::warn, "virtio-net {}: transmit queue broken: {}", tap_.name(), to_string(s));
     healthy = false;
     break;
   }
@@ -338,13 +351,12 @@ void Net::notify_locked(Queue& q) noexcept {
 
 NetState Net::save() const { return NetState{tap_.name(), config_.mac, features()}; }
 
-std::unique_ptr<Net> Net::restore(const NetState& state, std::optional<Tap> tap) {
+std::unique_ptr<Net> Net::restore(const NetState& state, Tap tap) {
   if (state.features != kNetFeatures && state.features != kNetFeaturesNoOffload) {
     throw common::Error("restore virtio-net tap " + state.tap_name +
                         ": snapshot features are not a set this device offers");
   }
-  const NetConfig config{state.tap_name, state.mac, state.features};
-  return tap ? std::make_unique<Net>(config, std::move(*tap)) : std::make_unique<Net>(config);
+  return std::make_unique<Net>(NetConfig{tap.name(), state.mac, state.features}, std::move(tap));
 }
 
 }  // namespace snapfaas::runner::virtio::net

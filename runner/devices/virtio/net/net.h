@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -60,16 +61,16 @@ struct NetCounters {
 };
 
 /// virtio-net over one tap. Threads: the transport calls the VirtioDevice methods under its lock
-/// (vCPU threads); the device's own rx thread delivers frames. Both take mu_, which guards the
+/// (vCPU threads); the device's own rx thread (start_rx) delivers frames. Both take mu_, which guards the
 /// queues, guest-memory access and the pending frame (lock order: transport lock, then mu_).
 /// pause() stops every guest-memory write by the rx thread until resume(): the VMM pauses the
 /// device (with the vCPUs) before it saves state or memory.
 class Net final : public VirtioDevice {
  public:
-  /// Opens the tap and starts the rx thread (idle until activate()). Throws common::Error (also
-  /// for config.features other than kNetFeatures and kNetFeaturesNoOffload).
+  /// Opens the tap; no thread yet (start_rx). Throws common::Error (also for config.features
+  /// other than kNetFeatures and kNetFeaturesNoOffload).
   explicit Net(NetConfig config);
-  /// Same on an already open tap (config.tap_name is ignored: the tap's name counts).
+  /// Same on an already open tap (config.tap_name is ignored: the tap's name counts). No thread.
   Net(NetConfig config, Tap tap);
   ~Net() override;
   Net(const Net&) = delete;
@@ -84,6 +85,13 @@ class Net final : public VirtioDevice {
                 std::shared_ptr<VirtioInterrupt> irq) override;
   [[nodiscard]] bool process_queue(std::size_t index) noexcept override;
   void reset() noexcept override;
+
+  /// Starts the rx thread (idle until activate()). It runs `thread_init` before anything else
+  /// (firerunner installs the receive role's seccomp program there: the thread reads tap frames
+  /// into guest memory); if that throws, the thread logs it and receives nothing. Once only;
+  /// setup thread.
+  void start_rx(std::function<void()> thread_init);
+  [[nodiscard]] bool rx_started() const noexcept { return rx_thread_.joinable(); }
 
   /// Stops guest-memory writes by the rx thread; returns once none is in progress. Frames keep
   /// queueing in the tap (the kernel drops beyond its queue length). Any thread.
@@ -101,17 +109,17 @@ class Net final : public VirtioDevice {
   [[nodiscard]] Tap detach_tap();
 
   [[nodiscard]] NetState save() const;
-  /// Rebuilds the device of a snapshot: on `tap` when given, else on the tap named in the state
-  /// (opened in the caller's namespace). The MAC is the snapshot's (the guest read it at boot).
-  /// The device offers the snapshot's features (kNetFeaturesNoOffload for snapshots saved before
-  /// the transmit offloads). Throws common::Error when the tap cannot be opened or the features
-  /// are neither of the known sets.
-  static std::unique_ptr<Net> restore(const NetState& state, std::optional<Tap> tap = std::nullopt);
+  /// Rebuilds the device of a snapshot on `tap`: the tap of the restoring VM's own --network (a
+  /// snapshot never names the tap it gets; the state's tap name is a label). The MAC is the
+  /// snapshot's (the guest read it at boot). The device offers the snapshot's features
+  /// (kNetFeaturesNoOffload for snapshots saved before the transmit offloads). Throws
+  /// common::Error when the features are neither of the known sets.
+  static std::unique_ptr<Net> restore(const NetState& state, Tap tap);
 
  private:
-  void start();
+  void setup();
   void stop_rx_thread() noexcept;
-  void rx_loop() noexcept;
+  void rx_loop(const std::function<void()>& thread_init) noexcept;
   void kick() noexcept;
   void arm_tap(bool on) noexcept;
   /// Delivers pending/queued frames into the rx queue (mu_ held). False if the queue broke.
@@ -141,7 +149,7 @@ class Net final : public VirtioDevice {
   DescriptorChain rx_chain_;
   DescriptorChain tx_chain_;
 
-  std::thread rx_thread_;  // last: started once everything above exists
+  std::thread rx_thread_;  // last: started (start_rx) once everything above exists
 };
 
 }  // namespace snapfaas::runner::virtio::net

@@ -12,7 +12,7 @@ namespace snapfaas::runner::virtio::net {
 
 /// Saved by Net::save(), validated by Net::restore().
 struct NetState {
-  std::string tap_name;      ///< opened again by name on restore (in the restoring process's netns)
+  std::string tap_name;      ///< the tap when saved: a label only (a restore uses the VM's own --network tap)
   MacAddress mac{};          ///< VIRTIO_NET_F_MAC config value
   std::uint64_t features = 0;  ///< features offered when saved; the restored device offers them again
 

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/log_limit.h"
+#include "tests/common/log_capture.h"
 #include "tests/runner/devices/counting_interrupt.h"
 #include "tests/runner/devices/virtio/mmio_driver.h"
 
@@ -310,4 +312,27 @@ TEST_CASE("MmioState save -> restore round trip") {
   bad = s;
   bad.device_status = kStatusAcknowledge;
   CHECK_THROWS_AS(MmioTransport::restore(f.d.mem, std::make_unique<FakeDevice>(), f.irq, bad), snapfaas::common::Error);
+}
+
+TEST_CASE("a guest repeating refused register writes gets a burst of log lines per kind, not one per write") {
+  // Guest-triggered warnings are rate-limited per call site (common/log_limit.h): 10^4 of each
+  // kind of refused write cost at most a burst and one line per second.
+  snapfaas::test::LogCapture capture;
+  Fixture f;
+  constexpr int kWrites = 10'000;
+  constexpr std::size_t kMost = snapfaas::common::LogLimit::kBurst + 2;
+  for (int i = 0; i < kWrites; ++i) {
+    write32(*f.t, reg::kQueueSel, 99);
+    write32(*f.t, reg::kQueueNum, 8);  // QueueSel out of range
+    write32(*f.t, reg::kDriverFeatures, 1);  // before DRIVER
+    write32(*f.t, reg::kStatus, kStatusAcknowledge);
+    write32(*f.t, reg::kStatus, kStatusDriver);  // clears ACKNOWLEDGE: refused
+    write32(*f.t, reg::kStatus, 0);
+  }
+  INFO(capture.text().substr(0, 2000));
+  CHECK(capture.lines_with("QueueSel 99 out of range") >= 1);
+  CHECK(capture.lines_with("QueueSel 99 out of range") <= kMost);
+  CHECK(capture.lines_with("DriverFeatures written in status") <= kMost);
+  CHECK(capture.lines_with("clears bits") <= kMost);
+  CHECK(capture.lines_with("virtio-mmio") <= 4 * kMost);
 }

@@ -101,6 +101,7 @@ class NetDriver {
 struct Harness {
   Harness(const std::string& tap, const MacAddress& mac, std::uint64_t want_features) {
     auto n = std::make_unique<Net>(NetConfig{tap, mac});
+    n->start_rx({});
     net = n.get();
     t = std::make_unique<MmioTransport>(d.mem, std::move(n), irq);
     using namespace virtio::test;

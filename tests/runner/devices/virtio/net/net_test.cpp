@@ -9,6 +9,8 @@
 #include <random>
 
 #include "common/error.h"
+#include "common/log_limit.h"
+#include "tests/common/log_capture.h"
 #include "tests/runner/devices/virtio/net/net_driver.h"
 #include "tests/runner/devices/virtio/net/netns_child.h"
 
@@ -405,6 +407,24 @@ TEST_CASE("Net drops malicious chains and keeps working") {
         });
 }
 
+TEST_CASE("Net: a guest repeating bad transmit chains gets a burst of log lines, not one per chain") {
+  CHECK_IN_NETNS([] {
+          make_persistent_tap(kTap);
+          Harness h(kTap, kMac, kAll);
+          snapfaas::test::LogCapture capture;
+          constexpr std::uint64_t kBuf = NetDriver::kTxBufs;
+          for (int i = 0; i < 5'000; ++i) {
+            const auto d = static_cast<std::uint16_t>(i % 8);
+            h.d.set_desc(h.d.tx, d, kBuf, 100, kDescFWrite);  // device-writable: a bad transmit chain
+            h.d.publish(h.d.tx, d);
+            write32(*h.t, reg::kQueueNotify, 1);
+          }
+          NET_EXPECT(h.net->counters().tx_dropped.load() == 5'000);
+          NET_EXPECT(capture.lines_with("virtio-net") >= 1);
+          NET_EXPECT(capture.lines_with("virtio-net") <= snapfaas::common::LogLimit::kBurst + 2);
+        });
+}
+
 TEST_CASE("Net survives random descriptor tables on both queues") {
   CHECK_IN_NETNS([] {
           make_persistent_tap(kTap);
@@ -461,7 +481,7 @@ TEST_CASE("Net save → restore reattaches the tap and continues the queues") {
           bad.features ^= 1ull << kFeatureMac;
           bool threw = false;
           try {
-            (void)Net::restore(bad);
+            (void)Net::restore(bad, Tap(kTap));
           } catch (const snapfaas::common::Error&) {
             threw = true;
           }
@@ -470,11 +490,12 @@ TEST_CASE("Net save → restore reattaches the tap and continues the queues") {
             // A snapshot from before the transmit offloads: the device offers what that guest saw.
             NetState old = ns;
             old.features = kNetFeaturesNoOffload;
-            const auto o = Net::restore(old);
+            const auto o = Net::restore(old, Tap(kTap));
             NET_EXPECT(o->features() == kNetFeaturesNoOffload);
             NET_EXPECT(o->save() == old);
           }
-          auto n = Net::restore(ns);
+          auto n = Net::restore(ns, Tap(kTap));
+          n->start_rx({});
           h.net = n.get();
           h.t = MmioTransport::restore(h.d.mem, std::move(n), h.irq, ms);
           NET_EXPECT(h.t->activated());
@@ -519,6 +540,7 @@ TEST_CASE("Net hands its tap over to a restored device (one fd per tap)") {
     NetDriver d;
     auto irq = std::make_shared<snapfaas::runner::test::CountingInterrupt>();
     Net* net = restored.get();
+    net->start_rx({});
     MmioTransport t(d.mem, std::move(restored), irq);
     NET_EXPECT((virtio::test::negotiate(t, net->features()) & kStatusFeaturesOk) != 0);
     virtio::test::setup_queue(t, 0, d.rx.size, d.rx.desc, d.rx.avail, d.rx.used);
