@@ -10,7 +10,19 @@
 
 namespace snapfaas::ipc {
 
+namespace {
+
+void check_size(std::size_t functions, const std::string& source) {
+  if (functions > kMaxTableFunctions) {
+    throw common::Error(source + ": " + std::to_string(functions) + " functions, at most " +
+                        std::to_string(kMaxTableFunctions) + " (a runner opens every function's files at start)");
+  }
+}
+
+}  // namespace
+
 std::string format_function_table(const std::vector<FunctionTableEntry>& table) {
+  check_size(table.size(), "function table");
   nlohmann::json functions = nlohmann::json::array();
   for (const FunctionTableEntry& f : table) {
     functions.push_back({{"name", f.name},
@@ -28,6 +40,7 @@ std::vector<FunctionTableEntry> parse_function_table(std::string_view text, cons
   if (!j.is_object() || !j.contains("functions") || !j["functions"].is_array()) {
     throw common::Error(source + ": needs an array 'functions'");
   }
+  check_size(j["functions"].size(), source);
   std::vector<FunctionTableEntry> table;
   for (const nlohmann::json& entry : j["functions"]) {
     const std::string where = source + " entry " + std::to_string(table.size());

@@ -7,6 +7,7 @@
 // boots the runner's --kernel.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,9 +25,14 @@ struct FunctionTableEntry {
   bool operator==(const FunctionTableEntry&) const = default;
 };
 
-/// The table as JSON text.
+/// A runner opens every function's snapshot files and app image at start (it may open nothing
+/// after its lock-down), so a table holds at most this many functions.
+inline constexpr std::size_t kMaxTableFunctions = 128;
+
+/// The table as JSON text. Throws common::Error past kMaxTableFunctions.
 [[nodiscard]] std::string format_function_table(const std::vector<FunctionTableEntry>& table);
-/// Parses a table. Throws common::Error "SOURCE: ..." naming the entry and field that is wrong.
+/// Parses a table. Throws common::Error "SOURCE: ..." naming the entry and field that is wrong, or
+/// past kMaxTableFunctions.
 [[nodiscard]] std::vector<FunctionTableEntry> parse_function_table(std::string_view text, const std::string& source);
 /// Reads and parses the file `path`. Throws common::Error.
 [[nodiscard]] std::vector<FunctionTableEntry> read_function_table(const std::string& path);

@@ -30,9 +30,9 @@ struct LoadOutcome {
 /// VMM thread only.
 class FunctionLoader {
  public:
-  /// At most this many functions are opened and loaded ahead (each holds a few fds: RLIMIT_NOFILE);
-  /// a load of a function beyond them answers kLoadFailed.
-  static constexpr std::size_t kMaxPreloaded = 128;
+  /// Every function of the table is opened and loaded ahead (each holds a few fds: RLIMIT_NOFILE);
+  /// a table holds at most this many (ipc/function_table.h refuses more).
+  static constexpr std::size_t kMaxPreloaded = ipc::kMaxTableFunctions;
 
   /// Create step: opens (reads nothing from) each function's snapshot files and app image, the
   /// latter read-only (O_DIRECT with `direct_io`); a restore attaches the image by descriptor. A

@@ -252,6 +252,17 @@ int main(int argc, char** argv) {
       server->start();
       sources.push_back(&http_source);
     }
+    // Should pool.run throw, the HTTP threads stop before http_source and stats_reader (declared
+    // after the server) go; the server object itself is left to the exit, since the pool's requests
+    // in flight still hold its sessions. On the normal path the server is gone before this runs.
+    struct StopServerOnThrow {
+      std::unique_ptr<HttpServer>& server;
+      ~StopServerOnThrow() {
+        if (!server) return;
+        server->drain(std::chrono::milliseconds(0));
+        (void)server.release();  // left to the exit, see above
+      }
+    } stop_server_on_throw{server};
     WorkloadSource replay(workload, WorkloadSource::Clock::now());  // time 0 is now
     if (!requests_file.empty()) sources.push_back(&replay);
     SourceSet source(sources);

@@ -195,15 +195,25 @@ TEST_CASE("jail: a runner's channel is its own — no name in /dev/shm, mode 060
   env.write_workload({{{"time", 0}, {"function", "a"}, {"payload", {{"list", "/dev/shm"}}}},
                       {{"time", 0}, {"function", "b"}, {"payload", {{"list", "/dev/shm"}}}},
                       {{"time", 5}, {"function", "a"}, {"payload", {{"channel", true}}}},
-                      {{"time", 5}, {"function", "b"}, {"payload", {{"channel", true}}}}});
+                      {{"time", 5}, {"function", "b"}, {"payload", {{"channel", true}}}},
+                      {{"time", 3000}, {"function", "a"}, {"payload", {{"n", 1}}}}});  // keeps it running
   const pid_t pid = env.start({"--mem", "128", "--runners", "2"});
-  // While the supervisor runs, no channel object has a name anyone could open.
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  for (const std::string& left : shm_leftovers(pid)) CHECK(left.find("-stats") != std::string::npos);
+  // While the supervisor runs, no channel object has a name anyone could open: once its stats
+  // block is there (its runners are spawned after it), that is the one name it holds.
+  std::vector<std::string> named;
+  for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+       std::chrono::steady_clock::now() < until; std::this_thread::sleep_for(std::chrono::milliseconds(20))) {
+    named = shm_leftovers(pid);
+    if (!named.empty()) break;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // runners spawned meanwhile
+  named = shm_leftovers(pid);
+  REQUIRE(named.size() == 1);
+  CHECK(named[0].find("-stats") != std::string::npos);
   Run run = env.finish(pid);
   INFO(run.stderr_text);
   REQUIRE(run.exit_code == 0);
-  REQUIRE(run.results.size() == 4);
+  REQUIRE(run.results.size() == 5);
   for (int i = 0; i < 2; ++i) CHECK(run.results[i]["response"]["entries"].empty());
   for (int i = 2; i < 4; ++i) {
     const json c = run.results[i]["response"]["channel"];
