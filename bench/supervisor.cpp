@@ -69,6 +69,8 @@ Setup setup(const Real& real, std::uint32_t runners, bool prespawn, unsigned nfu
     s.options.runner.functions = s.table->path();
     s.options.jail = jail_contents(SNAPFAAS_ECHO_GUEST_PATH, "", s.table->path(), s.functions,
                                    function_table(ControllerConfig{}, s.functions));
+  } else {
+    s.options.jail = jail_contents("", "", "", s.functions, {});  // the fake runner reads no files
   }
   return s;
 }

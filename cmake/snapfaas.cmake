@@ -21,7 +21,9 @@ function(snapfaas_defaults target)
   target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX,C>:${SNAPFAAS_WARNINGS}>)
   target_include_directories(${target} PUBLIC ${PROJECT_SOURCE_DIR})
   if(SNAPFAAS_SANITIZE)
-    target_compile_options(${target} PRIVATE ${SNAPFAAS_SAN_FLAGS})
+    # -g1 (after the build type's -g): line tables for the sanitizers' reports, a fifth less compile
+    # time than full debug information.
+    target_compile_options(${target} PRIVATE ${SNAPFAAS_SAN_FLAGS} -g1)
     target_link_options(${target} PUBLIC ${SNAPFAAS_SAN_FLAGS})
   endif()
 endfunction()
