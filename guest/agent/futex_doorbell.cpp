@@ -1,6 +1,8 @@
 // FutexDoorbell: the runner's side of WAIT / RESPONSE_READY done in-process with ipc::Doorbell.
 #include "guest/agent/futex_doorbell.h"
 
+#include <signal.h>
+
 #include <chrono>
 
 #include "guest/agent/agent_log.h"
@@ -10,7 +12,21 @@ namespace snapfaas::guest {
 namespace {
 // How often a parked wait re-checks the stop flag.
 constexpr auto kStopPollInterval = std::chrono::milliseconds(50);
+
+std::atomic<bool> g_stop{false};  // set by SIGTERM/SIGINT; relaxed: it only ends wait loops
+
+extern "C" void on_stop_signal(int) { g_stop.store(true, std::memory_order_relaxed); }
 }  // namespace
+
+void install_stop_handlers() noexcept {
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGTERM, &action, nullptr);
+  ::sigaction(SIGINT, &action, nullptr);
+}
+
+const std::atomic<bool>& stop_flag() noexcept { return g_stop; }
 
 FutexDoorbell::FutexDoorbell(const Window& window, const std::atomic<bool>& stop) noexcept
     : stop_(stop),

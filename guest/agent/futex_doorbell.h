@@ -13,6 +13,11 @@
 
 namespace snapfaas::guest {
 
+/// Host test mode's shutdown: SIGTERM/SIGINT handlers that set stop_flag(), the process-wide flag
+/// to hand to FutexDoorbell (shared by the CPython agent and the Node addon).
+void install_stop_handlers() noexcept;
+[[nodiscard]] const std::atomic<bool>& stop_flag() noexcept;
+
 class FutexDoorbell final : public AgentDoorbell {
  public:
   /// `window` must be mapped with a writable header page and outlive this object; `stop` is read

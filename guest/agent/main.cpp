@@ -7,10 +7,8 @@
 // which answers the in-flight request when the serving child dies and then stops the VM.
 #include <CLI/CLI.hpp>
 
-#include <signal.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -32,18 +30,6 @@ namespace {
 using snapfaas::guest::AgentFailure;
 using snapfaas::guest::LogLevel;
 using snapfaas::ipc::AgentFatal;
-
-std::atomic<bool> g_stop{false};  // host test mode: set by SIGTERM/SIGINT
-
-extern "C" void on_stop_signal(int) { g_stop.store(true, std::memory_order_relaxed); }
-
-void install_stop_handlers() {
-  struct sigaction action {};
-  action.sa_handler = on_stop_signal;
-  sigemptyset(&action.sa_mask);
-  ::sigaction(SIGTERM, &action, nullptr);
-  ::sigaction(SIGINT, &action, nullptr);
-}
 
 }  // namespace
 
@@ -92,14 +78,14 @@ int main(int argc, char** argv) {
   bool window_valid = false;
   try {
     if (futex) {
-      install_stop_handlers();
+      snapfaas::guest::install_stop_handlers();
       source.writable_header = true;  // the futex doorbell words live in the header page
     } else {
       doorbell = snapfaas::guest::PortIoDoorbell::create();  // iopl(3) first: refused means not our guest
     }
     std::optional<snapfaas::guest::Window> window(snapfaas::guest::Window::map(source));
     window_valid = true;
-    if (futex) doorbell = std::make_unique<snapfaas::guest::FutexDoorbell>(*window, g_stop);
+    if (futex) doorbell = std::make_unique<snapfaas::guest::FutexDoorbell>(*window, snapfaas::guest::stop_flag());
 
     snapfaas::guest::InFlightPage in_flight = snapfaas::guest::InFlightPage::create();
     if (!no_reaper) {
@@ -115,14 +101,14 @@ int main(int argc, char** argv) {
         context.memory_hint_mib = static_cast<std::uint32_t>(
             static_cast<std::uint64_t>(::sysconf(_SC_PHYS_PAGES)) * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE)) >> 20);
         context.make_doorbell = [futex](const snapfaas::guest::Window& w) -> std::unique_ptr<snapfaas::guest::AgentDoorbell> {
-          if (futex) return std::make_unique<snapfaas::guest::FutexDoorbell>(w, g_stop);
+          if (futex) return std::make_unique<snapfaas::guest::FutexDoorbell>(w, snapfaas::guest::stop_flag());
           return snapfaas::guest::PortIoDoorbell::create();
         };
         window.reset();  // the reaper maps the window anew when it needs it
         return snapfaas::guest::run_reaper(child, in_flight, context);
       }
       snapfaas::guest::child_after_fork(reaper);
-      if (futex) install_stop_handlers();
+      if (futex) snapfaas::guest::install_stop_handlers();
     }
     // Guest mode: the kernel CRNG and the clock are the guest's own to refresh after a restore.
     snapfaas::guest::RestoreWatcher restore(!futex);

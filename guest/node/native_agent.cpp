@@ -13,21 +13,6 @@
 #include "guest/node/reseed.h"
 
 namespace snapfaas::guest::node {
-namespace {
-
-std::atomic<bool> g_stop{false};  // futex mode: set by SIGTERM/SIGINT, read by FutexDoorbell
-
-extern "C" void on_stop_signal(int) { g_stop.store(true, std::memory_order_relaxed); }
-
-void install_stop_handlers() {
-  struct sigaction action {};
-  action.sa_handler = on_stop_signal;
-  sigemptyset(&action.sa_mask);
-  ::sigaction(SIGTERM, &action, nullptr);
-  ::sigaction(SIGINT, &action, nullptr);
-}
-
-}  // namespace
 
 NativeAgent::NativeAgent(const NativeAgentOptions& options)
     : options_(options), restore_(!options.futex) {  // host tests leave the host's kernel and clock alone
@@ -40,7 +25,7 @@ NativeAgent::NativeAgent(const NativeAgentOptions& options)
     doorbell_ = PortIoDoorbell::create();
   }
   window_.emplace(Window::map(options_.source));
-  if (options_.futex) doorbell_ = std::make_unique<FutexDoorbell>(*window_, g_stop);
+  if (options_.futex) doorbell_ = std::make_unique<FutexDoorbell>(*window_, stop_flag());
   if (options_.in_flight_fd >= 0) {
     in_flight_.emplace(InFlightPage::adopt(std::exchange(options_.in_flight_fd, -1)));
     options_.server.in_flight = &*in_flight_;
