@@ -123,7 +123,9 @@ try:
         if w[:1] == ["runner"] and len(w) == 6:
             samples.append((w[1], [t for t in sample if t[0] == w[1]]))
             sample = []
-            if w[2] != "none": runners[w[1]] = w[2:]
+            # A runner's first complete reading counts: one read while it exits (killed at the
+            # end) can miss its cgroup file and must not replace it.
+            if w[2] != "none" and (w[1] not in runners or runners[w[1]][1] == "none"): runners[w[1]] = w[2:]
 except OSError as e:
     fails.append(f"no isolation samples ({e})")
 locked = [(p, ts) for p, ts in samples if any(t[2] == "vcpu" for t in ts)]
