@@ -139,6 +139,10 @@ ControllerConfig parse_controller_config(const std::string& text, const std::str
   std::set<std::string> seen;
   for (const auto& entry : root) {
     const std::string key = entry.first.Scalar();
+    if (key == "pool") {  // pool_config.h
+      c.pools = parse_pool_section(entry.second, source);
+      continue;
+    }
     std::string* field = nullptr;
     if (key == "kernel_path") field = &c.kernel_path;
     else if (key == "runtimefs_dir") field = &c.runtimefs_dir;
