@@ -11,6 +11,7 @@
 #include <cstring>
 #include <utility>
 
+#include "common/error.h"
 #include "runner/snapshot/vmm_snapshot.h"
 
 namespace snapfaas::runner {
@@ -59,6 +60,14 @@ void FunctionLoader::preload(Vmm& vmm) {
     if (!files_[i]) continue;
     try {
       preloaded_[i] = snapshot::load_snapshot(std::move(*files_[i]), verify_);
+      // A snapshot brings back the vCPUs it was taken with: a function whose `vcpus` differs is
+      // refused here, with the reason, before its restore could touch the VM.
+      if (preloaded_[i]->state.vcpu_count != vmm.vcpu_count()) {
+        const std::uint32_t taken = preloaded_[i]->state.vcpu_count;
+        preloaded_[i].reset();
+        throw common::Error("the snapshot was taken with " + std::to_string(taken) + " vCPUs, this function's VM has " +
+                            std::to_string(vmm.vcpu_count()) + ": its vcpus must equal the snapshot's");
+      }
     } catch (const std::exception& e) {  // its restore answers kLoadFailed with this reason
       errors_[i] = e.what();
       spdlog::warn("firerunner: snapshot of function {} ({}) not loaded: {}", i, table_[i].name, errors_[i]);
@@ -94,6 +103,22 @@ LoadOutcome FunctionLoader::load(Vmm& vmm, const ipc::ControlCommand& command,
   const ipc::FunctionTableEntry& f = table_[index];
   if (loading) loading(index);
   if (op == ipc::ControlOp::kBoot) {
+    // A regular boot (no snapshot): the function's app image becomes /dev/vdb of the --kernel's VM.
+    if (!f.appfs.empty()) {
+      if (index >= kMaxPreloaded || !appfs_[index]) {
+        std::fprintf(stderr, "firerunner: boot of function %u (%s) failed: %s\n", index, f.name.c_str(),
+                     index >= kMaxPreloaded ? "beyond the functions a runner opens at start" : errors_[index].c_str());
+        return {false, false, ipc::ControlResult::kLoadFailed, {}};
+      }
+      try {
+        common::UniqueFd image(::fcntl(appfs_[index].get(), F_DUPFD_CLOEXEC, 0));
+        if (!image) throw common::sys_error("app image " + f.appfs + ": dup");
+        vmm.attach_app_disk(std::move(image), f.appfs);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "firerunner: boot of function %u (%s) failed: %s\n", index, f.name.c_str(), e.what());
+        return {false, true, ipc::ControlResult::kLoadFailed, {}};
+      }
+    }
     spdlog::info("firerunner: boot of function {} ({}): starting the --kernel", index, f.name);
     return {true, false, ipc::ControlResult::kOk, {}};
   }

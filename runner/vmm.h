@@ -104,6 +104,11 @@ class Vmm {
   [[nodiscard]] int console_fd() const noexcept;
   /// What the i8042 calls when the guest asks for a reset (stops the VM with status 0).
   [[nodiscard]] std::function<void()> reset_handler();
+  /// Setup only (a booting Linux VM whose vCPUs have not run): attaches `image` read-only as the
+  /// app disk (/dev/vdb, role "appfs") in the next free virtio-mmio slot and announces it on the
+  /// kernel command line. `label` names the image in logs. Throws common::Error (ring-3 VM, an
+  /// app disk already there, command line too long).
+  void attach_app_disk(common::UniqueFd image, const std::string& label);
   /// The Linux command line actually passed (empty for ring-3 guests).
   [[nodiscard]] const std::string& cmdline() const noexcept { return cmdline_; }
 

@@ -3,13 +3,17 @@
 // announced on the kernel command line. Each is kept in devices_ for snapshots.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "runner/devices/legacy/i8042.h"
 #include "runner/devices/legacy/serial.h"
 #include "runner/devices/virtio/block/block.h"
 #include "runner/devices/virtio/mmio.h"
 #include "runner/devices/virtio/net/net.h"
 #include "runner/devices/virtio/net/net_spec.h"
+#include "common/error.h"
 #include "runner/kvm/irqfd_interrupt.h"
+#include "runner/loader/linux_loader.h"
 #include "runner/memory/guest_layout.h"
 #include "runner/vmm.h"
 
@@ -66,6 +70,35 @@ void Vmm::attach_linux_devices() {
   }
   if (!config_.rootfs.empty()) cmdline_ += config_.rootfs_rw ? " root=/dev/vda rw" : " root=/dev/vda ro";
   if (!config_.kernel_args.empty()) cmdline_.append(" ").append(config_.kernel_args);
+}
+
+void Vmm::attach_app_disk(common::UniqueFd image, const std::string& label) {
+  if (ring3_) throw common::Error("app disk " + label + ": a ring-3 guest has no disks");
+  std::uint64_t base = layout::kVirtioMmioBase;
+  std::uint32_t irq = layout::kFirstVirtioIrq;
+  for (const BlockSlot& b : devices_.blocks) {
+    if (b.role == "appfs") throw common::Error("app disk " + label + ": the VM has one already");
+    base = std::max(base, b.mmio_base + layout::kVirtioMmioSize);
+    irq = std::max(irq, b.irq + 1);
+  }
+  for (const NetSlot& n : devices_.nets) {
+    base = std::max(base, n.mmio_base + layout::kVirtioMmioSize);
+    irq = std::max(irq, n.irq + 1);
+  }
+  virtio::block::BlockConfig cfg;
+  cfg.path = label;
+  cfg.read_only = true;
+  cfg.direct = config_.direct_io;
+  cfg.id = "appfs";
+  std::string cmdline = cmdline_ + " " + virtio::mmio_kernel_arg(base, irq);
+  auto device = std::make_unique<virtio::block::Block>(cfg, std::move(image));
+  BlockSlot slot{"appfs", base, irq, std::make_shared<IrqFdInterrupt>(vm_, irq), nullptr};
+  slot.transport = std::make_shared<virtio::MmioTransport>(memory_, std::move(device), slot.interrupt);
+  rewrite_linux_cmdline(memory_, cmdline);  // first: throws before anything is attached
+  mmio_.insert(slot.transport, base, layout::kVirtioMmioSize);
+  devices_.blocks.push_back(std::move(slot));
+  cmdline_ = std::move(cmdline);
+  spdlog::info("app disk {} attached at MMIO {:#x} IRQ {}; Linux command line: {}", label, base, irq, cmdline_);
 }
 
 }  // namespace snapfaas::runner

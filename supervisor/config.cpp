@@ -223,6 +223,8 @@ ControllerConfig parse_controller_config(const std::string& text, const std::str
       *plain = as_string(value, key, source);
     } else if (key == "allow_network") {
       c.allow_network = as<bool>(value, key, source, "a boolean");
+    } else if (key == "pool") {  // pool_config.h
+      c.pools = parse_pool_section(value, source);
     } else if (key == "functions") {
       c.functions = parse_functions(value, source);
     } else {

@@ -11,15 +11,18 @@
 #include <string>
 #include <vector>
 
+#include "supervisor/pool_config.h"
+
 namespace snapfaas::supervisor {
 
 /// One function. Absent snapshot fields (load_dir empty) mean a regular boot.
 struct FunctionConfig {
   std::string name;
-  std::string runtimefs;          ///< image file name under runtimefs_dir
+  std::string runtimefs;          ///< image file name under runtimefs_dir (python3: rootfs.ext4, nodejs: nodejs.ext4);
+                                  ///< runners of each image are pre-spawned apart (pool_plan.h)
   std::string appfs;              ///< image file name under appfs_dir
-  std::uint32_t vcpus = 1;
-  std::uint32_t memory = 128;     ///< MiB of guest RAM
+  std::uint32_t vcpus = 1;        ///< the VM's vCPUs; a restored snapshot must have been taken with as many
+  std::uint32_t memory = 128;     ///< MiB of guest RAM: the VM's real size, what the --mem budget counts
   std::uint32_t concurrency_limit = 1;  ///< maximum VMs of this function at once
   std::uint32_t timeout_ms = 0;   ///< deadline of each request, from dispatch (0: the supervisor's
                                   ///< default, 30 s; `--deadline` overrides every function's)
@@ -55,6 +58,8 @@ struct ControllerConfig {
   /// virtio-net on `network_tap` there (firerunner --network TAP/MAC).
   std::string network_namespace_prefix = "snapfaas-";
   std::string network_tap = "tap0/06:00:ac:10:00:02";
+  /// `pool:` (optional): runners per VM shape, instead of sizing them from --mem (pool_plan.h).
+  std::vector<PoolRequest> pools;
 };
 
 /// Parses a controller file. Throws common::Error "FILE:LINE: message" on malformed YAML, missing

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -23,13 +24,23 @@ std::vector<ipc::FunctionTableEntry> function_table(const ControllerConfig& cont
   return table;
 }
 
-FunctionTableFile::FunctionTableFile(const ControllerConfig& controller, const std::vector<FunctionConfig>& functions) {
+std::vector<ipc::FunctionTableEntry> table_for(std::vector<ipc::FunctionTableEntry> table,
+                                               const std::vector<std::uint32_t>& servable) {
+  for (std::uint32_t i = 0; i < table.size(); ++i) {
+    if (std::find(servable.begin(), servable.end(), i) == servable.end()) table[i] = {table[i].name, {}, {}, false, false};
+  }
+  return table;
+}
+
+FunctionTableFile::FunctionTableFile(const ControllerConfig& controller, const std::vector<FunctionConfig>& functions)
+    : FunctionTableFile(function_table(controller, functions)) {}
+
+FunctionTableFile::FunctionTableFile(const std::vector<ipc::FunctionTableEntry>& table) {
   std::string templ = (fs::temp_directory_path() / "snapfaas-functions-XXXXXX").string();
   if (::mkdtemp(templ.data()) == nullptr) throw common::sys_error("mkdtemp " + templ);
   dir_ = templ;
   fs::permissions(dir_, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
   path_ = dir_ + "/functions.json";
-  const std::vector<ipc::FunctionTableEntry> table = function_table(controller, functions);
   std::ofstream out(path_);
   out << ipc::format_function_table(table);
   if (!out) throw common::sys_error("write " + path_);

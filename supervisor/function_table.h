@@ -17,10 +17,17 @@ namespace snapfaas::supervisor {
 [[nodiscard]] std::vector<ipc::FunctionTableEntry> function_table(const ControllerConfig& controller,
                                                                   const std::vector<FunctionConfig>& functions);
 
+/// `table` with the entries of functions not in `servable` reduced to their name: a runner of one
+/// pool (pool_plan.h) opens only its own functions' files, and the indices stay the function list's.
+[[nodiscard]] std::vector<ipc::FunctionTableEntry> table_for(std::vector<ipc::FunctionTableEntry> table,
+                                                             const std::vector<std::uint32_t>& servable);
+
 class FunctionTableFile {
  public:
   /// Writes the table. Throws common::Error naming the step.
   FunctionTableFile(const ControllerConfig& controller, const std::vector<FunctionConfig>& functions);
+  /// Writes `table` (e.g. table_for's). Throws common::Error naming the step.
+  explicit FunctionTableFile(const std::vector<ipc::FunctionTableEntry>& table);
   ~FunctionTableFile();
   FunctionTableFile(const FunctionTableFile&) = delete;
   FunctionTableFile& operator=(const FunctionTableFile&) = delete;

@@ -25,7 +25,8 @@
 #include "supervisor/function_table.h"
 #include "supervisor/http_server.h"
 #include "supervisor/http_source.h"
-#include "supervisor/jail_contents.h"
+#include "supervisor/pool_launch.h"
+#include "supervisor/pool_plan.h"
 #include "supervisor/runner_pool.h"
 #include "supervisor/source_set.h"
 #include "supervisor/workload.h"
@@ -94,7 +95,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--output", output, "result lines (default stdout)");
   app.add_option("--stats", stats_file, "stats JSON written at exit");
-  app.add_option("--runners", runners, "runner count (default mem / smallest VM)");
+  app.add_option("--runners", runners, "total runners, shared out over the VM-shape pools (default: sized from --mem by the workload)");
   app.add_option("--queue", queue, "waiting requests before 'dropped: no capacity'")->capture_default_str();
   app.add_option("--keep_alive", keep_alive, "evict VMs idle this long, ms (0 = never)")->capture_default_str();
   app.add_option("--deadline", deadline,
@@ -146,50 +147,14 @@ int main(int argc, char** argv) {
     if (!listen.empty()) parse_listen_address(listen, http);
     const std::vector<WorkloadRequest> workload =
         requests_file.empty() ? std::vector<WorkloadRequest>{} : read_workload_file(requests_file);
-    std::uint32_t smallest = functions.front().memory, largest = 0;
-    for (const auto& f : functions) {
-      smallest = std::min(smallest, f.memory);
-      largest = std::max(largest, f.memory);
-    }
+    std::uint32_t largest = 0;
+    for (const auto& f : functions) largest = std::max(largest, f.memory);
+    // Runners are pre-spawned before they know their function: one pool per VM shape (memory,
+    // vCPUs, runtime image, kernel), each sized from --mem by what the workload asks of it, or as
+    // the controller's `pool:` section says (pool_plan.h).
+    const PoolPlan plan = plan_pools(functions, requests_per_function(functions, workload), mem, runners, controller.pools);
     PoolOptions options;
     options.runner_binary = runner_binary(controller);  // firerunner_path, else found (config_paths.h)
-    // Runners are pre-spawned before they know their function, so they get what every function
-    // shares: the kernel (a ring-3 guest when the functions name one) and the largest VM size.
-    std::string kernel = controller.kernel_path;
-    bool ring3 = false;
-    for (const auto& f : functions) {
-      if (f.kernel.empty()) continue;
-      if (kernel != controller.kernel_path && kernel != f.kernel) {
-        throw snapfaas::common::Error("functions name different kernels: pre-spawned runners need one");
-      }
-      kernel = f.kernel;
-      ring3 = ring3 || f.ring3;
-    }
-    options.runner.kernel = kernel;
-    options.runner.mem_mib = largest;
-    options.runner.ring3 = ring3;
-    options.runner.kernel_args = controller.kernel_args;
-    // Linux functions share one runtime image, attached at pre-spawn (the app image at restore).
-    std::string rootfs;
-    for (const auto& f : functions) {
-      if (f.ring3 || f.runtimefs.empty()) continue;
-      const std::string path = runtimefs_path(controller, f);
-      if (!rootfs.empty() && rootfs != path) {
-        throw snapfaas::common::Error("functions name different runtimefs images: pre-spawned runners need one");
-      }
-      rootfs = path;
-    }
-    options.runner.rootfs = rootfs;
-    // Functions with snapshots: runners start in pre-spawned restore mode with the table of every
-    // function's snapshot dirs (visible read-only in the jail); kRestore names the table index.
-    std::unique_ptr<FunctionTableFile> table;
-    if (std::any_of(functions.begin(), functions.end(), [](const auto& f) { return f.restores_snapshot(); })) {
-      table = std::make_unique<FunctionTableFile>(controller, functions);
-      options.runner.functions = table->path();
-    }
-    // Each jail holds the runner's kernel and runtime image, the table, and the files of the
-    // functions that runner may serve (jail_contents.h): never a whole configured directory.
-    options.jail = jail_contents(kernel, rootfs, table ? table->path() : "", functions, function_table(controller, functions));
     // Network functions (docs/NETWORKING.md): every runner may get one, so each joins its own
     // namespace <prefix><slot> (scripts/setup-network.sh N) and opens tap0 there at spawn. A
     // restore keeps only the devices the snapshot has: functions without network restore a base
@@ -206,9 +171,13 @@ int main(int argc, char** argv) {
       options.runner.network = controller.network_tap;
       jail.netns_prefix = controller.network_namespace_prefix;
     }
+    options.runner.kernel_args = controller.kernel_args;  // seed: kernel_args / kernel_boot_args
     options.runner_extra = runner_extra;
-    options.scheduler = {mem, runners != 0 ? runners : static_cast<std::uint32_t>(std::max<std::uint64_t>(1, mem / smallest)),
-                         queue, std::chrono::milliseconds(keep_alive)};
+    const PoolLaunch launch(controller, functions, plan, options.runner);  // the tables live as long as the runners
+    options.pools = launch.pools();
+    options.scheduler = {mem, plan.runners(), queue, std::chrono::milliseconds(keep_alive), plan.pool_of_slot(),
+                         plan.pool_of_function};
+    spdlog::info("supervisor: runner pools: {}", plan.describe());
     check_network_namespaces(jail.netns_prefix, options.scheduler.runners);  // one clear line, before any spawn
     if (!jail.netns_prefix.empty()) {
       spdlog::info("supervisor: function '{}' has network: true: runner i joins /run/netns/{}i with --network {}",
@@ -283,6 +252,13 @@ int main(int argc, char** argv) {
       nlohmann::json full = stats.full();
       full["interrupted"] = summary["interrupted"];
       full["runners"] = options.scheduler.runners;
+      full["pools"] = nlohmann::json::array();
+      for (const PlannedPool& p : plan.pools) {
+        nlohmann::json names = nlohmann::json::array();
+        for (const std::uint32_t f : p.functions) names.push_back(functions[f].name);
+        full["pools"].push_back({{"memory", p.shape.memory}, {"vcpus", p.shape.vcpus}, {"runtimefs", p.shape.runtimefs},
+                                 {"runners", p.runners}, {"functions", names}, {"from_config", p.from_config}});
+      }
       full["mem_mib"] = mem;
       std::ofstream s(stats_file);
       s << full.dump(1) << '\n';

@@ -35,13 +35,24 @@ namespace {
 
 RunnerPool::RunnerPool(PoolOptions options, std::vector<FunctionConfig> functions, Jailer& jailer)
     : options_(std::move(options)),
-      launch_{options_.runner_binary, options_.runner, options_.runner_extra, options_.jail},
       functions_(std::move(functions)),
       jailer_(jailer),
       scheduler_(options_.scheduler, functions_),
       health_(options_.health, function_names(functions_)),
       spin_(options_.loop_spin, options_.loop_spin_yield) {
   for (std::uint32_t i = 0; i < functions_.size(); ++i) function_index_[functions_[i].name] = i;
+  if (options_.pools.empty()) {
+    launches_.push_back({options_.runner_binary, options_.runner, options_.runner_extra, options_.jail});
+  }
+  for (const PoolRunners& p : options_.pools) {
+    launches_.push_back({options_.runner_binary, p.runner, options_.runner_extra, p.jail});
+  }
+  pool_of_slot_ = options_.scheduler.pool_of_slot;
+  if (pool_of_slot_.empty()) pool_of_slot_.assign(options_.scheduler.runners, 0);
+  for (const std::uint32_t pool : pool_of_slot_) {
+    if (pool >= launches_.size()) throw common::Error("runner pool: a slot of pool " + std::to_string(pool) + ", " +
+                                                      std::to_string(launches_.size()) + " pools given");
+  }
   for (std::uint32_t i = 0; i < options_.scheduler.runners; ++i) runners_.emplace_back(i);
   if (!options_.console_dir.empty()) {
     for (std::uint32_t i = 0; i < options_.scheduler.runners; ++i) {

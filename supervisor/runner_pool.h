@@ -35,11 +35,19 @@
 
 namespace snapfaas::supervisor {
 
+/// The runners of one pool (one VM shape, pool_plan.h): their command line and jail contents.
+struct PoolRunners {
+  common::RunnerCommand runner;  ///< --mem_size, --vcpu_count, --rootfs, --kernel, --functions of the shape
+  JailContents jail;
+};
+
 struct PoolOptions {
   std::string runner_binary;
   common::RunnerCommand runner;          ///< every runner's command line (the channel is set per spawn)
   std::vector<std::string> runner_extra; ///< extra arguments after it (tests, debugging)
   JailContents jail;                     ///< what a runner's jail holds, by function (jail_contents.h)
+  /// By pool (slot -> pool: scheduler.pool_of_slot): replaces `runner` and `jail`. Empty: one pool.
+  std::vector<PoolRunners> pools;
   SchedulerOptions scheduler;
   /// Deadline of every request, from dispatch, overriding each function's timeout_ms (0: use them).
   std::chrono::milliseconds deadline{0};
@@ -101,10 +109,8 @@ class RunnerPool {
 
   void submit(Invocation&& invocation, Clock::time_point now);
   void spawn(std::uint32_t slot);
-  /// The functions runner `slot` may serve: its jail holds their images and snapshots and no
-  /// other's. Today the scheduler may place any function on any runner (it has no per-runner
-  /// placement), so every runner may serve every function; per-shape pools will narrow this
-  /// and the jails follow.
+  /// The functions runner `slot` may serve: those of its pool (the scheduler places no other
+  /// there); its jail holds their images and snapshots and no other's.
   [[nodiscard]] std::vector<std::uint32_t> servable_functions(std::uint32_t slot) const;
   void apply(const std::vector<Action>& actions);
   void start_load(std::uint32_t slot, std::uint64_t request, std::uint32_t function);
@@ -126,7 +132,8 @@ class RunnerPool {
   [[nodiscard]] double ms_since_start(Clock::time_point t) const noexcept;
 
   PoolOptions options_;
-  RunnerLaunch launch_;
+  std::vector<RunnerLaunch> launches_;  // by pool
+  std::vector<std::uint32_t> pool_of_slot_;
   std::vector<FunctionConfig> functions_;
   std::unordered_map<std::string, std::uint32_t> function_index_;
   Jailer& jailer_;

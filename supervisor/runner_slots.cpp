@@ -26,16 +26,19 @@ namespace {
 
 }  // namespace
 
-std::vector<std::uint32_t> RunnerPool::servable_functions(std::uint32_t /*slot*/) const {
-  std::vector<std::uint32_t> all(functions_.size());
-  for (std::uint32_t i = 0; i < all.size(); ++i) all[i] = i;
-  return all;
+std::vector<std::uint32_t> RunnerPool::servable_functions(std::uint32_t slot) const {
+  const std::vector<std::uint32_t>& pool_of_function = options_.scheduler.pool_of_function;
+  std::vector<std::uint32_t> servable;
+  for (std::uint32_t i = 0; i < functions_.size(); ++i) {
+    if (pool_of_function.empty() || pool_of_function[i] == pool_of_slot_[slot]) servable.push_back(i);
+  }
+  return servable;
 }
 
 void RunnerPool::spawn(std::uint32_t slot) {
   common::UniqueFd console;  // closed once the child holds its copy
   if (!consoles_.empty()) console = consoles_[slot].open_pipe(runners_[slot].generation() + 1);
-  runners_[slot].spawn(launch_, jailer_, servable_functions(slot), console.get());
+  runners_[slot].spawn(launches_[pool_of_slot_[slot]], jailer_, servable_functions(slot), console.get());
   set_state(slot, ipc::RunnerState::kStarting);
 }
 

@@ -1,15 +1,34 @@
 // The placement policy (see scheduler.h).
 #include "supervisor/scheduler.h"
 
+#include <algorithm>
+
 #include "common/error.h"
 
 namespace snapfaas::supervisor {
 
 Scheduler::Scheduler(SchedulerOptions options, std::vector<FunctionConfig> functions)
     : options_(options), functions_(std::move(functions)), slots_(options.runners),
-      vms_per_function_(functions_.size(), 0) {
+      vms_per_function_(functions_.size(), 0), pool_of_slot_(options_.pool_of_slot),
+      pool_of_function_(options_.pool_of_function) {
   if (options_.runners == 0) throw common::Error("scheduler: at least one runner is needed");
   if (functions_.empty()) throw common::Error("scheduler: no functions");
+  if (pool_of_slot_.empty() && pool_of_function_.empty()) {
+    pool_of_slot_.assign(options_.runners, 0);
+    pool_of_function_.assign(functions_.size(), 0);
+  }
+  if (pool_of_slot_.size() != options_.runners || pool_of_function_.size() != functions_.size()) {
+    throw common::Error("scheduler: pools given for " + std::to_string(pool_of_slot_.size()) + " slots and " +
+                        std::to_string(pool_of_function_.size()) + " functions, there are " +
+                        std::to_string(options_.runners) + " and " + std::to_string(functions_.size()));
+  }
+  pool_count_ = 1 + std::max(*std::max_element(pool_of_slot_.begin(), pool_of_slot_.end()),
+                             *std::max_element(pool_of_function_.begin(), pool_of_function_.end()));
+  for (std::uint32_t f = 0; f < functions_.size(); ++f) {
+    if (std::find(pool_of_slot_.begin(), pool_of_slot_.end(), pool_of_function_[f]) == pool_of_slot_.end()) {
+      throw common::Error("scheduler: function '" + functions_[f].name + "' has no runner of its pool");
+    }
+  }
   for (const auto& f : functions_) {
     if (f.memory == 0 || f.concurrency_limit == 0) {
       throw common::Error("scheduler: function '" + f.name + "' needs memory and concurrency_limit > 0");
@@ -125,10 +144,11 @@ std::int64_t Scheduler::find_idle_mru(std::uint32_t function) const noexcept {
   return best;
 }
 
-std::int64_t Scheduler::find_idle_lru() const noexcept {
+std::int64_t Scheduler::find_idle_lru(std::uint32_t pool) const noexcept {
   std::int64_t best = -1;
   for (std::size_t i = 0; i < slots_.size(); ++i) {
     const Slot& s = slots_[i];
+    if (pool != kAnyPool && pool_of_slot_[i] != pool) continue;
     if (s.state == ipc::RunnerState::kIdle && (best < 0 || s.last_used < slots_[static_cast<std::size_t>(best)].last_used)) {
       best = static_cast<std::int64_t>(i);
     }
@@ -136,9 +156,9 @@ std::int64_t Scheduler::find_idle_lru() const noexcept {
   return best;
 }
 
-std::int64_t Scheduler::find_empty() const noexcept {
+std::int64_t Scheduler::find_empty(std::uint32_t pool) const noexcept {
   for (std::size_t i = 0; i < slots_.size(); ++i) {
-    if (slots_[i].state == ipc::RunnerState::kEmpty) return static_cast<std::int64_t>(i);
+    if (slots_[i].state == ipc::RunnerState::kEmpty && pool_of_slot_[i] == pool) return static_cast<std::int64_t>(i);
   }
   return -1;
 }
@@ -146,14 +166,20 @@ std::int64_t Scheduler::find_empty() const noexcept {
 // One FIFO pass over the queue. A request that cannot run yet stays queued, later requests of
 // other functions may pass it. Room that is on its way (slots being recycled, memory already freed)
 // is reserved for earlier requests within the pass so that one free slot is not evicted for twice.
+// Slots are counted per pool (a function runs only on its pool's runners); memory is one budget.
 void Scheduler::dispatch(TimePoint now, std::vector<Action>& out) {
   std::uint64_t spare_mib = options_.mem_mib - used_mib_;
-  std::size_t spare_slots = 0;  // empty + not-ready slots not yet promised to a queued request
-  for (const Slot& s : slots_) {
-    if (s.state == ipc::RunnerState::kEmpty || s.state == ipc::RunnerState::kStarting) ++spare_slots;
-  }
+  std::vector<std::size_t> spare_slots(pool_count_, 0);  // empty + not-ready slots not yet promised, by pool
+  std::size_t spare_total = 0;
   std::size_t idle_vms = 0;
-  for (const Slot& s : slots_) idle_vms += s.state == ipc::RunnerState::kIdle ? 1 : 0;
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    const ipc::RunnerState state = slots_[i].state;
+    if (state == ipc::RunnerState::kEmpty || state == ipc::RunnerState::kStarting) {
+      ++spare_slots[pool_of_slot_[i]];
+      ++spare_total;
+    }
+    idle_vms += state == ipc::RunnerState::kIdle ? 1 : 0;
+  }
   // A function found unplaceable in this pass stays so for the rest of it (resources only shrink
   // within a pass), so later requests for it are skipped in O(1), and the pass ends when nothing
   // can be placed at all. Keeps a long queue from costing O(queue) work per completion.
@@ -166,7 +192,7 @@ void Scheduler::dispatch(TimePoint now, std::vector<Action>& out) {
     }
   };
   for (auto it = queue_.begin(); it != queue_.end();) {
-    if (blocked_count == functions_.size() || (idle_vms == 0 && spare_slots == 0)) break;
+    if (blocked_count == functions_.size() || (idle_vms == 0 && spare_total == 0)) break;
     const std::uint32_t f = it->function;
     if (blocked[f]) {
       ++it;
@@ -187,24 +213,29 @@ void Scheduler::dispatch(TimePoint now, std::vector<Action>& out) {
       ++it;
       continue;
     }
+    const std::uint32_t pool = pool_of_function_[f];
     const std::uint64_t need = functions_[f].memory;
-    // Make room: evict least recently used idle VMs (any function) until memory and a slot suffice.
-    while (spare_mib < need || spare_slots == 0) {
-      const std::int64_t victim = find_idle_lru();
+    // Make room: evict least recently used idle VMs until memory and a slot of the pool suffice —
+    // of the pool while it has no slot (that frees memory too), else of any pool.
+    while (spare_mib < need || spare_slots[pool] == 0) {
+      const std::int64_t victim = find_idle_lru(spare_slots[pool] == 0 ? pool : kAnyPool);
       if (victim < 0) break;
-      spare_mib += functions_[slots_[static_cast<std::size_t>(victim)].function].memory;
-      ++spare_slots;
+      const auto v = static_cast<std::size_t>(victim);
+      spare_mib += functions_[slots_[v].function].memory;
+      ++spare_slots[pool_of_slot_[v]];
+      ++spare_total;
       --idle_vms;
       evict(static_cast<std::uint32_t>(victim), out);
     }
-    if (spare_mib < need || spare_slots == 0) {
+    if (spare_mib < need || spare_slots[pool] == 0) {
       block(f);
       ++it;
       continue;
     }
     spare_mib -= need;
-    --spare_slots;
-    if (const std::int64_t empty = find_empty(); empty >= 0) {
+    --spare_slots[pool];
+    --spare_total;
+    if (const std::int64_t empty = find_empty(pool); empty >= 0) {
       Slot& s = slots_[static_cast<std::size_t>(empty)];
       s.state = ipc::RunnerState::kBusy;
       s.function = f;
@@ -216,7 +247,7 @@ void Scheduler::dispatch(TimePoint now, std::vector<Action>& out) {
       it = queue_.erase(it);
       continue;
     }
-    ++it;  // room reserved; waits for a runner to become ready
+    ++it;  // room reserved; waits for a runner of its pool to become ready
   }
 }
 

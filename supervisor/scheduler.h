@@ -1,7 +1,7 @@
 // Scheduler: the pure placement policy of the supervisor (no processes, no clock of its own).
 // Events in (submit, complete, runner_ready, runner_failed, tick), actions out (run warm, run cold,
 // evict, drop). Warm = an idle VM of the function, most recently used first; cold = an empty
-// pre-spawned runner loads the function; idle VMs are evicted LRU across functions to make room
+// pre-spawned runner of the function's pool (its VM shape, pool_plan.h) loads the function; idle VMs are evicted LRU across functions to make room
 // under the memory budget or when their keep-alive expires; concurrency_limit caps the VMs of a
 // function; a bounded FIFO queue holds what cannot be placed yet, and drops past its bound.
 #pragma once
@@ -24,6 +24,9 @@ struct SchedulerOptions {
   std::uint32_t runners = 0;               ///< runner slots (pre-spawned processes)
   std::size_t queue_limit = 1024;          ///< waiting requests beyond this are dropped
   std::chrono::milliseconds keep_alive{0};  ///< idle VMs older than this are evicted (0 = never)
+  /// Pools (pool_plan.h): a function is placed only on a slot of its pool. Both empty: one pool.
+  std::vector<std::uint32_t> pool_of_slot{};      ///< by slot (size `runners`)
+  std::vector<std::uint32_t> pool_of_function{};  ///< by function index
 };
 
 enum class ActionKind : std::uint8_t {
@@ -98,13 +101,18 @@ class Scheduler {
   void evict(std::uint32_t runner, std::vector<Action>& out);
   void release(std::uint32_t runner);
   [[nodiscard]] std::int64_t find_idle_mru(std::uint32_t function) const noexcept;
-  [[nodiscard]] std::int64_t find_idle_lru() const noexcept;
-  [[nodiscard]] std::int64_t find_empty() const noexcept;
+  /// Least recently used idle VM, in `pool` (kAnyPool: anywhere).
+  [[nodiscard]] std::int64_t find_idle_lru(std::uint32_t pool) const noexcept;
+  [[nodiscard]] std::int64_t find_empty(std::uint32_t pool) const noexcept;
+  static constexpr std::uint32_t kAnyPool = ~0U;
 
   SchedulerOptions options_;
   std::vector<FunctionConfig> functions_;
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> vms_per_function_;  // busy + idle VMs holding each function
+  std::vector<std::uint32_t> pool_of_slot_;      // options_.pool_of_slot, or all 0
+  std::vector<std::uint32_t> pool_of_function_;  // options_.pool_of_function, or all 0
+  std::uint32_t pool_count_ = 1;
   std::deque<Pending> queue_;
   std::uint64_t used_mib_ = 0;
   SchedulerCounters counters_;

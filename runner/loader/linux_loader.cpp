@@ -1,6 +1,8 @@
 // Linux 64-bit boot protocol: zero page, e820, command line, boot page tables and GDT.
 #include "runner/loader/linux_loader.h"
 
+#include <optional>
+
 #include <asm/bootparam.h>
 
 #include <algorithm>
@@ -76,6 +78,20 @@ std::vector<E820Entry> build_e820(const std::vector<RamRange>& ram, const std::v
   for (const ReservedRange& r : reserved) map.push_back({r.gpa, r.size, kE820Reserved});
   std::sort(map.begin(), map.end(), [](const E820Entry& a, const E820Entry& b) { return a.addr < b.addr; });
   return map;
+}
+
+void rewrite_linux_cmdline(const GuestMemory& memory, const std::string& text) {
+  if (text.size() + 1 > linux_boot::kCmdlineMax) {
+    throw common::Error("kernel command line: " + std::to_string(text.size()) + " bytes, at most " +
+                        std::to_string(linux_boot::kCmdlineMax - 1));
+  }
+  std::optional<boot_params> params = memory.read_obj<boot_params>(linux_boot::kZeroPage);
+  if (!params) throw common::Error("Linux boot: zero page does not fit");
+  params->hdr.cmdline_size = static_cast<std::uint32_t>(text.size());
+  if (!memory.write_obj(linux_boot::kZeroPage, *params)) throw common::Error("Linux boot: zero page does not fit");
+  std::vector<std::uint8_t> cmdline(text.begin(), text.end());
+  cmdline.push_back(0);
+  write_or_throw(memory, linux_boot::kCmdline, cmdline, "command line");
 }
 
 std::uint64_t load_linux(const GuestMemory& memory, const ElfImage& kernel, const LinuxBootConfig& config) {

@@ -60,6 +60,11 @@ struct E820Entry {
 [[nodiscard]] std::uint64_t load_linux(const GuestMemory& memory, const ElfImage& kernel,
                                        const LinuxBootConfig& config);
 
+/// Rewrites the command line of a loaded, not yet started kernel (load_linux placed it): a device
+/// attached after the load (the pre-spawned runner's app disk at kBoot) announces itself there.
+/// Throws common::Error (too long, memory too small).
+void rewrite_linux_cmdline(const GuestMemory& memory, const std::string& cmdline);
+
 /// BSP state for the 64-bit entry: long mode, the boot GDT, CR3 = identity tables.
 [[nodiscard]] kvm_sregs linux_sregs(kvm_sregs sregs);
 /// RIP = entry, RSI = zero page, RSP = boot stack, RFLAGS = 2.

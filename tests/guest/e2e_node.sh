@@ -15,7 +15,12 @@
 #      function whose runtime ends mid-request (tests/guest/node_functions/errors): process.exit(3)
 #      -> function_exited status 3, SIGKILL -> function_exited signal 9, 1 GiB of Buffers in a
 #      128 MiB VM -> out_of_memory, each answered by the guest's reaper (snapfaas-node-reaper) well
-#      before its timeout_ms (120 s), the VM discarded, while a workload over the four JS functions is served, every result ok.
+#      before its timeout_ms (120 s), the VM discarded, while a workload over the four JS functions is served, every result ok;
+#   6. VM shapes and runtimes in one supervisor (issue 17): hello (python3 base + diff) and hello-js
+#      (nodejs base + diff) restored on runners of their own runtime image, cpus-boot booted (no
+#      load_dir: its app disk attached at kBoot) and cpus-2 booted with 2 vCPUs and 256 MiB
+#      (tests/guest/shape_functions/cpus: os.cpu_count() == 2, MemTotal > 128 MiB), each pool of
+#      its shape; stats.json counts the boots and restores and lists the three pools.
 # Snapshots come from scripts/build-snapshots.sh (cached; scripts/test.sh builds them first).
 # Usage: e2e_node.sh FC_WRAPPER FIRERUNNER SUPERVISOR_DIR WORKDIR
 set -euo pipefail
@@ -27,8 +32,9 @@ rootfs="$("$root/scripts/images.sh" --check nodejs)"
 apps="$(dirname "$("$root/scripts/images.sh" --check appfs hello-js)")"
 snaps="${SNAPFAAS_CACHE:-$root/.cache}/snapshots"
 rm -rf "$work" && mkdir -p "$work"
-SNAPFAAS_BUILD_RELEASE="$(dirname "$(dirname "$firerunner")")" "$root/scripts/build-snapshots.sh" "${functions[@]}"
+SNAPFAAS_BUILD_RELEASE="$(dirname "$(dirname "$firerunner")")" "$root/scripts/build-snapshots.sh" "${functions[@]}" hello
 "$root/scripts/build-appfs.sh" "$root/tests/guest/node_functions/errors" "$work/errors.ext2" 2>/dev/null
+"$root/scripts/build-appfs.sh" "$root/tests/guest/shape_functions/cpus" "$work/cpus.ext2" 2>/dev/null
 
 python3 - "$work" <<'PY'
 import json, sys
@@ -68,7 +74,7 @@ PY
 # The runner's jail sees the image directories only: errors.ext2 is a copy, the others links into
 # the cache's app images.
 mkdir -p "$work/appfs"
-ln -sf "$apps"/*.ext2 "$work/appfs/" && cp "$work/errors.ext2" "$work/appfs/errors.ext2"
+ln -sf "$apps"/*.ext2 "$work/appfs/" && cp "$work/errors.ext2" "$work/cpus.ext2" "$work/appfs/"
 { cat "$root/configs/node-functions.yaml"
   for f in exit-js kill-js oom-js; do
     printf '%s:\n  runtimefs: nodejs.ext4\n  appfs: errors.ext2\n  memory: 128\n  concurrency_limit: 1\n' "$f"
@@ -82,6 +88,41 @@ snapshot_dir: $snaps
 function_config: functions.yaml
 firerunner_path: $firerunner
 EOF
+# Section 6: python and node functions restored, two booted ones (one with 2 vCPUs and 256 MiB).
+sed 's/^function_config: .*/function_config: shapes.yaml/' "$work/controller.yaml" >"$work/shapes-controller.yaml"
+cat >"$work/shapes.yaml" <<EOF
+hello:
+  runtimefs: $(basename "$("$root/scripts/images.sh" --check rootfs)")
+  appfs: hello.ext2
+  memory: 128
+  load_dir: python3
+  diff_dirs: [hello]
+  timeout_ms: 120000
+hello-js:
+  runtimefs: nodejs.ext4
+  appfs: hello-js.ext2
+  memory: 128
+  load_dir: nodejs
+  diff_dirs: [hello-js]
+  timeout_ms: 120000
+cpus-boot:
+  runtimefs: rootfs.ext4
+  appfs: cpus.ext2
+  memory: 128
+  timeout_ms: 300000
+cpus-2:
+  runtimefs: rootfs.ext4
+  appfs: cpus.ext2
+  memory: 256
+  vcpus: 2
+  timeout_ms: 300000
+EOF
+python3 - "$work" <<'PY'
+import json, sys
+with open(f"{sys.argv[1]}/shapes.jsonl", "w") as f:
+    for i, fn in enumerate(["hello", "hello-js", "cpus-boot", "cpus-2"] * 2):
+        f.write(json.dumps({"time": 100 * i, "user_id": 1, "function": fn, "payload": {"i": i}}) + "\n")
+PY
 
 cat >"$work/inner.sh" <<INNER
 #!/bin/sh
@@ -105,6 +146,9 @@ out=token-js.clone5 run token-js "$apps/token-js.ext2" --load_dir "$snaps/nodejs
 "$sup/snapfaas-supervisor" --config "\$work/controller.yaml" --mem 1024 --requests_file "\$work/workload.jsonl" \
   --output "\$work/supervisor.results" --stats "\$work/supervisor.stats" --start_timeout 60000 >"\$work/supervisor.log" 2>&1
 echo "e2e_node: supervisor: exit \$?"
+"$sup/snapfaas-supervisor" --config "\$work/shapes-controller.yaml" --mem 1024 --requests_file "\$work/shapes.jsonl" \
+  --output "\$work/shapes.results" --stats "\$work/shapes.stats" --start_timeout 60000 >"\$work/shapes.log" 2>&1
+echo "e2e_node: shapes supervisor: exit \$?"
 INNER
 chmod +x "$work/inner.sh"
 set +e
@@ -220,6 +264,36 @@ for f in ("hello-js", "gzip-js", "sign-js", "token-js"):
     diff = os.stat(f"{snaps}/{f}/memory").st_blocks * 512
     check(0 < diff < base / 2, f"{f}: diff {diff} bytes vs base {base}: not a diff")
     print(f"e2e_node: {f}: diff {diff >> 10} KiB on disk (base {base >> 20} MiB)")
+# 6. shapes and runtimes in one supervisor
+check("e2e_node: shapes supervisor: exit 0" in status, "shapes supervisor did not exit 0 (log: shapes.log)")
+shapes = lines("shapes.results")
+by_fn = {}
+for r in shapes: by_fn.setdefault(r.get("function"), []).append(r)
+check(len(shapes) == 8 and all(r.get("status") == "ok" for r in shapes), f"shapes: not all ok: {str(shapes)[:800]}")
+for r in by_fn.get("hello", []) + by_fn.get("hello-js", []):
+    check(r.get("response", {}).get("result") == {"body": "hello, world!"}, f"shapes {r.get('function')}: {r}")
+for fn, cpus, lo, hi in (("cpus-boot", 1, 0, 128 << 10), ("cpus-2", 2, 128 << 10, 256 << 10)):
+    rs = by_fn.get(fn, [])
+    check(len(rs) == 2, f"shapes {fn}: {len(rs)} results")
+    for r in rs:
+        res = r.get("response", {}).get("result", {})
+        check(res.get("cpus") == cpus and res.get("affinity") == cpus and lo < res.get("mem_total_kib", 0) <= hi,
+              f"shapes {fn}: expected {cpus} CPUs and MemTotal in ({lo}, {hi}] KiB, got {res}")
+    if rs:
+        res = rs[0].get("response", {}).get("result", {})
+        print(f"e2e_node: shapes: {fn}: os.cpu_count() {res.get('cpus')}, MemTotal {res.get('mem_total_kib')} KiB, "
+              f"booted and answered in {rs[0].get('service_ms')} ms")
+try:
+    st = json.load(open(f"{work}/shapes.stats"))
+except (OSError, ValueError) as e:
+    st = {}; fails.append(f"shapes.stats: {e}")
+check(st.get("boots") == 2 and st.get("restores") == 2 and st.get("cold") == 4 and st.get("warm") == 4,
+      f"shapes: boots {st.get('boots')} restores {st.get('restores')} cold {st.get('cold')} warm {st.get('warm')}")
+pools = sorted((p.get("memory"), p.get("vcpus"), p.get("runtimefs"), tuple(p.get("functions", []))) for p in st.get("pools", []))
+check(pools == [(128, 1, "nodejs.ext4", ("hello-js",)), (128, 1, "rootfs.ext4", ("hello", "cpus-boot")),
+                (256, 2, "rootfs.ext4", ("cpus-2",))], f"shapes: pools {st.get('pools')}")
+print(f"e2e_node: shapes: {len(shapes)} ok, boots {st.get('boots')}, restores {st.get('restores')}, pools "
+      + "; ".join(f"{p.get('runners')} x {p.get('memory')} MiB/{p.get('vcpus')} vCPU/{p.get('runtimefs')}" for p in st.get("pools", [])))
 if fails:
     print("e2e_node: FAIL:", *fails, sep="\n  ", file=sys.stderr); sys.exit(1)
 print("e2e_node: PASS")

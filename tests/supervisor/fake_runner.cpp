@@ -29,7 +29,7 @@ namespace ipc = snapfaas::ipc;
 
 int main(int argc, char** argv) {
   std::string kernel, channel_name;
-  unsigned mem = 0, vcpus = 0;
+  unsigned mem = 128, vcpus = 1;  // firerunner's defaults (the supervisor passes only other values)
   bool ring3 = false;
   CLI::App app{"fake runner"};
   app.add_option("--kernel", kernel);
@@ -94,7 +94,8 @@ int main(int argc, char** argv) {
       }
       if (answer.is_null()) {
         answer = {{"ok", true}, {"result", parsed.is_discarded() ? nlohmann::json(payload) : parsed},
-                  {"function", function}, {"kernel", kernel}, {"ring3", ring3}, {"mem_size", mem}};
+                  {"function", function}, {"kernel", kernel}, {"ring3", ring3}, {"mem_size", mem},
+                  {"vcpu_count", vcpus}, {"rootfs", rootfs}, {"functions_table", !functions_table.empty()}};
       }
       answer["uid"] = ::getuid();
       answer["pid"] = ::getpid();

@@ -1,5 +1,6 @@
 // Tests of supervisor/scheduler: warm/cold placement, MRU warm choice, LRU eviction across
-// functions, memory budget, concurrency limit, queue bound, keep-alive, runner failure.
+// functions, memory budget, concurrency limit, queue bound, keep-alive, runner failure, and pools
+// (a function placed only on its VM shape's runners, pool_plan.h).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -258,4 +259,75 @@ TEST_CASE_FIXTURE(Fixture, "a long warm/cold mix: counts add up and the budget a
 TEST_CASE("scheduler: a function bigger than the budget is a configuration error") {
   CHECK_THROWS_AS(Scheduler({128, 1, 1, milliseconds(0)}, configs({{"big", 256, 1}})), snapfaas::common::Error);
   CHECK_THROWS_AS(Scheduler({128, 0, 1, milliseconds(0)}, configs({{"f", 64, 1}})), snapfaas::common::Error);
+}
+
+namespace {
+
+/// Slots [0, 1] are pool 0, slot 2 pool 1; functions as `pools` says.
+Scheduler make_pooled(std::uint64_t mem, const std::vector<Fn>& fns, std::vector<std::uint32_t> pools) {
+  SchedulerOptions o{mem, 3, 16, milliseconds(0)};
+  o.pool_of_slot = {0, 0, 1};
+  o.pool_of_function = std::move(pools);
+  Scheduler s(o, configs(fns));
+  for (std::uint32_t r = 0; r < 3; ++r) CHECK(s.runner_ready(r, TimePoint{}).empty());
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE_FIXTURE(Fixture, "pools: a function runs only on its pool's runners, and waits for one there") {
+  Scheduler s = make_pooled(1024, {{"py", 128, 4}, {"js", 128, 4}}, {0, 1});
+  auto a = s.submit(1, 1, at(0));
+  REQUIRE(a.size() == 1);
+  CHECK(a[0] == Action{ActionKind::kRunCold, 1, 2, 1});  // the one slot of pool 1
+  CHECK(s.submit(2, 1, at(1)).empty());                   // slots 0 and 1 are empty, but of pool 0
+  CHECK(s.queued() == 1);
+  a = s.submit(3, 0, at(2));  // py passes the queued js request: its pool has room
+  REQUIRE(a.size() == 1);
+  CHECK(a[0].runner == 0);
+  a = s.complete(2, at(3));
+  REQUIRE(a.size() == 1);
+  CHECK(a[0] == Action{ActionKind::kRunWarm, 2, 2, 1});
+}
+
+TEST_CASE_FIXTURE(Fixture, "pools: a slot is made by evicting an idle VM of the same pool, never another pool's") {
+  Scheduler s = make_pooled(1024, {{"py", 128, 4}, {"js", 128, 4}, {"js2", 128, 4}}, {0, 1, 1});
+  (void)s.submit(1, 0, at(0));  // py on slot 0
+  (void)s.submit(2, 1, at(1));  // js on slot 2
+  CHECK(s.complete(0, at(2)).empty());
+  CHECK(s.complete(2, at(3)).empty());
+  // js2 needs pool 1's slot: the idle js VM goes (more recent than the idle py VM, which stays).
+  auto a = s.submit(3, 2, at(4));
+  REQUIRE(a.size() == 1);
+  CHECK(a[0] == Action{ActionKind::kEvict, 0, 2, 1});
+  CHECK(s.slot_state(0) == snapfaas::ipc::RunnerState::kIdle);
+  a = s.runner_ready(2, at(5));
+  REQUIRE(a.size() == 1);
+  CHECK(a[0] == Action{ActionKind::kRunCold, 3, 2, 2});
+}
+
+TEST_CASE_FIXTURE(Fixture, "pools: the memory budget counts each VM's own size and frees it from any pool") {
+  Scheduler s = make_pooled(384, {{"small", 128, 4}, {"big", 256, 4}}, {0, 1});
+  (void)s.submit(1, 0, at(0));  // small on slot 0: 128
+  (void)s.submit(2, 0, at(1));  // small on slot 1: 256
+  CHECK(s.used_mib() == 256);
+  CHECK(s.complete(0, at(2)).empty());
+  CHECK(s.complete(1, at(3)).empty());
+  // big (256) has its slot but only 128 MiB spare: the least recently used idle VM of pool 0 goes.
+  auto a = s.submit(3, 1, at(4));
+  REQUIRE(a.size() == 2);
+  CHECK(a[0] == Action{ActionKind::kEvict, 0, 0, 0});
+  CHECK(a[1] == Action{ActionKind::kRunCold, 3, 2, 1});
+  CHECK(s.used_mib() == 384);
+}
+
+TEST_CASE("pools: a function without a runner of its pool, or pools of the wrong size, are refused") {
+  SchedulerOptions o{1024, 2, 16, milliseconds(0)};
+  o.pool_of_slot = {0, 0};
+  o.pool_of_function = {0, 1};
+  CHECK_THROWS_WITH_AS(Scheduler(o, configs({{"a", 128, 1}, {"b", 128, 1}})), doctest::Contains("'b' has no runner"),
+                       snapfaas::common::Error);
+  o.pool_of_function = {0};
+  CHECK_THROWS_WITH_AS(Scheduler(o, configs({{"a", 128, 1}, {"b", 128, 1}})), doctest::Contains("pools given"),
+                       snapfaas::common::Error);
 }

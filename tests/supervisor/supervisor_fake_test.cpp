@@ -339,16 +339,62 @@ TEST_CASE("snapfaas-stat --json shows the live runners while the supervisor runs
   CHECK(run.exit_code == 0);
 }
 
-TEST_CASE("ring-3 functions: runners get the function's guest with --ring3 and the largest VM size") {
+TEST_CASE("ring-3 functions: runners get the function's guest with --ring3 and the function's own VM size") {
   Env env;
   std::ofstream(env.dir / "guest.elf") << "elf";
   env.write_config("a:\n  kernel: guest.elf\n  ring3: true\n  memory: 16\nb:\n  kernel: guest.elf\n  ring3: true\n  memory: 32\n");
-  env.write_workload({{{"time", 0}, {"function", "a"}, {"payload", {{"i", 0}}}}});
+  env.write_workload({{{"time", 0}, {"function", "a"}, {"payload", {{"i", 0}}}},
+                      {{"time", 1}, {"function", "b"}, {"payload", {{"i", 1}}}}});
   Run run = env.run({"--mem", "64", "--runners", "1"});
   INFO(run.stderr_text);
   REQUIRE(run.exit_code == 0);
-  REQUIRE(run.results.size() == 1);
-  CHECK(run.results[0]["response"]["kernel"] == (env.dir / "guest.elf").string());
-  CHECK(run.results[0]["response"]["ring3"] == true);
-  CHECK(run.results[0]["response"]["mem_size"] == 32);
+  REQUIRE(run.results.size() == 2);
+  for (const json& r : run.results) {
+    CHECK(r["response"]["kernel"] == (env.dir / "guest.elf").string());
+    CHECK(r["response"]["ring3"] == true);
+    CHECK(r["response"]["functions_table"] == false);  // no snapshots: the guest boots at spawn
+    CHECK(r["response"]["mem_size"] == (r["function"] == "a" ? 16 : 32));
+  }
+  CHECK(run.stats["runners"] == 2);  // --runners 1, but each shape needs one
+}
+
+TEST_CASE("VM shapes: each function runs on a runner of its memory, vCPUs and runtime image, in pools sized from --mem") {
+  Env env;
+  env.write_config(
+      "py:\n  runtimefs: rootfs.ext4\n  appfs: py.ext2\n  memory: 128\n  concurrency_limit: 8\n"
+      "py2:\n  runtimefs: rootfs.ext4\n  appfs: py2.ext2\n  memory: 128\n  vcpus: 2\n  concurrency_limit: 8\n"
+      "js:\n  runtimefs: nodejs.ext4\n  appfs: js.ext2\n  memory: 256\n  concurrency_limit: 8\n");
+  for (const char* image : {"py.ext2", "py2.ext2", "js.ext2"}) std::ofstream(env.dir / image) << "image";
+  // The controller's appfs_dir: the jail of a runner holds its own pool's app images only.
+  std::ofstream(env.dir / "controller.yaml", std::ios::app) << "appfs_dir: .\nruntimefs_dir: /images\n";
+  std::vector<json> lines;
+  for (int i = 0; i < 60; ++i) {
+    const char* f = i % 3 == 0 ? "py" : i % 3 == 1 ? "py2" : "js";
+    json payload = {{"i", i}};
+    if (i < 3) payload = {{"probe", (env.dir / (i == 2 ? "py.ext2" : "js.ext2")).string()}};  // another pool's image
+    lines.push_back({{"time", i * 5}, {"function", f}, {"payload", payload}});
+  }
+  env.write_workload(lines);
+  Run run = env.run({"--mem", "2048"});
+  INFO(run.stderr_text);
+  REQUIRE(run.exit_code == 0);
+  REQUIRE(run.results.size() == 60);
+  for (const json& r : run.results) {
+    REQUIRE(r["status"] == "ok");
+    if (r["response"].contains("exists")) {
+      CHECK(r["response"]["exists"] == false);
+      continue;
+    }
+    const std::string f = r["function"];
+    CHECK(r["response"]["mem_size"] == (f == "js" ? 256 : 128));
+    CHECK(r["response"]["vcpu_count"] == (f == "py2" ? 2 : 1));
+    CHECK(r["response"]["rootfs"] == (f == "js" ? "/images/nodejs.ext4" : "/images/rootfs.ext4"));
+    CHECK(r["response"]["functions_table"] == true);  // Linux runners wait for kBoot/kRestore
+  }
+  // Equal requests: weights 128 : 128 : 256 of 2048 MiB -> 4 + 4 runners of 128 MiB, 4 of 256 MiB.
+  CHECK(run.stats["runners"] == 12);
+  REQUIRE(run.stats["pools"].size() == 3);
+  CHECK(run.stats["pools"][1] == json{{"memory", 128}, {"vcpus", 2}, {"runtimefs", "rootfs.ext4"}, {"runners", 4},
+                                      {"functions", {"py2"}}, {"from_config", false}});
+  CHECK(run.stats["pools"][2]["runners"] == 4);
 }

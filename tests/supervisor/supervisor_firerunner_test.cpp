@@ -182,6 +182,31 @@ TEST_CASE("real firerunner, restored echo snapshots: 10^4 requests, cold starts 
   CHECK(run.stats["restores"].get<int>() == run.stats["cold"].get<int>());
 }
 
+TEST_CASE("real firerunner, vcpus other than the snapshot's: refused with the reason, the same snapshot served at its count") {
+  Env env;
+  const fs::path snap = make_echo_snapshot(env.dir);  // taken with 1 vCPU
+  env.write_config(restoring_function("one", snap) + restoring_function("two", snap) + "  vcpus: 2\n",
+                   SNAPFAAS_FIRERUNNER_PATH);
+  std::vector<json> lines;
+  for (int i = 0; i < 4; ++i) lines.push_back({{"time", i * 50}, {"function", i % 2 == 0 ? "one" : "two"}, {"payload", {{"n", i}}}});
+  env.write_workload(lines);
+  Run run = env.run({"--mem", "64"});
+  INFO(run.stderr_text);
+  REQUIRE(run.exit_code == 0);
+  REQUIRE(run.results.size() == 4);
+  for (const json& r : run.results) {
+    if (r["function"] == "one") {
+      CHECK(r["status"] == "ok");
+    } else {
+      CHECK(r["status"] == "error");
+      CHECK(r["error"]["type"] == "runner_failed");
+    }
+  }
+  CHECK(run.stderr_text.find("the snapshot was taken with 1 vCPUs, this function's VM has 2") != std::string::npos);
+  REQUIRE(run.stats["pools"].size() == 2);
+  CHECK(run.stats["pools"][1]["vcpus"] == 2);
+}
+
 TEST_CASE("real firerunner, restore faults: killed mid-restore, corrupt snapshot, forbidden syscall; the rest answered") {
   Env env;
   const fs::path snap = make_echo_snapshot(env.dir);
