@@ -15,7 +15,8 @@
 // guest RAM mappings) + 1 MiB, and runner_rss_mib (one firerunner's whole RSS, median) against
 // 3 MiB; runner_breakdown_* splits each process's memory by mapping (guest RAM, binary, libraries,
 // heap, stacks, anonymous, channel shm, KVM).
-// Usage: bench_density --out FILE.json [--quick] [--firerunner PATH]  (PATH: compare another build's)
+// Usage: bench_density --out FILE.json [--quick] [--firerunner PATH] [--smaps FILE]
+//   --firerunner: measure another build's runner (A/B); --smaps: keep one runner's smaps
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -184,7 +185,7 @@ double median(std::vector<double> v) { return p50(std::move(v)); }
 
 /// The firerunner part: N real runners (see the file comment); adds its keys to `j`.
 void measure_runners(const std::vector<int>& steps, const std::string& firerunner, const std::string& dir,
-                     nlohmann::json& j) {
+                     const std::string& smaps_copy, nlohmann::json& j) {
   snapfaas::bench::RunnerFleet fleet(firerunner, SNAPFAAS_ECHO_GUEST, dir, kMem / kMiB);
   std::vector<double> n_arr, pss_arr, rss_arr, proc_pss_arr, proc_rss_arr, guest_pss_arr, guest_dirty_arr,
       spawn_arr, threads_arr, rss_median_arr;
@@ -224,6 +225,9 @@ void measure_runners(const std::vector<int>& steps, const std::string& firerunne
                 proc_rss_arr.back(), guest_dirty_arr.back(), threads_arr.back(), spawn_arr.back());
   }
   const double n_last = n_arr.back();
+  if (!smaps_copy.empty()) {
+    std::ofstream(smaps_copy) << std::ifstream("/proc/" + std::to_string(fleet.pids().front()) + "/smaps").rdbuf();
+  }
   nlohmann::json by;
   for (const auto& [cat, m] : breakdown) {
     by[cat] = {{"pss_mib", m.pss_kib / 1024 / n_last}, {"rss_mib", m.rss_kib / 1024 / n_last},
@@ -274,6 +278,8 @@ int main(int argc, char** argv) {
   app.add_flag("--quick", quick, "N = 1, 10 only");
   std::string firerunner = SNAPFAAS_FIRERUNNER;
   app.add_option("--firerunner", firerunner, "firerunner binary for the runner part (default: this build's)");
+  std::string smaps_copy;
+  app.add_option("--smaps", smaps_copy, "copy the first runner's /proc/PID/smaps here at the last N");
   CLI11_PARSE(app, argc, argv);
   const std::vector<int> steps = quick ? std::vector<int>{1, 10} : std::vector<int>{1, 10, 50, 100};
   char tmpl[] = "/tmp/snapfaas_bench_density_XXXXXX";
@@ -393,7 +399,7 @@ int main(int argc, char** argv) {
     j["dirty_notes"] = "guest pages each VM wrote while serving its one request (KVM dirty log), p50 over all VMs";
     j["duration_s"] = std::chrono::duration<double>(Clock::now() - started).count();
     stop_all(children);
-    measure_runners(steps, firerunner, dir, j);
+    measure_runners(steps, firerunner, dir, smaps_copy, j);
     std::ofstream(out) << j.dump(2) << "\n";
     std::printf("dirty per VM after one request: %.3f MiB; %s\n", p50(dirty_mib), out.c_str());
   } catch (const std::exception& e) {
