@@ -67,6 +67,12 @@ TEST_CASE("the static firerunner needs no interpreter and no library: the jail b
   CHECK(ldd(SNAPFAAS_FIRERUNNER_PATH).empty());  // "not a dynamic executable"
   // Found by the same reading that finds the supervisor's: the check is not vacuous.
   CHECK(!elf_libraries(SNAPFAAS_SUPERVISOR_PATH).empty());
+  // static-pie, not plain -static: position-independent (ET_DYN), so the VMM keeps ASLR.
+  std::ifstream elf(SNAPFAAS_FIRERUNNER_PATH, std::ios::binary);
+  unsigned char header[18] = {};
+  REQUIRE(elf.read(reinterpret_cast<char*>(header), sizeof header));
+  CHECK(header[16] == 3);  // e_type ET_DYN (little-endian half at offset 16)
+  CHECK(header[17] == 0);
 }
 #endif
 
