@@ -10,9 +10,9 @@ find_package(doctest REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(SECCOMP REQUIRED IMPORTED_TARGET libseccomp)
 
-# firerunner is linked statically unless the sanitizers are on (runner/CMakeLists.txt); libseccomp
-# then comes from libseccomp-dev's static archive for every target (one copy of it per binary).
-option(SNAPFAAS_STATIC_RUNNER "link firerunner statically (not with SNAPFAAS_SANITIZE)" ON)
+# firerunner is linked static-pie (SNAPFAAS_STATIC_RUNNER) unless the sanitizers are on
+# (runner/CMakeLists.txt); libseccomp then comes from libseccomp-dev's static archive for every
+# target (one copy of it per binary).
 if(SNAPFAAS_STATIC_RUNNER AND NOT SNAPFAAS_SANITIZE)
   set(SNAPFAAS_RUNNER_IS_STATIC ON)
   find_library(SECCOMP_STATIC_LIBRARY NAMES libseccomp.a HINTS ${SECCOMP_LIBRARY_DIRS} REQUIRED)
