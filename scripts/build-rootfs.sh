@@ -2,7 +2,8 @@
 # Builds a guest root filesystem (runtime image) as an ext4 image made with `mkfs.ext4 -d` (no loop
 # mounts), with busybox-static and our init (guest/init/init as /sbin/init):
 #   python3 (default)  Debian bookworm's python3 (3.11, standard library, the shared libpython3.11
-#                      the agent embeds); the CPython agent (build/release/guest/agent/snapfaas-agent,
+#                      the agent embeds; tzdata for zoneinfo, the time zones without their
+#                      leap-second "right/" copies); the CPython agent (build/release/guest/agent/snapfaas-agent,
 #                      or $SNAPFAAS_AGENT) as /usr/bin/snapfaas-agent.   Output: $CACHE/images/rootfs.ext4
 #   nodejs             Debian's nodejs + libnode108 at the version of the N-API headers the addon is
 #                      built with (libnode-dev's candidate, scripts/setup.sh), no npm; the Node agent
@@ -27,8 +28,9 @@ for arg in "$@"; do
 done
 
 init="$ROOT/guest/init/init"
+stdlib_check="$ROOT/functions/stdlib/handler.py"  # python3: run in the new root (it checks itself)
 if [[ $runtime == python3 ]]; then
-  packages=(python3-minimal libpython3.11-stdlib libpython3.11 busybox-static)
+  packages=(python3-minimal libpython3.11-stdlib libpython3.11 tzdata busybox-static)
   agent="${SNAPFAAS_AGENT:-$BUILD_RELEASE/guest/agent/snapfaas-agent}"
   agent_files=("$agent")
   out="$CACHE/images/rootfs.ext4"
@@ -64,7 +66,7 @@ versions="$(apt-cache policy "${packages[@]%%=*}" | awk '/^[^ ]/{p=$1} /Candidat
 agent_sum="none"
 [[ -f $agent ]] && agent_sum="$(cat "${agent_files[@]}" | sha256sum | cut -d' ' -f1)"
 key="$( { sha256sum <"$0"; echo "runtime=$runtime mmdebstrap=$(dpkg-query -W -f='${Version}' mmdebstrap)"
-          echo "$versions"; echo "agent=$agent_sum"; cat "$init"; } | sha256sum | cut -d' ' -f1)"
+          echo "$versions"; echo "agent=$agent_sum"; cat "$init" "$stdlib_check"; } | sha256sum | cut -d' ' -f1)"
 
 if [[ -f $out && -f $out.key && "$(cat "$out.key")" == "$key" ]]; then
   [[ $check -eq 1 ]] && exit 0
@@ -85,7 +87,7 @@ debs="$CACHE/debs"  # downloaded .debs, kept so that a rebuild (new init, new ag
 mkdir -p "$debs"
 excludes=()
 for p in /usr/share/doc/ /usr/share/man/ /usr/share/info/ /usr/share/locale/ /usr/share/lintian/ \
-         /usr/share/linda/ /usr/share/i18n/ /usr/share/zoneinfo/ /usr/lib/x86_64-linux-gnu/gconv/; do
+         /usr/share/linda/ /usr/share/i18n/ /usr/lib/x86_64-linux-gnu/gconv/; do
   excludes+=(--dpkgopt="path-exclude=$p*")
 done
 mmdebstrap --variant=essential --mode=root --include="$(IFS=,; echo "${packages[*]}")" \
@@ -107,6 +109,9 @@ if [[ $runtime == python3 ]]; then
   # Bytecode for the whole standard library: the guest never writes to its (read-only) root.
   chroot "$r" /usr/bin/python3 -m compileall -q -j 0 /usr/lib/python3.11 >/dev/null 2>&1 || true
   rm -rf "$r"/usr/lib/python3.11/{ensurepip,idlelib,lib2to3,pydoc_data,tkinter,turtledemo}
+  # zoneinfo reads /usr/share/zoneinfo (tzdata); the leap-second "right/" zones are a second copy
+  # nobody asks Python for.
+  rm -rf "$r"/usr/share/zoneinfo/right
 else
   step "rootfs: installing init$([[ -f $agent ]] && echo " and the Node agent ${agent_dir#"$ROOT"/}")"
   if [[ -f $agent ]]; then
@@ -127,6 +132,9 @@ rm -rf "$r"/var/cache/apt/* "$r"/var/lib/apt/lists/* "$r"/var/log/* "$r"/usr/sha
 if [[ $runtime == python3 ]]; then
   chroot "$r" /usr/bin/python3 -c 'import json, encodings.idna, importlib; print(json.dumps({"ok": 1}))' >/dev/null ||
     die "rootfs: python3 does not run in the assembled root"
+  # The standard library a function writer expects (issue 17): each must work, not only import.
+  chroot "$r" /usr/bin/env -i /usr/bin/python3 - <"$stdlib_check" >/dev/null ||
+    die "rootfs: a standard-library module does not work in the assembled root (functions/stdlib/handler.py)"
 else
   chroot "$r" /usr/bin/env -i PATH=/usr/bin:/bin /usr/bin/node -e 'require("zlib").gzipSync("x"); require("crypto").randomUUID(); new URL("http://a/b")' ||
     die "rootfs: node does not run in the assembled root"

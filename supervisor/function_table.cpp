@@ -8,29 +8,17 @@
 #include <fstream>
 
 #include "common/error.h"
+#include "supervisor/config_paths.h"
 
 namespace snapfaas::supervisor {
-namespace {
 
 namespace fs = std::filesystem;
-
-std::string resolve(const std::string& base, const std::string& path) {
-  if (path.empty() || fs::path(path).is_absolute() || base.empty()) return path;
-  return (fs::path(base) / path).lexically_normal().string();
-}
-
-}  // namespace
 
 std::vector<ipc::FunctionTableEntry> function_table(const ControllerConfig& controller,
                                                     const std::vector<FunctionConfig>& functions) {
   std::vector<ipc::FunctionTableEntry> table;
   for (const FunctionConfig& f : functions) {
-    ipc::FunctionTableEntry entry{f.name, {}, resolve(controller.appfs_dir, f.appfs), f.copy_base, f.copy_diff};
-    if (f.restores_snapshot()) {
-      entry.snapshot_dirs.push_back(resolve(controller.snapshot_dir, f.load_dir));
-      for (const std::string& d : f.diff_dirs) entry.snapshot_dirs.push_back(resolve(controller.snapshot_dir, d));
-    }
-    table.push_back(std::move(entry));
+    table.push_back({f.name, snapshot_layers(controller, f), appfs_path(controller, f), f.copy_base, f.copy_diff});
   }
   return table;
 }

@@ -1,6 +1,6 @@
 // FunctionTableFile: the function table (ipc/function_table.h) a pre-spawned firerunner reads with
-// --functions: per function its snapshot dirs base[,diff...] (load_dir and diff_dirs resolved
-// against the controller's snapshot_dir), appfs and copy flags. Written to a private temporary
+// --functions: per function its snapshot dirs base[,diff...] (config_paths.h snapshot_layers: under
+// the controller's snapshot_dir, a diff also under snapshot_dir/diff/), appfs and copy flags. Written to a private temporary
 // directory, removed by the destructor.
 #pragma once
 
@@ -12,8 +12,8 @@
 
 namespace snapfaas::supervisor {
 
-/// The table's entries, one per function in order (pure: for tests). Relative snapshot paths are
-/// resolved against controller.snapshot_dir, appfs against controller.appfs_dir.
+/// The table's entries, one per function in order (for tests; looks only whether a diff is under
+/// snapshot_dir or snapshot_dir/diff). Paths resolved as config_paths.h says.
 [[nodiscard]] std::vector<ipc::FunctionTableEntry> function_table(const ControllerConfig& controller,
                                                                   const std::vector<FunctionConfig>& functions);
 

@@ -1,4 +1,5 @@
-// The jailer (see jailer.h). The child half runs between clone() and execve(): it only reports
+// The jailer (see jailer.h). The child half runs between clone() and execve(): system calls on a
+// plan made beforehand (jail_plan.h: no allocation, no lock after the clone); it only reports
 // errors on stderr and _exits, never returns into supervisor code.
 #include "supervisor/jailer.h"
 
@@ -19,74 +20,47 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
 
 #include "common/error.h"
 #include "common/unique_fd.h"
 #include "supervisor/elf_libraries.h"
+#include "supervisor/jail_plan.h"
 
 namespace snapfaas::supervisor {
 namespace {
 
 namespace fs = std::filesystem;
 
-[[noreturn]] void child_fail(const char* step, const std::string& what) {
+// The child's one way to report: a line built in a stack buffer and written with write(2) (no
+// allocation, no stdio lock: see jail_plan.h), then exit 127.
+[[noreturn]] void child_fail(const char* step, const char* what) {
   const int err = errno;
-  std::fprintf(stderr, "jailer: %s %s: %s\n", step, what.c_str(), std::strerror(err));
-  std::fflush(stderr);
+  const char* reason = ::strerrordesc_np(err);
+  char line[1024];
+  std::size_t n = 0;
+  for (const char* part : {"jailer: ", step, " ", what, ": ", reason != nullptr ? reason : "unknown error"}) {
+    for (; *part != '\0' && n < sizeof line - 1; ++part) line[n++] = *part;
+  }
+  line[n++] = '\n';
+  [[maybe_unused]] const ssize_t written = ::write(STDERR_FILENO, line, n);
   _exit(127);
 }
 
-// Creates `path` inside the jail as an empty file (or directory when `dir`), with its parents.
-void make_mount_point(const std::string& path, bool dir) {
-  std::error_code ec;
-  fs::create_directories(dir ? fs::path(path) : fs::path(path).parent_path(), ec);
-  if (ec) {
-    errno = ec.value();
-    child_fail("mkdir", path);
-  }
-  if (!dir) {
-    const int fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
-    if (fd < 0) child_fail("create", path);
+// Binds `host` onto `target`; `file`: the mount point is an empty file created here (its
+// directory exists: JailPlan::dirs).
+void bind_mount(const char* host, const char* target, bool file, bool read_only) {
+  if (file) {
+    const int fd = ::open(target, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0) child_fail("create", target);
     ::close(fd);
   }
-}
-
-void bind_mount(const std::string& host, const std::string& root, bool read_only) {
-  struct stat st {};
-  if (::stat(host.c_str(), &st) != 0) child_fail("stat", host);
-  const std::string target = root + host;
-  make_mount_point(target, S_ISDIR(st.st_mode));
-  if (::mount(host.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) child_fail("bind", host);
-  if (read_only &&
-      ::mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) != 0) {
+  if (::mount(host, target, nullptr, MS_BIND | MS_REC, nullptr) != 0) child_fail("bind", host);
+  if (read_only && ::mount(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) != 0) {
     child_fail("remount read-only", host);
-  }
-}
-
-// A character device node of the jail's own, owned by the runner (Firecracker's jailer does the
-// same). When mknod is refused (a device cgroup), or options.mknod_devices is off, the host node is
-// bind-mounted instead and left as it is: its owner and mode are never changed. The runner then
-// reaches it through the node's group when the group may read and write it (/dev/kvm is root:kvm
-// 0660 on Debian): that gid is added to `groups`. /dev/net/tun is 0666 on hosts.
-void make_device(const JailOptions& options, const RunnerIdentity& id, const std::string& root, const char* path,
-                 unsigned major, unsigned minor, std::vector<gid_t>& groups) {
-  const std::string target = root + path;
-  make_mount_point(fs::path(target).parent_path().string(), true);
-  if (options.mknod_devices && ::mknod(target.c_str(), S_IFCHR | 0600, makedev(major, minor)) == 0) {
-    if (::chown(target.c_str(), id.uid, id.gid) != 0) child_fail("chown", target);
-    return;
-  }
-  bind_mount(path, root, false);
-  struct stat st {};
-  if (::stat(path, &st) != 0) child_fail("stat", path);
-  if ((st.st_mode & S_IRWXO) != (S_IROTH | S_IWOTH) && (st.st_mode & (S_IRGRP | S_IWGRP)) == (S_IRGRP | S_IWGRP) &&
-      st.st_gid != 0) {
-    groups.push_back(st.st_gid);
   }
 }
 
@@ -104,46 +78,50 @@ void hand_over_fds(int channel_fd) {
 
 // The child's stdout becomes the console pipe (result lines never mix with a guest's console) and
 // stdin /dev/null. Before anything else, while /dev/null is still the host's.
-void redirect_console(const JailSpec& spec) {
-  if (spec.console_fd < 0) return;
-  if (::dup2(spec.console_fd, STDOUT_FILENO) < 0) child_fail("dup2", "console");
+void redirect_console(int console_fd) {
+  if (console_fd < 0) return;
+  if (::dup2(console_fd, STDOUT_FILENO) < 0) child_fail("dup2", "console");
   const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (null_fd < 0 || ::dup2(null_fd, STDIN_FILENO) < 0) child_fail("open", "/dev/null");
 }
 
-// Everything between clone() and execve() in the jailed child. `netns_fd` >= 0: join that network
-// namespace (the child was cloned without CLONE_NEWNET) and give the jail /dev/net/tun.
+// Everything between clone() and execve() in the jailed child: system calls on `plan`'s prepared
+// strings only (jail_plan.h). `netns_fd` >= 0: join that network namespace (the child was cloned
+// without CLONE_NEWNET).
 [[noreturn]] void jail_child(const JailOptions& options, const RunnerIdentity& id, const JailSpec& spec,
-                             const std::string& root, const std::vector<std::string>& libs, char* const* argv,
-                             int netns_fd) {
+                             const JailPlan& plan, char* const* argv, int netns_fd) {
   // A session of its own: no terminal, no signals aimed at the supervisor's process group.
   if (::setsid() < 0) child_fail("setsid", "");
-  redirect_console(spec);
+  redirect_console(spec.console_fd);
   if (netns_fd >= 0 && ::setns(netns_fd, CLONE_NEWNET) != 0) child_fail("setns", "network namespace");
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) child_fail("make-rprivate", "/");
-  if (::mount("tmpfs", root.c_str(), "tmpfs", MS_NOSUID, "size=8m,mode=0755") != 0) child_fail("mount tmpfs", root);
-  // Each host path once: a second bind onto a read-only mount point would fail.
-  std::vector<std::string> paths{spec.binary};
-  paths.insert(paths.end(), libs.begin(), libs.end());
-  paths.insert(paths.end(), spec.read_only.begin(), spec.read_only.end());
-  std::sort(paths.begin(), paths.end());
-  paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
-  std::string last;
-  for (const auto& path : paths) {
-    if (!last.empty() && path.rfind(last + "/", 0) == 0) continue;  // already visible via its directory
-    bind_mount(path, root, true);
-    last = path;
+  const char* root = plan.root.c_str();
+  if (::mount("tmpfs", root, "tmpfs", MS_NOSUID, "size=8m,mode=0755") != 0) child_fail("mount tmpfs", root);
+  for (const auto& dir : plan.dirs) {
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) child_fail("mkdir", dir.c_str());
   }
-  bind_mount("/dev/null", root, false);
-  std::vector<gid_t> groups;  // supplementary groups: a bind-mounted host device's group, if any
-  // A /dev/kvm node of our own, owned by the runner uid (Firecracker's jailer does the same).
-  if (::access("/dev/kvm", F_OK) == 0) make_device(options, id, root, "/dev/kvm", 10, 232, groups);
-  // The runner opens its namespace's tap0 through /dev/net/tun (the tap is owned by its uid:
-  // scripts/setup-network.sh).
-  if (netns_fd >= 0) make_device(options, id, root, "/dev/net/tun", 10, 200, groups);
-  make_mount_point(root + "/proc", true);
+  for (const auto& m : plan.mounts) {
+    errno = m.missing_errno;
+    if (m.missing_errno != 0) child_fail("stat", m.host.c_str());
+    bind_mount(m.host.c_str(), m.target.c_str(), !m.dir, m.read_only);
+  }
+  bind_mount("/dev/null", plan.null_target.c_str(), true, false);
+  // Device nodes of the jail's own, owned by the runner (Firecracker's jailer does the same). When
+  // mknod is refused (a device cgroup), or options.mknod_devices is off, the host node is
+  // bind-mounted instead and left as it is (its owner and mode never change); the runner reaches
+  // it through the node's group (JailDevice::bind_group), added to its supplementary groups.
+  gid_t groups[4];
+  std::size_t group_count = 0;
+  for (const auto& d : plan.devices) {
+    if (options.mknod_devices && ::mknod(d.target.c_str(), S_IFCHR | 0600, makedev(d.major, d.minor)) == 0) {
+      if (::chown(d.target.c_str(), id.uid, id.gid) != 0) child_fail("chown", d.target.c_str());
+      continue;
+    }
+    bind_mount(d.host.c_str(), d.target.c_str(), true, false);
+    if (d.bind_group != 0 && group_count < std::size(groups)) groups[group_count++] = d.bind_group;
+  }
   // pivot_root(".", ".") stacks the old root under the new one; detaching it leaves only the jail.
-  if (::chdir(root.c_str()) != 0) child_fail("chdir", root);
+  if (::chdir(root) != 0) child_fail("chdir", root);
   if (::syscall(SYS_pivot_root, ".", ".") != 0) child_fail("pivot_root", root);
   if (::umount2(".", MNT_DETACH) != 0) child_fail("umount old root", root);
   if (::chdir("/") != 0) child_fail("chdir", "/");
@@ -156,20 +134,20 @@ void redirect_console(const JailSpec& spec) {
   if (::mount(nullptr, "/", nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID, nullptr) != 0) {
     child_fail("remount read-only", "/");
   }
-  if (::sethostname(spec.hostname.data(), spec.hostname.size()) != 0) child_fail("sethostname", spec.hostname);
+  if (::sethostname(plan.hostname.data(), plan.hostname.size()) != 0) child_fail("sethostname", plan.hostname.c_str());
   const rlimit files{options.max_open_files, options.max_open_files};
   const rlimit processes{options.max_processes, options.max_processes};
   const rlimit no_core{0, 0};
   if (::setrlimit(RLIMIT_NOFILE, &files) != 0) child_fail("setrlimit", "RLIMIT_NOFILE");
   if (::setrlimit(RLIMIT_NPROC, &processes) != 0) child_fail("setrlimit", "RLIMIT_NPROC");
   if (::setrlimit(RLIMIT_CORE, &no_core) != 0) child_fail("setrlimit", "RLIMIT_CORE");
-  if (::setgroups(groups.size(), groups.data()) != 0) child_fail("setgroups", "");
-  if (::setresgid(id.gid, id.gid, id.gid) != 0) child_fail("setresgid", std::to_string(id.gid));
-  if (::setresuid(id.uid, id.uid, id.uid) != 0) child_fail("setresuid", std::to_string(id.uid));
+  if (::setgroups(group_count, groups) != 0) child_fail("setgroups", "");
+  if (::setresgid(id.gid, id.gid, id.gid) != 0) child_fail("setresgid", plan.gid_text.c_str());
+  if (::setresuid(id.uid, id.uid, id.uid) != 0) child_fail("setresuid", plan.uid_text.c_str());
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail("prctl", "NO_NEW_PRIVS");
   hand_over_fds(spec.channel_fd);
   ::execv(spec.binary.c_str(), argv);
-  child_fail("execv", spec.binary);
+  child_fail("execv", spec.binary.c_str());
 }
 
 // fork()-like clone with `flags` (namespaces), into cgroup `cgroup_fd` when >= 0 (clone3 with
@@ -251,15 +229,16 @@ pid_t Jailer::spawn(const JailSpec& spec, unsigned runner_id) {
   if (!options_.netns_prefix.empty()) netns = open_netns(options_.netns_prefix, runner_id, 0);
   const common::UniqueFd cgroup = cgroups_ ? cgroups_->leaf(runner_id) : common::UniqueFd();
   if (!options_.enabled) {
+    const std::string netns_name = netns ? netns_path(options_.netns_prefix, runner_id) : std::string();
     const pid_t pid = clone_runner(0, cgroup.get());
     if (pid < 0) throw common::sys_error("fork runner " + std::to_string(runner_id));
-    if (pid == 0) {
+    if (pid == 0) {  // system calls on prepared data only (jail_plan.h)
       if (::setsid() < 0) child_fail("setsid", "");
-      redirect_console(spec);
-      if (netns && ::setns(netns.get(), CLONE_NEWNET) != 0) child_fail("setns", netns_path(options_.netns_prefix, runner_id));
+      redirect_console(spec.console_fd);
+      if (netns && ::setns(netns.get(), CLONE_NEWNET) != 0) child_fail("setns", netns_name.c_str());
       hand_over_fds(spec.channel_fd);
       ::execv(spec.binary.c_str(), argv.data());
-      child_fail("execv", spec.binary);
+      child_fail("execv", spec.binary.c_str());
     }
     return pid;
   }
@@ -268,12 +247,13 @@ pid_t Jailer::spawn(const JailSpec& spec, unsigned runner_id) {
   std::error_code ec;
   fs::create_directories(root, ec);
   if (ec) throw common::sys_error("jailer: create " + root, ec.value());
+  const JailPlan plan = make_jail_plan(identity(runner_id), spec, root, libs, static_cast<bool>(netns));
   // The child is pid 1 of its new pid namespace (in its cgroup from its first instruction). A
   // runner with a named network namespace joins it (setns in the child) instead of a new one.
   const std::uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | (netns ? 0 : CLONE_NEWNET);
   const pid_t pid = clone_runner(flags, cgroup.get());
   if (pid < 0) throw common::sys_error("jailer: clone runner " + std::to_string(runner_id));
-  if (pid == 0) jail_child(options_, identity(runner_id), spec, root, libs, argv.data(), netns ? netns.get() : -1);
+  if (pid == 0) jail_child(options_, identity(runner_id), spec, plan, argv.data(), netns ? netns.get() : -1);
   return pid;
 }
 

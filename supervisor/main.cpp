@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "ipc/shm_object.h"
 #include "supervisor/config.h"
+#include "supervisor/config_paths.h"
 #include "supervisor/function_table.h"
 #include "supervisor/http_server.h"
 #include "supervisor/http_source.h"
@@ -141,7 +142,7 @@ int main(int argc, char** argv) {
   sigaction(SIGTERM, &action, nullptr);
   try {
     const ControllerConfig controller = load_controller_config(config_path);
-    std::vector<FunctionConfig> functions = load_function_configs(controller.function_config);
+    std::vector<FunctionConfig> functions = load_functions(controller, config_path);
     if (!listen.empty()) parse_listen_address(listen, http);
     const std::vector<WorkloadRequest> workload =
         requests_file.empty() ? std::vector<WorkloadRequest>{} : read_workload_file(requests_file);
@@ -151,7 +152,7 @@ int main(int argc, char** argv) {
       largest = std::max(largest, f.memory);
     }
     PoolOptions options;
-    options.runner_binary = controller.firerunner_path;
+    options.runner_binary = runner_binary(controller);  // firerunner_path, else found (config_paths.h)
     // Runners are pre-spawned before they know their function, so they get what every function
     // shares: the kernel (a ring-3 guest when the functions name one) and the largest VM size.
     std::string kernel = controller.kernel_path;
@@ -167,11 +168,12 @@ int main(int argc, char** argv) {
     options.runner.kernel = kernel;
     options.runner.mem_mib = largest;
     options.runner.ring3 = ring3;
+    options.runner.kernel_args = controller.kernel_args;
     // Linux functions share one runtime image, attached at pre-spawn (the app image at restore).
     std::string rootfs;
     for (const auto& f : functions) {
       if (f.ring3 || f.runtimefs.empty()) continue;
-      const std::string path = controller.runtimefs_dir + "/" + f.runtimefs;
+      const std::string path = runtimefs_path(controller, f);
       if (!rootfs.empty() && rootfs != path) {
         throw snapfaas::common::Error("functions name different runtimefs images: pre-spawned runners need one");
       }

@@ -24,6 +24,13 @@ void RunStats::add_request(RequestRecord record) {
   if (record_limit_ != 0 && requests_.size() > record_limit_) requests_.pop_front();
 }
 
+void RunStats::add_vm(VmRecord record) {
+  ++vms_total_;
+  ++(record.kind == "restore" ? restores_ : boots_);
+  vms_.push_back(std::move(record));
+  if (record_limit_ != 0 && vms_.size() > record_limit_) vms_.pop_front();
+}
+
 std::uint64_t RunStats::count(std::string_view status) const noexcept {
   const auto it = by_status_.find(status);
   return it == by_status_.end() ? 0 : it->second;
@@ -59,9 +66,9 @@ nlohmann::json RunStats::summary() const {
           {"warm", warm()},
           {"evictions", evictions_},
           {"runner_failures", runner_failures_},
-          {"vms_created", vms_.size()},
-          {"restores", std::count_if(vms_.begin(), vms_.end(), [](const auto& vm) { return vm.kind == "restore"; })},
-          {"boots", std::count_if(vms_.begin(), vms_.end(), [](const auto& vm) { return vm.kind == "boot"; })},
+          {"vms_created", vms_total_},
+          {"restores", restores_},
+          {"boots", boots_},
           {"p50_ms", latency_percentile(50)},
           {"p99_ms", latency_percentile(99)},
           {"cold_p50_ms", latency_percentile(50, 1)},
@@ -82,6 +89,7 @@ nlohmann::json RunStats::full() const {
     j["boot_timestamps"].push_back({{"runner", vm.runner}, {"function", vm.function}, {"kind", vm.kind},
                                     {"start_ms", vm.start_ms}, {"end_ms", vm.end_ms}});
   }
+  j["vm_records_dropped"] = vms_total_ - vms_.size();                 // past the record limit
   j["request_records_dropped"] = requests_total_ - requests_.size();  // past the record limit
   j["request_timestamps"] = nlohmann::json::array();
   for (const auto& r : requests_) {

@@ -43,13 +43,14 @@ struct VmRecord {
 };
 
 /// Single-threaded accumulator. Counts are exact; the per-request records behind the percentiles
-/// and request_timestamps are the newest record_limit ones (a long-running service: --listen).
+/// and request_timestamps, and the per-VM records behind boot_timestamps, are the newest
+/// record_limit ones each (a long-running service: --listen).
 class RunStats {
  public:
   /// Keeps at most `limit` records (0: all, the default), dropping the oldest.
   void set_record_limit(std::size_t limit) noexcept { record_limit_ = limit; }
   void add_request(RequestRecord record);
-  void add_vm(VmRecord record) { vms_.push_back(std::move(record)); }
+  void add_vm(VmRecord record);
   void count_eviction() noexcept { ++evictions_; }
   void count_runner_failure() noexcept { ++runner_failures_; }
   /// Where each runner slot's console log is (stats JSON "consoles").
@@ -62,7 +63,7 @@ class RunStats {
   }
 
   [[nodiscard]] const std::deque<RequestRecord>& requests() const noexcept { return requests_; }
-  [[nodiscard]] const std::vector<VmRecord>& vms() const noexcept { return vms_; }
+  [[nodiscard]] const std::deque<VmRecord>& vms() const noexcept { return vms_; }
   [[nodiscard]] std::uint64_t evictions() const noexcept { return evictions_; }
   [[nodiscard]] std::uint64_t count(std::string_view status) const noexcept;
   [[nodiscard]] std::uint64_t cold() const noexcept;
@@ -85,7 +86,10 @@ class RunStats {
   std::map<std::string, std::uint64_t> by_error_type_;
   std::uint64_t cold_ok_ = 0;
   std::uint64_t warm_ok_ = 0;
-  std::vector<VmRecord> vms_;
+  std::deque<VmRecord> vms_;
+  std::uint64_t vms_total_ = 0;
+  std::uint64_t restores_ = 0;
+  std::uint64_t boots_ = 0;
   std::uint64_t evictions_ = 0;
   std::uint64_t runner_failures_ = 0;
   std::uint64_t not_submitted_ = 0;

@@ -123,7 +123,16 @@ void RunnerPool::fail_runner(std::uint32_t slot, nlohmann::json error, bool blam
   if (stats_) stats_->count_runner_failure();
   if (stats_block_) stats_block_->count_runner_failure();
   const auto now = Clock::now();
-  if (had_function && blame_function) health_.failed(function, now);
+  if (had_function && blame_function) {
+    health_.failed(function, now);
+    // Just backed off: its queued requests are answered now, not when a runner frees up for them.
+    if (!health_.unhealthy_error(function, now).is_null()) {
+      for (const std::uint64_t queued : scheduler_.withdraw(function)) {
+        if (auto it = in_flight_.find(queued); it != in_flight_.end()) it->second.record.dispatch_ms = ms_since_start(now);
+        finish_error(queued, health_.unhealthy_error(function, now));
+      }
+    }
+  }
   const std::string message = error.value("message", std::string{});  // `error` is moved just below
   if (request >= 0) finish_error(static_cast<std::uint64_t>(request), std::move(error));
   apply(scheduler_.runner_failed(slot, now));

@@ -67,6 +67,16 @@ std::vector<Action> Scheduler::runner_failed(std::uint32_t runner, TimePoint now
   return out;
 }
 
+std::vector<std::uint64_t> Scheduler::withdraw(std::uint32_t function) {
+  std::vector<std::uint64_t> taken;
+  std::erase_if(queue_, [&](const Pending& p) {
+    if (p.function != function) return false;
+    taken.push_back(p.request);
+    return true;
+  });
+  return taken;
+}
+
 std::vector<Action> Scheduler::tick(TimePoint now) {
   std::vector<Action> out;
   if (options_.keep_alive.count() > 0) {

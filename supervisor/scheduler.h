@@ -64,6 +64,9 @@ class Scheduler {
   [[nodiscard]] std::vector<Action> runner_failed(std::uint32_t runner, TimePoint now);
   /// Keep-alive expiry.
   [[nodiscard]] std::vector<Action> tick(TimePoint now);
+  /// Takes every queued (not yet placed) request of `function` out of the queue, oldest first:
+  /// the caller answers them (a function just backed off is not made to wait for a runner).
+  [[nodiscard]] std::vector<std::uint64_t> withdraw(std::uint32_t function);
 
   /// The slot as placement sees it, in the runners' one vocabulary (ipc::RunnerState): kStarting
   /// (being spawned or recycled: unusable until runner_ready), kEmpty (can take a cold start),

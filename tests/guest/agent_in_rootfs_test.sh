@@ -2,7 +2,8 @@
 # e2e: the agent as installed in the guest rootfs. Unpacks rootfs.ext4 (debugfs rdump, no loop
 # mount), checks that /usr/bin/snapfaas-agent is the agent of this build and needs no shared
 # library beyond libc and libpython3.11, then runs the agent test suite with the agent chrooted
-# into the rootfs (its Python 3.11, its standard library), /dev/shm and /tmp bind-mounted.
+# into the rootfs (its Python 3.11, its standard library), /dev/shm and /tmp bind-mounted; and
+# functions/stdlib (sqlite3, ssl, zoneinfo with the image's tzdata, decimal, hashlib) with its python3.
 # Usage: agent_in_rootfs_test.sh TEST_GUEST_AGENT_BINARY BUILT_AGENT   (needs root)
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib.sh"
@@ -30,6 +31,9 @@ debugfs -R "rdump / $dir" "$rootfs" >/dev/null 2>&1 || die "debugfs rdump of $ro
   die "$rootfs has no /usr/bin/snapfaas-agent (scripts/build-rootfs.sh installs $agent when it exists)"
 cmp -s "$dir/usr/bin/snapfaas-agent" "$agent" ||
   die "/usr/bin/snapfaas-agent in $rootfs differs from $agent: rebuild the rootfs (scripts/build-images.sh)"
+chroot "$dir" /usr/bin/env -i /usr/bin/python3 - <"$ROOT/functions/stdlib/handler.py" >/dev/null ||
+  die "the standard library of $rootfs fails functions/stdlib/handler.py (above): rebuild it (scripts/build-images.sh)"
+echo "standard library in the rootfs: sqlite3, ssl, zoneinfo (Europe/Paris), decimal, hashlib work"
 mkdir -p "$dir/dev/shm" "$dir/tmp"
 mount --bind /dev/shm "$dir/dev/shm"
 mount --bind /tmp "$dir/tmp"

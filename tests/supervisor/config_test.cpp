@@ -34,8 +34,8 @@ TEST_CASE("controller config: all fields") {
 }
 
 TEST_CASE("controller config: missing field, malformed YAML, wrong type") {
-  CHECK(error_of([] { (void)parse_controller_config("kernel_path: k\nfunction_config: f\n", "ctl.yaml"); })
-            .find("ctl.yaml:1: missing field 'firerunner_path'") != std::string::npos);
+  CHECK(error_of([] { (void)parse_controller_config("kernel_path: k\nfirerunner_path: r\n", "ctl.yaml"); })
+            .find("ctl.yaml:1: missing field 'function_config'") != std::string::npos);
   const std::string malformed = error_of([] { (void)parse_controller_config("kernel_path: [a,\n  b: c\n", "ctl.yaml"); });
   CHECK(malformed.find("ctl.yaml:") == 0);
   CHECK(malformed.find("malformed YAML") != std::string::npos);

@@ -10,9 +10,11 @@
 #   random     -> 4 cold clones at once: os.urandom, random.random, uuid4 and secrets all differ
 #   clock      -> time.time() inside the restored guest is the host's time (not the snapshot's)
 #   hello      -> ok throughout; one request over the 64 KiB slot -> request_too_large, no cold start
+#   stdlib     -> functions/stdlib (issue 17): sqlite3, ssl, zoneinfo Europe/Paris (the image's
+#                 tzdata), decimal and hashlib answer the values the host's Python computes
 # Then the restore loop (issue 15 item 6): $E2E_RESTORE_LOOP cold restores of hello in a row
 # (default 20; 200 for the investigation), every one must answer; the consoles are kept.
-# Snapshots: scripts/build-snapshots.sh misbehave hello (cached).
+# Snapshots: scripts/build-snapshots.sh misbehave hello stdlib (cached).
 # Usage: e2e_failures.sh SUPERVISOR FIRERUNNER WORKDIR
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -27,7 +29,7 @@ if [[ ${4:-} != --inner ]]; then
   mkdir -p "$work" && work="$(realpath "$work")"
   build="$(cd "$(dirname "$firerunner")/.." && pwd)"
   snapshots="${SNAPFAAS_SNAPSHOTS:-$root/.cache/snapshots}"
-  SNAPFAAS_BUILD_RELEASE="$build" "$root/scripts/build-snapshots.sh" --out "$snapshots" misbehave hello
+  SNAPFAAS_BUILD_RELEASE="$build" "$root/scripts/build-snapshots.sh" --out "$snapshots" misbehave hello stdlib
   snapshots="$(cd "$snapshots" && pwd)"
   images="$(dirname "$("$root/scripts/images.sh" --check rootfs)")"
   rm -rf "$work" && mkdir -p "$work"
@@ -42,6 +44,8 @@ if [[ ${4:-} != --inner ]]; then
       printf '%s:\n  runtimefs: rootfs.ext4\n  appfs: hello.ext2\n  memory: 128\n  concurrency_limit: 1\n' "$name"
       printf '  timeout_ms: 20000\n  load_dir: python3\n  diff_dirs: [hello]\n'
     done
+    printf 'stdlib:\n  runtimefs: rootfs.ext4\n  appfs: stdlib.ext2\n  memory: 128\n  concurrency_limit: 1\n'
+    printf '  timeout_ms: 60000\n  load_dir: python3\n  diff_dirs: [stdlib]\n'
   } > "$work/functions.yaml"
   cat > "$work/controller.yaml" <<EOF
 kernel_path: $images/vmlinux
@@ -60,6 +64,7 @@ for i in range(4): req(0, "random", {"case": "random"})
 for t, f in [(100, "raise"), (200, "exit"), (300, "oom"), (400, "oversize"), (500, "spin"), (600, "clock")]:
     req(t, f, {"case": f})
 req(700, "hello", {"blob": "x" * (70 * 1024)}, user=3)           # over the slot
+req(800, "stdlib", {"case": "stdlib"})
 for i in range(12): req(1000 + i * 1500, "hello", {"n": i}, user=2)  # served meanwhile
 lines.sort(key=lambda l: l["time"])
 with open(f"{work}/workload.jsonl", "w") as f:
@@ -118,6 +123,29 @@ big = [r for r in hello if r["user_id"] == 3]
 check(len(big) == 1 and err(big[0]).get("type") == "request_too_large", f"hello over the slot: {big}")
 served = [r for r in hello if r["user_id"] == 2]
 check(len(served) == 12 and all(r["status"] == "ok" for r in served), f"hello meanwhile: {[r for r in served if r['status'] != 'ok']}")
+std = one("stdlib")
+got = (std.get("response") or {}).get("result") or {}
+import datetime, decimal, hashlib, zoneinfo
+paris = zoneinfo.ZoneInfo("Europe/Paris")
+utc = datetime.timezone.utc
+with decimal.localcontext() as ctx:
+    ctx.prec = 50
+    seventh = str(decimal.Decimal(1) / decimal.Decimal(7))
+want = {
+    "sqlite3": {"sum": 42, "count": 3},
+    "ssl": {"verify_mode": 2, "check_hostname": True},
+    "zoneinfo": {"summer": datetime.datetime(2024, 7, 1, 12, tzinfo=utc).astimezone(paris).isoformat(),
+                 "winter": datetime.datetime(2024, 1, 15, 12, tzinfo=utc).astimezone(paris).isoformat(),
+                 "tzname": "CEST"},
+    "decimal": {"sum": "0.3", "seventh": seventh, "c_implementation": True},
+    "hashlib": {"sha256": hashlib.sha256(b"snapfaas").hexdigest(), "sha3_256": hashlib.sha3_256(b"snapfaas").hexdigest(),
+                "blake2b": hashlib.blake2b(b"snapfaas", digest_size=16).hexdigest()},
+}
+check(std.get("status") == "ok", f"stdlib: {json.dumps(std)[:600]}")
+for mod, fields in want.items():
+    for k, v in fields.items():
+        check((got.get(mod) or {}).get(k) == v, f"stdlib: {mod}.{k} = {(got.get(mod) or {}).get(k)!r}, want {v!r}")
+check(str((got.get("ssl") or {}).get("openssl", "")).startswith("OpenSSL 3"), f"stdlib: ssl {got.get('ssl')}")
 check(len(stats.get("consoles", [])) == 4, f"consoles: {stats.get('consoles')}")
 consoles = "".join(open(p, errors="replace").read() for p in glob.glob(f"{work}/consoles/runner-*.log*"))
 check("Killed process" in consoles, "no OOM kill in the kept consoles")
@@ -132,7 +160,7 @@ if fails:
     print("FAIL:\n  " + "\n  ".join(fails)); sys.exit(1)
 cold = [r["latency_ms"] for r in loop_rs]
 print(f"PASS: raise/exit/oom/oversize/spin answered with their types, 4 clones with distinct randomness, "
-      f"guest clock = host clock, hello served meanwhile; restore loop {len(loop_rs)}/{loop} ok, "
+      f"guest clock = host clock, hello served meanwhile, stdlib (sqlite3/ssl/zoneinfo/decimal/hashlib) right; restore loop {len(loop_rs)}/{loop} ok, "
       f"cold p50 {statistics.median(cold) if cold else float('nan'):.0f} ms (emulated host)")
 PY
   exit $?

@@ -3,7 +3,8 @@
 // (the loaded function index is remembered), requests are echoed as
 // {"ok":true,"result":<payload>,"function":<index>,"uid":<uid>,"pid":<pid>}.
 // Payload keys: "sleep_ms": N delays the answer; "die": true exits mid-request (code 3);
-// "probe": "/path" answers {"exists": bool} for that path (jail tests); "hostname": true answers
+// "probe": "/path" answers {"exists": bool} for that path (jail tests); "kernel_args": true answers
+// its --kernel_args; "hostname": true answers
 // the uts name; "list": "/dir" answers {"entries": [...]}; "channel": true answers how its channel
 // object looks from the runner ({"mode", "uid", "gid", "size", "truncate_errno"}: it tries to
 // shrink it). --truncate_channel: ftruncate the channel to 0 right after opening it (a hostile
@@ -36,7 +37,8 @@ int main(int argc, char** argv) {
   app.add_option("--vcpu_count", vcpus);
   app.add_flag("--ring3", ring3);
   app.add_option("--channel", channel_name)->required();
-  std::string functions_table, rootfs;
+  std::string functions_table, rootfs, kernel_args;
+  app.add_option("--kernel_args", kernel_args);    // answered for {"kernel_args": true}
   app.add_option("--functions", functions_table);  // pre-spawned restore mode: accepted, not read
   app.add_option("--rootfs", rootfs);              // Linux functions' runtime image: accepted, not read
   bool truncate_channel = false;
@@ -66,6 +68,7 @@ int main(int argc, char** argv) {
           std::this_thread::sleep_for(std::chrono::milliseconds(parsed["sleep_ms"].get<int>()));
         }
         if (parsed.value("die", false)) _exit(3);
+        if (parsed.value("kernel_args", false)) answer["kernel_args"] = kernel_args;
         if (parsed.contains("probe")) {
           answer["exists"] = ::access(parsed["probe"].get<std::string>().c_str(), F_OK) == 0;
         }

@@ -6,7 +6,9 @@
 // namespace is one clear error naming scripts/setup-network.sh — from the jailer and from
 // snapfaas-supervisor, which fails at once instead of waiting for runners. Also what every jail is:
 // one uid per runner, its own session, RLIMIT_NPROC/NOFILE, a /proc with its own pids only, no
-// chown of the host's /dev/kvm when the jail cannot have a node of its own.
+// chown of the host's /dev/kvm when the jail cannot have a node of its own; a child that cannot set
+// up its jail reports one line and exits 127 even while another supervisor thread holds a lock
+// (stderr's stdio lock here) at the clone: the child half takes no lock and allocates nothing.
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
@@ -25,7 +27,9 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <future>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/error.h"
@@ -315,4 +319,55 @@ TEST_CASE("a jail that cannot have its own /dev/kvm node gets the host's as it i
   // The runner reaches it only as the node's owner/group/mode allow (here 0600 root: it cannot).
   const bool group_usable = (before.st_mode & 0060) == 0060 && before.st_gid != 0;
   CHECK((r.text.find("kvm: opened") != std::string::npos) == (group_usable || (before.st_mode & 0006) == 0006));
+}
+
+TEST_CASE("a jail that cannot be set up: one line on stderr and exit 127, while another thread holds stderr's lock") {
+  enter_private_network();
+  Jailer jailer(jail_options(""));
+  // Another thread holds stderr's stdio lock across the clone (as an HTTP thread's log line may):
+  // a child that printed with stdio would wait for that lock forever (nothing in the child can
+  // release it); the child half writes its error with write(2).
+  std::promise<void> locked, release;
+  std::thread holder([&] {
+    ::flockfile(stderr);
+    locked.set_value();
+    release.get_future().wait();
+    ::funlockfile(stderr);
+  });
+  locked.get_future().wait();
+  int err_pipe[2];
+  REQUIRE(::pipe2(err_pipe, O_CLOEXEC) == 0);
+  const int saved = ::dup(2);
+  ::dup2(err_pipe[1], 2);
+  const JailSpec spec{"/bin/busybox", {"true"}, {"/nonexistent/snapfaas-jail-test"}, "runner"};
+  pid_t pid = -1;
+  std::string error;
+  try {
+    pid = jailer.spawn(spec, 0);
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  ::dup2(saved, 2);
+  ::close(saved);
+  ::close(err_pipe[1]);
+  int status = 0;
+  pid_t waited = 0;
+  for (int i = 0; i < 200 && pid > 0 && (waited = ::waitpid(pid, &status, WNOHANG)) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (pid > 0 && waited == 0) {  // stuck: kill it so the test ends, and fail below
+    ::kill(pid, SIGKILL);
+    (void)::waitpid(pid, &status, 0);
+  }
+  release.set_value();
+  holder.join();
+  std::string text;
+  char buf[1024];
+  for (ssize_t n; (n = ::read(err_pipe[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
+  ::close(err_pipe[0]);
+  REQUIRE_MESSAGE(error.empty(), error);
+  CHECK_MESSAGE(waited == pid, "the jailed child did not exit within 10 s (blocked on a lock?)");
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 127);
+  CHECK(text == "jailer: stat /nonexistent/snapfaas-jail-test: No such file or directory\n");
 }

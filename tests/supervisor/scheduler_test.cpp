@@ -155,6 +155,21 @@ TEST_CASE_FIXTURE(Fixture, "queue bound: past it requests are dropped") {
   CHECK(s.queued() == 2);
 }
 
+TEST_CASE_FIXTURE(Fixture, "withdraw takes one function's queued requests, oldest first, and leaves the others queued") {
+  Scheduler s = make(256, 1, {{"f", 128, 1}, {"g", 128, 1}}, /*queue=*/8);
+  CHECK(count(s.submit(1, 0, at(0)), ActionKind::kRunCold) == 1);  // the one runner: busy with f
+  CHECK(s.submit(2, 1, at(0)).empty());
+  CHECK(s.submit(3, 0, at(0)).empty());
+  CHECK(s.submit(4, 1, at(0)).empty());
+  CHECK(s.submit(5, 0, at(0)).empty());
+  CHECK(s.withdraw(0) == std::vector<std::uint64_t>{3, 5});
+  CHECK(s.queued() == 2);
+  CHECK(s.withdraw(0).empty());
+  // The runner frees up: f's idle VM is evicted for g, whose oldest request runs next.
+  CHECK(s.complete(0, at(1)) == std::vector<Action>{{ActionKind::kEvict, 0, 0, 0}});
+  CHECK(s.runner_ready(0, at(2)) == std::vector<Action>{{ActionKind::kRunCold, 2, 0, 1}});
+}
+
 TEST_CASE_FIXTURE(Fixture, "busy VMs are never evicted; requests wait for memory") {
   Scheduler s = make(256, 4, {{"a", 128, 4}, {"b", 256, 4}});
   (void)s.submit(1, 0, at(0));

@@ -38,11 +38,14 @@ struct Run {
 
 struct Env {
   fs::path dir;
+  std::string supervisor = SNAPFAAS_SUPERVISOR_PATH;  ///< the binary start() runs
+  fs::path controller;                                ///< its --config (default dir/controller.yaml)
   Env() {
     dir = fs::temp_directory_path() / ("snapfaas-sup-test-" + std::to_string(::getpid()) + "-" +
                                        std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
     fs::create_directories(dir);
     std::ofstream(dir / "vmlinux") << "not a kernel";
+    controller = dir / "controller.yaml";
   }
   ~Env() {
     std::error_code ec;
@@ -59,8 +62,8 @@ struct Env {
   }
   /// Starts the supervisor with `extra` arguments; with `replay` it replays workload.jsonl.
   pid_t start(const std::vector<std::string>& extra, bool replay = true) const {
-    std::vector<std::string> args{SNAPFAAS_SUPERVISOR_PATH,
-                                  "--config",        (dir / "controller.yaml").string(),
+    std::vector<std::string> args{supervisor,
+                                  "--config",        controller.string(),
                                   "--output",        (dir / "results.jsonl").string(),
                                   "--stats",         (dir / "stats.json").string(),
                                   "--console_dir",   (dir / "consoles").string(),

@@ -1,5 +1,6 @@
 // snapfaas-supervisor end to end with fake_runner (jailed runners): a 10^4-request workload,
-// warm/cold counts, eviction under a tight --mem, a runner dying mid-request, a deadline, a dropped
+// warm/cold counts, eviction under a tight --mem, a runner dying mid-request, a function backed off
+// while its requests are queued (answered at once), a deadline, a dropped
 // request, the jail (host filesystem, private sealed channels, uid, hostname), SIGTERM cleanup (no
 // /dev/shm leftovers), snapfaas-stat, ring-3 function arguments.
 #include <doctest/doctest.h>
@@ -100,6 +101,41 @@ TEST_CASE("a runner that dies mid-request: that request errors, the runner is re
   }
   CHECK(run.stats["runner_failures"] == 1);
   CHECK(shm_leftovers(run.pid).empty());
+}
+
+TEST_CASE("a function backed off while its requests wait in the queue: they are answered at once, not after a runner frees up") {
+  // Three runners: two held 8 s by "slow"; "bad" kills its runner on every request (3 failures in a
+  // row back it off). "other" (queued after bad's first three, before the rest) takes the third
+  // runner once bad's VMs are gone, for 8 s: bad's queued requests must not wait for it.
+  Env env;
+  env.write_config("slow:\n  runtimefs: r\n  memory: 64\n  concurrency_limit: 2\n"
+                   "bad:\n  runtimefs: r\n  memory: 64\n"
+                   "other:\n  runtimefs: r\n  memory: 64\n");
+  std::vector<json> lines;
+  for (int i = 0; i < 2; ++i) lines.push_back({{"time", 0}, {"function", "slow"}, {"payload", {{"sleep_ms", 8000}}}});
+  for (int i = 0; i < 3; ++i) lines.push_back({{"time", 50}, {"function", "bad"}, {"payload", {{"die", true}}}});
+  lines.push_back({{"time", 50}, {"function", "other"}, {"payload", {{"sleep_ms", 8000}}}});
+  for (int i = 0; i < 5; ++i) lines.push_back({{"time", 50}, {"function", "bad"}, {"payload", {{"die", true}}}});
+  env.write_workload(lines);
+  Run run = env.run({"--mem", "192", "--runners", "3"});
+  INFO(run.stderr_text.substr(0, 4000));
+  REQUIRE(run.exit_code == 0);
+  REQUIRE(run.results.size() == 11);
+  int failed = 0, unhealthy = 0;
+  for (auto& r : run.results) {
+    if (r["function"] != "bad") {
+      CHECK(r["status"] == "ok");
+      continue;
+    }
+    INFO(r.dump());
+    if (r["error"]["type"] == "runner_failed") ++failed;
+    if (r["error"]["type"] == "function_unhealthy") {
+      ++unhealthy;
+      CHECK(r["latency_ms"].get<double>() < 4000);  // not behind other's or slow's 8 s
+    }
+  }
+  CHECK(failed == 3);
+  CHECK(unhealthy == 5);
 }
 
 TEST_CASE("a request past its deadline: error result, VM discarded, the rest served") {
