@@ -8,7 +8,15 @@
 // per VM (/proc/PID/smaps_rollup), the host memory used (MemAvailable drop since before the first
 // VM), restore latency p50 of the VMs added at that step, and the guest pages each VM dirtied
 // serving its request (KVM dirty log).
-// Usage: bench_density --out FILE.json [--quick]
+// Then the same N for real firerunner processes (bench/runner_fleet.h: ring-3 echo guest restored
+// from one base snapshot with --load_dir, a channel each, seccomp on, one request served, parked):
+// the figures the targets are stated in (issue 20): pss_per_vm_mib_100 (whole-process PSS per
+// firerunner at N=100) against dirty_per_vm_mib (the guest RAM each wrote: Private_Dirty of its
+// guest RAM mappings) + 1 MiB, and runner_rss_mib (one firerunner's whole RSS, median) against
+// 3 MiB; runner_breakdown_* splits each process's memory by mapping (guest RAM, binary, libraries,
+// heap, stacks, anonymous, channel shm, KVM).
+// Usage: bench_density --out FILE.json [--quick] [--firerunner PATH] [--smaps FILE]
+//   --firerunner: measure another build's runner (A/B); --smaps: keep one runner's smaps
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -22,11 +30,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "bench/runner_fleet.h"
 #include "runner/snapshot/restore_target.h"
 #include "runner/snapshot/snapshot.h"
 #include "tests/runner/snapshot/ring3_harness.h"
@@ -170,6 +180,94 @@ void stop_all(std::vector<Child>& children) {
   }
   children.clear();
 }
+
+double median(std::vector<double> v) { return p50(std::move(v)); }
+
+/// The firerunner part: N real runners (see the file comment); adds its keys to `j`.
+void measure_runners(const std::vector<int>& steps, const std::string& firerunner, const std::string& dir,
+                     const std::string& smaps_copy, nlohmann::json& j) {
+  snapfaas::bench::RunnerFleet fleet(firerunner, SNAPFAAS_ECHO_GUEST, dir, kMem / kMiB);
+  std::vector<double> n_arr, pss_arr, rss_arr, proc_pss_arr, proc_rss_arr, guest_pss_arr, guest_dirty_arr,
+      spawn_arr, threads_arr, rss_median_arr;
+  std::map<std::string, snapfaas::bench::MemFigures> breakdown;  // at the last N, summed
+  for (const int n : steps) {
+    std::vector<double> spawn;
+    while (static_cast<int>(fleet.pids().size()) < n) spawn.push_back(fleet.add_one());
+    snapfaas::bench::MemFigures total, proc, guest;
+    std::vector<double> rss_each, dirty_each;
+    double threads = 0;
+    breakdown.clear();
+    for (const pid_t pid : fleet.pids()) {
+      const snapfaas::bench::ProcessMemory pm =
+          snapfaas::bench::process_memory(pid, fs::canonical(firerunner).string(), fleet.snapshot(), kMem);
+      total.add(pm.total);
+      proc.add(pm.process_only());
+      const auto g = pm.by_category.find("guest_ram");
+      if (g != pm.by_category.end()) guest.add(g->second);
+      dirty_each.push_back(g != pm.by_category.end() ? g->second.private_dirty_kib / 1024 : 0);
+      rss_each.push_back(pm.total.rss_kib / 1024);
+      threads += pm.threads;
+      for (const auto& [cat, m] : pm.by_category) breakdown[cat].add(m);
+    }
+    n_arr.push_back(n);
+    pss_arr.push_back(total.pss_kib / 1024 / n);
+    rss_arr.push_back(total.rss_kib / 1024 / n);
+    proc_pss_arr.push_back(proc.pss_kib / 1024 / n);
+    proc_rss_arr.push_back(proc.rss_kib / 1024 / n);
+    guest_pss_arr.push_back(guest.pss_kib / 1024 / n);
+    guest_dirty_arr.push_back(median(dirty_each));
+    rss_median_arr.push_back(median(rss_each));
+    threads_arr.push_back(threads / n);
+    spawn_arr.push_back(median(spawn));
+    std::printf("firerunner N=%3d  PSS %.3f MiB/VM (guest RAM %.3f, process %.3f)  RSS %.3f MiB (median; process "
+                "%.3f)  guest dirty %.3f MiB  threads %.1f  spawn-to-answer p50 %.1f ms\n",
+                n, pss_arr.back(), guest_pss_arr.back(), proc_pss_arr.back(), rss_median_arr.back(),
+                proc_rss_arr.back(), guest_dirty_arr.back(), threads_arr.back(), spawn_arr.back());
+  }
+  const double n_last = n_arr.back();
+  if (!smaps_copy.empty()) {
+    std::ofstream(smaps_copy) << std::ifstream("/proc/" + std::to_string(fleet.pids().front()) + "/smaps").rdbuf();
+  }
+  nlohmann::json by;
+  for (const auto& [cat, m] : breakdown) {
+    by[cat] = {{"pss_mib", m.pss_kib / 1024 / n_last}, {"rss_mib", m.rss_kib / 1024 / n_last},
+               {"private_dirty_mib", m.private_dirty_kib / 1024 / n_last}};
+    std::printf("  %-10s PSS %.3f  RSS %.3f  private dirty %.3f MiB per runner\n", cat.c_str(), m.pss_kib / 1024 / n_last,
+                m.rss_kib / 1024 / n_last, m.private_dirty_kib / 1024 / n_last);
+  }
+  fleet.stop_all();
+  j["runner_n"] = n_arr;
+  j["runner_pss_mib_per_vm"] = pss_arr;
+  j["runner_rss_mib_per_vm"] = rss_arr;
+  j["runner_rss_mib_median"] = rss_median_arr;
+  j["runner_process_pss_mib_per_vm"] = proc_pss_arr;
+  j["runner_process_rss_mib_per_vm"] = proc_rss_arr;
+  j["runner_guest_pss_mib_per_vm"] = guest_pss_arr;
+  j["runner_guest_dirty_mib"] = guest_dirty_arr;
+  j["runner_threads"] = threads_arr;
+  j["runner_spawn_to_answer_p50_ms"] = spawn_arr;
+  j["runner_breakdown_at_max_n"] = by;
+  const double dirty = guest_dirty_arr.back();
+  const double pss = pss_arr.back();
+  const double rss = rss_median_arr.back();
+  j["pss_per_vm_mib_100"] = n_last == 100 ? nlohmann::json(pss) : nlohmann::json(nullptr);
+  j["pss_per_vm_mib_max_n"] = pss;
+  j["dirty_per_vm_mib"] = dirty;
+  j["runner_rss_mib"] = rss;
+  j["runner_process_pss_mib"] = proc_pss_arr.back();
+  j["target_pss_mib"] = dirty + 1.0;
+  j["target_pss_met"] = pss <= dirty + 1.0;
+  j["target_runner_rss_mib"] = 3.0;
+  j["target_runner_rss_met"] = rss <= 3.0;
+  j["runner_notes"] =
+      "runner_*: real firerunner processes (" + fs::canonical(firerunner).string() +
+      "), ring-3 echo guest restored from one base snapshot (--load_dir, 128 MiB, own channel, seccomp on), one "
+      "request each, then parked. pss_per_vm_mib_100: whole-process PSS per runner at N=100 (smaps: guest RAM + "
+      "the VMM process: binary, libraries, heap, stacks, channel, KVM pages); dirty_per_vm_mib: Private_Dirty of "
+      "the guest RAM mappings (the guest pages the VM wrote since the snapshot, median); runner_process_*: the "
+      "process without its guest RAM; runner_rss_mib: median whole-process RSS of one runner at the last N. "
+      "Targets (issue 20): pss <= dirty + 1 MiB, runner RSS <= 3 MiB";
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -178,6 +276,10 @@ int main(int argc, char** argv) {
   bool quick = false;
   app.add_option("--out", out, "JSON results file")->required();
   app.add_flag("--quick", quick, "N = 1, 10 only");
+  std::string firerunner = SNAPFAAS_FIRERUNNER;
+  app.add_option("--firerunner", firerunner, "firerunner binary for the runner part (default: this build's)");
+  std::string smaps_copy;
+  app.add_option("--smaps", smaps_copy, "copy the first runner's /proc/PID/smaps here at the last N");
   CLI11_PARSE(app, argc, argv);
   const std::vector<int> steps = quick ? std::vector<int>{1, 10} : std::vector<int>{1, 10, 50, 100};
   char tmpl[] = "/tmp/snapfaas_bench_density_XXXXXX";
@@ -297,6 +399,7 @@ int main(int argc, char** argv) {
     j["dirty_notes"] = "guest pages each VM wrote while serving its one request (KVM dirty log), p50 over all VMs";
     j["duration_s"] = std::chrono::duration<double>(Clock::now() - started).count();
     stop_all(children);
+    measure_runners(steps, firerunner, dir, smaps_copy, j);
     std::ofstream(out) << j.dump(2) << "\n";
     std::printf("dirty per VM after one request: %.3f MiB; %s\n", p50(dirty_mib), out.c_str());
   } catch (const std::exception& e) {

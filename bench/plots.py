@@ -175,7 +175,8 @@ def plot_density(results, outdir):
         return None
     pts = sorted(pts, key=lambda p: p[nkey])
     ns = [p[nkey] for p in pts]
-    keys = [k for k in pts[0] if k != nkey and all(isinstance(p.get(k), (int, float)) for p in pts)]
+    keys = [k for k in pts[0] if k not in (nkey, "runner_n", "runner_threads")
+            and all(isinstance(p.get(k), (int, float)) for p in pts)]
     per_vm = [k for k in keys if "per_vm" in k]
     timing = [k for k in keys if k.endswith("_ms") or "latency" in k]
     other = [k for k in keys if k not in per_vm and k not in timing]

@@ -45,7 +45,9 @@ DESCRIBE = {
             "the replay mode with the same runners in the same run. Targets on 2 cores: http_rps_64 >= 50000, "
             "http_p50_us_1 <= 150.",
     "density": "N restored ring-3 VMs of one function (128 MiB each): PSS/RSS per VM, total host memory, "
-               "restore latency as N grows.",
+               "restore latency as N grows; forked bench children (pss_mib_per_vm, ...) and real firerunner "
+               "processes (runner_*). Targets (issue 20): pss_per_vm_mib_100 <= dirty_per_vm_mib + 1 MiB, "
+               "runner_rss_mib <= 3 MiB.",
     "peer": "QEMU -M microvm vs firerunner, same guest kernel + rootfs, same run, inside the emulated KVM "
             "host: Linux boot to a marker and snapshot restore to the guest's answer.",
     "net": "Guest networking: TCP round trip (64 B) and bulk throughput through firerunner's virtio-net vs QEMU's "
@@ -272,8 +274,9 @@ def main():
             if k in ht:
                 head.append([label, fmt(ht[k], unit), "http"])
     if de:
-        for k in ("pss_per_vm_mib_at_100", "dirty_mib_per_vm"):
-            if k in de:
+        for k in ("pss_per_vm_mib_100", "dirty_per_vm_mib", "runner_rss_mib", "runner_process_pss_mib",
+                  "pss_per_vm_mib_at_100", "dirty_mib_per_vm"):
+            if de.get(k) is not None:
                 head.append([f"density `{k}`", fmt(de[k], " MiB"), "density"])
     rl, ne = load(a.results, "restore_linux"), load(a.results, "net")
     if rl:

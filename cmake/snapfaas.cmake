@@ -10,6 +10,28 @@ find_package(doctest REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(SECCOMP REQUIRED IMPORTED_TARGET libseccomp)
 
+# firerunner is linked static-pie (SNAPFAAS_STATIC_RUNNER) unless the sanitizers are on
+# (runner/CMakeLists.txt); libseccomp then comes from libseccomp-dev's static archive for every
+# target (one copy of it per binary).
+if(SNAPFAAS_STATIC_RUNNER AND NOT SNAPFAAS_SANITIZE)
+  set(SNAPFAAS_RUNNER_IS_STATIC ON)
+  find_library(SECCOMP_STATIC_LIBRARY NAMES libseccomp.a HINTS ${SECCOMP_LIBRARY_DIRS} REQUIRED)
+  add_library(snapfaas_seccomp STATIC IMPORTED)
+  set_target_properties(snapfaas_seccomp PROPERTIES IMPORTED_LOCATION ${SECCOMP_STATIC_LIBRARY}
+                                                    INTERFACE_INCLUDE_DIRECTORIES "${SECCOMP_INCLUDE_DIRS}")
+else()
+  set(SNAPFAAS_RUNNER_IS_STATIC OFF)
+  add_library(snapfaas_seccomp INTERFACE IMPORTED)
+  target_link_libraries(snapfaas_seccomp INTERFACE PkgConfig::SECCOMP)
+endif()
+
+# spdlog as a static library of ours (common/spdlog_static.cpp: Debian ships spdlog and fmt only as
+# shared objects), linked by every target instead of spdlog::spdlog so that no binary carries two
+# copies of spdlog's registry, and a static firerunner needs no shared object (runner/CMakeLists.txt).
+add_library(snapfaas_spdlog STATIC ${PROJECT_SOURCE_DIR}/common/spdlog_static.cpp)
+target_compile_definitions(snapfaas_spdlog PUBLIC SPDLOG_COMPILED_LIB SPDLOG_FMT_EXTERNAL PRIVATE FMT_HEADER_ONLY)
+target_link_libraries(snapfaas_spdlog PUBLIC Threads::Threads)
+
 set(SNAPFAAS_WARNINGS -Wall -Wextra -Wshadow -Wnon-virtual-dtor)
 if(SNAPFAAS_WERROR)
   list(APPEND SNAPFAAS_WARNINGS -Werror)

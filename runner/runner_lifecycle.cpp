@@ -1,6 +1,7 @@
 // One firerunner's life: create → lock down → load → run (see runner_lifecycle.h).
 #include "runner/runner_lifecycle.h"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -188,6 +189,13 @@ bool RunnerLifecycle::load_prespawned() {
 int RunnerLifecycle::run() {
   expect(Phase::kLoaded, "run");
   phase_ = Phase::kRunning;
+  // Start-up's scratch (the command line, snapshot state read and validated, the function table)
+  // is freed by now but still resident: ~50 KiB of a runner's ~150 KiB heap (bench density,
+  // runner_breakdown_at_max_n.heap). Give those pages back once, before the guest runs (a few
+  // microseconds: brk/madvise, both in the VMM program).
+  const auto trim_start = Clock::now();
+  ::malloc_trim(0);
+  spdlog::debug("firerunner: malloc_trim in {:.3f} ms", ms_between(trim_start, Clock::now()));
   return vmm_->run();
 }
 

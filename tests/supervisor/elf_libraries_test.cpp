@@ -1,6 +1,7 @@
 // elf_libraries: the jailer's list of what the loader opens, read from ELF headers — checked
 // against ldd (the test's oracle only: the supervisor runs no shell) for firerunner and the
-// supervisor, plus a static binary, a missing library and files that are not ELF.
+// supervisor, plus a static binary, a missing library and files that are not ELF; the Release
+// firerunner is itself static (runner/CMakeLists.txt): its jail holds the binary alone.
 #include "supervisor/elf_libraries.h"
 
 #include <doctest/doctest.h>
@@ -59,6 +60,21 @@ TEST_CASE("firerunner's and the supervisor's libraries: the files ldd names") {
     CHECK(std::set<std::string>(libs.begin(), libs.end()).size() == libs.size());
   }
 }
+
+#if defined(SNAPFAAS_FIRERUNNER_STATIC)
+TEST_CASE("the static firerunner needs no interpreter and no library: the jail binds the binary alone") {
+  CHECK(elf_libraries(SNAPFAAS_FIRERUNNER_PATH).empty());
+  CHECK(ldd(SNAPFAAS_FIRERUNNER_PATH).empty());  // "not a dynamic executable"
+  // Found by the same reading that finds the supervisor's: the check is not vacuous.
+  CHECK(!elf_libraries(SNAPFAAS_SUPERVISOR_PATH).empty());
+  // static-pie, not plain -static: position-independent (ET_DYN), so the VMM keeps ASLR.
+  std::ifstream elf(SNAPFAAS_FIRERUNNER_PATH, std::ios::binary);
+  unsigned char header[18] = {};
+  REQUIRE(elf.read(reinterpret_cast<char*>(header), sizeof header));
+  CHECK(header[16] == 3);  // e_type ET_DYN (little-endian half at offset 16)
+  CHECK(header[17] == 0);
+}
+#endif
 
 TEST_CASE("a static binary needs nothing; a missing library or a non-ELF file is a clear error") {
   CHECK(elf_libraries("/bin/busybox").empty());  // busybox-static
