@@ -10,10 +10,11 @@
 //            runner's vCPU thread is parked on the futex inside the WAIT exit, the guest in the
 //            exit, the client sleeps between requests: what sparse serverless traffic meets.
 //            ratio_unix_over_window_parked_* (issue 20's key) is this case.
-// Cases (ring-3 checksum guests; the client's response wait is Doorbell::wait with kClientSpin,
-// as the supervisor's event loop polls --loop_spin before parking):
+// Cases (ring-3 checksum guests; the client's response wait is Doorbell::wait with kClientSpin and
+// a sched_yield between spin rounds, as the supervisor's event loop polls --loop_spin with
+// --loop_spin_yield before parking):
 //   window                 polling path, back to back: the guest polls (adaptive, <= 150k TSC
-//                          cycles) before WAIT, the client spins up to 500 us; client pinned to CPU
+//                          cycles) before WAIT, the client spins up to 500 us, no yield; client pinned to CPU
 //                          0 and that firerunner (its vCPU thread) to CPU 1
 //   window_parked_within   default configuration (adaptive spins everywhere), gap kWithinGapUs; traced
 //   window_parked_expired  default configuration, gap kExpiredGapUs; traced
@@ -44,6 +45,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -97,6 +99,7 @@ struct WindowConfig {
   std::string firerunner = SNAPFAAS_FIRERUNNER;
   std::string guest;                        ///< path of the ring-3 guest
   std::chrono::nanoseconds client_spin{0};  ///< the client's most spin before parking for the response
+  bool client_yield = true;                 ///< sched_yield between spin rounds, as the supervisor's loop does
   bool pin = false;                         ///< firerunner on CPU 1 (the client pins itself to CPU 0)
   bool trace = false;                       ///< the guest appends its two TSC stamps: split each round trip
 };
@@ -122,6 +125,7 @@ class WindowPeer final : public bench::Peer {
     for (std::size_t i = 0; i < size; ++i) request_[i] = static_cast<std::uint8_t>(i * 7 + 3);
     expected_ = fnv1a(request_.data(), size);
     wait_.spin = config_.client_spin;
+    wait_.yield = config_.client_yield;
     const std::string name = sup_.shm().name();
     child_ = ::fork();
     if (child_ < 0) throw common::sys_error("fork firerunner");
@@ -208,9 +212,9 @@ class WindowPeer final : public bench::Peer {
     }
     const bool woken = b.wait_parks != a.wait_parks && b.wait_woken_tsc > t.c0 && b.wait_woken_tsc < t.g0;
     const bool ready = b.wait_ready_tsc > t.c0 && b.wait_ready_tsc < t.g0;
-    if (woken) p.us["2_runner_wake"].push_back(us(t.c_sent, b.wait_woken_tsc));
+    if (woken) p.us["2_runner_wake"].push_back(us(t.c0, b.wait_woken_tsc));  // incl. the client's FUTEX_WAKE
     if (ready) p.us["3_vmm_return_to_guest"].push_back(us(b.wait_ready_tsc, t.g0));
-    p.us["2to3_send_to_guest"].push_back(us(t.c_sent, t.g0));
+    p.us["2to3_send_to_guest"].push_back(us(t.c0, t.g0));
     p.us["4_guest_work"].push_back(us(t.g0, t.g1));
     const bool woke = b.supervisor_wakes != a.supervisor_wakes && b.wake_done_tsc > t.g1 && b.wake_done_tsc < t.c1;
     if (woke) {
@@ -233,20 +237,17 @@ class WindowPeer final : public bench::Peer {
   Phases phases_;
 };
 
-/// utime + stime of every thread of `pid`, in seconds (/proc/PID/stat fields 14 and 15).
+/// CPU time of every thread of `pid` so far, in seconds: the sum of the first field of
+/// /proc/PID/task/TID/schedstat (ns on the CPU; exact, unlike the tick-sampled utime/stime).
 double cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  const std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const std::size_t paren = stat.rfind(')');
-  if (paren == std::string::npos) throw common::Error("/proc/" + std::to_string(pid) + "/stat: unreadable");
-  std::istringstream fields(stat.substr(paren + 2));
-  std::string f;
-  double utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && fields >> f; ++i) {
-    if (i == 14) utime = std::stod(f);
-    if (i == 15) stime = std::stod(f);
+  double ns = 0;
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+    std::ifstream in(task.path() / "schedstat");
+    double on_cpu = 0;
+    if (in >> on_cpu) ns += on_cpu;
   }
-  return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  return ns / 1e9;
 }
 
 /// kIdleRunners firerunners (`firerunner`, `guest`), each served `burst` back-to-back 64 B requests
@@ -260,16 +261,24 @@ double idle_cpu_pct(const std::string& firerunner, const std::string& guest, std
     if (i % 20 == 19) std::printf("  idle CPU: %d runners up\n", i + 1);
     std::fflush(stdout);
   }
-  for (auto& r : runners) {
-    for (int i = 0; i < burst; ++i) (void)r->round_trip();
+  // Each runner's CPU is read right after its own burst (so the spins' tail after the last request
+  // counts) and again at the end; the rates are summed.
+  std::vector<double> before(runners.size());
+  std::vector<Clock::time_point> since(runners.size());
+  for (std::size_t k = 0; k < runners.size(); ++k) {
+    for (int i = 0; i < burst; ++i) (void)runners[k]->round_trip();
+    before[k] = cpu_seconds(runners[k]->pid());
+    since[k] = Clock::now();
   }
-  double before = 0;
-  for (auto& r : runners) before += cpu_seconds(r->pid());
   std::this_thread::sleep_for(window);
-  double after = 0;
-  for (auto& r : runners) after += cpu_seconds(r->pid());
+  double pct = 0;
+  const Clock::time_point end = Clock::now();
+  for (std::size_t k = 0; k < runners.size(); ++k) {
+    const double seconds = std::chrono::duration<double>(end - since[k]).count();
+    pct += 100.0 * (cpu_seconds(runners[k]->pid()) - before[k]) / seconds;
+  }
   for (auto& r : runners) r->stop();
-  return 100.0 * (after - before) / std::chrono::duration<double>(window).count();
+  return pct;
 }
 
 void report_phases(const std::string& mode, std::size_t size, const Phases& p, nlohmann::json& j) {
@@ -364,7 +373,10 @@ int main(int argc, char** argv) {
           const int iterations = quick ? (size > 1024 ? 300 : 1000) : (size > 1024 ? 3000 : 20000);
           const int sparse = quick ? (size > 1024 ? 150 : 400) : (size > 1024 ? 1000 : 4000);
           window("window", size, iterations, pin,
-                 {.guest = dir + "/guest_window_checksum", .client_spin = std::chrono::microseconds(500), .pin = true},
+                 {.guest = dir + "/guest_window_checksum",
+                  .client_spin = std::chrono::microseconds(500),
+                  .client_yield = false,
+                  .pin = true},
                  0);
           window("window_parked_within", size, iterations, false,
                  {.guest = dir + "/guest_window_checksum_trace", .client_spin = kClientSpin, .trace = true},
@@ -451,8 +463,8 @@ int main(int argc, char** argv) {
         j["idle_cpu_notes"] = std::to_string(kIdleRunners) +
                               " firerunners with the default ring-3 checksum guest, each served " +
                               std::to_string(burst) +
-                              " back-to-back 64 B requests, then idle: their CPU time together (utime + stime of all "
-                              "threads) over the next " +
+                              " back-to-back 64 B requests, then idle: their CPU time together (schedstat of all "
+                              "threads, from right after each runner's burst, incl. the spins' tail) over at least " +
                               std::to_string(idle_window.count()) + " s, in % of one core";
         std::printf("idle CPU of %d runners after a burst: %.3f %% of one core", kIdleRunners,
                     j["idle_cpu_pct_100_runners"].get<double>());

@@ -28,6 +28,10 @@ struct WaitOptions {
 
   std::chrono::nanoseconds spin = std::chrono::microseconds(20);  ///< poll this long before parking
   Clock::time_point deadline = Clock::time_point::max();          ///< give up (kTimedOut) at this time
+  /// sched_yield between spin rounds: a peer that must run on this core to answer (more runnable
+  /// threads than cores; a woken peer placed on the waker's core) gets it instead of waiting for
+  /// the spin to end. The supervisor's loop does the same (--loop_spin_yield).
+  bool yield = false;
 
   /// Default spin, deadline `timeout` from now.
   [[nodiscard]] static WaitOptions within(std::chrono::nanoseconds timeout) noexcept {
@@ -37,6 +41,11 @@ struct WaitOptions {
 
 /// Pause hint for spin loops.
 inline void cpu_relax() noexcept { spin_pause(); }
+
+namespace detail {
+/// sched_yield(2).
+void yield_cpu() noexcept;
+}  // namespace detail
 
 /// steady_clock (CLOCK_MONOTONIC) in ns: the clock host waiters give adaptive_poll.
 [[nodiscard]] inline std::uint64_t steady_ns() noexcept {
@@ -92,7 +101,10 @@ class Doorbell {
   template <typename Ready>
   [[nodiscard]] Status wait(Ready&& ready, const WaitOptions& options) noexcept {
     spin_.set_max(spin_units(options.spin));
-    if (adaptive_poll(spin_, ready, steady_ns, [] {}, ns_until(options.deadline))) return {};
+    auto round_end = [yield = options.yield] {
+      if (yield) detail::yield_cpu();
+    };
+    if (adaptive_poll(spin_, ready, steady_ns, round_end, ns_until(options.deadline))) return {};
     ++parks_;
     auto seq = std::atomic_ref(word_->seq);
     auto sleeping = std::atomic_ref(word_->sleeping);
@@ -138,8 +150,6 @@ inline constexpr std::size_t kMaxWaitAny = 128;
 inline constexpr std::chrono::milliseconds kWaitAnyOverflowPoll{1};
 
 namespace detail {
-/// sched_yield(2).
-void yield_cpu() noexcept;
 /// futex_waitv(2) (FUTEX_32, shared) on each words[i]->seq while it equals keys[i], or
 /// clock_nanosleep(2) when `words` is empty, until `deadline` (absolute, CLOCK_MONOTONIC; max():
 /// none). Returns on a wake, a changed word, a signal or the deadline; where the kernel lacks

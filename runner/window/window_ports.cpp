@@ -24,8 +24,9 @@ constexpr auto kParkBackstop = std::chrono::seconds(1);
 constexpr std::int32_t result(ipc::ControlResult r) { return static_cast<std::int32_t>(r); }
 
 // WAIT's spin policy (ipc/adaptive_spin.h, ns), one per vCPU thread: a guest may WAIT on several
-// vCPUs at once, and the policy is single-threaded state.
-thread_local ipc::AdaptiveSpin t_wait_spin{ipc::spin_units(WindowPorts::kWaitSpin)};
+// vCPUs at once, and the policy is single-threaded state. It yields between rounds: the supervisor
+// (or another VM's vCPU) sharing this core gets to run instead of waiting for the spin to end.
+thread_local ipc::AdaptiveSpin t_wait_spin{ipc::spin_units(WindowPorts::kWaitSpin), true};
 }  // namespace
 
 WindowPorts::WindowPorts(ipc::RunnerChannel& channel, WindowHooks hooks, Clock::time_point created)
@@ -169,7 +170,7 @@ std::uint32_t WindowPorts::wait_for_request() noexcept {
     // so an idle VM costs one wakeup per kParkBackstop and no spin.
     if (first_round) {
       first_round = false;
-      if (ipc::adaptive_poll(t_wait_spin, ready, ipc::steady_ns, [] {})) continue;
+      if (ipc::adaptive_poll(t_wait_spin, ready, ipc::steady_ns, ipc::detail::yield_cpu)) continue;
     }
     ipc::WaitOptions options;
     options.spin = std::chrono::nanoseconds(0);
