@@ -18,6 +18,8 @@
 //                          0 and that firerunner (its vCPU thread) to CPU 1
 //   window_parked_within   default configuration (adaptive spins everywhere), gap kWithinGapUs; traced
 //   window_parked_expired  default configuration, gap kExpiredGapUs; traced
+//   window_parked_expired_pinned  the same, client pinned to CPU 0 and the firerunner to CPU 1 (a
+//                          vCPU thread that always wakes on the CPU it slept on); traced
 //   window_exit_driven     no spin in the guest (it WAITs at once), gap kExpiredGapUs: the
 //                          exit-driven path alone; traced
 //   window_parked_before   with SNAPFAAS_BASELINE_BUILD=DIR (a Release build of an older tree:
@@ -384,6 +386,11 @@ int main(int argc, char** argv) {
           window("window_parked_expired", size, sparse, false,
                  {.guest = dir + "/guest_window_checksum_trace", .client_spin = kClientSpin, .trace = true},
                  kExpiredGapUs);
+          if (pin) {  // is the VM entry after a park slower when the vCPU thread wakes on another CPU?
+            window("window_parked_expired_pinned", size, sparse, true,
+                   {.guest = dir + "/guest_window_checksum_trace", .client_spin = kClientSpin, .pin = true, .trace = true},
+                   kExpiredGapUs);
+          }
           window("window_exit_driven", size, sparse, false,
                  {.guest = dir + "/guest_window_checksum_park_trace", .client_spin = kClientSpin, .trace = true},
                  kExpiredGapUs);
@@ -439,6 +446,7 @@ int main(int argc, char** argv) {
             ratio("unix_over_window_parked", v("unix_expired") / v("window_parked_expired"));
             ratio("unix_b2b_over_window_parked_expired", v("unix") / v("window_parked_expired"));
             ratio("unix_over_window_exit_driven", v("unix_expired") / v("window_exit_driven"));
+            if (pin) ratio("unix_over_window_parked_expired_pinned", v("unix_expired") / v("window_parked_expired_pinned"));
             if (baseline != nullptr) {
               ratio("unix_over_window_parked_before", v("unix_expired") / v("window_parked_before"));
               ratio("window_parked_before_over_expired", v("window_parked_before") / v("window_parked_expired"));
