@@ -232,7 +232,9 @@ def plot_peer(results, outdir):
 def plot_rtt(results, outdir):
     ring, req = load(results, "ring_rtt") or {}, load(results, "request_rtt") or {}
     rows = [(ring, "ring", "ring (shm, polling)"), (ring, "ring_parked", "ring (parked)"),
-            (req, "window", "guest ring window (polling)"), (req, "window_parked", "guest ring window (parked)"),
+            (req, "window", "guest ring window (polling)"),
+            (req, "window_parked_within", "guest ring window (parked, within the spin)"),
+            (req, "window_parked_expired", "guest ring window (parked, after the spin)"),
             (ring or req, "unix", "Unix socket")]
     sizes = ("64B", "1KiB", "64KiB")
     rows = [(j, m, lbl) for j, m, lbl in rows if any(f"{m}_p50_us_{s}" in j for s in sizes)]

@@ -338,8 +338,13 @@ def main():
             md.append(section_rtt(n, j, [("ring", "ring, polling (pinned)"), ("ring_default", "ring, polling (unpinned)"),
                                          ("ring_parked", "ring, parked"), ("unix", "Unix socket")]))
         elif n == "request_rtt":
-            md.append(section_rtt(n, j, [("window", "ring window, polling"), ("window_parked", "ring window, parked"),
-                                         ("unix", "Unix socket")]))
+            md.append(section_rtt(n, j, [("window", "ring window, polling"),
+                                         ("window_parked_within", "ring window, parked, request within the spin"),
+                                         ("window_parked_expired", "ring window, parked, request after the spin"),
+                                         ("window_exit_driven", "ring window, exit-driven (no guest spin)"),
+                                         ("window_parked_before", "ring window, parked, baseline build"),
+                                         ("unix", "Unix socket"), ("unix_within", "Unix socket, same gap as within"),
+                                         ("unix_expired", "Unix socket, same gap as after")]))
         elif n == "boot":
             md.append(section_boot(j))
         elif n == "restore":

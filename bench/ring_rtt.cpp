@@ -155,12 +155,12 @@ int main(int argc, char** argv) {
         unsigned index = 0;
         for (std::size_t size : bench::kPayloadSizes) {
           const int iterations = quick ? (size > 1024 ? 500 : 2000) : (size > 1024 ? 10000 : 50000);
-          series.push_back({"ring", size, iterations, pin, std::make_unique<RingPeer>(false, size, index++, pin), {}});
+          series.push_back({"ring", size, iterations, pin, std::make_unique<RingPeer>(false, size, index++, pin), {}, 0});
           series.push_back(
-              {"ring_default", size, iterations, false, std::make_unique<RingPeer>(false, size, index++, false), {}});
+              {"ring_default", size, iterations, false, std::make_unique<RingPeer>(false, size, index++, false), {}, 0});
           series.push_back(
-              {"ring_parked", size, iterations, false, std::make_unique<RingPeer>(true, size, index++, false), {}});
-          series.push_back({"unix", size, iterations, false, std::make_unique<XorUnixPeer>(size), {}});
+              {"ring_parked", size, iterations, false, std::make_unique<RingPeer>(true, size, index++, false), {}, 0});
+          series.push_back({"unix", size, iterations, false, std::make_unique<XorUnixPeer>(size), {}, 0});
         }
         bench::run_interleaved(series, warmup);
 

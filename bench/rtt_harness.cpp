@@ -132,10 +132,22 @@ nlohmann::json machine_info() {
   return m;
 }
 
+void idle_gap(int gap_us) {
+  if (gap_us <= 0) return;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(gap_us);
+  if (gap_us >= kSleepGapMinUs) {
+    std::this_thread::sleep_until(until);
+    return;
+  }
+  while (std::chrono::steady_clock::now() < until) {
+  }
+}
+
 void run_interleaved(std::vector<Series>& series, int warmup, int rounds) {
   auto run = [](Series& s, int n, bool record) {
     if (s.pin_client) pin_to(0);
     for (int i = 0; i < n; ++i) {
+      idle_gap(s.gap_us);
       const double us = s.peer->round_trip();
       if (record) s.us.push_back(us);
     }

@@ -41,7 +41,16 @@ struct Series {
   bool pin_client = false;  ///< run this series' rounds with the client pinned to CPU 0
   std::unique_ptr<Peer> peer;
   std::vector<double> us;
+  /// Idle time before each round trip, not part of its latency (0: back to back). Below
+  /// kSleepGapMinUs the client busy-waits it (a sleep that short would oversleep by the timer
+  /// slack); from there on it sleeps, as an idle supervisor does.
+  int gap_us = 0;
 };
+
+inline constexpr int kSleepGapMinUs = 200;
+
+/// Waits `gap_us` µs as Series::gap_us says (busy below kSleepGapMinUs, else a sleep).
+void idle_gap(int gap_us);
 
 /// The Unix-domain-socket baseline (the socket path SnapFaaS used): a fork()ed server answering
 /// 4-byte-length-prefixed requests on a socketpair; a zero length ends it. A subclass gives the

@@ -16,6 +16,9 @@
 //                                                              each restore, before the vCPUs run
 //                                                              (ipc/restore_record.h: fresh entropy and
 //                                                              the host wall clock for the guest)
+//     +0x280                  64                               WindowTrace: the runner's counts and TSC
+//                                                              stamps of its WAIT / RESPONSE_READY exits
+//                                                              (figures only, ipc/window_trace.h)
 //   control_offset         page_round(128 + 16 * 32)         control ring: ControlCommand, supervisor → runner
 //   control_reply_offset   page_round(128 + 16 * 24)         control reply ring: ControlReply, runner → supervisor
 //   request_offset         page_round(128 + cap * 16)        request ring: RequestDesc, supervisor → consumer
@@ -63,6 +66,7 @@ inline constexpr std::uint64_t kRunnerDoorbellOffset = 0x100;
 inline constexpr std::uint64_t kSupervisorDoorbellOffset = 0x140;
 inline constexpr std::uint64_t kRingEntriesOffset = 128;  // entries start after RingIndices
 inline constexpr std::uint64_t kRestoreRecordOffset = 0x200;  // RestoreRecord in the header page
+inline constexpr std::uint64_t kWindowTraceOffset = 0x280;    // WindowTrace in the header page
 
 /// Region header; written once by the supervisor before any peer attaches, read-only afterwards.
 struct ChannelHeader {
@@ -123,6 +127,26 @@ static_assert(offsetof(RestoreRecord, entropy) == 0x20);
 static_assert(kRestoreRecordOffset >= kSupervisorDoorbellOffset + sizeof(DoorbellWord));
 static_assert(kRestoreRecordOffset + sizeof(RestoreRecord) <= kPageSize);
 static_assert(kRestoreRecordOffset % 64 == 0);
+
+/// What the runner's ring-window ports did (header page +0x280): exit counts and the TSC stamps of
+/// the last WAIT / RESPONSE_READY, so a benchmark can split a request's round trip into phases and
+/// count exits per request (bench/request_rtt.cpp). Written only by the runner's vCPU threads
+/// (ipc/window_trace.h: RELAXED atomic stores, no ordering: figures read while the path is
+/// quiescent). Nobody decides anything on these values. Zero in a new region; the guest sees it
+/// read-only.
+struct WindowTrace {
+  std::uint64_t waits;              // 0x00 WAIT exits
+  std::uint64_t wait_parks;         // 0x08 of which parked on the runner doorbell's futex
+  std::uint64_t response_rings;     // 0x10 RESPONSE_READY exits
+  std::uint64_t supervisor_wakes;   // 0x18 FUTEX_WAKEs of the supervisor doorbell by the ports
+  std::uint64_t wait_ready_tsc;     // 0x20 TSC when the last WAIT answered kWaitReady (the vCPU re-enters)
+  std::uint64_t wait_woken_tsc;     // 0x28 TSC when the last parked WAIT's futex wait returned
+  std::uint64_t response_exit_tsc;  // 0x30 TSC when the last RESPONSE_READY exit reached the ports
+  std::uint64_t wake_done_tsc;      // 0x38 TSC after the ports' last FUTEX_WAKE of the supervisor returned
+};
+static_assert(sizeof(WindowTrace) == 64);
+static_assert(kWindowTraceOffset >= kRestoreRecordOffset + sizeof(RestoreRecord));
+static_assert(kWindowTraceOffset + sizeof(WindowTrace) <= kPageSize);
 
 /// The two indices of a ring section, each on its own cache line.
 struct RingIndices {
@@ -211,6 +235,7 @@ static_assert(sizeof(ControlReply) == 24);
 static_assert(__is_standard_layout(ChannelHeader) && __is_trivially_copyable(ChannelHeader));
 static_assert(__is_standard_layout(DoorbellWord) && __is_trivially_copyable(DoorbellWord));
 static_assert(__is_standard_layout(RestoreRecord) && __is_trivially_copyable(RestoreRecord));
+static_assert(__is_standard_layout(WindowTrace) && __is_trivially_copyable(WindowTrace));
 static_assert(__is_standard_layout(RingIndices) && __is_trivially_copyable(RingIndices));
 static_assert(__is_trivially_copyable(RequestDesc) && __is_trivially_copyable(ResponseDesc));
 static_assert(__is_trivially_copyable(ControlCommand) && __is_trivially_copyable(ControlReply));

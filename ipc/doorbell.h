@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <span>
 
+#include "ipc/adaptive_spin.h"
 #include "ipc/channel_layout.h"
 #include "ipc/ipc_error.h"
 
@@ -27,6 +28,10 @@ struct WaitOptions {
 
   std::chrono::nanoseconds spin = std::chrono::microseconds(20);  ///< poll this long before parking
   Clock::time_point deadline = Clock::time_point::max();          ///< give up (kTimedOut) at this time
+  /// sched_yield between spin rounds: a peer that must run on this core to answer (more runnable
+  /// threads than cores; a woken peer placed on the waker's core) gets it instead of waiting for
+  /// the spin to end. The supervisor's loop does the same (--loop_spin_yield).
+  bool yield = false;
 
   /// Default spin, deadline `timeout` from now.
   [[nodiscard]] static WaitOptions within(std::chrono::nanoseconds timeout) noexcept {
@@ -35,10 +40,29 @@ struct WaitOptions {
 };
 
 /// Pause hint for spin loops.
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
+inline void cpu_relax() noexcept { spin_pause(); }
+
+namespace detail {
+/// sched_yield(2).
+void yield_cpu() noexcept;
+}  // namespace detail
+
+/// steady_clock (CLOCK_MONOTONIC) in ns: the clock host waiters give adaptive_poll.
+[[nodiscard]] inline std::uint64_t steady_ns() noexcept {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(WaitOptions::Clock::now().time_since_epoch()).count());
+}
+
+/// Nanoseconds from now to `deadline` (0 when passed), for adaptive_poll's limit.
+[[nodiscard]] inline std::uint64_t ns_until(WaitOptions::Clock::time_point deadline) noexcept {
+  const WaitOptions::Clock::time_point now = WaitOptions::Clock::now();
+  if (deadline <= now) return 0;
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - now).count());
+}
+
+/// A non-negative duration as adaptive_poll units (ns).
+[[nodiscard]] inline std::uint64_t spin_units(std::chrono::nanoseconds d) noexcept {
+  return d.count() > 0 ? static_cast<std::uint64_t>(d.count()) : 0;
 }
 
 /// One direction's doorbell over a DoorbellWord in shared memory. Producer side: ring() after each
@@ -48,9 +72,6 @@ inline void cpu_relax() noexcept {
 /// object is process-local (its spin statistics are not shared).
 class Doorbell {
  public:
-  static constexpr std::uint32_t kMissesBeforeBackoff = 4;
-  static constexpr std::uint32_t kProbeInterval = 64;
-
   Doorbell() noexcept = default;
   explicit Doorbell(DoorbellWord* word) noexcept : word_(word) {}
 
@@ -74,21 +95,17 @@ class Doorbell {
   /// futex); kTimedOut at options.deadline. `ready` must be cheap and side-effect free (e.g.
   /// RingConsumer::readable); it is called again after every wakeup, so spurious wakes are harmless.
   ///
-  /// Adaptive spin: after kMissesBeforeBackoff consecutive spins that ended in parking (a peer on
-  /// our own core cannot answer while we spin; an idle peer will not), it parks at once, probing
-  /// with a full spin every kProbeInterval-th wait, until a spin succeeds. (A shorter probe would
-  /// never succeed when the peer needs longer than the probe to answer, e.g. 64 KiB payloads.)
+  /// Adaptive spin (ipc/adaptive_spin.h, this object's own AdaptiveSpin): options.spin is the most
+  /// it polls; how long it really polls follows what its last waits saw (a short spin while work
+  /// comes quickly, none while spins keep running out, with a full-length probe now and then).
   template <typename Ready>
   [[nodiscard]] Status wait(Ready&& ready, const WaitOptions& options) noexcept {
-    std::chrono::nanoseconds spin_for = options.spin;
-    if (misses_ >= kMissesBeforeBackoff) {
-      spin_for = ++skipped_ % kProbeInterval == 0 ? options.spin : std::chrono::nanoseconds(0);
-    }
-    if (spin(ready, spin_for, options.deadline)) {
-      misses_ = 0;
-      return {};
-    }
-    if (spin_for.count() > 0 && misses_ < kMissesBeforeBackoff) ++misses_;
+    spin_.set_max(spin_units(options.spin));
+    auto round_end = [yield = options.yield] {
+      if (yield) detail::yield_cpu();
+    };
+    if (adaptive_poll(spin_, ready, steady_ns, round_end, ns_until(options.deadline))) return {};
+    ++parks_;
     auto seq = std::atomic_ref(word_->seq);
     auto sleeping = std::atomic_ref(word_->sleeping);
     for (;;) {
@@ -112,62 +129,19 @@ class Doorbell {
   }
 
   [[nodiscard]] DoorbellWord* word() const noexcept { return word_; }
+  /// Waits of this object that went on to park (their spin ran out or was skipped). Same thread as wait().
+  [[nodiscard]] std::uint64_t parks() const noexcept { return parks_; }
+  /// This object's spin policy (process-local). Same thread as wait().
+  [[nodiscard]] const AdaptiveSpin& spin_policy() const noexcept { return spin_; }
 
  private:
-  template <typename Ready>
-  static bool spin(Ready& ready, std::chrono::nanoseconds spin_for, WaitOptions::Clock::time_point deadline) noexcept {
-    if (spin_for.count() <= 0) return ready();
-    const auto now = WaitOptions::Clock::now();
-    const auto until = spin_for >= deadline - now ? deadline : now + spin_for;
-    for (;;) {
-      for (int i = 0; i < 64; ++i) {
-        if (ready()) return true;
-        cpu_relax();
-      }
-      if (WaitOptions::Clock::now() >= until) return false;
-    }
-  }
-
   /// FUTEX_WAIT_BITSET on seq while it equals `key`, until `deadline` (absolute, monotonic).
   /// False only on timeout; true on wake, EAGAIN (seq changed) or a signal.
   bool park(std::uint32_t key, WaitOptions::Clock::time_point deadline) noexcept;
 
   DoorbellWord* word_ = nullptr;
-  std::uint32_t misses_ = 0;   // consecutive spins that ended in parking (process-local)
-  std::uint32_t skipped_ = 0;  // waits that skipped the spin while backed off
-};
-
-/// The spin budget of a waiter that parks on many doorbells (wait_any), with Doorbell::wait's
-/// adaptive policy: a full spin while spins pay off; after kMissesBeforeBackoff consecutive spins
-/// that ended in parking, none, probing with a full spin every kProbeInterval-th wait, until a spin
-/// succeeds again. A busy waiter thus saves the park, the peer's wake and both context switches; an
-/// idle one costs nothing. Process-local; one thread.
-class AdaptiveSpin {
- public:
-  /// With `yield`, the spin gives up the CPU between polls (sched_yield): a peer that must run on
-  /// this core to answer (more runnable threads than cores) gets it instead of waiting a slice.
-  explicit AdaptiveSpin(std::chrono::nanoseconds spin, bool yield = false) noexcept : spin_(spin), yield_(yield) {}
-  [[nodiscard]] bool yields() const noexcept { return yield_; }
-
-  /// How long the next wait spins.
-  [[nodiscard]] std::chrono::nanoseconds next() noexcept {
-    if (misses_ < Doorbell::kMissesBeforeBackoff) return spin_;
-    return ++skipped_ % Doorbell::kProbeInterval == 0 ? spin_ : std::chrono::nanoseconds(0);
-  }
-  /// The outcome of a wait that spun for `spun`: ready during the spin (`hit`) or not.
-  void record(std::chrono::nanoseconds spun, bool hit) noexcept {
-    if (hit) {
-      misses_ = 0;
-    } else if (spun.count() > 0 && misses_ < Doorbell::kMissesBeforeBackoff) {
-      ++misses_;
-    }
-  }
-
- private:
-  std::chrono::nanoseconds spin_;
-  bool yield_ = false;
-  std::uint32_t misses_ = 0;
-  std::uint32_t skipped_ = 0;
+  AdaptiveSpin spin_;        // this object's spin statistics (process-local)
+  std::uint64_t parks_ = 0;  // waits that parked (process-local)
 };
 
 /// Most doorbells one park covers: FUTEX_WAITV_MAX, the kernel's limit for futex_waitv(2).
@@ -176,8 +150,6 @@ inline constexpr std::size_t kMaxWaitAny = 128;
 inline constexpr std::chrono::milliseconds kWaitAnyOverflowPoll{1};
 
 namespace detail {
-/// sched_yield(2).
-void yield_cpu() noexcept;
 /// futex_waitv(2) (FUTEX_32, shared) on each words[i]->seq while it equals keys[i], or
 /// clock_nanosleep(2) when `words` is empty, until `deadline` (absolute, CLOCK_MONOTONIC; max():
 /// none). Returns on a wake, a changed word, a signal or the deadline; where the kernel lacks
@@ -188,8 +160,8 @@ void park_any(std::span<DoorbellWord* const> words, std::span<const std::uint32_
 
 /// Consumer of several doorbells at once (e.g. the supervisor's doorbell of every runner): returns
 /// as soon as `ready()` holds, parking on all of `bells` meanwhile; kTimedOut at `deadline`. With
-/// `spin`, first polls `ready` for as long as it says (then tells it whether that paid off);
-/// without, no spin. The protocol of Doorbell::wait for each word: load seq ACQUIRE (pairs with wake()'s
+/// `spin` (the caller's AdaptiveSpin in ns, one per waiting thread), first polls `ready` as
+/// adaptive_poll decides (sched_yield between rounds when spin->yields()); without, no spin. The protocol of Doorbell::wait for each word: load seq ACQUIRE (pairs with wake()'s
 /// fetch_add), add 1 to sleeping, SEQ_CST fence (pairs with needs_wake()'s), re-check `ready`,
 /// park, subtract 1. `ready` must be cheap and side-effect free and cover every ring behind
 /// `bells`. With more than kMaxWaitAny bells the first kMaxWaitAny are parked on and each park
@@ -200,21 +172,11 @@ template <typename Ready>
                               AdaptiveSpin* spin = nullptr) noexcept {
   using Clock = WaitOptions::Clock;
   if (spin != nullptr) {
-    const std::chrono::nanoseconds spin_for = spin->next();
-    if (spin_for.count() > 0) {
-      const Clock::time_point start = Clock::now();
-      const Clock::time_point until = spin_for >= deadline - start ? deadline : start + spin_for;
-      bool hit = false;
-      for (Clock::time_point now = start; !hit && now < until; now = Clock::now()) {
-        for (int i = 0; i < 64 && !hit; ++i) {
-          hit = ready();
-          if (!hit) cpu_relax();
-        }
-        if (!hit && spin->yields()) detail::yield_cpu();
-      }
-      spin->record(spin_for, hit);
-      if (hit) return {};
-    }
+    const bool yield = spin->yields();
+    auto round_end = [yield] {
+      if (yield) detail::yield_cpu();
+    };
+    if (adaptive_poll(*spin, ready, steady_ns, round_end, ns_until(deadline))) return {};
   }
   const std::size_t n = std::min(bells.size(), kMaxWaitAny);
   std::array<DoorbellWord*, kMaxWaitAny> words{};

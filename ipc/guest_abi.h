@@ -25,10 +25,15 @@
 //                                    runner only counts entries (ipc::RingObserver over both indices,
 //                                    which the guest can write); it never reads an entry. The guest is
 //                                    the ring's only consumer: after kWaitReady it pops the entry itself.
+//                                    A WAIT first does what RESPONSE_READY does (wakes the supervisor
+//                                    doorbell when it has sleepers), so a guest that pushed responses
+//                                    and parks next rings only WAIT: one exit per sparse request.
 //   kPortResponseReady 0x5F4  out  ← any value (ignored). The guest pushed a response; the runner wakes
 //                                    the supervisor doorbell. The agent only rings it when the
 //                                    supervisor doorbell's `sleeping` is set (after a SEQ_CST fence),
-//                                    so it is exitless under load.
+//                                    so it is exitless under load, and not at all when its next step
+//                                    is a WAIT (above). The runner skips the FUTEX_WAKE when the
+//                                    supervisor woke meanwhile.
 //   kPortSnapshotPoint 0x5F8  out  ← SnapshotPoint code (1 base, 2 diff). firerunner --dump_dir saves
 //                                    at 1 after a boot, at 2 after a restore (the vCPU parks right after the write).
 //   kPortAgentFatal    0x5FC  out  ← AgentFatal code; the agent exits non-zero right after. Sent only

@@ -39,7 +39,7 @@ RunnerPool::RunnerPool(PoolOptions options, std::vector<FunctionConfig> function
       jailer_(jailer),
       scheduler_(options_.scheduler, functions_),
       health_(options_.health, function_names(functions_)),
-      spin_(options_.loop_spin, options_.loop_spin_yield) {
+      spin_(ipc::spin_units(options_.loop_spin), options_.loop_spin_yield) {  // ns
   for (std::uint32_t i = 0; i < functions_.size(); ++i) function_index_[functions_[i].name] = i;
   if (options_.pools.empty()) {
     launches_.push_back({options_.runner_binary, options_.runner, options_.runner_extra, options_.jail});

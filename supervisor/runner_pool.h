@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/runner_command.h"
+#include "ipc/adaptive_spin.h"
 #include "ipc/stats_block.h"
 #include "supervisor/config.h"
 #include "supervisor/console_log.h"
@@ -143,7 +144,7 @@ class RunnerPool {
   FunctionHealth health_;
   std::vector<ConsoleLog> consoles_;    // by slot (empty: consoles inherited)
   std::uint32_t start_failures_ = 0;    // runner spawns failing in a row (no function involved)
-  ipc::AdaptiveSpin spin_;
+  ipc::AdaptiveSpin spin_;  // wait_for_event's poll before parking, in ns (ipc/adaptive_spin.h)
 
   // Per-run state.
   RunStats* stats_ = nullptr;

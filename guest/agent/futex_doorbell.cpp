@@ -34,6 +34,7 @@ FutexDoorbell::FutexDoorbell(const Window& window, const std::atomic<bool>& stop
       supervisor_bell_(window.supervisor_doorbell()) {}
 
 WaitAnswer FutexDoorbell::wait_for_request(const std::function<bool()>& pending) noexcept {
+  supervisor_bell_.ring();  // as the runner's WAIT does (ipc/guest_abi.h): it stands for RESPONSE_READY
   for (;;) {
     if (stop_.load(std::memory_order_relaxed)) return {WaitAnswer::Kind::kShutdown, 0};
     ipc::WaitOptions options = ipc::WaitOptions::within(kStopPollInterval);

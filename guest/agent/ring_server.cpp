@@ -1,4 +1,5 @@
-// RingServer: spin → WAIT → pop → check → (runtime handles in place) → push → RESPONSE_READY if needed.
+// RingServer: wake the supervisor if needed → adaptive spin → WAIT → pop → check → (runtime handles
+// in place) → push.
 #include "guest/agent/ring_server.h"
 
 #include <time.h>
@@ -21,18 +22,19 @@ RingServer::RingServer(const Window& window, AgentDoorbell& doorbell, AgentOptio
       options_(options),
       requests_(window.request_ring()),
       responses_(window.response_ring()),
-      supervisor_bell_(window.supervisor_doorbell()) {}
+      supervisor_bell_(window.supervisor_doorbell()),
+      spin_(ipc::spin_units(options.spin)) {}
 
-bool RingServer::spin_for_request() const noexcept {
-  if (options_.spin.count() <= 0) return requests_.readable();
-  const auto until = std::chrono::steady_clock::now() + options_.spin;
-  for (;;) {
-    for (int i = 0; i < 64; ++i) {
-      if (requests_.readable()) return true;
-      ipc::cpu_relax();
-    }
-    if (std::chrono::steady_clock::now() >= until) return false;
+bool RingServer::spin_for_request() noexcept {
+  const bool readable = requests_.readable();
+  // Responses pushed while the supervisor slept: wake it now unless the WAIT below will (nothing
+  // queued and no spin first: a WAIT does what RESPONSE_READY does, ipc/guest_abi.h).
+  if (std::exchange(wake_pending_, false) && (readable || spin_.peek() != 0)) {
+    ++stats_.wakeups;
+    doorbell_.response_ready();
   }
+  if (readable) return true;
+  return ipc::adaptive_poll(spin_, [this] { return requests_.readable(); }, ipc::steady_ns, [] {});
 }
 
 RingServer::Next RingServer::corrupt() noexcept {
@@ -117,11 +119,9 @@ bool RingServer::push_response(const ipc::ResponseDesc& response) noexcept {
     ::nanosleep(&pause, nullptr);
   }
   ++stats_.served;
-  // needs_wake: SEQ_CST fence, then load sleeping (pairs with the supervisor's fence in wait()).
-  if (supervisor_bell_.needs_wake()) {
-    ++stats_.wakeups;
-    doorbell_.response_ready();
-  }
+  // needs_wake: SEQ_CST fence, then load sleeping (pairs with the supervisor's fence in wait()). The
+  // wake itself waits for the end of the batch (spin_for_request).
+  if (supervisor_bell_.needs_wake()) wake_pending_ = true;
   return true;
 }
 

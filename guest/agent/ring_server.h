@@ -1,8 +1,10 @@
 // RingServer: the runtime-independent half of the guest agent's serving loop, shared by the
 // CPython agent (guest/agent/agent.h) and the Node.js agent (guest/node/): polls the request ring
-// for a bounded spin (exitless under load), parks on the WAIT doorbell when idle, pops and checks
-// each request, and pushes the response written in place in its slot, ringing RESPONSE_READY only
-// when the supervisor sleeps. The runtime calls next(), handles the payload, then finish().
+// for an adaptive spin (ipc/adaptive_spin.h: exitless under load, parks at once while requests are
+// sparse), parks on the WAIT doorbell when idle, pops and checks each request, and pushes the
+// response written in place in its slot. The supervisor, when it sleeps, is woken once per batch:
+// by RESPONSE_READY before a spin, else by the WAIT itself (one exit per sparse request). The
+// runtime calls next(), handles the payload, then finish().
 #pragma once
 
 #include <chrono>
@@ -16,13 +18,14 @@
 #include "guest/agent/reaper.h"
 #include "guest/agent/restore_watcher.h"
 #include "guest/agent/window.h"
+#include "ipc/adaptive_spin.h"
 #include "ipc/doorbell.h"
 #include "ipc/ring.h"
 
 namespace snapfaas::guest {
 
 struct AgentOptions {
-  std::chrono::nanoseconds spin = std::chrono::microseconds(50);  ///< poll this long before WAIT
+  std::chrono::nanoseconds spin = std::chrono::microseconds(50);  ///< poll at most this long before WAIT
   InFlightPage* in_flight = nullptr;  ///< the reaper's view of the request being handled (optional)
   RestoreWatcher* restore = nullptr;  ///< checked after each WAIT: a new restore reseeds (optional)
 };
@@ -32,7 +35,7 @@ struct AgentStats {
   std::uint64_t served = 0;     ///< responses pushed
   std::uint64_t errors = 0;     ///< of which error responses (any status but kOk)
   std::uint64_t waits = 0;      ///< WAIT doorbells (parks)
-  std::uint64_t wakeups = 0;    ///< RESPONSE_READY doorbells
+  std::uint64_t wakeups = 0;    ///< RESPONSE_READY doorbells (a WAIT wakes a sleeping supervisor too)
 };
 
 /// A popped request whose slot and length were checked: payload = slot[0, desc.length).
@@ -71,7 +74,7 @@ class RingServer {
 
  private:
   [[nodiscard]] bool push_response(const ipc::ResponseDesc& response) noexcept;
-  [[nodiscard]] bool spin_for_request() const noexcept;
+  [[nodiscard]] bool spin_for_request() noexcept;
   [[nodiscard]] Next corrupt() noexcept;
 
   const Window& window_;
@@ -80,6 +83,8 @@ class RingServer {
   ipc::RingConsumer<ipc::RequestDesc> requests_;
   ipc::RingProducer<ipc::ResponseDesc> responses_;
   ipc::Doorbell supervisor_bell_;  // only needs_wake(): reads `sleeping`, never writes the header page
+  ipc::AdaptiveSpin spin_;         // how long to poll before WAIT (ns, at most options_.spin)
+  bool wake_pending_ = false;      // responses pushed while the supervisor slept, not yet rung for
   AgentStats stats_;
   std::optional<ipc::RestoreRecord> restored_;
 };

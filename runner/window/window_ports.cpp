@@ -22,10 +22,29 @@ constexpr std::size_t kMaxPendingReadyPings = 64;
 constexpr auto kParkBackstop = std::chrono::seconds(1);
 
 constexpr std::int32_t result(ipc::ControlResult r) { return static_cast<std::int32_t>(r); }
+
+// WAIT's spin policy (ipc/adaptive_spin.h, ns), one per vCPU thread: a guest may WAIT on several
+// vCPUs at once, and the policy is single-threaded state. It yields between rounds: the supervisor
+// (or another VM's vCPU) sharing this core gets to run instead of waiting for the spin to end.
+thread_local ipc::AdaptiveSpin t_wait_spin{ipc::spin_units(WindowPorts::kWaitSpin), true};
 }  // namespace
 
 WindowPorts::WindowPorts(ipc::RunnerChannel& channel, WindowHooks hooks, Clock::time_point created)
-    : channel_(channel), hooks_(std::move(hooks)), created_(created), requests_(channel.request_observer()) {}
+    : channel_(channel),
+      hooks_(std::move(hooks)),
+      created_(created),
+      requests_(channel.request_observer()),
+      trace_(channel.shm().data()) {}
+
+void WindowPorts::wake_supervisor() noexcept {
+  // The guest saw the supervisor sleeping (or is about to park with responses pushed): wake it
+  // unless it woke since (its own spin caught the response, or another wake): a FUTEX_WAKE saved.
+  ipc::Doorbell& bell = channel_.supervisor_doorbell();
+  if (!bell.needs_wake()) return;
+  bell.wake();
+  trace_.count(&ipc::WindowTrace::supervisor_wakes);
+  trace_.stamp(&ipc::WindowTrace::wake_done_tsc);
+}
 
 std::uint64_t WindowPorts::ns_since_created() const noexcept {
   const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - created_).count();
@@ -112,6 +131,10 @@ void WindowPorts::drain_control() noexcept {
 
 std::uint32_t WindowPorts::wait_for_request() noexcept {
   waits_.fetch_add(1, std::memory_order_relaxed);
+  trace_.count(&ipc::WindowTrace::waits);
+  // A WAIT also does what RESPONSE_READY does (ipc/guest_abi.h): a guest that pushed responses and
+  // parks next exits once per request, not twice.
+  wake_supervisor();
   std::uint64_t expected = 0;
   if (first_wait_ns_.compare_exchange_strong(expected, ns_since_created(), std::memory_order_acq_rel)) {
     channel_.runner_doorbell().wake();  // the boot-phase control thread, parked on the same word, exits
@@ -123,11 +146,18 @@ std::uint32_t WindowPorts::wait_for_request() noexcept {
     const ipc::Result<std::uint64_t> pending = requests.pending();
     return !pending || *pending != 0;
   };
+  // This thread's own Doorbell over the runner word (its park count is per object, not shared).
+  ipc::Doorbell bell(channel_.runner_doorbell().word());
+  std::uint64_t parks = 0;
+  bool first_round = true;
   for (;;) {
     drain_control();
     if (stop_.load(std::memory_order_acquire) || shutdown_.load(std::memory_order_acquire)) return ipc::kWaitShutdown;
     const ipc::Result<std::uint64_t> pending = requests.pending();
-    if (pending && *pending != 0) return ipc::kWaitReady;
+    if (pending && *pending != 0) {
+      trace_.stamp(&ipc::WindowTrace::wait_ready_tsc);  // the vCPU re-enters the guest now
+      return ipc::kWaitReady;
+    }
     if (!pending) {
       const std::string error = "WAIT: request ring head " + std::to_string(requests.last_head()) + " / tail " +
                                 std::to_string(requests.last_tail()) + " (capacity " +
@@ -136,10 +166,21 @@ std::uint32_t WindowPorts::wait_for_request() noexcept {
       if (hooks_.stop) hooks_.stop(1, "ring window: " + error);
       return ipc::kWaitShutdown;
     }
+    // Spin (adaptive) only on entering WAIT: a re-check after the park backstop parks at once,
+    // so an idle VM costs one wakeup per kParkBackstop and no spin.
+    if (first_round) {
+      first_round = false;
+      if (ipc::adaptive_poll(t_wait_spin, ready, ipc::steady_ns, ipc::detail::yield_cpu)) continue;
+    }
     ipc::WaitOptions options;
-    options.spin = kWaitSpin;
+    options.spin = std::chrono::nanoseconds(0);
     options.deadline = ipc::WaitOptions::Clock::now() + kParkBackstop;
-    (void)channel_.runner_doorbell().wait(ready, options);  // kTimedOut: loop and re-check
+    (void)bell.wait(ready, options);  // kTimedOut: loop and re-check
+    if (bell.parks() != parks) {
+      parks = bell.parks();
+      trace_.count(&ipc::WindowTrace::wait_parks);
+      trace_.stamp(&ipc::WindowTrace::wait_woken_tsc);
+    }
   }
 }
 
@@ -172,7 +213,9 @@ void WindowPorts::write(std::uint64_t offset, std::span<const std::uint8_t> data
   std::memcpy(&value, data.data(), sizeof value);
   switch (offset) {
     case kResponseReadyOffset:
-      channel_.supervisor_doorbell().wake();
+      trace_.count(&ipc::WindowTrace::response_rings);
+      trace_.stamp(&ipc::WindowTrace::response_exit_tsc);
+      wake_supervisor();
       break;
     case kSnapshotPointOffset:
       SNAPFAAS_LIMITED_LOG(spdlog::level::info, "ring window: guest snapshot point {} ({})", value,

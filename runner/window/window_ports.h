@@ -1,7 +1,8 @@
 // WindowPorts: the four port-I/O doorbells of the ring window (ipc/guest_abi.h) as a BusDevice on
-// [kPortFirst, kPortFirst + kPortCount). WAIT blocks inside the vCPU's exit (bounded spin on the
-// request ring's entry count, then a park on the runner doorbell) and drains control commands
-// meanwhile; it never reads a ring entry.
+// [kPortFirst, kPortFirst + kPortCount). WAIT first wakes the supervisor if it sleeps (it stands
+// for RESPONSE_READY too), then blocks inside the vCPU's exit (adaptive spin on the request ring's
+// entry count, then a park on the runner doorbell) and drains control commands meanwhile; it never
+// reads a ring entry. Both count and stamp themselves in the channel's WindowTrace.
 #pragma once
 
 #include <atomic>
@@ -17,6 +18,7 @@
 #include "ipc/channel.h"
 #include "ipc/doorbell.h"
 #include "ipc/guest_abi.h"
+#include "ipc/window_trace.h"
 #include "runner/devices/bus.h"
 
 namespace snapfaas::runner::window {
@@ -36,7 +38,8 @@ struct WindowHooks {
 class WindowPorts : public BusDevice {
  public:
   using Clock = std::chrono::steady_clock;
-  /// How long WAIT polls the request ring before parking on the runner doorbell.
+  /// The most WAIT polls the request ring before parking on the runner doorbell (adaptive below
+  /// that, ipc/adaptive_spin.h: the vCPU thread parks at once while requests are sparse).
   static constexpr std::chrono::microseconds kWaitSpin{50};
 
   /// `channel` must outlive this device. `created`: VM creation time (kPing values).
@@ -69,6 +72,8 @@ class WindowPorts : public BusDevice {
 
  private:
   [[nodiscard]] std::uint32_t wait_for_request() noexcept;
+  /// RESPONSE_READY's work (and the first thing a WAIT does): FUTEX_WAKE the supervisor doorbell if it has sleepers.
+  void wake_supervisor() noexcept;
   [[nodiscard]] std::uint64_t ns_since_created() const noexcept;
   void reply(const ipc::ControlCommand& command, std::int32_t status, std::uint64_t value) noexcept;
   void odd_access(const char* what, std::uint64_t offset, std::size_t size) noexcept;
@@ -77,6 +82,7 @@ class WindowPorts : public BusDevice {
   WindowHooks hooks_;
   Clock::time_point created_;
   ipc::RingObserver requests_;  // the guest-consumed request ring; copied per WAIT (one per thread)
+  ipc::WindowTraceWriter trace_;  // exit counts and TSC stamps in the header page (figures only)
 
   mutable std::mutex control_mutex_;                  // control ring consumer + reply ring producer
   std::vector<std::uint64_t> pending_ready_pings_;    // guarded by control_mutex_

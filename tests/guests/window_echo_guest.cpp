@@ -1,9 +1,15 @@
-// Ring-3 echo guest for the ring window: serves requests like the guest agent (bounded spin on the
-// request ring, then WAIT), answers in the same slot and exits 0 on kWaitShutdown.
+// Ring-3 echo guest for the ring window: serves requests like the guest agent (an adaptive spin on
+// the request ring, ipc/adaptive_spin.h in TSC cycles, then WAIT), answers in the same slot and
+// exits 0 on kWaitShutdown. Responses of one batch are pushed quietly and the supervisor, if it
+// sleeps, is woken once after the batch: by RESPONSE_READY when the guest spins next, else by the
+// WAIT itself (a WAIT does what RESPONSE_READY does: one exit per request while parked).
 //   WINDOW_CHECKSUM=0: the response is the request bytes unchanged (fc_wrapper: JSON in, JSON out).
 //   WINDOW_CHECKSUM=1: the response is FNV-1a64(payload) (8 bytes, little-endian) followed by the
 //                      payload (status kRejected, length 0, when that does not fit the slot).
-//   WINDOW_SPIN_CYCLES: TSC cycles to poll before WAIT (0: park at once).
+//   WINDOW_SPIN_CYCLES: the most TSC cycles to poll before WAIT (0: park at once).
+//   WINDOW_TRACE=1:     (with WINDOW_CHECKSUM=1) appends two TSC stamps to each response: when the
+//                       guest saw the request (WAIT returned, or the spin caught it) and right
+//                       before it pushed the response (bench request_rtt's phase trace).
 // A request whose payload starts with {"hostile" turns the guest hostile: it pushes its response
 // ring tail far past anything valid and rings RESPONSE_READY (tests: only its VM may suffer).
 // One starting with {"scribble" writes garbage into the response ring's head (the supervisor's
@@ -20,6 +26,7 @@
 // snapshot there; without it the write is a no-op. After the point the window is read again: a
 // restored copy runs under another runner's channel, whose layout may differ.
 #include "tests/guests/window_guest.h"
+#include "ipc/adaptive_spin.h"
 #include "ipc/restore_record.h"
 
 #ifndef WINDOW_CHECKSUM
@@ -28,23 +35,26 @@
 #ifndef WINDOW_SPIN_CYCLES
 #define WINDOW_SPIN_CYCLES 150000
 #endif
+#ifndef WINDOW_TRACE
+#define WINDOW_TRACE 0
+#endif
 
 using namespace window_guest;
 
 namespace {
 
-/// Polls until the request ring is non-empty or the spin ends; the loaded tail (== head if empty).
+AdaptiveSpin spin_policy(WINDOW_SPIN_CYCLES);  // how long to poll before WAIT (TSC cycles)
+
+/// Polls (as spin_policy decides) until the request ring is non-empty; the loaded tail (== head if
+/// it stayed empty).
 std::uint64_t poll_tail(const Window& w, std::uint64_t head) {
-  std::uint64_t tail = __atomic_load_n(&w.requests->tail, __ATOMIC_ACQUIRE);
-  if (tail != head || WINDOW_SPIN_CYCLES == 0) return tail;
-  const std::uint64_t until = rdtsc() + WINDOW_SPIN_CYCLES;
-  do {
-    for (int i = 0; i < 64; ++i) {
-      tail = __atomic_load_n(&w.requests->tail, __ATOMIC_ACQUIRE);
-      if (tail != head) return tail;
-      cpu_relax();
-    }
-  } while (rdtsc() < until);
+  std::uint64_t tail = __atomic_load_n(&w.requests->tail, __ATOMIC_ACQUIRE);  // pairs with the supervisor's release
+  if (tail != head) return tail;
+  auto arrived = [&] {
+    tail = __atomic_load_n(&w.requests->tail, __ATOMIC_ACQUIRE);  // as above
+    return tail != head;
+  };
+  (void)adaptive_poll(spin_policy, arrived, rdtsc, [] {});
   return tail;
 }
 
@@ -137,7 +147,7 @@ std::uint32_t special_answer(const Window& w, const RequestDesc& d, std::uint32_
 std::uint32_t answer(const Window& w, const RequestDesc& d) {
   std::uint8_t* slot = w.slots + static_cast<std::uint64_t>(d.slot) * w.layout.channel.slot_size;
   if (!WINDOW_CHECKSUM) return d.length;
-  if (static_cast<std::uint64_t>(d.length) + 8 > w.layout.channel.slot_size) return ~0u;
+  if (static_cast<std::uint64_t>(d.length) + 8 + (WINDOW_TRACE ? 16 : 0) > w.layout.channel.slot_size) return ~0u;
   const std::uint64_t sum = fnv1a(slot, d.length);
   const std::uint64_t words = (static_cast<std::uint64_t>(d.length) + 7) / 8;
   if ((words + 1) * 8 <= w.layout.channel.slot_size) {
@@ -169,10 +179,19 @@ extern "C" int guest_main(std::uint64_t, std::uint32_t vcpu, std::uint32_t) {
   const std::uint32_t cap = w.layout.channel.ring_capacity;
   std::uint64_t head = __atomic_load_n(&w.requests->head, __ATOMIC_RELAXED);       // ours (consumer)
   std::uint64_t resp_tail = __atomic_load_n(&w.responses->tail, __ATOMIC_RELAXED);  // ours (producer)
+  bool wake_supervisor = false;  // responses pushed while the supervisor slept, not yet rung for
+  std::uint64_t seen_tsc = 0;     // WINDOW_TRACE: when the current batch was seen
   for (;;) {
-    std::uint64_t tail = poll_tail(w, head);
+    std::uint64_t tail = __atomic_load_n(&w.requests->tail, __ATOMIC_ACQUIRE);  // pairs with the supervisor's release
+    // Batched wake: going straight to WAIT (nothing queued, no spin next), the WAIT wakes the
+    // supervisor; otherwise ring now, before spinning or serving the next batch.
+    if (wake_supervisor && (tail != head || spin_policy.peek() != 0)) port_out32(kPortResponseReady, 0);
+    wake_supervisor = false;
+    if (tail == head) tail = poll_tail(w, head);
+    seen_tsc = WINDOW_TRACE ? rdtsc() : 0;
     if (tail == head) {
-      const std::uint32_t answer = port_in32(kPortWait);
+      const std::uint32_t answer = port_in32(kPortWait);  // wakes the supervisor first if it sleeps
+      seen_tsc = WINDOW_TRACE ? rdtsc() : 0;
       if (answer == kWaitShutdown) return 0;
       if (answer != kWaitReady) {
         port_out32(kPortAgentFatal, static_cast<std::uint32_t>(AgentFatal::kBadWaitAnswer));
@@ -213,9 +232,15 @@ extern "C" int guest_main(std::uint64_t, std::uint32_t vcpu, std::uint32_t) {
         if (length != ~0u) {
           r.length = length;
           r.status = static_cast<std::uint32_t>(ResponseStatus::kOk);
+          if (WINDOW_TRACE) {  // answer() checked that 16 more bytes fit the slot
+            std::uint8_t* slot = w.slots + static_cast<std::uint64_t>(d.slot) * w.layout.channel.slot_size;
+            const std::uint64_t stamps[2] = {seen_tsc, rdtsc()};
+            for (int i = 0; i < 16; ++i) slot[length + i] = static_cast<std::uint8_t>(stamps[i / 8] >> (8 * (i % 8)));
+            r.length = length + 16;
+          }
         }
       }
-      push_response(&w, &resp_tail, r);
+      wake_supervisor |= push_response_quiet(&w, &resp_tail, r);
     }
   }
 }

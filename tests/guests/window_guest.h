@@ -53,9 +53,10 @@ inline std::uint64_t rdtsc() {
   return (static_cast<std::uint64_t>(hi) << 32) | lo;
 }
 
-/// Pushes a response (the guest is the response ring's producer) and rings RESPONSE_READY only
-/// when the supervisor sleeps (SEQ_CST fence pairs with the sleeper's, ipc/channel_layout.h).
-inline void push_response(Window* w, std::uint64_t* tail, const ResponseDesc& r) {
+/// Pushes a response (the guest is the response ring's producer) without ringing; true when the
+/// supervisor sleeps (SEQ_CST fence pairs with the sleeper's, ipc/channel_layout.h) and must be
+/// woken: by RESPONSE_READY, or by the next WAIT, which wakes it first (ipc/guest_abi.h).
+inline bool push_response_quiet(Window* w, std::uint64_t* tail, const ResponseDesc& r) {
   const std::uint32_t cap = w->layout.channel.ring_capacity;
   // Room check: the supervisor's head (acquire: it finished reading that entry).
   while (*tail - __atomic_load_n(&w->responses->head, __ATOMIC_ACQUIRE) >= cap) cpu_relax();
@@ -67,7 +68,12 @@ inline void push_response(Window* w, std::uint64_t* tail, const ResponseDesc& r)
   e->reserved = 0;
   __atomic_store_n(&w->responses->tail, ++*tail, __ATOMIC_RELEASE);
   __atomic_thread_fence(__ATOMIC_SEQ_CST);
-  if (__atomic_load_n(&w->supervisor_bell->sleeping, __ATOMIC_RELAXED) != 0) port_out32(kPortResponseReady, r.slot);
+  return __atomic_load_n(&w->supervisor_bell->sleeping, __ATOMIC_RELAXED) != 0;
+}
+
+/// push_response_quiet, then RESPONSE_READY when the supervisor sleeps.
+inline void push_response(Window* w, std::uint64_t* tail, const ResponseDesc& r) {
+  if (push_response_quiet(w, tail, r)) port_out32(kPortResponseReady, r.slot);
 }
 
 inline std::uint64_t fnv1a(const std::uint8_t* p, std::uint32_t n) {

@@ -1,5 +1,6 @@
 // Compiled with -ffreestanding -nostdlib -fno-exceptions -fno-rtti (see CMakeLists.txt): proves
-// ipc/channel_layout.h and ipc/error_type.h are usable by ring-3 test guests and the guest agent.
+// ipc/channel_layout.h, ipc/error_type.h and ipc/adaptive_spin.h are usable by ring-3 test guests and the guest agent.
+#include "ipc/adaptive_spin.h"
 #include "ipc/channel_layout.h"
 #include "ipc/error_type.h"
 #include "ipc/restore_record.h"
@@ -28,5 +29,11 @@ static_assert(compute_channel_layout(kDefaultSlotSize, kDefaultSlotCount).ring_c
 }
 
 static_assert(guest_may_report(ErrorType::kOutOfMemory) && !guest_may_report(ErrorType::kTimeout));
+
+// How a ring-3 guest spins (TSC cycles as the unit) before WAIT.
+[[maybe_unused]] bool guest_spin(AdaptiveSpin& policy, const volatile std::uint64_t* tail, std::uint64_t head) {
+  auto tsc = [] { return __builtin_ia32_rdtsc(); };
+  return adaptive_poll(policy, [&] { return *tail != head; }, tsc, [] {});
+}
 
 }  // namespace

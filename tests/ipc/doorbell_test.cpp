@@ -97,7 +97,7 @@ TEST_CASE("after repeated spins that end in parking, waits stop spinning until a
   };
   // Deadline already passed: each wait spins (>= 64 polls) or not (a handful), then times out.
   auto expired = [] { return WaitOptions{.spin = std::chrono::milliseconds(1), .deadline = std::chrono::steady_clock::now()}; };
-  for (std::uint32_t i = 0; i < Doorbell::kMissesBeforeBackoff; ++i) {
+  for (std::uint32_t i = 0; i < AdaptiveSpin::kMissesBeforeBackoff; ++i) {
     polls = 0;
     CHECK(bell.wait(never, expired()).error() == IpcError::kTimedOut);
     CHECK(polls >= 64);
@@ -106,7 +106,7 @@ TEST_CASE("after repeated spins that end in parking, waits stop spinning until a
   CHECK(bell.wait(never, expired()).error() == IpcError::kTimedOut);
   CHECK(polls < 8);  // backed off: no spin
   int probes = 0;
-  for (std::uint32_t i = 0; i < 2 * Doorbell::kProbeInterval; ++i) {
+  for (std::uint32_t i = 0; i < 2 * AdaptiveSpin::kProbeInterval; ++i) {
     polls = 0;
     (void)bell.wait(never, expired());
     if (polls >= 64) ++probes;
@@ -114,7 +114,7 @@ TEST_CASE("after repeated spins that end in parking, waits stop spinning until a
   CHECK(probes == 2);  // every kProbeInterval-th wait probes
   CHECK(bell.wait([] { return true; }, WaitOptions{}));  // backed off, but ready at once
   // A probe whose spin succeeds (ready on the 11th poll) ends the back-off.
-  for (std::uint32_t i = 0; i < Doorbell::kProbeInterval; ++i) {
+  for (std::uint32_t i = 0; i < AdaptiveSpin::kProbeInterval; ++i) {
     int n = 0;
     (void)bell.wait([&n] { return ++n > 10; }, expired());
   }
@@ -224,7 +224,7 @@ TEST_CASE("wait_any with an AdaptiveSpin: a hit during the spin never parks; mis
   std::vector<DoorbellWord> words(2);
   std::vector<Doorbell> bells = doorbells(words.data(), words.size());
   const std::vector<Doorbell*> ptrs = pointers(bells);
-  AdaptiveSpin spin(2s);  // long: a loaded machine may run the setter late
+  AdaptiveSpin spin(spin_units(2s));  // long: a loaded machine may run the setter late
   std::atomic<bool> flag{false};
   std::atomic<std::uint32_t> seen_sleeping{0};
   std::thread setter([&] {
@@ -236,18 +236,18 @@ TEST_CASE("wait_any with an AdaptiveSpin: a hit during the spin never parks; mis
   CHECK(wait_any(ptrs, [&flag] { return flag.load(std::memory_order_acquire); }, std::chrono::steady_clock::now() + 10s, &spin));
   setter.join();
   CHECK(seen_sleeping.load() == 0);
-  CHECK(spin.next() == 2s);  // the spin paid off: still a full one
+  CHECK(spin.next() > 0);  // the spin paid off: still spinning (tuned to the arrival)
 
-  AdaptiveSpin idle(1ms);
-  for (std::uint32_t i = 0; i < Doorbell::kMissesBeforeBackoff; ++i) {
+  AdaptiveSpin idle(spin_units(1ms));
+  for (std::uint32_t i = 0; i < AdaptiveSpin::kMissesBeforeBackoff; ++i) {
     const auto start = std::chrono::steady_clock::now();
     CHECK(wait_any(ptrs, [] { return false; }, start + 5ms, &idle).error() == IpcError::kTimedOut);
   }
   int full = 0;
-  for (std::uint32_t i = 0; i < 2 * Doorbell::kProbeInterval; ++i) full += idle.next() == 1ms ? 1 : 0;
+  for (std::uint32_t i = 0; i < 2 * AdaptiveSpin::kProbeInterval; ++i) full += idle.next() == spin_units(1ms) ? 1 : 0;
   CHECK(full == 2);  // backed off: only the probes spin
-  idle.record(1ms, true);
-  CHECK(idle.next() == 1ms);  // a probe that hits restores the full spin
+  idle.hit(spin_units(100us));
+  CHECK(idle.next() > 0);  // a probe that hits ends the back-off
 }
 
 TEST_CASE("wait_any is woken by a ring() on any one of several words from another process") {

@@ -1,18 +1,24 @@
 // WindowPorts as a device, in process (no VM): what a guest writing its doorbells costs the host's
-// log. A guest may write SNAPSHOT_POINT or odd widths as often as it likes; the lines it causes are
-// rate-limited per call site (common/log_limit.h).
+// log (a guest may write SNAPSHOT_POINT or odd widths as often as it likes; the lines it causes are
+// rate-limited per call site, common/log_limit.h), and which doorbell work each port does: a WAIT
+// wakes a sleeping supervisor first, a RESPONSE_READY with nobody asleep issues no FUTEX_WAKE, and
+// both count themselves in the channel's WindowTrace.
 #include "runner/window/window_ports.h"
 
 #include <doctest/doctest.h>
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "common/log_limit.h"
 #include "ipc/channel.h"
 #include "ipc/guest_abi.h"
+#include "ipc/window_trace.h"
 #include "tests/common/log_capture.h"
 
 namespace {
@@ -23,6 +29,14 @@ void out32(runner::window::WindowPorts& ports, std::uint16_t port, std::uint32_t
   std::array<std::uint8_t, 4> b{};
   std::memcpy(b.data(), &value, 4);
   ports.write(port - ipc::kPortFirst, b);
+}
+
+std::uint32_t in32(runner::window::WindowPorts& ports, std::uint16_t port) {
+  std::array<std::uint8_t, 4> b{};
+  ports.read(port - ipc::kPortFirst, b);
+  std::uint32_t value = 0;
+  std::memcpy(&value, b.data(), 4);
+  return value;
 }
 
 }  // namespace
@@ -48,4 +62,54 @@ TEST_CASE("a guest writing SNAPSHOT_POINT or odd port widths 10^4 times costs a 
   CHECK(capture.lines_with("snapshot point") >= 1);
   CHECK(capture.lines_with("snapshot point") <= kMost);
   CHECK(capture.lines_with("ignored guest write") <= kMost);
+}
+
+TEST_CASE("a WAIT wakes a sleeping supervisor first; RESPONSE_READY wakes only a sleeper; both are traced") {
+  using namespace std::chrono_literals;
+  const std::string name = "/snapfaas-ports-wake-test-" + std::to_string(::getpid());
+  auto supervisor = ipc::SupervisorChannel::create(name, {.slot_size = 4096, .slot_count = 2});
+  auto channel = ipc::RunnerChannel::open(name);
+  runner::window::WindowHooks hooks;
+  hooks.stop = [](int, const std::string&) {};
+  runner::window::WindowPorts ports(channel, std::move(hooks), std::chrono::steady_clock::now());
+  ipc::DoorbellWord* word = supervisor.supervisor_doorbell().word();
+  auto seq = [word] { return std::atomic_ref(word->seq).load(std::memory_order_acquire); };  // pairs with wake()'s fetch_add
+  const ipc::WindowTrace t0 = ipc::read_window_trace(supervisor.shm().data());
+
+  // Nobody asleep: RESPONSE_READY leaves seq alone (no FUTEX_WAKE), and is counted.
+  const std::uint32_t seq0 = seq();
+  out32(ports, ipc::kPortResponseReady, 0);
+  CHECK(seq() == seq0);
+  const ipc::WindowTrace t1 = ipc::read_window_trace(supervisor.shm().data());
+  CHECK(t1.response_rings == t0.response_rings + 1);
+  CHECK(t1.supervisor_wakes == t0.supervisor_wakes);
+
+  // A supervisor parked with a long deadline; the "guest" pushed its response quietly (the flag)
+  // and issues a WAIT, which answers at once (a request is queued) and must wake the supervisor.
+  std::atomic<bool> response{false};
+  std::atomic<bool> woken{false};
+  std::thread sup([&] {
+    ipc::Doorbell bell(word);
+    ipc::WaitOptions options{.spin = std::chrono::nanoseconds(0),
+                             .deadline = std::chrono::steady_clock::now() + 60s};
+    (void)bell.wait([&] { return response.load(std::memory_order_acquire); }, options);  // pairs with the store below
+    woken.store(true, std::memory_order_release);  // pairs with the acquire load below
+  });
+  const auto give_up = std::chrono::steady_clock::now() + 30s;
+  while (std::atomic_ref(word->sleeping).load(std::memory_order_relaxed) == 0 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(1ms);
+  }
+  REQUIRE(std::atomic_ref(word->sleeping).load(std::memory_order_relaxed) == 1);
+  response.store(true, std::memory_order_release);  // pairs with the waiter's acquire load
+  const std::array<std::uint8_t, 8> payload{1, 2, 3, 4, 5, 6, 7, 8};
+  REQUIRE(supervisor.send_copy(1, payload));
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(in32(ports, ipc::kPortWait) == ipc::kWaitReady);
+  sup.join();
+  CHECK(woken.load(std::memory_order_acquire));
+  CHECK(std::chrono::steady_clock::now() - start < 30s);  // woken by the WAIT, not by its 60 s deadline
+  const ipc::WindowTrace t2 = ipc::read_window_trace(supervisor.shm().data());
+  CHECK(t2.waits == t1.waits + 1);
+  CHECK(t2.supervisor_wakes == t1.supervisor_wakes + 1);
+  CHECK(t2.wait_ready_tsc != 0);
 }
