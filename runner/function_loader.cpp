@@ -94,6 +94,10 @@ LoadOutcome FunctionLoader::load(Vmm& vmm, const ipc::ControlCommand& command,
   const ipc::FunctionTableEntry& f = table_[index];
   if (loading) loading(index);
   if (op == ipc::ControlOp::kBoot) {
+    if (!vmm.config().place_kernel) {  // every function of the table restores: the --kernel was not placed
+      spdlog::error("firerunner: boot of function {} ({}): this runner's table has no booting function", index, f.name);
+      return {false, false, ipc::ControlResult::kUnsupported, {}};
+    }
     spdlog::info("firerunner: boot of function {} ({}): starting the --kernel", index, f.name);
     return {true, false, ipc::ControlResult::kOk, {}};
   }
