@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "ipc/runner_times.h"
 #include "runner/snapshot/vcpu_state.h"
 #include "runner/window/restore_record_writer.h"
 
@@ -173,6 +174,8 @@ bool RunnerLifecycle::load_prespawned() {
       spdlog::info("firerunner: shut down before any load");
       return false;
     }
+    ipc::reset_runner_times(window_->channel().shm().data());  // vCPUs parked: nothing marks it yet
+    const auto load_start = Clock::now();
     const LoadOutcome outcome = functions_->load(*vmm_, *command, hooks_.loading);
     if (outcome.run && outcome.base) {
       // A restored guest is a clone: fresh entropy and the host clock before its vCPUs run.
@@ -180,8 +183,9 @@ bool RunnerLifecycle::load_prespawned() {
       spdlog::info("firerunner: restore record generation {} published in {} ns", published.generation,
                    published.cost_ns);
     }
+    // The reply's value: ns this runner spent on the load (ipc/channel_layout.h, ControlReply).
     window_->ports().reply_control(*command, static_cast<std::int32_t>(outcome.result),
-                                   static_cast<std::uint64_t>(ms_between(created_, Clock::now()) * 1e6));
+                                   static_cast<std::uint64_t>(ms_between(load_start, Clock::now()) * 1e6));
     if (outcome.failed) throw common::Error("the VM cannot be used after a failed restore");
     if (outcome.run) {
       restored_ = outcome.base;

@@ -3,12 +3,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cstring>
 #include <string>
 #include <utility>
 
 #include "common/log_limit.h"
 #include "ipc/ipc_error.h"
+#include "ipc/runner_times.h"
 
 namespace snapfaas::runner::window {
 
@@ -127,7 +129,13 @@ std::uint32_t WindowPorts::wait_for_request() noexcept {
     drain_control();
     if (stop_.load(std::memory_order_acquire) || shutdown_.load(std::memory_order_acquire)) return ipc::kWaitShutdown;
     const ipc::Result<std::uint64_t> pending = requests.pending();
-    if (pending && *pending != 0) return ipc::kWaitReady;
+    if (pending && *pending != 0) {
+      // The supervisor's cold-request phases: the guest takes its first request after a load now.
+      const auto now = std::chrono::steady_clock::now().time_since_epoch();
+      ipc::mark_runner_ready(channel_.shm().data(),
+                             static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count()));
+      return ipc::kWaitReady;
+    }
     if (!pending) {
       const std::string error = "WAIT: request ring head " + std::to_string(requests.last_head()) + " / tail " +
                                 std::to_string(requests.last_tail()) + " (capacity " +
