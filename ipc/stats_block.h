@@ -35,7 +35,8 @@ inline constexpr std::size_t kOutcomeNameSize = 24;   // bytes including the ter
 /// RunnerTimes, ipc/runner_times.h): queue = arrival -> load command sent; restore = -> the load's
 /// reply seen (the runner's restore proper and the reply's way back); resume = -> the runner
 /// answers the guest's first WAIT with the request (request sent, guest resumed: restore record
-/// applied, runtime reseeded, its first page faults); handler = the function's own time as the
+/// applied, runtime reseeded, its first page faults; when the guest takes it by polling its ring,
+/// without that WAIT exit, resume runs to the handler's start and response is 0); handler = the function's own time as the
 /// guest agent reports it (duration_ns); response = the rest until the supervisor has the response
 /// (agent around the handler, response doorbell, supervisor wake-up).
 inline constexpr std::size_t kColdPhases = 5;

@@ -15,10 +15,14 @@ std::string RequestRecord::error_type() const {
 }
 
 std::optional<std::array<double, 5>> RequestRecord::cold_phases_ms() const {
-  if (!cold || status != "ok" || loaded_ms < 0 || sent_ms < 0 || guest_ready_ms < 0 || handler_ms < 0) return std::nullopt;
+  if (!cold || status != "ok" || loaded_ms < 0 || sent_ms < 0 || handler_ms < 0) return std::nullopt;
   // Each mark clamped into [previous mark, done]: the runner's and the guest's figures are untrusted.
   const double loaded = std::clamp(loaded_ms, dispatch_ms, done_ms);
-  const double ready = std::clamp(guest_ready_ms, std::max(loaded, sent_ms), done_ms);
+  const double handler_max = done_ms - std::max(loaded, sent_ms);
+  // No runner mark: the guest found the request by polling its ring, without a WAIT exit (the
+  // usual case after a restore). Then everything but the handler counts as resume (response 0).
+  const double ready = guest_ready_ms >= 0 ? std::clamp(guest_ready_ms, std::max(loaded, sent_ms), done_ms)
+                                           : done_ms - std::clamp(handler_ms, 0.0, handler_max);
   const double handler = std::clamp(handler_ms, 0.0, done_ms - ready);
   return std::array<double, 5>{dispatch_ms - arrival_ms, loaded - dispatch_ms, ready - loaded, handler,
                                done_ms - ready - handler};

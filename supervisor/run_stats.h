@@ -38,8 +38,10 @@ struct RequestRecord {
   [[nodiscard]] double latency_ms() const noexcept { return done_ms - arrival_ms; }
   /// The error's type name ("" when ok).
   [[nodiscard]] std::string error_type() const;
-  /// A successful cold request with every phase measured: queue, restore, resume, handler,
-  /// response in ms (ipc::kColdPhaseNames order), each >= 0 and summing to latency_ms().
+  /// A successful cold request's phases: queue, restore, resume, handler, response in ms
+  /// (ipc::kColdPhaseNames order), each >= 0 and summing to latency_ms(). Without the runner's
+  /// mark (guest_ready_ms < 0: the guest polled its ring and took the request without a WAIT
+  /// exit) resume runs to the handler's start and response is 0.
   [[nodiscard]] std::optional<std::array<double, 5>> cold_phases_ms() const;
 };
 

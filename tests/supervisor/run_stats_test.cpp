@@ -47,8 +47,12 @@ TEST_CASE("only successful, fully marked cold requests have phases; the summary 
   RequestRecord warm = cold_record(150, 30);
   warm.cold = false;
   CHECK_FALSE(warm.cold_phases_ms().has_value());
-  RequestRecord unmarked = cold_record(-1, 30);
-  CHECK_FALSE(unmarked.cold_phases_ms().has_value());
+  RequestRecord unmarked = cold_record(-1, 30);  // no runner mark: resume up to the handler, response 0
+  REQUIRE(unmarked.cold_phases_ms().has_value());
+  CHECK((*unmarked.cold_phases_ms())[2] == doctest::Approx(200 - 30 - 62));
+  CHECK((*unmarked.cold_phases_ms())[4] == doctest::Approx(0));
+  RequestRecord no_handler = cold_record(150, -1);
+  CHECK_FALSE(no_handler.cold_phases_ms().has_value());
   RequestRecord failed = cold_record(150, 30);
   failed.status = "error";
   CHECK_FALSE(failed.cold_phases_ms().has_value());
@@ -58,7 +62,7 @@ TEST_CASE("only successful, fully marked cold requests have phases; the summary 
   stats.add_request(cold_record(100, 50));
   stats.add_request(cold_record(180, 10));
   stats.add_request(warm);
-  stats.add_request(unmarked);
+  stats.add_request(no_handler);
   const nlohmann::json phases = stats.summary()["cold_phases"];
   CHECK(phases["measured"] == 3);
   CHECK(phases["p50_ms"]["resume"].get<double>() == doctest::Approx(88));  // of 38, 88, 118
