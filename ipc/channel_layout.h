@@ -19,6 +19,9 @@
 //     +0x280                  64                               WindowTrace: the runner's counts and TSC
 //                                                              stamps of its WAIT / RESPONSE_READY exits
 //                                                              (figures only, ipc/window_trace.h)
+//     +0x2c0                  64                               RunnerTimes: when the runner first answered
+//                                                              the guest's WAIT with a request after its
+//                                                              last load (ipc/runner_times.h)
 //   control_offset         page_round(128 + 16 * 32)         control ring: ControlCommand, supervisor → runner
 //   control_reply_offset   page_round(128 + 16 * 24)         control reply ring: ControlReply, runner → supervisor
 //   request_offset         page_round(128 + cap * 16)        request ring: RequestDesc, supervisor → consumer
@@ -148,6 +151,23 @@ static_assert(sizeof(WindowTrace) == 64);
 static_assert(kWindowTraceOffset >= kRestoreRecordOffset + sizeof(RestoreRecord));
 static_assert(kWindowTraceOffset + sizeof(WindowTrace) <= kPageSize);
 
+inline constexpr std::uint64_t kRunnerTimesOffset = 0x2c0;  // RunnerTimes in the header page
+
+/// What the runner measured of its guest since its last load, for the supervisor's per-phase
+/// timing of a cold request (header page +0x2c0; read-only to the guest). Written only by the
+/// runner (reset by its VMM thread when a load starts, before the vCPUs run; set once by the vCPU
+/// thread that first answers WAIT with kWaitReady after it), read by the supervisor once the
+/// request's response arrived. Informational: a reader checks it against its own timestamps
+/// before use. Protocol: ipc/runner_times.h.
+struct RunnerTimes {
+  std::uint64_t first_ready_ns;  // 0x00 CLOCK_MONOTONIC ns at that WAIT answer (0: none since the load)
+  std::uint64_t reserved[7];     // 0x08 zero
+};
+static_assert(sizeof(RunnerTimes) == 64);
+static_assert(kRunnerTimesOffset >= kWindowTraceOffset + sizeof(WindowTrace));
+static_assert(kRunnerTimesOffset + sizeof(RunnerTimes) <= kPageSize);
+static_assert(kRunnerTimesOffset % 64 == 0);
+
 /// The two indices of a ring section, each on its own cache line.
 struct RingIndices {
   alignas(64) std::uint64_t head;  // +0  consumer's count of entries taken (only the consumer stores)
@@ -197,7 +217,7 @@ inline constexpr std::uint64_t kLoadFlagsKnown = kLoadCopyBase | kLoadCopyDiff;
 
 /// ControlReply::status values: what became of a command. Never errno values.
 enum class ControlResult : std::int32_t {
-  kOk = 0,             ///< done (kRestore/kBoot: the VM runs the function; kPing: value = ns since creation)
+  kOk = 0,             ///< done (kRestore/kBoot: the VM runs the function; kPing: value = ns since creation; kRestore/kBoot: value = ns the load took in the runner)
   kBootedAtSpawn = 1,  ///< kBoot to a runner that booted its --kernel at spawn: the VM already runs it (success)
   kUnsupported = 2,    ///< this runner does not serve that op (kRestore without a function table)
   kBusy = 3,           ///< too many kPingGuestReady waiting; ask again later
@@ -228,7 +248,7 @@ struct ControlReply {
   std::uint64_t command_id;
   std::uint32_t op;
   std::int32_t status;  // ControlResult (untrusted: the supervisor checks the range)
-  std::uint64_t value;
+  std::uint64_t value;  // kPing: ns since the runner's creation; kRestore/kBoot: ns the runner spent on the load
 };
 static_assert(sizeof(ControlReply) == 24);
 
@@ -236,6 +256,7 @@ static_assert(__is_standard_layout(ChannelHeader) && __is_trivially_copyable(Cha
 static_assert(__is_standard_layout(DoorbellWord) && __is_trivially_copyable(DoorbellWord));
 static_assert(__is_standard_layout(RestoreRecord) && __is_trivially_copyable(RestoreRecord));
 static_assert(__is_standard_layout(WindowTrace) && __is_trivially_copyable(WindowTrace));
+static_assert(__is_standard_layout(RunnerTimes) && __is_trivially_copyable(RunnerTimes));
 static_assert(__is_standard_layout(RingIndices) && __is_trivially_copyable(RingIndices));
 static_assert(__is_trivially_copyable(RequestDesc) && __is_trivially_copyable(ResponseDesc));
 static_assert(__is_trivially_copyable(ControlCommand) && __is_trivially_copyable(ControlReply));

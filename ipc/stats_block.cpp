@@ -204,6 +204,10 @@ void StatsWriter::record_request(const RequestSample& sample) noexcept {
     bump(f->outcomes[outcome]);
     bump(f->latency_us_log2[bucket]);
     bump(f->latency_us_sum, sample.latency_us);
+    if (sample.cold_timed) {
+      bump(f->cold_timed);
+      for (std::size_t i = 0; i < kColdPhases; ++i) bump(f->cold_phase_us_sum[i], sample.cold_phase_us[i]);
+    }
   });
 }
 
@@ -318,6 +322,8 @@ Result<StatsFunctionSnapshot> StatsReader::function(std::uint32_t function) cons
     for (std::size_t i = 0; i < kFunctionNameSize; ++i) snap.name[i] = load(f.name[i]);
     for (std::size_t i = 0; i < kMaxOutcomes; ++i) snap.outcomes[i] = load(f.outcomes[i]);
     for (std::size_t i = 0; i < kLatencyBuckets; ++i) snap.latency_us_log2[i] = load(f.latency_us_log2[i]);
+    snap.cold_timed = load(f.cold_timed);
+    for (std::size_t i = 0; i < kColdPhases; ++i) snap.cold_phase_us_sum[i] = load(f.cold_phase_us_sum[i]);
   });
   if (!ok) return IpcError::kBusy;
   snap.name[kFunctionNameSize - 1] = '\0';

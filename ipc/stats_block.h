@@ -22,7 +22,7 @@
 namespace snapfaas::ipc {
 
 inline constexpr std::uint64_t kStatsMagic = 0x4154534650414E53ULL;  // "SNAPFSTA" little-endian
-inline constexpr std::uint32_t kStatsVersion = 3;  // 2: console_dir in the header; 3: totals, functions
+inline constexpr std::uint32_t kStatsVersion = 4;  // 2: console_dir in the header; 3: totals, functions; 4: cold phases
 inline constexpr std::uint32_t kMaxStatsRunners = 4096;
 inline constexpr std::uint32_t kMaxStatsFunctions = 4096;
 inline constexpr std::size_t kFunctionNameSize = 48;  // bytes including the terminating NUL
@@ -30,6 +30,17 @@ inline constexpr std::size_t kConsoleDirSize = 256;   // bytes including the ter
 inline constexpr std::size_t kLatencyBuckets = 32;    // bucket b: [2^b, 2^(b+1)) µs; bucket 0 also 0 µs
 inline constexpr std::size_t kMaxOutcomes = 16;       // outcome 0 is success, the others errors
 inline constexpr std::size_t kOutcomeNameSize = 24;   // bytes including the terminating NUL
+
+/// Where a cold request's time goes, in order (the supervisor's clock, plus the runner's
+/// RunnerTimes, ipc/runner_times.h): queue = arrival -> load command sent; restore = -> the load's
+/// reply seen (the runner's restore proper and the reply's way back); resume = -> the runner
+/// answers the guest's first WAIT with the request (request sent, guest resumed: restore record
+/// applied, runtime reseeded, its first page faults; when the guest takes it by polling its ring,
+/// without that WAIT exit, resume runs to the handler's start and response is 0); handler = the function's own time as the
+/// guest agent reports it (duration_ns); response = the rest until the supervisor has the response
+/// (agent around the handler, response doorbell, supervisor wake-up).
+inline constexpr std::size_t kColdPhases = 5;
+inline constexpr const char* kColdPhaseNames[kColdPhases] = {"queue", "restore", "resume", "handler", "response"};
 
 /// Where a runner slot is in its life: the one vocabulary of the supervisor's event loop
 /// (RunnerProcess::state), its scheduler (a subset) and snapfaas-stat (this block).
@@ -106,8 +117,10 @@ struct alignas(64) StatsFunctionEntry {
   std::uint64_t latency_us_sum;
   std::uint64_t outcomes[kMaxOutcomes];
   std::uint64_t latency_us_log2[kLatencyBuckets];
+  std::uint64_t cold_timed;                       // cold requests whose phases are summed below
+  std::uint64_t cold_phase_us_sum[kColdPhases];   // by kColdPhaseNames
 };
-static_assert(sizeof(StatsFunctionEntry) == 512);
+static_assert(sizeof(StatsFunctionEntry) == 576);
 static_assert(std::is_standard_layout_v<StatsEntry> && std::is_trivially_copyable_v<StatsEntry>);
 static_assert(std::is_standard_layout_v<StatsTotals> && std::is_trivially_copyable_v<StatsTotals>);
 static_assert(std::is_standard_layout_v<StatsFunctionEntry> && std::is_trivially_copyable_v<StatsFunctionEntry>);
@@ -149,6 +162,8 @@ struct StatsFunctionSnapshot {
   std::uint64_t latency_us_sum = 0;
   std::array<std::uint64_t, kMaxOutcomes> outcomes{};
   LatencyHistogram latency_us_log2{};
+  std::uint64_t cold_timed = 0;
+  std::array<std::uint64_t, kColdPhases> cold_phase_us_sum{};
 
   [[nodiscard]] std::string_view function_name() const noexcept { return name.data(); }
 };
@@ -173,6 +188,8 @@ struct RequestSample {
   bool cold = false;           ///< meaningful only with a runner
   std::uint32_t outcome = 0;   ///< index into the outcome names (0 = success); out of range: the last
   std::uint64_t latency_us = 0;
+  bool cold_timed = false;  ///< a successful cold request whose phases were measured (cold_phase_us)
+  std::array<std::uint64_t, kColdPhases> cold_phase_us{};
 };
 
 /// The supervisor's end: creates and owns the object. One writer thread only.
@@ -192,7 +209,8 @@ class StatsWriter {
   bool set_function(std::uint32_t runner, std::string_view function) noexcept;
   /// Counts one answered request in its runner's entry (requests, cold or warm, errors when
   /// outcome != 0, histogram), its function's entry (requests, outcome, cold/warm when it ran,
-  /// histogram, sum) or the totals' unattributed outcomes when it names no function.
+  /// histogram, sum, cold phases when cold_timed) or the totals' unattributed outcomes when it
+  /// names no function.
   void record_request(const RequestSample& sample) noexcept;
   /// A request of `function` was submitted (+1) or answered (-1).
   bool add_in_flight(std::uint32_t function, int delta) noexcept;

@@ -103,6 +103,10 @@ LoadOutcome FunctionLoader::load(Vmm& vmm, const ipc::ControlCommand& command,
   const ipc::FunctionTableEntry& f = table_[index];
   if (loading) loading(index);
   if (op == ipc::ControlOp::kBoot) {
+    if (!vmm.config().place_kernel) {  // every function of the table restores: the --kernel was not placed
+      spdlog::error("firerunner: boot of function {} ({}): this runner's table has no booting function", index, f.name);
+      return {false, false, ipc::ControlResult::kUnsupported, {}};
+    }
     // A regular boot (no snapshot): the function's app image becomes /dev/vdb of the --kernel's VM.
     if (!f.appfs.empty()) {
       if (index >= kMaxPreloaded || !appfs_[index]) {

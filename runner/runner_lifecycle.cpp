@@ -4,12 +4,14 @@
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <stdexcept>
 #include <utility>
 
 #include "common/error.h"
 #include "common/log.h"
+#include "ipc/runner_times.h"
 #include "runner/snapshot/vcpu_state.h"
 #include "runner/window/restore_record_writer.h"
 
@@ -68,6 +70,10 @@ RunnerLifecycle::RunnerLifecycle(RunnerOptions options, RunnerHooks hooks)
   // supervisor's table is trusted input (it wrote it); only names and paths are read here.
   if (prespawned) functions_.emplace(ipc::read_function_table(options_.functions_file), options_.vmm.direct_io, verify());
   if (options_.mode == RunnerMode::kRestore) restore_files_.emplace(snapshot::open_snapshot_files(options_.snapshot_dirs));
+  // A VM that can only be restored never runs the --kernel from its entry: its segments are not
+  // read (the vmlinux is ~17 MB, most of VM creation in the emulated host before this).
+  options_.vmm.place_kernel = options_.mode == RunnerMode::kBoot || (prespawned && std::any_of(functions_->table().begin(), functions_->table().end(),
+                                              [](const auto& f) { return f.snapshot_dirs.empty(); }));
   vmm_ = std::make_unique<Vmm>(options_.vmm);
   // Reading vCPU state (restores read it back, snapshots save it) needs the host's MSR list,
   // which comes from /dev/kvm: learn it while the runner may still open files.
@@ -169,6 +175,8 @@ bool RunnerLifecycle::load_prespawned() {
       spdlog::info("firerunner: shut down before any load");
       return false;
     }
+    ipc::reset_runner_times(window_->channel().shm().data());  // vCPUs parked: nothing marks it yet
+    const auto load_start = Clock::now();
     const LoadOutcome outcome = functions_->load(*vmm_, *command, hooks_.loading);
     if (outcome.run && outcome.base) {
       // A restored guest is a clone: fresh entropy and the host clock before its vCPUs run.
@@ -176,8 +184,9 @@ bool RunnerLifecycle::load_prespawned() {
       spdlog::info("firerunner: restore record generation {} published in {} ns", published.generation,
                    published.cost_ns);
     }
+    // The reply's value: ns this runner spent on the load (ipc/channel_layout.h, ControlReply).
     window_->ports().reply_control(*command, static_cast<std::int32_t>(outcome.result),
-                                   static_cast<std::uint64_t>(ms_between(created_, Clock::now()) * 1e6));
+                                   static_cast<std::uint64_t>(ms_between(load_start, Clock::now()) * 1e6));
     if (outcome.failed) throw common::Error("the VM cannot be used after a failed restore");
     if (outcome.run) {
       restored_ = outcome.base;

@@ -71,7 +71,7 @@ void Vmm::register_memory() {
 }
 
 void Vmm::setup_ring3(const ElfImage& elf) {
-  load_ring3_guest(memory_, elf);
+  if (config_.place_kernel) load_ring3_guest(memory_, elf);
   auto on_exit = [this](int code) { request_stop(code); };
   auto debug = std::make_shared<DebugPort>(on_exit, STDOUT_FILENO, console_fd());
   pio_.insert(debug, SNAPFAAS_PORT_FIRST, SNAPFAAS_PORT_COUNT);
@@ -98,7 +98,7 @@ void Vmm::setup_linux(const ElfImage& elf) {
   boot.cmdline = cmdline_;
   boot.vcpu_count = config_.vcpu_count;
   boot.reserved.push_back({ipc::kWindowGpa, ipc::kWindowMaxSize});  // the ring window (--channel)
-  const std::uint64_t entry = load_linux(memory_, elf, boot);
+  const std::uint64_t entry = config_.place_kernel ? load_linux(memory_, elf, boot) : elf.entry();
   const auto cpuid = kvm_.supported_cpuid();
   for (std::uint32_t i = 0; i < config_.vcpu_count; ++i) {
     KvmVcpu vcpu = KvmVcpu::create(kvm_, vm_, i);

@@ -17,6 +17,10 @@ struct VmmConfig {
   std::string kernel_args;  ///< appended to the default Linux command line
   std::string console;      ///< console output file; empty = stdout
   bool ring3 = false;       ///< force ring-3 boot (also chosen by the ELF note)
+  /// Copy the kernel's segments and boot data into RAM. false when every VM this process runs
+  /// is restored (a snapshot replaces all of RAM): only the ELF headers are read (the vmlinux is
+  /// ~17 MB; reading and copying it was most of VM creation in the emulated host).
+  bool place_kernel = true;
   double timeout_s = 0;     ///< > 0: stop the VM with an error naming each vCPU's RIP after this long
   std::string kvm_path = "/dev/kvm";
   bool dirty_log = false;   ///< register RAM with KVM_MEM_LOG_DIRTY_PAGES (needed for snapshot diffs)

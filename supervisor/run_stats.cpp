@@ -4,12 +4,28 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ipc/stats_block.h"
+
 namespace snapfaas::supervisor {
 
 std::string RequestRecord::error_type() const {
   if (!error.is_object()) return {};
   const auto it = error.find("type");
   return it != error.end() && it->is_string() ? it->get<std::string>() : std::string{};
+}
+
+std::optional<std::array<double, 5>> RequestRecord::cold_phases_ms() const {
+  if (!cold || status != "ok" || loaded_ms < 0 || sent_ms < 0 || handler_ms < 0) return std::nullopt;
+  // Each mark clamped into [previous mark, done]: the runner's and the guest's figures are untrusted.
+  const double loaded = std::clamp(loaded_ms, dispatch_ms, done_ms);
+  const double handler_max = done_ms - std::max(loaded, sent_ms);
+  // No runner mark: the guest found the request by polling its ring, without a WAIT exit (the
+  // usual case after a restore). Then everything but the handler counts as resume (response 0).
+  const double ready = guest_ready_ms >= 0 ? std::clamp(guest_ready_ms, std::max(loaded, sent_ms), done_ms)
+                                           : done_ms - std::clamp(handler_ms, 0.0, handler_max);
+  const double handler = std::clamp(handler_ms, 0.0, done_ms - ready);
+  return std::array<double, 5>{dispatch_ms - arrival_ms, loaded - dispatch_ms, ready - loaded, handler,
+                               done_ms - ready - handler};
 }
 
 void RunStats::add_request(RequestRecord record) {
@@ -53,6 +69,28 @@ double RunStats::latency_percentile(double p, int cold_filter) const {
   return values[std::min(values.size() - 1, rank == 0 ? 0 : rank - 1)];
 }
 
+nlohmann::json RunStats::cold_phases() const {
+  static_assert(ipc::kColdPhases == 5, "RequestRecord::cold_phases_ms returns the phases of ipc/stats_block.h");
+  const auto& kNames = ipc::kColdPhaseNames;
+  std::array<std::vector<double>, 5> by_phase;
+  for (const auto& r : requests_) {
+    if (const auto phases = r.cold_phases_ms()) {
+      for (std::size_t i = 0; i < 5; ++i) by_phase[i].push_back((*phases)[i]);
+    }
+  }
+  nlohmann::json p50 = nlohmann::json::object(), mean = nlohmann::json::object();
+  for (std::size_t i = 0; i < 5; ++i) {
+    std::vector<double>& v = by_phase[i];
+    if (v.empty()) continue;
+    std::sort(v.begin(), v.end());
+    p50[kNames[i]] = v[(v.size() - 1) / 2];
+    double sum = 0;
+    for (double x : v) sum += x;
+    mean[kNames[i]] = sum / static_cast<double>(v.size());
+  }
+  return {{"measured", by_phase[0].size()}, {"p50_ms", p50}, {"mean_ms", mean}};
+}
+
 nlohmann::json RunStats::summary() const {
   nlohmann::json types = nlohmann::json::object();
   for (const auto& [type, n] : by_error_type_) types[type] = n;
@@ -72,7 +110,8 @@ nlohmann::json RunStats::summary() const {
           {"p50_ms", latency_percentile(50)},
           {"p99_ms", latency_percentile(99)},
           {"cold_p50_ms", latency_percentile(50, 1)},
-          {"warm_p50_ms", latency_percentile(50, 0)}};
+          {"warm_p50_ms", latency_percentile(50, 0)},
+          {"cold_phases", cold_phases()}};
 }
 
 nlohmann::json RunStats::full() const {
@@ -96,6 +135,14 @@ nlohmann::json RunStats::full() const {
     j["request_timestamps"].push_back({{"id", r.id}, {"function", r.function}, {"status", r.status},
                                        {"cold", r.cold}, {"arrival_ms", r.arrival_ms},
                                        {"dispatch_ms", r.dispatch_ms}, {"done_ms", r.done_ms}});
+    if (r.cold) {
+      nlohmann::json& t = j["request_timestamps"].back();
+      t["loaded_ms"] = r.loaded_ms;
+      t["runner_load_ms"] = r.runner_load_ms;
+      t["sent_ms"] = r.sent_ms;
+      t["guest_ready_ms"] = r.guest_ready_ms;
+      t["handler_ms"] = r.handler_ms;
+    }
   }
   return j;
 }

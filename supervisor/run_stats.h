@@ -4,7 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <deque>
 #include <map>
 #include <string>
@@ -26,10 +28,21 @@ struct RequestRecord {
   double arrival_ms = 0;   ///< when it was submitted
   double dispatch_ms = 0;  ///< when it was sent to a runner (or loading started)
   double done_ms = 0;
+  // A cold request's phases (ipc::kColdPhaseNames); negative: not measured.
+  double loaded_ms = -1;       ///< the load's reply seen (restore done)
+  double runner_load_ms = -1;  ///< the load as the runner timed it (ControlReply::value)
+  double sent_ms = -1;         ///< the request pushed on the runner's ring
+  double guest_ready_ms = -1;  ///< the runner answered the guest's first WAIT with it (RunnerTimes)
+  double handler_ms = -1;      ///< the agent's duration_ns (guest clock, untrusted: display only)
   std::string response;    ///< the runner's response bytes
   [[nodiscard]] double latency_ms() const noexcept { return done_ms - arrival_ms; }
   /// The error's type name ("" when ok).
   [[nodiscard]] std::string error_type() const;
+  /// A successful cold request's phases: queue, restore, resume, handler, response in ms
+  /// (ipc::kColdPhaseNames order), each >= 0 and summing to latency_ms(). Without the runner's
+  /// mark (guest_ready_ms < 0: the guest polled its ring and took the request without a WAIT
+  /// exit) resume runs to the handler's start and response is 0.
+  [[nodiscard]] std::optional<std::array<double, 5>> cold_phases_ms() const;
 };
 
 /// One VM created (a function loaded into a runner).
@@ -70,6 +83,9 @@ class RunStats {
   [[nodiscard]] std::uint64_t warm() const noexcept;
   /// Latency percentile (0..100, nearest rank) of the "ok" requests kept, optionally only cold or warm.
   [[nodiscard]] double latency_percentile(double p, int cold_filter = -1) const;
+  /// {"measured": N, "p50_ms": {phase: ms}, "mean_ms": {phase: ms}} over the successful cold
+  /// requests kept whose phases were measured (p50 of each phase on its own).
+  [[nodiscard]] nlohmann::json cold_phases() const;
 
   /// {"requests", "completed", "errors", "dropped", "cold", "warm", "evictions", "p50_ms", "p99_ms",
   ///  "error_types": {type: count}, ...}

@@ -128,8 +128,13 @@ void RunnerPool::finish(std::uint64_t request, std::string status, nlohmann::jso
   rec.response = std::move(response);
   rec.done_ms = ms_since_start(Clock::now());
   if (stats_block_) {
-    stats_block_->record_request({rec.runner, it->second.function, rec.cold, outcome_index(rec),
-                                  static_cast<std::uint64_t>(rec.latency_ms() * 1000.0)});
+    ipc::RequestSample sample{rec.runner, it->second.function, rec.cold, outcome_index(rec),
+                              static_cast<std::uint64_t>(rec.latency_ms() * 1000.0)};
+    if (const auto phases = rec.cold_phases_ms()) {
+      sample.cold_timed = true;
+      for (std::size_t i = 0; i < ipc::kColdPhases; ++i) sample.cold_phase_us[i] = static_cast<std::uint64_t>((*phases)[i] * 1000.0);
+    }
+    stats_block_->record_request(sample);
     if (it->second.function >= 0) stats_block_->add_in_flight(static_cast<std::uint32_t>(it->second.function), -1);
   }
   if (it->second.on_done) {

@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "ipc/guest_abi.h"
+#include "ipc/runner_times.h"
 
 namespace snapfaas::supervisor {
 namespace {
@@ -86,5 +87,9 @@ ipc::Status RunnerProcess::send_request(std::uint64_t request_id, std::span<cons
 bool RunnerProcess::readable() const noexcept { return channel_ && channel_->readable(); }
 
 ipc::Doorbell* RunnerProcess::doorbell() noexcept { return channel_ ? &channel_->supervisor_doorbell() : nullptr; }
+
+std::uint64_t RunnerProcess::guest_first_ready_ns() const noexcept {
+  return channel_ ? ipc::runner_first_ready_ns(channel_->shm().data()) : 0;
+}
 
 }  // namespace snapfaas::supervisor

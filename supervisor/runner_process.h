@@ -62,6 +62,9 @@ class RunnerProcess {
   [[nodiscard]] ipc::Status send_request(std::uint64_t request, std::span<const std::uint8_t> payload) noexcept;
 
   [[nodiscard]] ipc::Result<ipc::ControlReply> try_reply() noexcept { return channel_->try_control_reply(); }
+  /// CLOCK_MONOTONIC ns at which the runner first answered its guest's WAIT with a request since
+  /// its last load (ipc/runner_times.h); 0 when none or no channel. Untrusted: a display figure.
+  [[nodiscard]] std::uint64_t guest_first_ready_ns() const noexcept;
   /// A validated response; its payload stays valid until release(response.slot).
   [[nodiscard]] ipc::Result<ipc::Response> try_response() noexcept { return channel_->try_receive(); }
   void release(std::uint32_t slot) noexcept { (void)channel_->release(slot); }

@@ -108,6 +108,7 @@ void RunnerPool::send_request(std::uint32_t slot, std::uint64_t request) {
                                  std::string("request not sent: ") + ipc::to_string(sent.error())));
     return;
   }
+  if (entry.record.cold) entry.record.sent_ms = ms_since_start(Clock::now());
   set_state(slot, ipc::RunnerState::kBusy);
 }
 
@@ -178,8 +179,13 @@ void RunnerPool::on_load_reply(std::uint32_t slot, const ipc::ControlReply& repl
                                      std::to_string(reply.status) + "; its log line says why)"));
     return;
   }
+  const double loaded_ms = ms_since_start(Clock::now());
   stats_->add_vm({slot, f.name, f.memory, f.restores_snapshot() ? "restore" : "boot", ms_since_start(r.load_started),
-                  ms_since_start(Clock::now())});
+                  loaded_ms});
+  if (const auto it = in_flight_.find(static_cast<std::uint64_t>(r.request)); it != in_flight_.end()) {
+    it->second.record.loaded_ms = loaded_ms;
+    it->second.record.runner_load_ms = static_cast<double>(reply.value) / 1e6;  // the runner's own figure
+  }
   if (stats_block_) stats_block_->count_load(f.restores_snapshot());
   send_request(slot, static_cast<std::uint64_t>(r.request));
 }
@@ -243,6 +249,7 @@ void RunnerPool::handle_response(std::uint32_t slot, const ipc::Response& respon
     }
     error = std::move(guest->error);
   }
+  if (ok) note_cold_phases(slot, request, body);
   health_.succeeded(r.function);  // the VM works (a function_error is the function's own answer)
   r.request = -1;
   r.deadline = Clock::time_point::max();
@@ -253,6 +260,23 @@ void RunnerPool::handle_response(std::uint32_t slot, const ipc::Response& respon
     finish_error(request, std::move(error));
   }
   apply(scheduler_.complete(slot, Clock::now()));
+}
+
+// A cold request's last two marks: when the runner first handed its guest the request
+// (RunnerTimes) and the handler's own time as the agent reports it ("duration_ns").
+void RunnerPool::note_cold_phases(std::uint32_t slot, std::uint64_t request, const std::string& body) {
+  const auto it = in_flight_.find(request);
+  if (it == in_flight_.end() || !it->second.record.cold) return;
+  RequestRecord& rec = it->second.record;
+  if (const std::uint64_t ready_ns = runners_[slot].guest_first_ready_ns(); ready_ns != 0) {
+    const auto start_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(run_start_.time_since_epoch()).count();
+    rec.guest_ready_ms = (static_cast<double>(ready_ns) - static_cast<double>(start_ns)) / 1e6;
+  }
+  const nlohmann::json parsed = nlohmann::json::parse(body, nullptr, false);
+  if (parsed.is_object()) {
+    const auto d = parsed.find("duration_ns");
+    if (d != parsed.end() && d->is_number_unsigned()) rec.handler_ms = static_cast<double>(d->get<std::uint64_t>()) / 1e6;
+  }
 }
 
 void RunnerPool::reap() {

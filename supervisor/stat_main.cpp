@@ -1,5 +1,6 @@
 // snapfaas-stat: attaches read-only to a supervisor's stats block and shows each runner's state,
-// function, counters and latency percentiles, the per-function counters and the totals,
+// function, counters and latency percentiles, the per-function counters (with the mean of each
+// cold-request phase, ipc::kColdPhaseNames) and the totals,
 // refreshing like top; --json prints one snapshot.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -80,7 +81,14 @@ nlohmann::json functions_json(const ipc::StatsReader& reader) {
     for (std::size_t o = 0; o < reader.outcome_names().size(); ++o) {
       if (f->outcomes[o] != 0) outcomes[reader.outcome_names()[o]] = f->outcomes[o];
     }
+    // Mean ms per cold-request phase over the cold requests timed (ipc::kColdPhaseNames).
+    nlohmann::json phases = nlohmann::json::object();
+    for (std::size_t p = 0; p < ipc::kColdPhases && f->cold_timed != 0; ++p) {
+      phases[ipc::kColdPhaseNames[p]] = static_cast<double>(f->cold_phase_us_sum[p]) / 1000.0 / static_cast<double>(f->cold_timed);
+    }
     functions.push_back({{"function", std::string(f->function_name())},
+                         {"cold_timed", f->cold_timed},
+                         {"cold_phase_mean_ms", phases},
                          {"requests", f->requests},
                          {"in_flight", f->in_flight},
                          {"cold", f->cold},
@@ -155,6 +163,15 @@ int main(int argc, char** argv) {
                     f["requests"].get<unsigned long>(), f["in_flight"].get<unsigned long>(),
                     f["cold"].get<unsigned long>(), f["warm"].get<unsigned long>(), f["p50_us"].get<double>(),
                     f["p99_us"].get<double>());
+      }
+      std::printf("\n%-20s %8s", "COLD PHASES (mean ms)", "TIMED");
+      for (const char* phase : ipc::kColdPhaseNames) std::printf(" %10s", phase);
+      std::printf("\n");
+      for (const auto& f : functions_json(reader)) {
+        if (f["cold_timed"].get<unsigned long>() == 0) continue;
+        std::printf("%-20s %8lu", f["function"].get<std::string>().c_str(), f["cold_timed"].get<unsigned long>());
+        for (const char* phase : ipc::kColdPhaseNames) std::printf(" %10.1f", f["cold_phase_mean_ms"][phase].get<double>());
+        std::printf("\n");
       }
       std::fflush(stdout);
       std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));

@@ -3,12 +3,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cstring>
 #include <string>
 #include <utility>
 
 #include "common/log_limit.h"
 #include "ipc/ipc_error.h"
+#include "ipc/runner_times.h"
 
 namespace snapfaas::runner::window {
 
@@ -156,6 +158,10 @@ std::uint32_t WindowPorts::wait_for_request() noexcept {
     const ipc::Result<std::uint64_t> pending = requests.pending();
     if (pending && *pending != 0) {
       trace_.stamp(&ipc::WindowTrace::wait_ready_tsc);  // the vCPU re-enters the guest now
+      // The supervisor's cold-request phases: the guest takes its first request after a load now.
+      const auto now = std::chrono::steady_clock::now().time_since_epoch();
+      ipc::mark_runner_ready(channel_.shm().data(),
+                             static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count()));
       return ipc::kWaitReady;
     }
     if (!pending) {

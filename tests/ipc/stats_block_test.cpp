@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include <array>
+
 #include <cstring>
 #include <numeric>
 #include <string>
@@ -150,4 +152,23 @@ TEST_CASE("function entries, totals and outcome names") {
   CHECK(t.in_flight == 7);
   CHECK(t.draining);
   CHECK(std::string(runner_state_name(RunnerState::kIdle)) == "idle");
+}
+
+TEST_CASE("cold-request phases are summed per function only for the cold requests timed") {
+  StatsWriter w = StatsWriter::create(unique_name("stats"), {1, {"f"}, {"ok", "error"}, {}});
+  StatsReader r = StatsReader::open(w.shm().name());
+  RequestSample timed{0, 0, true, 0, 1000};
+  timed.cold_timed = true;
+  timed.cold_phase_us = {10, 200, 300, 400, 90};
+  w.record_request(timed);
+  timed.cold_phase_us = {30, 100, 100, 200, 70};
+  w.record_request(timed);
+  w.record_request({0, 0, true, 0, 5000});  // cold, not timed (e.g. no runner mark): counted, not summed
+  w.record_request({0, 0, false, 0, 50});   // warm
+  const StatsFunctionSnapshot f = *r.function(0);
+  CHECK(f.cold == 3);
+  CHECK(f.cold_timed == 2);
+  CHECK(f.cold_phase_us_sum == std::array<std::uint64_t, kColdPhases>{40, 300, 400, 600, 160});
+  CHECK(std::string(kColdPhaseNames[0]) == "queue");
+  CHECK(std::string(kColdPhaseNames[kColdPhases - 1]) == "response");
 }

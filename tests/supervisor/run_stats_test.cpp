@@ -1,12 +1,76 @@
 // RunStats: counts stay exact while the records kept are bounded (a long-running service keeps
-// the newest record_limit requests and VMs, not one record per request or VM forever).
+// the newest record_limit requests and VMs, not one record per request or VM forever); a cold
+// request's phases (queue, restore, resume, handler, response) from the loop's, the runner's and
+// the guest's marks, each clamped so that hostile or skewed marks cannot make a phase negative or
+// the phases overrun the request's latency; and their p50/mean in the summary.
 #include <doctest/doctest.h>
 
 #include "supervisor/run_stats.h"
 
-using snapfaas::supervisor::RequestRecord;
-using snapfaas::supervisor::RunStats;
-using snapfaas::supervisor::VmRecord;
+using namespace snapfaas::supervisor;
+
+namespace {
+RequestRecord cold_record(double ready, double handler) {
+  RequestRecord r;
+  r.status = "ok";
+  r.cold = true;
+  r.arrival_ms = 10;
+  r.dispatch_ms = 12;
+  r.loaded_ms = 62;
+  r.sent_ms = 62.5;
+  r.guest_ready_ms = ready;
+  r.handler_ms = handler;
+  r.done_ms = 200;
+  return r;
+}
+}  // namespace
+
+TEST_CASE("a cold request's phases add up to its latency") {
+  const auto p = cold_record(150, 30).cold_phases_ms();
+  REQUIRE(p.has_value());
+  CHECK((*p)[0] == doctest::Approx(2));    // queue
+  CHECK((*p)[1] == doctest::Approx(50));   // restore
+  CHECK((*p)[2] == doctest::Approx(88));   // resume: loaded -> the guest took the request
+  CHECK((*p)[3] == doctest::Approx(30));   // handler
+  CHECK((*p)[4] == doctest::Approx(20));   // response
+  CHECK((*p)[0] + (*p)[1] + (*p)[2] + (*p)[3] + (*p)[4] == doctest::Approx(190));
+}
+
+TEST_CASE("marks out of order or beyond the answer are clamped, never negative") {
+  // The runner says the guest took it before it was sent; the guest claims a 10 s handler.
+  const auto p = cold_record(1, 10'000).cold_phases_ms();
+  REQUIRE(p.has_value());
+  for (double v : *p) CHECK(v >= 0);
+  CHECK((*p)[0] + (*p)[1] + (*p)[2] + (*p)[3] + (*p)[4] == doctest::Approx(190));
+  CHECK((*p)[3] == doctest::Approx(200 - 62.5));  // the handler cannot outlast ready -> done
+}
+
+TEST_CASE("only successful, fully marked cold requests have phases; the summary gives p50 and mean") {
+  RequestRecord warm = cold_record(150, 30);
+  warm.cold = false;
+  CHECK_FALSE(warm.cold_phases_ms().has_value());
+  RequestRecord unmarked = cold_record(-1, 30);  // no runner mark: resume up to the handler, response 0
+  REQUIRE(unmarked.cold_phases_ms().has_value());
+  CHECK((*unmarked.cold_phases_ms())[2] == doctest::Approx(200 - 30 - 62));
+  CHECK((*unmarked.cold_phases_ms())[4] == doctest::Approx(0));
+  RequestRecord no_handler = cold_record(150, -1);
+  CHECK_FALSE(no_handler.cold_phases_ms().has_value());
+  RequestRecord failed = cold_record(150, 30);
+  failed.status = "error";
+  CHECK_FALSE(failed.cold_phases_ms().has_value());
+
+  RunStats stats;
+  stats.add_request(cold_record(150, 30));
+  stats.add_request(cold_record(100, 50));
+  stats.add_request(cold_record(180, 10));
+  stats.add_request(warm);
+  stats.add_request(no_handler);
+  const nlohmann::json phases = stats.summary()["cold_phases"];
+  CHECK(phases["measured"] == 3);
+  CHECK(phases["p50_ms"]["resume"].get<double>() == doctest::Approx(88));  // of 38, 88, 118
+  CHECK(phases["p50_ms"]["handler"].get<double>() == doctest::Approx(30));
+  CHECK(phases["mean_ms"]["queue"].get<double>() == doctest::Approx(2));
+}
 
 TEST_CASE("RunStats keeps the newest record_limit requests and VMs; the counts stay exact") {
   RunStats stats;

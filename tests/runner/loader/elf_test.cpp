@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 #include <elf.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <string>
@@ -115,4 +116,27 @@ TEST_CASE("a segment outside guest memory is rejected before anything is written
 TEST_CASE("a missing file names the path and errno") {
   CHECK_THROWS_WITH_AS(ElfImage::read("/nonexistent/vmlinux"),
                        "ELF /nonexistent/vmlinux: No such file or directory", snapfaas::common::Error);
+}
+
+TEST_CASE("an ELF read from a file keeps only its headers and notes, and load() reads the segments from the file") {
+  char path[] = "/tmp/snapfaas-elf-test-XXXXXX";
+  const int fd = ::mkstemp(path);
+  REQUIRE(fd >= 0);
+  const std::vector<std::uint8_t> bytes = make_elf(true);
+  REQUIRE(::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+  ::close(fd);
+  const ElfImage elf = ElfImage::read(path);
+  CHECK(elf.entry() == 0x1004);
+  CHECK(elf.has_note("SnapFaaS", 0x52333300));
+  GuestMemory mem;
+  mem.add_region(0, MmapRegion::anonymous(0x10000));
+  REQUIRE(mem.write(0x1010, std::vector<std::uint8_t>(16, 0xee)));
+  elf.load(mem);
+  CHECK(mem.read_obj<std::uint8_t>(0x1000) == 1);
+  CHECK(mem.read_obj<std::uint8_t>(0x100f) == 16);
+  CHECK(mem.read_obj<std::uint64_t>(0x1010) == 0u);
+  // A file cut short after it was validated: load() fails with a clear error, never places garbage.
+  REQUIRE(::truncate(path, static_cast<off_t>(sizeof(Elf64_Ehdr) + 2 * sizeof(Elf64_Phdr) + 4)) == 0);
+  CHECK_THROWS_WITH_AS(elf.load(mem), doctest::Contains("read ELF"), snapfaas::common::Error);
+  ::unlink(path);
 }
