@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "runner/snapshot/vmm_snapshot.h"
+#include "runner/snapshot/working_set.h"
 
 namespace snapfaas::runner {
 namespace {
@@ -120,6 +121,8 @@ LoadOutcome FunctionLoader::load(Vmm& vmm, const ipc::ControlCommand& command,
   snapshot::RestoreOptions options;
   options.eager_base = (command.arg1 & ipc::kLoadCopyBase) != 0;
   options.eager_diff = (command.arg1 & ipc::kLoadCopyDiff) != 0;
+  options.prefetch_working_set = (command.arg1 & ipc::kLoadWorkingSet) != 0 &&
+                                 snapshot::working_set_usable(*loaded, "function " + f.name);
   try {
     const auto t0 = Clock::now();
     const snapshot::SnapshotId id =

@@ -97,6 +97,8 @@ template <typename T>
       f.network = as<bool>(value, key, source, "a boolean");
     } else if (key == "copy_diff") {
       f.copy_diff = as<bool>(value, key, source, "a boolean");
+    } else if (key == "load_ws") {
+      f.load_ws = as<bool>(value, key, source, "a boolean");
     } else if (key == "load_dir") {
       f.load_dir = as_string(value, key, source);
     } else if (key == "diff_dirs") {

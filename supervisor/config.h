@@ -37,6 +37,8 @@ struct FunctionConfig {
                                   ///< default, 30 s; `--deadline` overrides every function's)
   bool copy_base = false;         ///< read the base snapshot memory eagerly instead of mmapping it
   bool copy_diff = false;         ///< same for diff snapshots
+  bool load_ws = false;           ///< prefetch the working set saved beside the last diff (DIR/working_set,
+                                  ///< scripts/build-snapshots.sh records it) at each restore
   std::string load_dir;           ///< base snapshot directory (under snapshot_dir)
   std::vector<std::string> diff_dirs;
   std::string kernel;             ///< per-function kernel override (ring-3 test guests)
