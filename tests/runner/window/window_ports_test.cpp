@@ -9,10 +9,12 @@
 #include <array>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "common/log_limit.h"
 #include "ipc/channel.h"
 #include "ipc/guest_abi.h"
+#include "ipc/ipc_error.h"
 #include "tests/common/log_capture.h"
 
 namespace {
@@ -48,4 +50,38 @@ TEST_CASE("a guest writing SNAPSHOT_POINT or odd port widths 10^4 times costs a 
   CHECK(capture.lines_with("snapshot point") >= 1);
   CHECK(capture.lines_with("snapshot point") <= kMost);
   CHECK(capture.lines_with("ignored guest write") <= kMost);
+}
+
+TEST_CASE("kDumpWorkingSet: kUnsupported until a taker is set, then handed over and answered by it") {
+  const std::string name = "/snapfaas-ports-ws-test-" + std::to_string(::getpid());
+  auto supervisor = ipc::SupervisorChannel::create(name, {.slot_size = 4096, .slot_count = 2});
+  auto channel = ipc::RunnerChannel::open(name);
+  runner::window::WindowHooks hooks;
+  hooks.stop = [](int, const std::string&) {};
+  runner::window::WindowPorts ports(channel, std::move(hooks), std::chrono::steady_clock::now());
+  const auto op = static_cast<std::uint32_t>(ipc::ControlOp::kDumpWorkingSet);
+  auto reply = [&] { return supervisor.control_reply(ipc::WaitOptions::within(std::chrono::seconds(5))); };
+
+  REQUIRE(supervisor.send_control({1, op, 0, 0, 0}));
+  ports.drain_control();
+  ipc::Result<ipc::ControlReply> r = reply();
+  REQUIRE(r);
+  CHECK(r->command_id == 1);
+  CHECK(r->status == static_cast<std::int32_t>(ipc::ControlResult::kUnsupported));
+
+  std::vector<ipc::ControlCommand> taken;
+  ports.set_dump_working_set_hook([&taken](const ipc::ControlCommand& c) { taken.push_back(c); });
+  REQUIRE(supervisor.send_control({2, op, 0, 0, 0}));
+  ports.drain_control();
+  REQUIRE(taken.size() == 1);
+  CHECK(taken[0].command_id == 2);
+  CHECK_FALSE(supervisor.control_reply(ipc::WaitOptions::within(std::chrono::milliseconds(50))));  // not yet
+  ports.reply_control(taken[0], 0, 321);
+  r = reply();
+  REQUIRE(r);
+  CHECK(r->command_id == 2);
+  CHECK(r->status == 0);
+  CHECK(r->value == 321);
+  CHECK(std::string(ipc::control_result_text(static_cast<std::int32_t>(ipc::ControlResult::kDumpFailed))) ==
+        "working set not recorded");
 }
