@@ -37,7 +37,8 @@ DESCRIBE = {
                      "hello diff, VM created → the agent's first WAIT (the ratio), and fc_wrapper start → first "
                      "response (end to end, incl. process start and VM creation), inside the emulated KVM host; "
                      "the same for the Node.js twin `hello-js` (nodejs base + diff; its ratio: VM created → first "
-                     "response), and the base and diff snapshot sizes.",
+                     "response), and the base and diff snapshot sizes; hello's first response after a lazy restore vs "
+                     "one with its recorded working set prefetched (REAP-style, fc_wrapper --load_ws), same run.",
     "supervisor": "snapfaas-supervisor replaying workloads: warm throughput and latency, cold start with "
                   "pre-spawned vs spawn-on-demand runners (jailed).",
     "http": "snapfaas-supervisor in service mode (--listen) under wrk: POST /invoke/echo over HTTP/1.1 keep-alive at "
@@ -291,6 +292,11 @@ def main():
             if rl.get(k) is not None:
                 head.append([f"Linux `hello-js` (Node.js): boot / restore, VM created → first response (`{k}`)",
                              fmt(rl[k], "×"), "restore_linux"])
+        if rl.get("lazy_over_ws_first_response") is not None:
+            head.append(["Linux `hello`: lazy restore / working set prefetched, VM created → first response "
+                         "(`lazy_over_ws_first_response`, emulated host)" if rl.get("machine_case") != "hardware" else
+                         "Linux `hello`: lazy restore / working set prefetched, VM created → first response "
+                         "(`lazy_over_ws_first_response`)", fmt(rl["lazy_over_ws_first_response"], "×"), "restore_linux"])
     if ne:
         for k, label in (("tcp_rtt_p50_us", "guest TCP round trip p50, firerunner virtio-net (emulated host)"),
                          ("qemu_tcp_rtt_p50_us", "guest TCP round trip p50, QEMU virtio-net (emulated host)")):

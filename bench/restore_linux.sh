@@ -7,6 +7,11 @@
 # nested SVM: every figure there is slowed by emulation, and L1's clock ticks in 10 ms steps — the
 # ratio is what carries over). Writes JSON with boot_over_restore_emulated_hello and
 # boot_over_restore_emulated_node_hello (boot_over_restore_hello / _node_hello natively).
+# Working set (REAP-style, fc_wrapper --load_ws): hello restored lazily and with its working set
+# (hello/working_set, recorded by build-snapshots.sh: the pages its first request touched)
+# prefetched, alternating run by run in the same L1: ws_first_response_p50_ms and
+# lazy_first_response_p50_ms are VM created -> first response (restore to the agent's first WAIT,
+# which holds the prefetch, plus the first request's round trip).
 # Usage: bench/restore_linux.sh --out FILE.json [--quick]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -38,17 +43,28 @@ if [[ ${1:-} == run ]]; then  # inside the KVM host: run MODE N (MODE: boot, res
     [[ $mode == restore ]] && extra=(--load_dir "$snaps/python3,$snaps/hello")
   fi
   for ((i = 0; i < n; i++)); do
+    label=$mode
+    if [[ $mode == ws_pair ]]; then  # alternate: lazy on even runs, working set prefetched on odd ones
+      label=$([[ $((i % 2)) -eq 0 ]] && echo lazy || echo ws)
+      extra=(--load_dir "$snaps/python3,$snaps/hello")
+      [[ $label == ws ]] && extra+=(--load_ws "$snaps/hello/working_set")
+    fi
     start=$(date +%s%N)
     resp="$(echo '{"time":1,"user_id":1,"function":"hello","payload":{}}' |
       "$wrapper" --kernel "$vmlinux" --rootfs "$rootfs" --appfs "$app" --mem_size 128 --firerunner "$firerunner" \
         --id "bench-$mode-$i" --boot_timeout_ms 400000 "${extra[@]}" 2>"$err")" || {
-      tail -5 "$err"; echo "restore_linux: $mode run $i failed"; exit 1; }
+      tail -5 "$err"; echo "restore_linux: $label run $i failed"; exit 1; }
     first_ms=$(( ($(date +%s%N) - start) / 1000000 ))
-    [[ $resp == *'"ok":true'* ]] || { echo "restore_linux: $mode run $i: bad response $resp"; exit 1; }
+    [[ $resp == *'"ok":true'* ]] || { echo "restore_linux: $label run $i: bad response $resp"; exit 1; }
+    if [[ $label == ws ]] && ! grep -q 'prefetching a working set of' "$err"; then
+      grep 'working set' "$err" | tail -2; echo "restore_linux: ws run $i: no working set prefetched"; exit 1
+    fi
     parts="$(grep -oE '(vm_creation|boot_to_first_wait|restore_to_first_wait)_ms=[0-9.]+' "$err" | tr '\n' ' ' || true)"
     rtt_us="$(grep -oE 'request 1 rtt_us=[0-9]+' "$err" | grep -oE '[0-9]+$' || echo 0)"
-    parts+="first_request_ms=$((rtt_us / 1000)) "
-    echo "restore_linux: $mode first_response_ms=$first_ms $parts"
+    parts+="first_request_ms=$((rtt_us / 1000)).$(printf '%03d' $((rtt_us % 1000))) "
+    pages="$(grep -oE 'prefetching a working set of [0-9]+' "$err" | grep -oE '[0-9]+$' || true)"
+    [[ -z $pages ]] || parts+="ws_pages=$pages "
+    echo "restore_linux: $label first_response_ms=$first_ms $parts"
   done
   rm -f "$err"
   exit 0
@@ -58,7 +74,7 @@ fi
 "$root/scripts/build-snapshots.sh" --out "$snaps" hello hello-js
 mkdir -p "$CACHE/tmp"
 case_word="$("$root/scripts/kvm-detect.sh" --short)"
-step "restore_linux: $boots boots and $restores restores of hello and of hello-js ($case_word)"
+step "restore_linux: $boots boots and $restores restores of hello and of hello-js, $restores lazy and $restores working-set restores of hello ($case_word)"
 log="$(mktemp "$CACHE/tmp/restore_linux-log.XXXXXX")"
 trap 'rm -f "$log"' EXIT
 set +e
@@ -66,19 +82,21 @@ set +e
 # seconds long there; one L1 for both series keeps them side by side.
 "$root/scripts/kvm-host.sh" --auto --timeout 1500 -- bash -c \
   "'$0' --inner run boot $boots && '$0' --inner run restore $restores &&
-   '$0' --inner run node_boot $boots && '$0' --inner run node_restore $restores" 2>&1 | tr -d '\r' | grep "restore_linux:" | tee "$log"
+   '$0' --inner run node_boot $boots && '$0' --inner run node_restore $restores &&
+   '$0' --inner run ws_pair $((2 * restores))" 2>&1 | tr -d '\r' | grep "restore_linux:" | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
 [[ $rc -eq 0 ]] || die "restore_linux: runs failed (status $rc)"
 python3 - "$log" "$out" "$case_word" "$snaps" <<'PY'
 import json, os, re, statistics, sys
 log, out, case, snaps = sys.argv[1:5]
-series = {"boot": [], "restore": [], "node_boot": [], "node_restore": []}
+series = {"boot": [], "restore": [], "node_boot": [], "node_restore": [], "lazy": [], "ws": []}
 for line in open(log):
-    m = re.match(r"restore_linux: (boot|restore|node_boot|node_restore) first_response_ms=(\d+) (.*)", line.strip())
+    m = re.match(r"restore_linux: (boot|restore|node_boot|node_restore|lazy|ws) first_response_ms=(\d+) (.*)", line.strip())
     if not m:
         continue
     parts = {k: float(v) for k, v in re.findall(r"(\w+)_ms=([\d.]+)", m.group(3))}
+    parts.update({k: float(v) for k, v in re.findall(r"(ws_pages)=(\d+)", m.group(3))})
     series[m.group(1)].append({"first_response_ms": float(m.group(2)), **parts})
 if not all(series.values()):
     sys.exit("restore_linux: no measurements for " + ", ".join(k for k, v in series.items() if not v))
@@ -130,6 +148,28 @@ result.update({
     "node_restore_first_response_p50_ms": node_first[1],
     node_key + "_end_to_end": round(node_first[0] / node_first[1], 2),
 })
+# Working set (REAP-style): the same restore of hello, lazily (every page faulted in as the guest
+# touches it) and with the recorded working set prefetched (MADV_POPULATE_READ before the vCPUs
+# run), alternating in one L1. First response = VM created -> first response.
+to_response = lambda mode: statistics.median(r["restore_to_first_wait"] + r["first_request"] for r in series[mode])
+ws, lazy = to_response("ws"), to_response("lazy")
+result.update({
+    "ws_definition": ("first_response = VM created -> first response of hello (restore incl. any prefetch, "
+                      "to the agent's first WAIT, + the first request's round trip); lazy: python3 base + "
+                      "hello diff mapped, pages faulted in on touch; ws: the same + fc_wrapper --load_ws "
+                      "hello/working_set (the pages its first request touched, recorded by "
+                      "build-snapshots.sh with --dump_ws) prefetched; runs alternate lazy/ws."),
+    "ws_first_response_p50_ms": ws,
+    "lazy_first_response_p50_ms": lazy,
+    "lazy_over_ws_first_response": round(lazy / ws, 2),
+    "ws_restore_to_first_wait_p50_ms": med("ws", "restore_to_first_wait"),
+    "lazy_restore_to_first_wait_p50_ms": med("lazy", "restore_to_first_wait"),
+    "ws_first_request_p50_ms": med("ws", "first_request"),
+    "lazy_first_request_p50_ms": med("lazy", "first_request"),
+    "ws_end_to_end_p50_ms": med("ws", "first_response_ms"),
+    "lazy_end_to_end_p50_ms": med("lazy", "first_response_ms"),
+    "working_set_pages": med("ws", "ws_pages"),
+})
 # Snapshot sizes: memory file bytes (apparent: the guest-physical span; on disk: the pages saved).
 for label, name in (("python3_base", "python3"), ("hello_diff", "hello"), ("nodejs_base", "nodejs"),
                     ("hello_js_diff", "hello-js")):
@@ -147,4 +187,7 @@ print(f"restore_linux: hello-js, VM created -> first response: boot p50 {node_re
       f"= {node_first[0] / node_first[1]:.1f}x; snapshots on disk: nodejs base {result['snapshot_nodejs_base_on_disk_mib']} MiB, "
       f"hello-js diff {result['snapshot_hello_js_diff_on_disk_mib']} MiB (python3 base {result['snapshot_python3_base_on_disk_mib']} MiB, "
       f"hello diff {result['snapshot_hello_diff_on_disk_mib']} MiB)")
+print(f"restore_linux: hello, VM created -> first response: lazy p50 {lazy:.0f} ms, working set prefetched "
+      f"({result['working_set_pages']:.0f} pages) p50 {ws:.0f} ms -> lazy/ws = {lazy / ws:.2f}x (first request alone: "
+      f"{result['lazy_first_request_p50_ms']:.1f} vs {result['ws_first_request_p50_ms']:.1f} ms)")
 PY

@@ -54,6 +54,11 @@ void add_runner_options(CLI::App& app, RunnerCommand& c, RunnerFlags flags) {
   app.add_flag("--copy_diff", c.copy_diff, "read diffs into anonymous memory instead of mapping them");
   app.add_flag("--verify_memory", c.verify_memory,
                "check the CRC of every snapshot memory file when it is loaded (reads the whole files; see bench restore)");
+  app.add_option("--dump_ws", c.dump_ws,
+                 "restored VM: record the guest pages touched since the restore (its working set) into FILE when "
+                 "asked (fc_wrapper: after the first response)");
+  app.add_option("--load_ws", c.load_ws,
+                 "restored VM: prefetch the working set FILE (made by --dump_ws for this snapshot) before the guest runs");
   if (all) {
     app.add_option("--functions", c.functions,
                    "pre-spawned mode: build the VM, wait for kRestore/kBoot on --channel (table from the supervisor)");
@@ -94,6 +99,8 @@ std::vector<std::string> runner_args(const RunnerCommand& c) {
   flag("--copy_base", c.copy_base);
   flag("--copy_diff", c.copy_diff);
   flag("--verify_memory", c.verify_memory);
+  text("--dump_ws", c.dump_ws, d.dump_ws);
+  text("--load_ws", c.load_ws, d.load_ws);
   text("--functions", c.functions, d.functions);
   flag("--allow_writable_header", c.allow_writable_header);
   flag("--no_seccomp", c.no_seccomp);

@@ -37,6 +37,8 @@ struct RunnerCommand {
   bool copy_base = false;     ///< --copy_base: read the base into anonymous memory
   bool copy_diff = false;     ///< --copy_diff: the same for diffs
   bool verify_memory = false; ///< --verify_memory: CRC-check every memory layer at load (reads whole files)
+  std::string dump_ws;        ///< --dump_ws FILE: record the restored guest's working set on ipc kDumpWorkingSet
+  std::string load_ws;        ///< --load_ws FILE: prefetch that working set at the restore
   std::string functions;      ///< --functions FILE: pre-spawned mode (ipc/function_table.h)
   bool allow_writable_header = false;  ///< --allow_writable_header: KVM refusing a read-only window header
                                       ///< page does not stop the runner (debugging only)

@@ -206,14 +206,23 @@ enum class ControlOp : std::uint32_t {
   kRestore = 2,   // restore a snapshot: arg0 = function table index, arg1 = LoadFlags
   kShutdown = 3,  // stop serving and exit
   kPing = 4,      // reply at once (liveness)
+  // Record the guest pages the restored VM touched so far (its working set) into the runner's
+  // --dump_ws file (runner/snapshot/snapshot.h, the snapshot format's kWorkingSet file); answered
+  // later with value = pages recorded, kUnsupported for a runner without --dump_ws. fc_wrapper
+  // sends it after the first response; the supervisor never does.
+  kDumpWorkingSet = 5,
 };
-inline constexpr std::uint32_t kMaxControlOp = 4;
+inline constexpr std::uint32_t kMaxControlOp = 5;
 
 /// ControlCommand::arg1 of ControlOp::kRestore, "load flags": how the snapshot layers are brought
 /// in (0: map base and diffs MAP_PRIVATE, clean pages shared in the page cache).
 inline constexpr std::uint64_t kLoadCopyBase = 1U << 0;  ///< read the base memory into anonymous memory
 inline constexpr std::uint64_t kLoadCopyDiff = 1U << 1;  ///< read the diffs into anonymous memory
-inline constexpr std::uint64_t kLoadFlagsKnown = kLoadCopyBase | kLoadCopyDiff;
+/// Prefetch the working set saved beside the last layer (DIR/working_set) before the guest runs
+/// (MADV_POPULATE_READ of its pages: the function YAML's `load_ws: true`). A missing or invalid
+/// working set is logged and the restore goes on lazily.
+inline constexpr std::uint64_t kLoadWorkingSet = 1U << 2;
+inline constexpr std::uint64_t kLoadFlagsKnown = kLoadCopyBase | kLoadCopyDiff | kLoadWorkingSet;
 
 /// ControlReply::status values: what became of a command. Never errno values.
 enum class ControlResult : std::int32_t {
@@ -224,8 +233,9 @@ enum class ControlResult : std::int32_t {
   kBadFunction = 4,    ///< arg0 is not an index of the function table (nothing touched)
   kNoSnapshot = 5,     ///< the function has no snapshot or a layer's directory is missing (nothing touched)
   kLoadFailed = 6,     ///< the restore failed half-way: the VM is unusable, the runner exits after replying
+  kDumpFailed = 7,     ///< kDumpWorkingSet: the working set could not be recorded or written (the VM goes on)
 };
-inline constexpr std::int32_t kMaxControlResult = 6;
+inline constexpr std::int32_t kMaxControlResult = 7;
 
 /// True when `status` (a ControlReply::status) means the command took effect.
 constexpr bool control_succeeded(std::int32_t status) {

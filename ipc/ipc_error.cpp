@@ -40,6 +40,7 @@ const char* control_result_text(std::int32_t status) noexcept {
     case ControlResult::kBadFunction: return "no such function in the runner's table";
     case ControlResult::kNoSnapshot: return "function has no snapshot (or a layer is missing)";
     case ControlResult::kLoadFailed: return "restore failed";
+    case ControlResult::kDumpFailed: return "working set not recorded";
   }
   return "unknown control result";
 }

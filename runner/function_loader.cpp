@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "runner/snapshot/vmm_snapshot.h"
+#include "runner/snapshot/working_set.h"
 
 namespace snapfaas::runner {
 namespace {
@@ -149,6 +150,8 @@ LoadOutcome FunctionLoader::load(Vmm& vmm, const ipc::ControlCommand& command,
   snapshot::RestoreOptions options;
   options.eager_base = (command.arg1 & ipc::kLoadCopyBase) != 0;
   options.eager_diff = (command.arg1 & ipc::kLoadCopyDiff) != 0;
+  options.prefetch_working_set = (command.arg1 & ipc::kLoadWorkingSet) != 0 &&
+                                 snapshot::working_set_usable(*loaded, "function " + f.name);
   try {
     const auto t0 = Clock::now();
     const snapshot::SnapshotId id =

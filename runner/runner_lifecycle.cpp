@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "ipc/runner_times.h"
 #include "runner/snapshot/vcpu_state.h"
+#include "runner/snapshot/working_set.h"
 #include "runner/window/restore_record_writer.h"
 
 namespace snapfaas::runner {
@@ -50,8 +51,17 @@ RunnerOptions RunnerOptions::from_command(const common::RunnerCommand& c) {
   o.restore.eager_diff = c.copy_diff;
   o.verify_memory = c.verify_memory;
   o.dump_dir = c.dump_dir;
+  o.dump_ws = c.dump_ws;
+  o.load_ws = c.load_ws;
+  o.restore.prefetch_working_set = !c.load_ws.empty();
   o.functions_file = c.functions;
   if (!c.diff_dirs.empty() && c.load_dirs.empty()) throw common::Error("--diff_dirs needs --load_dir");
+  if ((!c.dump_ws.empty() || !c.load_ws.empty()) && (c.load_dirs.empty() || !c.functions.empty())) {
+    throw common::Error("--dump_ws and --load_ws need --load_dir (a restored VM)");
+  }
+  if (!c.dump_ws.empty() && (!c.dump_dir.empty() || c.channel.empty())) {
+    throw common::Error("--dump_ws needs --channel (it is asked for on the control ring) and excludes --dump_dir");
+  }
   if (!c.functions.empty()) {
     if (c.channel.empty() || !o.snapshot_dirs.empty() || !c.dump_dir.empty()) {
       throw common::Error("--functions needs --channel and excludes --load_dir/--dump_dir");
@@ -69,7 +79,7 @@ RunnerLifecycle::RunnerLifecycle(RunnerOptions options, RunnerHooks hooks)
   // Every file this runner will use is opened now; after lock-down it can open nothing. The
   // supervisor's table is trusted input (it wrote it); only names and paths are read here.
   if (prespawned) functions_.emplace(ipc::read_function_table(options_.functions_file), options_.vmm.direct_io, verify());
-  if (options_.mode == RunnerMode::kRestore) restore_files_.emplace(snapshot::open_snapshot_files(options_.snapshot_dirs));
+  if (options_.mode == RunnerMode::kRestore) restore_files_.emplace(snapshot::open_snapshot_files(options_.snapshot_dirs, options_.load_ws));
   // A VM that can only be restored never runs the --kernel from its entry: its segments are not
   // read (the vmlinux is ~17 MB, most of VM creation in the emulated host before this).
   options_.vmm.place_kernel = options_.mode == RunnerMode::kBoot || (prespawned && std::any_of(functions_->table().begin(), functions_->table().end(),
@@ -102,9 +112,18 @@ RunnerLifecycle::RunnerLifecycle(RunnerOptions options, RunnerHooks hooks)
     };
   }
   trigger_.emplace(*vmm_, std::move(out_dir), std::move(saver_init));
+  // --dump_ws: a second writer, under the same saver program on its own output directory (and
+  // pread on /proc/self/pagemap, opened now).
+  if (!options_.dump_ws.empty()) {
+    ws_dumper_ = std::make_unique<WorkingSetDumper>(options_.dump_ws);
+    ws_dumper_->start([filter = CompiledSeccomp::compile(ThreadRole::kSaver, options_.seccomp, {ws_dumper_->dir_fd()})] {
+      filter.install();
+    });
+  }
 }
 
 RunnerLifecycle::~RunnerLifecycle() {
+  ws_dumper_.reset();  // it replies through the window and reads the Vmm's RAM
   trigger_.reset();  // its saver thread first (it uses the Vmm)
   window_.reset();   // its control thread before the Vmm
 }
@@ -143,13 +162,24 @@ bool RunnerLifecycle::load() {
   switch (options_.mode) {
     case RunnerMode::kBoot:
       break;  // the --kernel was placed in guest memory at create
-    case RunnerMode::kRestore:
-      restored_ = snapshot::restore_vmm(*vmm_, snapshot::load_snapshot(std::move(*restore_files_), verify()),
-                                        options_.restore, options_.vmm.dirty_log);
+    case RunnerMode::kRestore: {
+      snapshot::LoadedSnapshot snap = snapshot::load_snapshot(std::move(*restore_files_), verify());
       restore_files_.reset();
+      snapshot::RestoreOptions restore = options_.restore;
+      if (restore.prefetch_working_set) restore.prefetch_working_set = snapshot::working_set_usable(snap, "--load_ws " + options_.load_ws);
+      restored_ = snapshot::restore_vmm(*vmm_, std::move(snap), restore, options_.vmm.dirty_log);
+      if (ws_dumper_ && window_) {
+        ws_dumper_->arm(vmm_->memory(), *restored_,
+                        [ports = &window_->ports()](const ipc::ControlCommand& c, std::int32_t status, std::uint64_t value) {
+                          ports->reply_control(c, status, value);
+                        });
+        window_->ports().set_dump_working_set_hook(
+            [dumper = ws_dumper_.get()](const ipc::ControlCommand& c) { dumper->request(c); });
+      }
       // A restored guest is a clone: fresh entropy and the host clock before its vCPUs run.
       if (window_) (void)window::publish_restore_record(window_->channel());
       break;
+    }
     case RunnerMode::kPrespawned:
       if (!load_prespawned()) return false;
       break;

@@ -31,6 +31,7 @@
 #include "runner/vmm.h"
 #include "runner/vmm_config.h"
 #include "runner/window/window_service.h"
+#include "runner/working_set_dumper.h"
 
 namespace snapfaas::runner {
 
@@ -51,6 +52,8 @@ struct RunnerOptions {
   snapshot::RestoreOptions restore;        ///< kRestore: eager copies of the layers
   bool verify_memory = false;              ///< CRC-check every memory layer when it is loaded
   std::string dump_dir;                    ///< kBoot/kRestore: save at the guest's snapshot point and exit
+  std::string dump_ws;                     ///< kRestore: record the working set here on kDumpWorkingSet
+  std::string load_ws;                     ///< kRestore: prefetch this working set (else none)
   std::string functions_file;              ///< kPrespawned: the supervisor's table (ipc/function_table.h)
 
   /// From firerunner's command line. Throws common::Error for flags that do not go together.
@@ -105,6 +108,7 @@ class RunnerLifecycle {
   std::optional<snapshot::SnapshotFiles> restore_files_;  // kRestore: opened at create, read by load()
   std::optional<snapshot::SnapshotId> restored_;  // the snapshot loaded, if any
   std::optional<snapshot::SnapshotTrigger> trigger_;
+  std::unique_ptr<WorkingSetDumper> ws_dumper_;   // --dump_ws
 };
 
 /// firerunner's main() after parsing: logging set up, the whole life run, errors as one line on

@@ -3,7 +3,9 @@
 #   $CACHE/snapshots/python3   runtime base: the guest booted with a placeholder app disk, saved at
 #                              the agent's base snapshot point (CPython started, no function yet)
 #   $CACHE/snapshots/NAME      one diff per function: the base restored with functions/NAME's app
-#                              image, saved at the agent's diff snapshot point (handler imported)
+#                              image, saved at the agent's diff snapshot point (handler imported);
+#                              then NAME/working_set: base + diff restored, one request answered
+#                              (fc_wrapper --dump_ws), the guest pages it touched (load_ws: true)
 #   $CACHE/snapshots/nodejs    the same for JavaScript functions (functions/NAME/handler.js): the
 #                              nodejs image booted, saved once Node and V8 are up (no function
 #                              code); their diffs are made from it (handler.js required)
@@ -60,7 +62,7 @@ if [[ $inner -eq 1 ]]; then
     else
       args=(--load_dir "$out/$base" --dump_dir "$out/$name.tmp")
     fi
-    where=()
+    where=() net_args=()
     if [[ $net == 1 ]]; then
       # An existing snapfaas-0 (setup-network.sh run on a hardware host) is used as it is;
       # otherwise (the emulated host) one is made here and removed at the end.
@@ -69,17 +71,37 @@ if [[ $inner -eq 1 ]]; then
         "$ROOT/scripts/setup-network.sh" 1 2>/dev/null
         net_up=1
       fi
-      where=(ip netns exec snapfaas-0) args+=(--network tap0/06:00:ac:10:00:02)
+      where=(ip netns exec snapfaas-0) net_args=(--network tap0/06:00:ac:10:00:02)
     fi
     if ! "${where[@]}" "$wrapper" --kernel "$vmlinux" --rootfs "$rootfs" --appfs "$app" --mem_size "$mem" \
-        --firerunner "$firerunner" --id "snap-$name" --boot_timeout_ms 600000 "${args[@]}" \
+        --firerunner "$firerunner" --id "snap-$name" --boot_timeout_ms 600000 "${args[@]}" "${net_args[@]}" \
         </dev/null >"$out/$name.log" 2>&1; then
       tail -n 25 "$out/$name.log"
       echo "build-snapshots: $name: fc_wrapper failed (log $out/$name.log)"
       exit 1
     fi
+    ws=""
+    if [[ $base != - ]]; then
+      # The diff's working set (REAP-style): restore base + the new diff, answer one request ({}
+      # unless functions/NAME/ws_request.json holds a request payload) and record the guest pages
+      # touched since the restore as DIR/working_set (fc_wrapper --dump_ws), which function YAML
+      # load_ws: true prefetches. Only a hint: a failure is reported and the diff kept without one.
+      payload='{}'
+      fn="${name%-net}"
+      [[ ! -f $ROOT/functions/$fn/ws_request.json ]] || payload="$(tr -d '\n' <"$ROOT/functions/$fn/ws_request.json")"
+      if echo "{\"time\":1,\"user_id\":1,\"function\":\"$fn\",\"payload\":$payload}" |
+          "${where[@]}" "$wrapper" --kernel "$vmlinux" --rootfs "$rootfs" --appfs "$app" --mem_size "$mem" \
+            --firerunner "$firerunner" --id "ws-$name" --boot_timeout_ms 600000 \
+            --load_dir "$out/$base,$out/$name.tmp" --dump_ws "$out/$name.tmp/working_set" "${net_args[@]}" \
+            >>"$out/$name.log" 2>&1; then
+        ws=", working set $(grep -oE 'working_set_pages=[0-9]+' "$out/$name.log" | tail -1 | cut -d= -f2) pages"
+      else
+        rm -f "$out/$name.tmp/working_set"
+        ws=", no working set (fc_wrapper --dump_ws failed: log $out/$name.log)"
+      fi
+    fi
     rm -rf "$out/$name" && mv "$out/$name.tmp" "$out/$name"
-    echo "build-snapshots: $name: built in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+    echo "build-snapshots: $name: built in $(( ($(date +%s%N) - t0) / 1000000 )) ms$ws"
   done
   exit 0
 fi

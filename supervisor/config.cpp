@@ -102,7 +102,6 @@ template <typename T>
 [[nodiscard]] const char* seed_key_ignored(const std::string& key) noexcept {
   if (key == "cmdline") return "fc_wrapper's boot command line; runners use the controller's kernel_args";
   if (key == "dump_dir") return "fc_wrapper's snapshot output (fc_wrapper --dump_dir builds snapshots)";
-  if (key == "load_ws") return "no working-set prefetch for Linux guests yet: restored lazily";
   if (key == "hugepage") return "no huge-page guest memory";
   return nullptr;
 }
@@ -141,6 +140,8 @@ template <typename T>
       f.network = as<bool>(value, key, source, "a boolean");
     } else if (key == "copy_diff") {
       f.copy_diff = as<bool>(value, key, source, "a boolean");
+    } else if (key == "load_ws") {
+      f.load_ws = as<bool>(value, key, source, "a boolean");
     } else if (key == "load_dir") {
       std::vector<std::string> layers = as_path_list(value, key, source);
       if (layers.empty()) throw error_at(source, value.Mark(), "field 'load_dir' is empty");

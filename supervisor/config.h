@@ -28,6 +28,8 @@ struct FunctionConfig {
                                   ///< default, 30 s; `--deadline` overrides every function's)
   bool copy_base = false;         ///< read the base snapshot memory eagerly instead of mmapping it
   bool copy_diff = false;         ///< same for diff snapshots
+  bool load_ws = false;           ///< prefetch the working set saved beside the last diff (DIR/working_set,
+                                  ///< scripts/build-snapshots.sh records it) at each restore
   std::string load_dir;           ///< base snapshot directory (under snapshot_dir); the seed's
                                   ///< "base,diff..." form puts its diffs first in diff_dirs
   std::vector<std::string> diff_dirs;  ///< diffs (under snapshot_dir, or snapshot_dir/diff as the seed)

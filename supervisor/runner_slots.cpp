@@ -80,7 +80,8 @@ void RunnerPool::start_load(std::uint32_t slot, std::uint64_t request, std::uint
   RunnerProcess& r = runners_[slot];
   const FunctionConfig& f = functions_[function];
   const auto op = f.restores_snapshot() ? ipc::ControlOp::kRestore : ipc::ControlOp::kBoot;
-  const std::uint64_t flags = (f.copy_base ? ipc::kLoadCopyBase : 0U) | (f.copy_diff ? ipc::kLoadCopyDiff : 0U);
+  const std::uint64_t flags = (f.copy_base ? ipc::kLoadCopyBase : 0U) | (f.copy_diff ? ipc::kLoadCopyDiff : 0U) |
+                              (f.load_ws ? ipc::kLoadWorkingSet : 0U);
   const auto now = Clock::now();
   r.function = function;
   r.request = static_cast<std::int64_t>(request);

@@ -2,13 +2,16 @@
 // stderr. Creates the channel (named after --id), launches firerunner with `--channel NAME`,
 // measures VM creation (kPing answered) and boot to first WAIT (kPing kPingGuestReady answered),
 // pumps requests, then sends kShutdown and waits for firerunner to exit. With --dump_dir it only
-// waits for firerunner to write the snapshot and exit; with --load_dir the VM is restored.
+// waits for firerunner to write the snapshot and exit; with --load_dir the VM is restored, with
+// --load_ws its working set prefetched, and with --dump_ws the working set of the first request is
+// recorded (ControlOp::kDumpWorkingSet once its response is out).
 #include <CLI/CLI.hpp>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -121,6 +124,18 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "fc_wrapper: --slot_kib must be a multiple of 4\n");
     return 2;
   }
+  if ((!vm.dump_ws.empty() || !vm.load_ws.empty()) && vm.load_dirs.empty()) {
+    std::fprintf(stderr, "fc_wrapper: --dump_ws and --load_ws need --load_dir (a restored VM)\n");
+    return 2;
+  }
+  if (!vm.dump_ws.empty() && !vm.dump_dir.empty()) {
+    std::fprintf(stderr, "fc_wrapper: --dump_ws excludes --dump_dir\n");
+    return 2;
+  }
+  if (std::error_code ec; !vm.load_ws.empty() && !std::filesystem::is_regular_file(vm.load_ws, ec)) {
+    std::fprintf(stderr, "fc_wrapper: --load_ws %s: no such file\n", vm.load_ws.c_str());
+    return 2;
+  }
   const bool restore = !vm.load_dirs.empty();
   const std::string dump_dir = vm.dump_dir;
 
@@ -144,8 +159,22 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "fc_wrapper: %s_to_first_wait_ms=%.3f\n", restore ? "restore" : "boot",
                  ms_since(booted));
 
+    std::function<void()> after_first;
+    if (!vm.dump_ws.empty()) {
+      // The pages the guest touched from the restore through its first request: what the next
+      // restore prefetches (--load_ws).
+      after_first = [&] {
+        const auto t0 = Clock::now();
+        const ipc::ControlReply reply =
+            control(channel, runner, {4, static_cast<std::uint32_t>(ipc::ControlOp::kDumpWorkingSet), 0, 0, 0},
+                    boot_timeout, "--dump_ws");
+        std::fprintf(stderr, "fc_wrapper: working_set_pages=%llu dump_ws_ms=%.3f (%s)\n",
+                     static_cast<unsigned long long>(reply.value), ms_since(t0), vm.dump_ws.c_str());
+      };
+    }
     wrapper::RequestPump pump(channel, {.timeout = std::chrono::milliseconds(timeout_ms),
-                                       .peer_alive = [&runner] { return !runner.poll().has_value(); }});
+                                       .peer_alive = [&runner] { return !runner.poll().has_value(); },
+                                       .after_first = std::move(after_first)});
     const std::uint64_t lines = pump.run(std::cin, std::cout, std::cerr);
     std::fprintf(stderr, "fc_wrapper: %llu requests answered\n", static_cast<unsigned long long>(lines));
 

@@ -102,6 +102,7 @@ std::uint64_t RequestPump::run(std::istream& in, std::ostream& out, std::ostream
              << std::chrono::duration_cast<std::chrono::microseconds>(result->rtt).count() << ' '
              << (result->ok ? "ok" : "error") << '\n';
     }
+    if (result->sent && options_.after_first) std::exchange(options_.after_first, nullptr)();
   }
   return lines;
 }

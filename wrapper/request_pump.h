@@ -29,6 +29,9 @@ struct PumpOptions {
   std::chrono::milliseconds timeout{30'000};  ///< per request, from send to response
   /// Called about every 100 ms while waiting; false ends the wait with a runner_failed error line.
   std::function<bool()> peer_alive;
+  /// Called once, after the first request that reached the channel was answered and its line
+  /// written (fc_wrapper --dump_ws records the working set then). An exception ends run().
+  std::function<void()> after_first;
 };
 
 /// Outcome of one line.

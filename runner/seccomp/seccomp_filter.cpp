@@ -170,6 +170,7 @@ Rules saver_rules(const FilterArgs& args) {
              {"fstat", {}},
              {"newfstatat", {SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH)}},
              {"lseek", {}},
+             {"pread64", {}},       // --dump_ws: /proc/self/pagemap, opened before lock-down
              {"getrandom", {}},     // the snapshot's id
              {"epoll_ctl", {}}});   // pausing virtio-net disarms its tap
   append(r, ioctls(kSaverIoctls));

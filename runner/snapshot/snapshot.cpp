@@ -61,11 +61,15 @@ SavedSnapshot save_snapshot(const SnapshotDir& dir, const MicrovmState& state, c
   return saved;
 }
 
-SnapshotFiles open_snapshot_files(std::span<const std::string> dirs) {
+SnapshotFiles open_snapshot_files(std::span<const std::string> dirs, const std::string& working_set) {
   if (dirs.empty()) throw common::Error("snapshot restore: no snapshot directory given");
   SnapshotFiles files;
   for (const std::string& dir : dirs) files.memory.push_back(open_file(join(dir, kMemoryFileName)));
   files.state = open_file(join(dirs.back(), kStateFileName));
+  if (!working_set.empty()) {
+    files.working_set = open_file(working_set);
+    return files;
+  }
   const std::string ws = join(dirs.back(), kWorkingSetFileName);
   common::UniqueFd fd(::open(ws.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd) {
@@ -109,17 +113,38 @@ LoadedSnapshot load_snapshot(SnapshotFiles files, Verify verify) {
                         " differs from the memory file's " + std::to_string(out.memory.front().header.guest_bytes));
   }
   if (files.working_set) {
-    SnapshotFile w = validate_snapshot_file(std::move(*files.working_set), FileKind::kWorkingSet, Verify::kFull);
-    if (w.header.id != out.memory.back().header.id) {
-      throw common::Error("snapshot " + w.path + ": working set of another snapshot");
+    // Only a hint: a bad one is reported and the restore goes on lazily.
+    try {
+      out.working_set = validate_working_set(std::move(*files.working_set), out.memory.back().header.id,
+                                             out.state.mem_bytes);
+    } catch (const common::Error& e) {
+      out.working_set_error = e.what();
     }
-    out.working_set = std::move(w.ranges);
   }
   return out;
 }
 
 void save_working_set(const std::string& dir, const SnapshotId& id, std::span<const PageRange> ranges) {
   write_blob_file(join(dir, kWorkingSetFileName), FileKind::kWorkingSet, id, SnapshotId{}, {}, ranges);
+}
+
+void save_working_set(const SnapshotDir& dir, const char* name, const SnapshotId& id,
+                      std::span<const PageRange> ranges) {
+  write_blob_file(dir, name, FileKind::kWorkingSet, id, SnapshotId{}, {}, ranges);
+}
+
+std::vector<PageRange> validate_working_set(OpenedFile file, const SnapshotId& id, std::uint64_t guest_bytes) {
+  SnapshotFile w = validate_snapshot_file(std::move(file), FileKind::kWorkingSet, Verify::kFull);
+  if (w.header.id != id) {
+    throw common::Error("snapshot " + w.path + ": working set of another snapshot (" + to_hex(w.header.id) +
+                        ", restoring " + to_hex(id) + ")");
+  }
+  // The container checked the ranges against its own guest_bytes; the RAM is what counts here.
+  if (w.header.guest_bytes > guest_bytes) {
+    throw common::Error("snapshot " + w.path + ": working set reaches byte " + std::to_string(w.header.guest_bytes) +
+                        " of a " + std::to_string(guest_bytes) + "-byte guest RAM");
+  }
+  return std::move(w.ranges);
 }
 
 }  // namespace snapfaas::runner::snapshot

@@ -49,30 +49,47 @@ SavedSnapshot save_snapshot(const std::string& dir, const MicrovmState& state, c
 struct LoadedSnapshot {
   MicrovmState state;
   std::vector<SnapshotFile> memory;   ///< base first
-  std::vector<PageRange> working_set; ///< from the last dir's working_set file, if any
+  std::vector<PageRange> working_set; ///< from the working-set file, if any and valid
+  /// Why a working-set file that was there is not used (corrupt, truncated, another snapshot's):
+  /// a restore goes on without prefetch. Empty: none, or a valid one.
+  std::string working_set_error;
 };
 
 /// A chain's files opened, nothing read yet: DIR/memory of every layer, the last layer's
-/// DIR/state and DIR/working_set (if there is one). A runner opens them before it locks itself
-/// down; load_snapshot reads and validates them afterwards.
+/// DIR/state and its working set (DIR/working_set if there is one, or an explicit file). A runner
+/// opens them before it locks itself down; load_snapshot reads and validates them afterwards.
 struct SnapshotFiles {
   std::vector<OpenedFile> memory;  ///< base first
   OpenedFile state;
   std::optional<OpenedFile> working_set;
 };
 
-/// Opens the files of dirs[0] (a base) and dirs[1..] (diffs). Throws common::Error naming a file
-/// that cannot be opened.
-[[nodiscard]] SnapshotFiles open_snapshot_files(std::span<const std::string> dirs);
+/// Opens the files of dirs[0] (a base) and dirs[1..] (diffs), and the working set: `working_set`
+/// when given (it must exist: fc_wrapper --load_ws), else the last dir's working_set if present.
+/// Throws common::Error naming a file that cannot be opened.
+[[nodiscard]] SnapshotFiles open_snapshot_files(std::span<const std::string> dirs,
+                                                const std::string& working_set = {});
 /// Validates and reads a chain opened by open_snapshot_files: every file validated
 /// (Verify::kFull also CRC-checks memory payloads), ids chained (each diff made from the layer
 /// before), state decoded and checked against the memory files. Consumes the descriptors (the
-/// memory ones move into the result). Throws common::Error naming the file and the problem.
+/// memory ones move into the result). Throws common::Error naming the file and the problem. A
+/// working set that fails validate_working_set does not fail the load: its reason goes to
+/// LoadedSnapshot::working_set_error.
 [[nodiscard]] LoadedSnapshot load_snapshot(SnapshotFiles files, Verify verify = Verify::kHeader);
 /// open_snapshot_files + load_snapshot.
 [[nodiscard]] LoadedSnapshot load_snapshot(std::span<const std::string> dirs, Verify verify = Verify::kHeader);
 
 /// Writes DIR/working_set: the page ranges to prefetch on later restores of DIR. Atomic.
 void save_working_set(const std::string& dir, const SnapshotId& id, std::span<const PageRange> ranges);
+/// The same as DIR/name, by the directory's descriptor (a runner's saver, after lock-down).
+void save_working_set(const SnapshotDir& dir, const char* name, const SnapshotId& id,
+                      std::span<const PageRange> ranges);
+
+/// A working-set file (FileKind::kWorkingSet, the snapshot container: magic, version, length,
+/// header and payload CRC, sorted page-aligned ranges) validated for the snapshot `id` restored
+/// into `guest_bytes` of RAM: its id must be `id` and every range inside the RAM. Takes the
+/// descriptor. Throws common::Error "snapshot PATH: <what is wrong>".
+[[nodiscard]] std::vector<PageRange> validate_working_set(OpenedFile file, const SnapshotId& id,
+                                                          std::uint64_t guest_bytes);
 
 }  // namespace snapfaas::runner::snapshot

@@ -70,6 +70,11 @@ void WindowPorts::reply_control(const ipc::ControlCommand& command, std::int32_t
   reply(command, status, value);
 }
 
+void WindowPorts::set_dump_working_set_hook(std::function<void(const ipc::ControlCommand&)> hook) {
+  std::lock_guard lock(control_mutex_);  // drain_control calls the hooks with it held
+  hooks_.on_dump_working_set = std::move(hook);
+}
+
 void WindowPorts::mark_runner_ready() noexcept {
   std::uint64_t expected = 0;
   (void)runner_ready_ns_.compare_exchange_strong(expected, ns_since_created(), std::memory_order_acq_rel);
@@ -122,6 +127,13 @@ void WindowPorts::drain_control() noexcept {
           // kRestore has nothing to restore into.
           const bool boot = static_cast<ipc::ControlOp>(command->op) == ipc::ControlOp::kBoot;
           reply(*command, result(boot ? ipc::ControlResult::kBootedAtSpawn : ipc::ControlResult::kUnsupported), 0);
+        }
+        break;
+      case ipc::ControlOp::kDumpWorkingSet:
+        if (hooks_.on_dump_working_set) {
+          hooks_.on_dump_working_set(*command);  // answered later through reply_control
+        } else {
+          reply(*command, result(ipc::ControlResult::kUnsupported), 0);
         }
         break;
       default:

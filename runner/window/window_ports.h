@@ -33,6 +33,9 @@ struct WindowHooks {
   /// the control ring, with the control lock held (must only hand the command over, not block).
   /// The taker answers later with WindowPorts::reply_control. Unset: kBoot is answered kBootedAtSpawn, kRestore kUnsupported.
   std::function<void(const ipc::ControlCommand& command)> on_load;
+  /// Optional: takes kDumpWorkingSet commands, like on_load (hand over only; answered later through
+  /// reply_control). Unset: answered kUnsupported. Set with set_dump_working_set_hook.
+  std::function<void(const ipc::ControlCommand& command)> on_dump_working_set;
 };
 
 class WindowPorts : public BusDevice {
@@ -62,6 +65,8 @@ class WindowPorts : public BusDevice {
   [[nodiscard]] bool control_readable() const noexcept;
   /// Setup only (before the vCPUs run): replaces the SNAPSHOT_POINT hook.
   void set_snapshot_hook(std::function<void(std::uint32_t)> hook) { hooks_.on_snapshot_point = std::move(hook); }
+  /// Sets WindowHooks::on_dump_working_set (under the control lock: any thread, any time).
+  void set_dump_working_set_hook(std::function<void(const ipc::ControlCommand&)> hook);
   /// True once kShutdown was received.
   [[nodiscard]] bool shutdown_requested() const noexcept { return shutdown_.load(std::memory_order_acquire); }
   /// True once the guest issued its first WAIT.

@@ -52,6 +52,8 @@ TEST_CASE("every field set: runner_args parses back to the same command") {
   c.copy_base = true;
   c.copy_diff = true;
   c.verify_memory = true;
+  c.dump_ws = "/s/d2/working_set";
+  c.load_ws = "/s/d2/ws";
   c.functions = "/t/functions.json";
   c.allow_writable_header = true;
   c.no_seccomp = true;

@@ -148,6 +148,7 @@ TEST_CASE("function keys: URL paths, comma lists, the seed's fc_wrapper-only key
   CHECK(f[0].runtimefs == "/images/py.ext4");
   CHECK(f[0].load_dir == "base/");
   CHECK(f[0].diff_dirs == std::vector<std::string>{"diff/a/", "x", "y"});  // load_dir's diffs first
+  CHECK(f[0].load_ws);  // the seed's key, honoured (working-set prefetch at restore)
   CHECK(error_of([] { (void)parse_function_configs("f:\n  runtimefs: r\n  load_dir: ' , '\n", "fn.yaml"); })
             .find("fn.yaml:3: field 'load_dir' is empty") != std::string::npos);
   CHECK(error_of([] { (void)parse_function_configs("f:\n  runtimefs: r\n  load_dir: b\n  diff_dirs: {a: 1}\n", "fn.yaml"); })

@@ -61,6 +61,7 @@ hello:
   concurrency_limit: 4
   copy_base: true
   copy_diff: false
+  load_ws: true
   load_dir: python3
   diff_dirs: [hello, extra]
 plain:
@@ -80,10 +81,12 @@ echo:
   CHECK(fs[0].concurrency_limit == 4);
   CHECK(fs[0].copy_base);
   CHECK_FALSE(fs[0].copy_diff);
+  CHECK(fs[0].load_ws);
   CHECK(fs[0].restores_snapshot());
   CHECK(fs[0].diff_dirs == std::vector<std::string>{"hello", "extra"});
   CHECK(fs[1].name == "plain");
   CHECK_FALSE(fs[1].restores_snapshot());
+  CHECK_FALSE(fs[1].load_ws);
   CHECK(fs[1].memory == 128);
   CHECK(fs[1].concurrency_limit == 1);
   CHECK(fs[2].ring3);

@@ -216,7 +216,9 @@ TEST_CASE("saver role: files only relative to its directory, created write-only;
   snapfaas::runner::FilterArgs args;
   args.snapshot_dir_fd = dir.fd;
   const int fd = dir.fd;
-  CHECK(allowed(ThreadRole::kSaver, [fd] {
+  const int pagemap = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  REQUIRE(pagemap >= 0);
+  CHECK(allowed(ThreadRole::kSaver, [fd, pagemap] {
     const long f = ::syscall(SYS_openat, fd, "a", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (f < 0) ::syscall(SYS_exit_group, 2);
     ::syscall(SYS_ftruncate, f, 4096);
@@ -224,6 +226,9 @@ TEST_CASE("saver role: files only relative to its directory, created write-only;
     if (::syscall(SYS_renameat, fd, "a", fd, "b") != 0) ::syscall(SYS_exit_group, 3);
     if (::syscall(SYS_unlinkat, fd, "b", 0) != 0) ::syscall(SYS_exit_group, 4);
     if (::syscall(SYS_ioctl, -1, KVM_GET_REGS, 0) != -1) ::syscall(SYS_exit_group, 5);
+    // The --dump_ws writer reads /proc/self/pagemap (opened before its program) with pread.
+    std::uint64_t entry = 0;
+    if (::syscall(SYS_pread64, pagemap, &entry, sizeof entry, 0) != sizeof entry) ::syscall(SYS_exit_group, 6);
   }, args));
 #if !defined(__SANITIZE_ADDRESS__)  // the sanitizer runtime needs openat with any arguments
   CHECK(killed(ThreadRole::kSaver, [fd] { ::syscall(SYS_openat, fd, "a", O_RDONLY); }, args));  // no reading
@@ -234,6 +239,7 @@ TEST_CASE("saver role: files only relative to its directory, created write-only;
   CHECK(killed(ThreadRole::kSaver, [] { ::syscall(SYS_ioctl, -1, KVM_SET_REGS, 0); }, args));
   CHECK(killed(ThreadRole::kSaver, [] { ::syscall(SYS_ioctl, -1, KVM_SET_USER_MEMORY_REGION, 0); }, args));
   CHECK_THROWS(snapfaas::runner::CompiledSeccomp::compile(ThreadRole::kSaver, {}));  // no directory: no program
+  ::close(pagemap);
 }
 
 TEST_CASE("allowlists: every thread created after lock-down inherits the VMM program, so theirs are subsets") {

@@ -106,7 +106,7 @@ TEST_CASE("seed: the later controller (relative paths, ./firerunner, kernel_args
   Run run = env.run({"--mem", "256", "--runners", "2"});
   INFO(run.stderr_text);
   REQUIRE(run.exit_code == 0);
-  CHECK(run.stderr_text.find("'load_ws' in function 'hello' ignored") != std::string::npos);
+  CHECK(run.stderr_text.find("'load_ws' in function 'hello' ignored") == std::string::npos);  // honoured: prefetch at restore
   REQUIRE(run.results.size() == 4);
   for (auto& r : run.results) CHECK(r["status"] == "ok");
   CHECK(run.results[0]["response"]["exists"] == true);

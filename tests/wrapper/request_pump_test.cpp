@@ -5,7 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <stdexcept>
 #include <sstream>
 #include <thread>
 
@@ -119,8 +121,37 @@ TEST_CASE("non-JSON responses and a dead peer become error lines") {
 
   const std::string name = unique_name();
   ipc::SupervisorChannel lonely = ipc::SupervisorChannel::create(name, {.slot_size = 4096, .slot_count = 2});
-  wrapper::RequestPump dead(lonely, {.timeout = std::chrono::seconds(10), .peer_alive = [] { return false; }});
+  wrapper::RequestPump dead(lonely, {.timeout = std::chrono::seconds(10), .peer_alive = [] { return false; }, .after_first = {}});
   const auto start = std::chrono::steady_clock::now();
   CHECK(json::parse(dead.process_line(R"({"payload": 1})")->output)["error"]["type"] == "runner_failed");
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+}
+
+TEST_CASE("after_first (fc_wrapper --dump_ws) runs once, after the first answered request's line is out") {
+  Served s;
+  wrapper::PumpOptions o = options(std::chrono::seconds(10));
+  std::stringstream in, out, timing;
+  int calls = 0;
+  std::size_t lines_out_then = 0;
+  o.after_first = [&] {
+    ++calls;
+    const std::string text = out.str();
+    lines_out_then = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+  };
+  wrapper::RequestPump pump(s.channel, o);
+  in << "not json\n\n";  // answered (bad_request) but never sent: not the first request
+  for (int i = 0; i < 3; ++i) in << R"({"time": 1, "user_id": 1, "function": "echo", "payload": {"i": )" << i << "}}\n";
+  CHECK(pump.run(in, out, timing) == 4);
+  CHECK(calls == 1);
+  CHECK(lines_out_then == 2);  // the bad line's and the first request's
+}
+
+TEST_CASE("after_first throwing ends run() (fc_wrapper: the working set could not be recorded)") {
+  Served s;
+  wrapper::PumpOptions o = options(std::chrono::seconds(10));
+  o.after_first = [] { throw std::runtime_error("--dump_ws: runner replied working set not recorded"); };
+  wrapper::RequestPump pump(s.channel, o);
+  std::stringstream in, out, timing;
+  for (int i = 0; i < 3; ++i) in << R"({"time": 1, "user_id": 1, "function": "echo", "payload": {}})" << '\n';
+  CHECK_THROWS_WITH_AS(pump.run(in, out, timing), doctest::Contains("working set not recorded"), std::runtime_error);
 }

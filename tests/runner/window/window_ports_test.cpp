@@ -2,7 +2,7 @@
 // log (a guest may write SNAPSHOT_POINT or odd widths as often as it likes; the lines it causes are
 // rate-limited per call site, common/log_limit.h), and which doorbell work each port does: a WAIT
 // wakes a sleeping supervisor first, a RESPONSE_READY with nobody asleep issues no FUTEX_WAKE, and
-// both count themselves in the channel's WindowTrace.
+// both count themselves in the channel's WindowTrace; kDumpWorkingSet goes to its taker.
 #include "runner/window/window_ports.h"
 
 #include <doctest/doctest.h>
@@ -14,10 +14,12 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/log_limit.h"
 #include "ipc/channel.h"
 #include "ipc/guest_abi.h"
+#include "ipc/ipc_error.h"
 #include "ipc/window_trace.h"
 #include "tests/common/log_capture.h"
 
@@ -112,4 +114,38 @@ TEST_CASE("a WAIT wakes a sleeping supervisor first; RESPONSE_READY wakes only a
   CHECK(t2.waits == t1.waits + 1);
   CHECK(t2.supervisor_wakes == t1.supervisor_wakes + 1);
   CHECK(t2.wait_ready_tsc != 0);
+}
+
+TEST_CASE("kDumpWorkingSet: kUnsupported until a taker is set, then handed over and answered by it") {
+  const std::string name = "/snapfaas-ports-ws-test-" + std::to_string(::getpid());
+  auto supervisor = ipc::SupervisorChannel::create(name, {.slot_size = 4096, .slot_count = 2});
+  auto channel = ipc::RunnerChannel::open(name);
+  runner::window::WindowHooks hooks;
+  hooks.stop = [](int, const std::string&) {};
+  runner::window::WindowPorts ports(channel, std::move(hooks), std::chrono::steady_clock::now());
+  const auto op = static_cast<std::uint32_t>(ipc::ControlOp::kDumpWorkingSet);
+  auto reply = [&] { return supervisor.control_reply(ipc::WaitOptions::within(std::chrono::seconds(5))); };
+
+  REQUIRE(supervisor.send_control({1, op, 0, 0, 0}));
+  ports.drain_control();
+  ipc::Result<ipc::ControlReply> r = reply();
+  REQUIRE(r);
+  CHECK(r->command_id == 1);
+  CHECK(r->status == static_cast<std::int32_t>(ipc::ControlResult::kUnsupported));
+
+  std::vector<ipc::ControlCommand> taken;
+  ports.set_dump_working_set_hook([&taken](const ipc::ControlCommand& c) { taken.push_back(c); });
+  REQUIRE(supervisor.send_control({2, op, 0, 0, 0}));
+  ports.drain_control();
+  REQUIRE(taken.size() == 1);
+  CHECK(taken[0].command_id == 2);
+  CHECK_FALSE(supervisor.control_reply(ipc::WaitOptions::within(std::chrono::milliseconds(50))));  // not yet
+  ports.reply_control(taken[0], 0, 321);
+  r = reply();
+  REQUIRE(r);
+  CHECK(r->command_id == 2);
+  CHECK(r->status == 0);
+  CHECK(r->value == 321);
+  CHECK(std::string(ipc::control_result_text(static_cast<std::int32_t>(ipc::ControlResult::kDumpFailed))) ==
+        "working set not recorded");
 }
