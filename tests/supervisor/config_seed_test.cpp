@@ -14,20 +14,13 @@
 #include "common/error.h"
 #include "supervisor/config.h"
 #include "supervisor/config_paths.h"
+#include "tests/common/error_of.h"
 
 using namespace snapfaas::supervisor;
+using snapfaas::test::error_of;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string error_of(auto&& fn) {
-  try {
-    fn();
-  } catch (const snapfaas::common::Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 const std::string kSeed = SNAPFAAS_SOURCE_DIR "/tests/supervisor/seed";
 

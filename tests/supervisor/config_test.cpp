@@ -6,19 +6,10 @@
 
 #include "common/error.h"
 #include "supervisor/config.h"
+#include "tests/common/error_of.h"
 
 using namespace snapfaas::supervisor;
-
-namespace {
-std::string error_of(auto&& fn) {
-  try {
-    fn();
-  } catch (const snapfaas::common::Error& e) {
-    return e.what();
-  }
-  return "";
-}
-}  // namespace
+using snapfaas::test::error_of;
 
 TEST_CASE("controller config: all fields") {
   const auto c = parse_controller_config(
