@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <fstream>
-#include <regex>
 #include <sstream>
 
 #include "supervisor_env.h"
@@ -52,8 +51,12 @@ TEST_CASE("seed: the README's controller (file://localhost URLs, runtimfs_dir, n
   fs::create_directories(etc);
   const std::string root_url = "file://localhost" + etc.string() + "/";
   for (const char* name : {"example-controller-config.yaml", "example-function-configs.yaml"}) {
-    const std::string text = read_file(kSeed + "/etc/snapfaas/" + name);
-    std::ofstream(etc / name) << std::regex_replace(text, std::regex("file://localhost/etc/snapfaas/"), root_url);
+    std::string text = read_file(kSeed + "/etc/snapfaas/" + name);
+    const std::string from = "file://localhost/etc/snapfaas/";
+    for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + root_url.size())) {
+      text.replace(at, from.size(), root_url);
+    }
+    std::ofstream(etc / name) << text;
   }
   const fs::path images = etc / "images";
   for (const char* f : {"vmlinux-4.20.0", "runtimefs/python3.ext4", "appfs/hello.ext2", "appfs/lorempy2.ext2",
