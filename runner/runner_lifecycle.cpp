@@ -79,11 +79,15 @@ RunnerLifecycle::RunnerLifecycle(RunnerOptions options, RunnerHooks hooks)
   // Every file this runner will use is opened now; after lock-down it can open nothing. The
   // supervisor's table is trusted input (it wrote it); only names and paths are read here.
   if (prespawned) functions_.emplace(ipc::read_function_table(options_.functions_file), options_.vmm.direct_io, verify());
-  if (options_.mode == RunnerMode::kRestore) restore_files_.emplace(snapshot::open_snapshot_files(options_.snapshot_dirs, options_.load_ws));
+  if (options_.mode == RunnerMode::kRestore) {
+    restore_files_.emplace(snapshot::open_snapshot_files(options_.snapshot_dirs, options_.load_ws));
+  }
   // A VM that can only be restored never runs the --kernel from its entry: its segments are not
   // read (the vmlinux is ~17 MB, most of VM creation in the emulated host before this).
-  options_.vmm.place_kernel = options_.mode == RunnerMode::kBoot || (prespawned && std::any_of(functions_->table().begin(), functions_->table().end(),
-                                              [](const auto& f) { return f.snapshot_dirs.empty(); }));
+  const auto boots = [](const auto& f) { return f.snapshot_dirs.empty(); };
+  options_.vmm.place_kernel =
+      options_.mode == RunnerMode::kBoot ||
+      (prespawned && std::any_of(functions_->table().begin(), functions_->table().end(), boots));
   vmm_ = std::make_unique<Vmm>(options_.vmm);
   // Reading vCPU state (restores read it back, snapshots save it) needs the host's MSR list,
   // which comes from /dev/kvm: learn it while the runner may still open files.
