@@ -131,10 +131,10 @@ void RunnerPool::fail_runner(std::uint32_t slot, nlohmann::json error, bool blam
   if (had_function && blame_function) {
     health_.failed(function, now);
     // Just backed off: its queued requests are answered now, not when a runner frees up for them.
-    if (!health_.unhealthy_error(function, now).is_null()) {
+    if (const nlohmann::json unhealthy = health_.unhealthy_error(function, now); !unhealthy.is_null()) {
       for (const std::uint64_t queued : scheduler_.withdraw(function)) {
         if (auto it = in_flight_.find(queued); it != in_flight_.end()) it->second.record.dispatch_ms = ms_since_start(now);
-        finish_error(queued, health_.unhealthy_error(function, now));
+        finish_error(queued, unhealthy);
       }
     }
   }
