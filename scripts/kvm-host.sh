@@ -96,7 +96,14 @@ tsc_khz="${SNAPFAAS_TSC_KHZ:-}"
 [[ -n $tsc_khz ]] || tsc_khz="$(awk -F: '/^cpu MHz/ {printf "%d", $2 * 1000; exit}' /proc/cpuinfo)"
 [[ $tsc_khz =~ ^[1-9][0-9]*$ ]] || die "kvm-host.sh: cannot find the host's TSC frequency (set SNAPFAAS_TSC_KHZ)"
 
-append="console=ttyS0 reboot=k panic=-1 tsc_early_khz=$tsc_khz snapfaas.root=$ROOT snapfaas.run=$run"
+# kvm_amd.npt=0: L1's KVM runs its guests on shadow page tables instead of the nested paging that
+# QEMU 7.2's TCG emulates. With NPT, L2 guests (ours, booted or restored alike) die now and then in a
+# triple fault with nothing on their console, at any point (early boot, page touching, a busy
+# loop): 10 of 72 booted VMs run 20 s each, 1 of 120 restored VMs run 5 s (4 runners, supervisor;
+# the likely cause of stop 24's two red e2e cases). Shadow paging: 0 of 24 + 40 such VMs and 3
+# clean e2e_failures + e2e_runner_net pairs, at the same speed (e2e_failures 82-88 s either way).
+# Extra L1 kernel parameters: $SNAPFAAS_L1_ARGS, appended (kvm_amd.npt=1 brings NPT back).
+append="console=ttyS0 reboot=k panic=-1 tsc_early_khz=$tsc_khz kvm_amd.npt=0 snapfaas.root=$ROOT snapfaas.run=$run${SNAPFAAS_L1_ARGS:+ $SNAPFAAS_L1_ARGS}"
 if [[ $verbose -eq 1 ]]; then append+=" snapfaas.verbose=1"; else append+=" loglevel=1"; fi
 qemu=(qemu-system-x86_64 -accel tcg -cpu EPYC,+svm,+npt -M microvm,acpi=off -smp "$cpus" -m "$mem"
       -nodefaults -no-user-config -nographic -serial stdio -no-reboot

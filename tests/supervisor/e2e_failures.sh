@@ -157,7 +157,17 @@ check(len(loop_rs) == loop and not bad and all(r["cold"] for r in loop_rs),
 panics = consoles.count("Kernel panic") + "".join(open(p, errors="replace").read() for p in glob.glob(f"{work}/loop-consoles/*")).count("Kernel panic")
 check(panics == 0, f"{panics} guest kernel panics in the consoles")
 if fails:
-    print("FAIL:\n  " + "\n  ".join(fails)); sys.exit(1)
+    print("FAIL:\n  " + "\n  ".join(fails))
+    # The evidence a CI log needs: runner lines of the supervisor's log that say why a VM ended, and
+    # the console tail of every runner that answered with an unexpected error.
+    log = open(f"{work}/supervisor.log", errors="replace").read().splitlines()
+    why = [l for l in log if any(w in l for w in ("guest reset", "shut down", "[warning]", "[error]", "runner died"))]
+    print("supervisor log (why VMs ended):\n  " + "\n  ".join(l[:300] for l in why[-25:]))
+    for runner in sorted({r.get("runner") for r in rs if r.get("status") == "error"
+                          and err(r).get("type") not in (None, "request_too_large", expect.get(r["function"]))}):
+        for p in glob.glob(f"{work}/consoles/runner-{runner}.log*"):
+            print(f"{p} (last 25 lines):\n  " + "\n  ".join(l[:300] for l in open(p, errors="replace").read().splitlines()[-25:]))
+    sys.exit(1)
 cold = [r["latency_ms"] for r in loop_rs]
 print(f"PASS: raise/exit/oom/oversize/spin answered with their types, 4 clones with distinct randomness, "
       f"guest clock = host clock, hello served meanwhile, stdlib (sqlite3/ssl/zoneinfo/decimal/hashlib) right; restore loop {len(loop_rs)}/{loop} ok, "

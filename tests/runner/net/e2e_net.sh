@@ -26,7 +26,7 @@ if [[ ${4:-} != --inner ]]; then
     "$here/e2e_net.sh" "$wrapper" "$firerunner" "$work" --inner "$vmlinux" "$rootfs" 2>&1 | tr -d '\r' | tail -25
   set -e
   python3 - "$work" <<'PY'
-import json, sys
+import glob, json, sys
 work = sys.argv[1]
 fails = []
 def results(name):
@@ -52,7 +52,9 @@ if len(r) == 2:
           f"restored: the pre-snapshot connection was not found dead: {r[0]}")
 for i in range(4):
     c = results(f"clone{i}")
-    check(len(c) == 1 and page_ok(c[0]), f"clone {i}: {c}")
+    if not (len(c) == 1 and page_ok(c[0])):  # with the VMM's and the guest's last words
+        tail = open(f"{work}/clone{i}.err", errors="replace").read().splitlines()[-20:] if glob.glob(f"{work}/clone{i}.err") else []
+        check(False, f"clone {i}: {c}; clone{i}.err:\n    " + "\n    ".join(l[:300] for l in tail))
 if fails:
     print("FAIL:\n  " + "\n  ".join(fails))
     sys.exit(1)
