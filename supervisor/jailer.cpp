@@ -85,11 +85,23 @@ void redirect_console(int console_fd) {
   if (null_fd < 0 || ::dup2(null_fd, STDIN_FILENO) < 0) child_fail("open", "/dev/null");
 }
 
+// A runner dies with the supervisor (SIGKILL when the thread that cloned it, the event loop's,
+// ends): a supervisor killed or crashed leaves no VM running unowned. Set right after the clone
+// and again after setresuid, which clears it (commit_creds); `parent` > 0: the supervisor's pid
+// as this child sees it, checked afterwards (a supervisor that died before the prctl sends no
+// signal). In a new pid namespace the parent is invisible (getppid() is 0): a supervisor dying
+// in the instant before either prctl (right after the clone, right after setresuid) goes unseen.
+void die_with_supervisor(pid_t parent) {
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) child_fail("prctl", "PDEATHSIG");
+  if (parent > 0 && ::getppid() != parent) ::_exit(127);
+}
+
 // Everything between clone() and execve() in the jailed child: system calls on `plan`'s prepared
 // strings only (jail_plan.h). `netns_fd` >= 0: join that network namespace (the child was cloned
 // without CLONE_NEWNET).
 [[noreturn]] void jail_child(const JailOptions& options, const RunnerIdentity& id, const JailSpec& spec,
                              const JailPlan& plan, char* const* argv, int netns_fd) {
+  die_with_supervisor(0);
   // A session of its own: no terminal, no signals aimed at the supervisor's process group.
   if (::setsid() < 0) child_fail("setsid", "");
   redirect_console(spec.console_fd);
@@ -144,6 +156,7 @@ void redirect_console(int console_fd) {
   if (::setgroups(group_count, groups) != 0) child_fail("setgroups", "");
   if (::setresgid(id.gid, id.gid, id.gid) != 0) child_fail("setresgid", plan.gid_text.c_str());
   if (::setresuid(id.uid, id.uid, id.uid) != 0) child_fail("setresuid", plan.uid_text.c_str());
+  die_with_supervisor(0);  // setresuid cleared it
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail("prctl", "NO_NEW_PRIVS");
   hand_over_fds(spec.channel_fd);
   ::execv(spec.binary.c_str(), argv);
@@ -230,9 +243,11 @@ pid_t Jailer::spawn(const JailSpec& spec, unsigned runner_id) {
   const common::UniqueFd cgroup = cgroups_ ? cgroups_->leaf(runner_id) : common::UniqueFd();
   if (!options_.enabled) {
     const std::string netns_name = netns ? netns_path(options_.netns_prefix, runner_id) : std::string();
+    const pid_t parent = ::getpid();
     const pid_t pid = clone_runner(0, cgroup.get());
     if (pid < 0) throw common::sys_error("fork runner " + std::to_string(runner_id));
     if (pid == 0) {  // system calls on prepared data only (jail_plan.h)
+      die_with_supervisor(parent);
       if (::setsid() < 0) child_fail("setsid", "");
       redirect_console(spec.console_fd);
       if (netns && ::setns(netns.get(), CLONE_NEWNET) != 0) child_fail("setns", netns_name.c_str());

@@ -7,11 +7,16 @@
 #include <nlohmann/json.hpp>
 
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -288,4 +293,62 @@ TEST_CASE("a second SIGTERM exits at once, still removing runners and shm object
   CHECK(run.exit_code == 0);
   CHECK(run.stderr_text.find("second signal") != std::string::npos);
   CHECK(shm_leftovers(run.pid).empty());
+}
+
+namespace {
+// The pids of `parent`'s children whose command is `comm` (a /proc scan).
+std::vector<pid_t> children_named(pid_t parent, const std::string& comm) {
+  std::vector<pid_t> found;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(e.path() / "stat");
+    std::string stat;
+    std::getline(in, stat);
+    const auto open = stat.find('('), close = stat.rfind(')');
+    if (open == std::string::npos || close == std::string::npos || close + 4 >= stat.size()) continue;
+    std::istringstream rest(stat.substr(close + 2));  // "S PPID ..."
+    char state = 0;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == parent && stat.substr(open + 1, close - open - 1) == comm) found.push_back(std::stoi(name));
+  }
+  return found;
+}
+}  // namespace
+
+TEST_CASE("a supervisor killed with SIGKILL takes its runners with it (no orphan VMs left running)") {
+  // The test adopts orphans (child subreaper) so that it can reap the runners and see how they died.
+  REQUIRE(::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0);
+  Service s;
+  s.start(echo_functions({"a"}), {"--mem", "32", "--runners", "2"});
+  std::vector<pid_t> runners;
+  for (int i = 0; i < 200 && runners.size() < 2; ++i) {
+    runners = children_named(s.pid, "firerunner");
+    if (runners.size() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(runners.size() == 2);
+  REQUIRE(::kill(s.pid, SIGKILL) == 0);
+  int status = 0;
+  REQUIRE(::waitpid(s.pid, &status, 0) == s.pid);
+  int reaped = 0;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (const pid_t r : runners) {
+    int runner_status = 0;
+    pid_t got = 0;
+    while ((got = ::waitpid(r, &runner_status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (got == r) {
+      ++reaped;
+      CHECK(WIFSIGNALED(runner_status));
+      if (WIFSIGNALED(runner_status)) CHECK(WTERMSIG(runner_status) == SIGKILL);
+    } else {
+      ::kill(r, SIGKILL);  // left running: fail, and do not leak it into the other tests
+      (void)::waitpid(r, &runner_status, 0);
+    }
+  }
+  CHECK(reaped == 2);
+  for (const std::string& left : shm_leftovers(s.pid)) std::filesystem::remove(left);  // nobody removed them
+  REQUIRE(::prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0) == 0);
 }
