@@ -163,7 +163,7 @@ if fails:
     log = open(f"{work}/supervisor.log", errors="replace").read().splitlines()
     why = [l for l in log if any(w in l for w in ("guest reset", "shut down", "[warning]", "[error]", "runner died"))]
     print("supervisor log (why VMs ended):\n  " + "\n  ".join(l[:300] for l in why[-25:]))
-    for runner in sorted({r.get("runner") for r in rs if r.get("status") == "error"
+    for runner in sorted({r["runner"] for r in rs if r.get("status") == "error" and r.get("runner") is not None
                           and err(r).get("type") not in (None, "request_too_large", expect.get(r["function"]))}):
         for p in glob.glob(f"{work}/consoles/runner-{runner}.log*"):
             print(f"{p} (last 25 lines):\n  " + "\n  ".join(l[:300] for l in open(p, errors="replace").read().splitlines()[-25:]))
