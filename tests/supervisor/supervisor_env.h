@@ -115,6 +115,25 @@ inline std::vector<std::string> shm_leftovers(pid_t pid) {
   return left;
 }
 
+/// The pids of `parent`'s children (a /proc scan; a command name may hold spaces or parentheses).
+inline std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> children;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(e.path() / "stat");
+    std::string stat;
+    std::getline(in, stat);
+    const auto close = stat.rfind(')');
+    if (close == std::string::npos || close + 2 >= stat.size()) continue;
+    std::istringstream rest(stat.substr(close + 2));  // "S PPID ..."
+    char state = 0;
+    pid_t ppid = 0;
+    if (rest >> state >> ppid && ppid == parent) children.push_back(std::stoi(name));
+  }
+  return children;
+}
+
 inline std::map<std::string, int> count_by(const std::vector<json>& results, const std::string& key) {
   std::map<std::string, int> counts;
   for (const auto& r : results) counts[r[key].dump()]++;

@@ -285,20 +285,10 @@ TEST_CASE("SIGTERM: drains, writes stats, kills runners, leaves nothing in /dev/
   env.write_workload(lines);  // 10 s of work: interrupted after ~0.7 s
   const pid_t pid = env.start({"--mem", "256", "--runners", "3"});
   // Wait until its runners exist, then interrupt.
-  const auto children_of = [pid] {
-    std::vector<pid_t> children;
-    for (const auto& e : fs::directory_iterator("/proc")) {
-      std::ifstream stat(e.path() / "stat");
-      std::string comm, state;
-      int self = 0, ppid = 0;
-      if (stat >> self >> comm >> state >> ppid && ppid == pid) children.push_back(self);
-    }
-    return children;
-  };
-  for (int i = 0; i < 300 && children_of().size() < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 300 && children_of(pid).size() < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   CHECK(shm_leftovers(pid).size() == 1);  // the stats block (channels are sealed memfds, no name)
-  const std::vector<pid_t> children = children_of();
+  const std::vector<pid_t> children = children_of(pid);
   CHECK(children.size() == 3);
   ::kill(pid, SIGTERM);
   Run run = env.finish(pid);

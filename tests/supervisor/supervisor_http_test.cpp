@@ -15,8 +15,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -295,28 +293,6 @@ TEST_CASE("a second SIGTERM exits at once, still removing runners and shm object
   CHECK(shm_leftovers(run.pid).empty());
 }
 
-namespace {
-// The pids of `parent`'s children whose command is `comm` (a /proc scan).
-std::vector<pid_t> children_named(pid_t parent, const std::string& comm) {
-  std::vector<pid_t> found;
-  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
-    const std::string name = e.path().filename().string();
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream in(e.path() / "stat");
-    std::string stat;
-    std::getline(in, stat);
-    const auto open = stat.find('('), close = stat.rfind(')');
-    if (open == std::string::npos || close == std::string::npos || close + 4 >= stat.size()) continue;
-    std::istringstream rest(stat.substr(close + 2));  // "S PPID ..."
-    char state = 0;
-    pid_t ppid = 0;
-    rest >> state >> ppid;
-    if (ppid == parent && stat.substr(open + 1, close - open - 1) == comm) found.push_back(std::stoi(name));
-  }
-  return found;
-}
-}  // namespace
-
 TEST_CASE("a supervisor killed with SIGKILL takes its runners with it (no orphan VMs left running)") {
   // The test adopts orphans (child subreaper) so that it can reap the runners and see how they died.
   REQUIRE(::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0);
@@ -324,7 +300,7 @@ TEST_CASE("a supervisor killed with SIGKILL takes its runners with it (no orphan
   s.start(echo_functions({"a"}), {"--mem", "32", "--runners", "2"});
   std::vector<pid_t> runners;
   for (int i = 0; i < 200 && runners.size() < 2; ++i) {
-    runners = children_named(s.pid, "firerunner");
+    runners = supervisor_test::children_of(s.pid);  // its runners: it starts no other process
     if (runners.size() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   REQUIRE(runners.size() == 2);
