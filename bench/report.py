@@ -43,8 +43,9 @@ DESCRIBE = {
                   "pre-spawned vs spawn-on-demand runners (jailed).",
     "http": "snapfaas-supervisor in service mode (--listen) under wrk: POST /invoke/echo over HTTP/1.1 keep-alive at "
             "1, 16 and 64 connections (requests/s, p50, p99), ring-3 echo guests in jailed firerunners, access log on; "
-            "the replay mode with the same runners in the same run. Targets on 2 cores: http_rps_64 >= 50000, "
-            "http_p50_us_1 <= 150.",
+            "the replay mode with the same runners in the same run. Headline figures with the supervisor's threads "
+            "and the runners on separate CPUs (--supervisor_cpus / --runner_cpus), the same rounds unpinned "
+            "(*_unpinned) after them. Targets on 2 cores: http_rps_64 >= 50000, http_p50_us_1 <= 150.",
     "density": "N restored ring-3 VMs of one function (128 MiB each): PSS/RSS per VM, total host memory, "
                "restore latency as N grows; forked bench children (pss_mib_per_vm, ...) and real firerunner "
                "processes (runner_*). Targets (issue 20): pss_per_vm_mib_100 <= dirty_per_vm_mib + 1 MiB, "
@@ -270,8 +271,10 @@ def main():
                 head.append([f"supervisor `{k}`", fmt(su[k]), "supervisor"])
     ht = load(a.results, "http")
     if ht:
-        for k, label, unit in (("http_rps_64", "HTTP invocations/s, 64 connections (native, ring-3 echo)", ""),
-                               ("http_p50_us_1", "HTTP invocation p50, 1 connection (native, ring-3 echo)", " µs")):
+        for k, label, unit in (("http_rps_64", "HTTP invocations/s, 64 connections (native, ring-3 echo, pinned)", ""),
+                               ("http_p50_us_1", "HTTP invocation p50, 1 connection (native, ring-3 echo, pinned)", " µs"),
+                               ("http_rps_64_unpinned", "HTTP invocations/s, 64 connections, unpinned", ""),
+                               ("http_p50_us_1_unpinned", "HTTP invocation p50, 1 connection, unpinned", " µs")):
             if k in ht:
                 head.append([label, fmt(ht[k], unit), "http"])
     if de:

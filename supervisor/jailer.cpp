@@ -96,12 +96,20 @@ void die_with_supervisor(pid_t parent) {
   if (parent > 0 && ::getppid() != parent) ::_exit(127);
 }
 
+// The runner's CPUs (--runner_cpus), when the supervisor places runners.
+void pin_cpus(const JailOptions& options) noexcept {
+  if (options.pin_cpus && ::sched_setaffinity(0, sizeof options.cpus, &options.cpus) != 0) {
+    child_fail("sched_setaffinity", "--runner_cpus");
+  }
+}
+
 // Everything between clone() and execve() in the jailed child: system calls on `plan`'s prepared
 // strings only (jail_plan.h). `netns_fd` >= 0: join that network namespace (the child was cloned
 // without CLONE_NEWNET).
 [[noreturn]] void jail_child(const JailOptions& options, const RunnerIdentity& id, const JailSpec& spec,
                              const JailPlan& plan, char* const* argv, int netns_fd) {
   die_with_supervisor(0);
+  pin_cpus(options);
   // A session of its own: no terminal, no signals aimed at the supervisor's process group.
   if (::setsid() < 0) child_fail("setsid", "");
   redirect_console(spec.console_fd);
@@ -248,6 +256,7 @@ pid_t Jailer::spawn(const JailSpec& spec, unsigned runner_id) {
     if (pid < 0) throw common::sys_error("fork runner " + std::to_string(runner_id));
     if (pid == 0) {  // system calls on prepared data only (jail_plan.h)
       die_with_supervisor(parent);
+      pin_cpus(options_);
       if (::setsid() < 0) child_fail("setsid", "");
       redirect_console(spec.console_fd);
       if (netns && ::setns(netns.get(), CLONE_NEWNET) != 0) child_fail("setns", netns_name.c_str());

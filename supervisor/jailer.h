@@ -10,6 +10,7 @@
 // sealed memfd, no name anywhere).
 #pragma once
 
+#include <sched.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -42,6 +43,10 @@ struct JailOptions {
   /// Non-empty: runner i joins the network namespace /run/netns/<netns_prefix><i> (setns, instead
   /// of a new empty one) and its jail gets a /dev/net/tun node; empty: a new, empty namespace.
   std::string netns_prefix;
+  /// true: every runner runs on `cpus` only (--runner_cpus; cpu_placement.h), set in the child
+  /// before execve.
+  bool pin_cpus = false;
+  cpu_set_t cpus{};
 };
 
 /// The named network namespace runner `runner_id` joins with `prefix` ("/run/netns/<prefix><id>").

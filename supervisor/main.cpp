@@ -22,6 +22,7 @@
 #include "ipc/shm_object.h"
 #include "supervisor/config.h"
 #include "supervisor/config_paths.h"
+#include "supervisor/cpu_placement.h"
 #include "supervisor/function_table.h"
 #include "supervisor/http_server.h"
 #include "supervisor/http_source.h"
@@ -93,6 +94,12 @@ int main(int argc, char** argv) {
   bool loop_spin_yield = true;
   app.add_option("--loop_spin_yield", loop_spin_yield, "the event loop's polls yield the CPU (sched_yield)")
       ->capture_default_str();
+  std::string supervisor_cpus, runner_cpus;
+  app.add_option("--supervisor_cpus", supervisor_cpus,
+                 "CPUs for the supervisor's own threads (event loop, HTTP), e.g. 1 or 2-3 (default: any)");
+  app.add_option("--runner_cpus", runner_cpus,
+                 "CPUs for the runners (their vCPUs), e.g. 0 or 0-1 (default: any; with --supervisor_cpus alone, the "
+                 "CPUs the supervisor started with)");
   app.add_option("--output", output, "result lines (default stdout)");
   app.add_option("--stats", stats_file, "stats JSON written at exit");
   app.add_option("--runners", runners, "total runners, shared out over the VM-shape pools (default: sized from --mem by the workload)");
@@ -193,6 +200,15 @@ int main(int argc, char** argv) {
     options.loop_spin_yield = loop_spin_yield;
     options.stats_name = snapfaas::ipc::stats_object_name(::getpid());
     jail.enabled = !no_jail;
+    // CPU placement (cpu_placement.h): the runners' set is fixed before the supervisor pins itself.
+    if (!supervisor_cpus.empty() || !runner_cpus.empty()) {
+      const CpuList runner_set = runner_cpus.empty() ? current_cpus() : parse_cpu_list(runner_cpus, "--runner_cpus");
+      jail.pin_cpus = true;
+      jail.cpus = runner_set.set;
+      if (!supervisor_cpus.empty()) pin_this_thread(parse_cpu_list(supervisor_cpus, "--supervisor_cpus"));
+      spdlog::info("supervisor: CPU placement: supervisor threads on {}, runners on {}", current_cpus().text,
+                   runner_set.text);
+    }
     // A runner's memory: its VM's RAM (shared anonymous memory, charged when touched), the pages
     // it copies from snapshots, and the VMM's own; 256 MiB over the largest VM leaves room for both.
     jail.memory_limit_bytes = (app.count("--runner_memory_max") != 0 ? runner_memory_max : largest + 256ULL) << 20;

@@ -142,6 +142,12 @@ TEST_CASE("every role: no exec, no new executable memory, no socket, no process,
     CHECK(killed(role, [] { ::syscall(SYS_symlinkat, "/", AT_FDCWD, "/tmp/x"); }, args));
     CHECK(killed(role, [] { ::syscall(SYS_mkdirat, AT_FDCWD, "/tmp/x", 0700); }, args));
     CHECK(killed(role, [] { ::syscall(SYS_memfd_create, "x", 0); }, args));
+    CHECK(killed(role, [] {  // a runner cannot leave its CPUs (--runner_cpus)
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(0, &set);
+      ::syscall(SYS_sched_setaffinity, 0, sizeof set, &set);
+    }, args));
 #if !defined(__SANITIZE_ADDRESS__)  // the sanitizer runtime needs these with any arguments
     CHECK(killed(role, open_file, args));
     CHECK(killed(role, fork_process, args));
