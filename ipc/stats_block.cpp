@@ -3,6 +3,8 @@
 // every field is accessed atomically (relaxed), ordered by fences around the sequence counter.
 #include "ipc/stats_block.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <bit>
@@ -113,8 +115,13 @@ StatsWriter StatsWriter::create(std::string_view name, const StatsShape& shape) 
                         std::to_string(kMaxOutcomes));
   }
   const auto functions = static_cast<std::uint32_t>(shape.functions.size());
+  // This process's own name (stats_object_name(getpid()), the supervisor's) already there: left by
+  // an earlier process with this pid that was killed before it could remove it (SIGKILL). No live
+  // process can own it (the pid is ours), so it is replaced instead of failing the start.
+  const bool stale = name == stats_object_name(::getpid()) && ShmObject::remove(name);
   ShmObject shm = ShmObject::create(name, total_size_for(shape.runners, functions), 0644);  // snapfaas-stat reads it
   StatsWriter writer(std::move(shm), shape.runners, functions);
+  writer.replaced_stale_ = stale;
   writer.outcome_count_ = static_cast<std::uint32_t>(shape.outcomes.size());
   // Names first (the zero-filled object is not valid until the magic is there).
   for (std::size_t i = 0; i < shape.outcomes.size(); ++i) {

@@ -202,6 +202,9 @@ class StatsWriter {
   [[nodiscard]] std::uint32_t runner_count() const noexcept { return runner_count_; }
   [[nodiscard]] std::uint32_t function_count() const noexcept { return function_count_; }
   [[nodiscard]] const ShmObject& shm() const noexcept { return shm_; }
+  /// create() found this process's own name (stats_object_name(getpid())) left by a dead process
+  /// with the same pid and replaced it.
+  [[nodiscard]] bool replaced_stale() const noexcept { return replaced_stale_; }
 
   // Each call is one seqlock write per entry it touches; out-of-range indices are ignored (false).
   bool set_state(std::uint32_t runner, RunnerState state) noexcept;
@@ -231,6 +234,7 @@ class StatsWriter {
   std::uint32_t runner_count_ = 0;
   std::uint32_t function_count_ = 0;
   std::uint32_t outcome_count_ = 0;
+  bool replaced_stale_ = false;
   std::uint64_t last_queue_depth_ = ~std::uint64_t{0};
   std::uint64_t last_in_flight_ = ~std::uint64_t{0};
 };

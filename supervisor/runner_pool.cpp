@@ -63,6 +63,9 @@ RunnerPool::RunnerPool(PoolOptions options, std::vector<FunctionConfig> function
     ipc::StatsShape shape{options_.scheduler.runners, {}, outcome_names(), options_.console_dir};
     for (const FunctionConfig& f : functions_) shape.functions.push_back(f.name);
     stats_block_.emplace(ipc::StatsWriter::create(options_.stats_name, shape));
+    if (stats_block_->replaced_stale()) {
+      spdlog::warn("supervisor: stats block {} was left by a killed process with this pid: replaced", options_.stats_name);
+    }
   }
 }
 

@@ -4,6 +4,10 @@
 
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <array>
 
 #include <cstring>
@@ -171,4 +175,26 @@ TEST_CASE("cold-request phases are summed per function only for the cold request
   CHECK(f.cold_phase_us_sum == std::array<std::uint64_t, kColdPhases>{40, 300, 400, 600, 160});
   CHECK(std::string(kColdPhaseNames[0]) == "queue");
   CHECK(std::string(kColdPhaseNames[kColdPhases - 1]) == "response");
+}
+
+TEST_CASE("a stats block of this process's own name left by a killed process with the same pid is replaced") {
+  const std::string name = stats_object_name(::getpid());
+  // What a supervisor killed with SIGKILL leaves: the name, with nobody to remove it.
+  const int fd = ::shm_open(name.c_str(), O_CREAT | O_EXCL | O_RDWR, 0644);
+  REQUIRE(fd >= 0);
+  ::close(fd);
+  {
+    StatsWriter w = StatsWriter::create(name, {2, {"f"}, {"ok", "error"}, {}});
+    CHECK(w.replaced_stale());
+    CHECK(w.runner_count() == 2);
+    StatsReader r = StatsReader::open(name);
+    CHECK(r.runner_count() == 2);
+  }
+  CHECK_FALSE(ShmObject::remove(name));  // the writer removed its name
+  // Any other name that exists is still refused: it may belong to a live process.
+  const std::string other = unique_name("stats");
+  ShmObject owner = ShmObject::create(other, 4096);
+  CHECK_THROWS_WITH_AS(StatsWriter::create(other, {1, {}, {"ok"}, {}}), doctest::Contains("File exists"), Error);
+  StatsWriter fresh = StatsWriter::create(unique_name("stats"), {1, {}, {"ok"}, {}});
+  CHECK_FALSE(fresh.replaced_stale());
 }
