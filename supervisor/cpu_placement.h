@@ -11,7 +11,6 @@
 
 #include <sched.h>
 
-#include <optional>
 #include <string>
 #include <string_view>
 
