@@ -39,8 +39,8 @@ QEMU_ARGS = ("console=ttyS0 reboot=t panic=1 pci=off nomodules i8042.noaux i8042
 
 
 def make_clock():
-    """(seconds function, description). CLOCK_MONOTONIC when it resolves 1 µs; else (the emulated host's
-    L1 kernel runs on jiffies: 10 ms steps) the TSC, which under QEMU TCG ticks at the host's rate
+    """(seconds function, description). CLOCK_MONOTONIC when it resolves 1 µs (the emulated host's L1
+    keeps time on the TSC since tsc=reliable, scripts/kvm-host.sh); else (a kernel on jiffies) the TSC, which under QEMU TCG ticks at the host's rate
     given as tsc_early_khz= on L1's command line (scripts/kvm-host.sh), read by a 10-byte rdtsc stub."""
     res = time.get_clock_info("monotonic").resolution
     if res <= 1e-6:
@@ -380,7 +380,7 @@ def main():
         r["qemu_restore_ms"] = series(qa)
         r["qemu_restore_to_running_ms"] = series(qr)
         r["firerunner_restore_ms"] = series(fr)
-        # fc_wrapper's phases (its own clock: CLOCK_MONOTONIC, 10 ms steps in the emulated host)
+        # fc_wrapper's phases (its own clock: CLOCK_MONOTONIC)
         r["firerunner_restore_fc_wrapper_p50_ms"] = {k: statistics.median(v) for k, v in fr_phases.items()}
         if reason:
             r["firerunner_restore_reason"] = reason

@@ -197,7 +197,7 @@ def section_peer(j):
         out += " firerunner snapshot on disk: " + ", ".join(
             f"{k} {fmt(v, ' MiB')}" for k, v in j["firerunner_snapshot_disk_mib"].items()) + "."
     if j.get("firerunner_restore_fc_wrapper_p50_ms"):
-        out += (" fc_wrapper's own phase figures (p50, its clock has 10 ms steps in the emulated host): "
+        out += (" fc_wrapper's own phase figures (p50, CLOCK_MONOTONIC): "
                 + ", ".join(f"`{k}` {fmt(v, ' ms')}" for k, v in j["firerunner_restore_fc_wrapper_p50_ms"].items())
                 + ".")
     out += f" Timing clock: {j.get('clock', '?')}.\n"

@@ -6,33 +6,45 @@
 # firmware and the guest images where they are on the host, and can write results back.
 # CMD runs with /dev/kvm (nested KVM), in the caller's working directory, stdin /dev/null; its
 # stdout and stderr both stream through L1's serial console to this script's stdout.
-# Exit status: CMD's; 124 on --timeout; 125 when L1 fails to boot or dies before CMD finishes
-# (one "error:" line on stderr names the cause).
+# Exit status: CMD's; 124 on --timeout; 125 when L1 fails to boot, cannot stage a path or dies
+# before CMD finishes (one "error:" line on stderr names the cause).
 # Usage: scripts/kvm-host.sh [--mem MiB] [--cpus N] [--timeout S] [--kernel VMLINUX]
-#                            [--native | --auto] [--verbose] -- CMD [ARG...]
+#                            [--stage PATH]... [--native | --auto] [--verbose] -- CMD [ARG...]
 #   --native  run CMD directly (only with hardware KVM); --auto: directly if hardware KVM, else in L1
+#   --stage PATH  (a file or directory CMD only reads: images, snapshots) is copied into L1's memory
+#             before CMD runs and mounted read-only over PATH, so CMD finds it at the same path. L1
+#             reaches the host's files over 9p, whose repository mount keeps no page cache for a file
+#             nobody holds open: without staging, every VM started from PATH would read its pages
+#             through emulated virtio, where a real host serves them from its page cache.
+#             Ignored with --native (the host's page cache does that there).
 # Environment passed into L1: SNAPFAAS_* variables, plus PATH, LANG, HOME=/tmp.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-mem=2048 cpus=2 timeout_s=600 kernel="" mode=emulated verbose=0
+mem=2048 cpus=2 timeout_s=600 kernel="" mode=emulated verbose=0 stage=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --mem) mem="${2:?--mem needs MiB}"; shift ;;
     --cpus) cpus="${2:?--cpus needs a count}"; shift ;;
     --timeout) timeout_s="${2:?--timeout needs seconds}"; shift ;;
     --kernel) kernel="${2:?--kernel needs a path}"; shift ;;
+    --stage) stage+=("${2:?--stage needs a path}"); shift ;;
     --native) mode=native ;;
     --auto) mode=auto ;;
     --verbose) verbose=1 ;;
     --) shift; break ;;
-    *) die "kvm-host.sh: unknown argument '$1' (usage: kvm-host.sh [--mem MiB] [--cpus N] [--timeout S] [--kernel VMLINUX] [--native|--auto] [--verbose] -- CMD...)" ;;
+    *) die "kvm-host.sh: unknown argument '$1' (usage: kvm-host.sh [--mem MiB] [--cpus N] [--timeout S] [--kernel VMLINUX] [--stage PATH]... [--native|--auto] [--verbose] -- CMD...)" ;;
   esac
   shift
 done
 [[ $# -gt 0 ]] || die "kvm-host.sh: no command given (usage: kvm-host.sh [options] -- CMD...)"
 [[ $mem =~ ^[0-9]+$ && $cpus =~ ^[0-9]+$ && $timeout_s =~ ^[0-9]+$ ]] ||
   die "kvm-host.sh: --mem, --cpus and --timeout take whole numbers"
+for i in "${!stage[@]}"; do
+  [[ -e ${stage[$i]} ]] || die "kvm-host.sh: --stage ${stage[$i]}: no such file or directory"
+  stage[$i]="$(realpath -- "${stage[$i]}")"
+  [[ ${stage[$i]} != *[[:space:]]* ]] || die "kvm-host.sh: --stage paths must not contain whitespace: '${stage[$i]}'"
+done
 
 machine="$("$ROOT/scripts/kvm-detect.sh")"
 echo "kvm-host: machine: $machine" >&2
@@ -76,6 +88,28 @@ cleanup() { [[ -n $qemu_pid ]] && kill "$qemu_pid" 2>/dev/null; rm -rf "$run"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 {
+  if [[ ${#stage[@]} -gt 0 ]]; then
+    # Staging (--stage): copies in a tmpfs of their own (sparse files stay sparse), bound read-only
+    # over the originals. Runs as root in L1 before CMD; a failure ends the run with status 125.
+    cat <<'STAGE'
+snapfaas_stage() {
+  local t0=$(date +%s%N) dir=/run/snapfaas-stage i=0 p
+  mkdir -p "$dir" && mount -t tmpfs -o mode=0755 snapfaas-stage "$dir" ||
+    { echo "error: kvm-host: cannot mount a tmpfs at $dir in L1 to stage $*" >&2; return 1; }
+  for p in "$@"; do
+    i=$((i + 1))
+    local err
+    if ! err="$({ cp -a --sparse=always -- "$p" "$dir/$i" && mount --bind "$dir/$i" "$p" &&
+                 mount -o remount,bind,ro "$p"; } 2>&1)"; then
+      echo "error: kvm-host: cannot stage $p in L1's memory: ${err//$'\n'/; } (kvm-host.sh --mem sets L1's memory; a tmpfs holds up to half)" >&2
+      return 1
+    fi
+  done
+  echo "kvm-host: staged $# path(s), $(du -sm "$dir" | cut -f1) MiB, in L1's memory in $(( ($(date +%s%N) - t0) / 1000000 )) ms" >&2
+}
+STAGE
+    printf 'snapfaas_stage'; printf ' %q' "${stage[@]}"; printf ' || exit 125\n'
+  fi
   printf 'cd %q 2>/dev/null || cd /\n' "$PWD"
   printf 'exec'; printf ' %q' "$@"; printf '\n'
 } >"$run/cmd.sh"
@@ -102,8 +136,12 @@ tsc_khz="${SNAPFAAS_TSC_KHZ:-}"
 # loop): 10 of 72 booted VMs run 20 s each, 1 of 120 restored VMs run 5 s (4 runners, supervisor;
 # the likely cause of stop 24's two red e2e cases). Shadow paging: 0 of 24 + 40 such VMs and 3
 # clean e2e_failures + e2e_runner_net pairs, at the same speed (e2e_failures 82-88 s either way).
+# tsc=reliable: L1's check of its vCPUs' TSCs fails under TCG ("TSCs unsynchronized"), and L1 then
+# keeps time on jiffies: CLOCK_MONOTONIC in 10 ms steps and every timer rounded up to the next
+# 10 ms tick (a 100 us sleep took 10 ms, and nested guests' timers, emulated with L1's hrtimers,
+# the same). TCG's TSC is the host's, one counter for all vCPUs; on it a 100 us sleep takes 0.8 ms.
 # Extra L1 kernel parameters: $SNAPFAAS_L1_ARGS, appended (kvm_amd.npt=1 brings NPT back).
-append="console=ttyS0 reboot=k panic=-1 tsc_early_khz=$tsc_khz kvm_amd.npt=0 snapfaas.root=$ROOT snapfaas.run=$run${SNAPFAAS_L1_ARGS:+ $SNAPFAAS_L1_ARGS}"
+append="console=ttyS0 reboot=k panic=-1 tsc_early_khz=$tsc_khz tsc=reliable kvm_amd.npt=0 snapfaas.root=$ROOT snapfaas.run=$run${SNAPFAAS_L1_ARGS:+ $SNAPFAAS_L1_ARGS}"
 if [[ $verbose -eq 1 ]]; then append+=" snapfaas.verbose=1"; else append+=" loglevel=1"; fi
 qemu=(qemu-system-x86_64 -accel tcg -cpu EPYC,+svm,+npt -M microvm,acpi=off -smp "$cpus" -m "$mem"
       -nodefaults -no-user-config -nographic -serial stdio -no-reboot

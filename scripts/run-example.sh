@@ -6,7 +6,8 @@
 # VMs, each cold start a restore of the python3 base + the function's diff snapshot, requests and
 # responses through the shared-memory ring window. Prints the summary (requests, cold/warm, p50/p99
 # in ms) and says where it ran: natively with VT-x/AMD-V, else inside the emulated KVM host
-# (scripts/kvm-host.sh: QEMU TCG, so latencies there are emulation-slow and the clock ticks in 10 ms).
+# (scripts/kvm-host.sh: QEMU TCG, so latencies there are emulation-slow; the kernel, images and
+# snapshots the functions use are staged in its memory first, as a real host's page cache holds them).
 # --ring3: the ring-3 echo functions of configs/ring3-functions.yaml instead, natively on any KVM
 # (hardware or PVM).
 # --node: the JavaScript example functions hello-js, gzip-js, sign-js and token-js instead
@@ -55,7 +56,8 @@ else
   "$ROOT/scripts/build-images.sh"
   if [[ $node -eq 1 ]]; then
     config="$ROOT/configs/node-controller.yaml"
-    "$ROOT/scripts/build-snapshots.sh" hello-js gzip-js sign-js token-js
+    functions=(hello-js gzip-js sign-js token-js) runtime=nodejs
+    "$ROOT/scripts/build-snapshots.sh" "${functions[@]}"
     step "workload: Poisson arrivals, hello-js every 300 ms, gzip-js every 500 ms, sign-js every 600 ms, token-js every 800 ms on average, ${end_ms} ms, seed 1"
     "$bin/snapfaas-workload" --function hello-js=300 --function gzip-js=500 --function sign-js=600 \
       --function token-js=800 --start 0 --end "$end_ms" --users 4 --seed 1 \
@@ -63,7 +65,8 @@ else
       --out "$out/workload.jsonl"
   else
     config="$ROOT/configs/controller.yaml"
-    "$ROOT/scripts/build-snapshots.sh" hello echo markdown
+    functions=(hello echo markdown) runtime=python3
+    "$ROOT/scripts/build-snapshots.sh" "${functions[@]}"
     step "workload: Poisson arrivals, hello every 300 ms, echo every 500 ms, markdown every 800 ms on average, ${end_ms} ms, seed 1"
     "$bin/snapfaas-workload" --function hello=300 --function echo=500 --function markdown=800 --start 0 \
       --end "$end_ms" --users 4 --seed 1 --payload '{"text":"# SnapFaaS\n\nA *cold start* is a **restore**."}' \
@@ -74,7 +77,13 @@ else
     where=(env) extra=()
   else
     step "Linux guests cannot run on this KVM ($case_word): the supervisor runs inside the emulated KVM host"
-    where=("$ROOT/scripts/kvm-host.sh" --mem 4096 --timeout 1200 --)
+    # What the supervisor's VMs read (the controller files name these), staged in L1's memory.
+    snaps="$CACHE/snapshots" stage=()
+    for p in "$("$ROOT/scripts/images.sh" --check vmlinux)" "$("$ROOT/scripts/images.sh" --check "${runtime/python3/rootfs}")" \
+      "$CACHE/images/appfs" "$snaps/$runtime" "${functions[@]/#/$snaps/}"; do
+      stage+=(--stage "$p")
+    done
+    where=("$ROOT/scripts/kvm-host.sh" --mem 4096 --timeout 1200 "${stage[@]}" --)
     extra=(--start_timeout 60000)  # VM creation takes seconds under QEMU TCG, more on a busy host
   fi
 fi
@@ -93,6 +102,6 @@ tr -d '\r' < "$out/supervisor.log" > "$out/supervisor.log.txt" && mv "$out/super
 if [[ $ring3 -eq 1 || $case_word == hardware ]]; then
   echo "ran natively ($case_word)"
 else
-  echo "ran inside the emulated KVM host ($case_word machine; QEMU TCG: latencies are emulation-slow, 10 ms clock)"
+  echo "ran inside the emulated KVM host ($case_word machine; QEMU TCG: latencies are emulation-slow; images and snapshots staged in its memory)"
 fi
 grep '^summary: ' "$out/supervisor.log" | tail -n 1

@@ -171,7 +171,7 @@ print(f"PASS: isolation: {len(locked)} samples of {len({p for p, _ in locked})} 
 print(f"PASS: {len(fetch)} fetches through the supervisor (3 concurrent cold clones on 3 runners), "
       f"fetch_nonet unreachable; fetch cold p50 {statistics.median(cold):.0f} ms (n={len(cold)}), "
       f"warm p50 {statistics.median(warm) if warm else float('nan'):.0f} ms (n={len(warm)}), "
-      f"in-guest fetch p50 {statistics.median(guest):.1f} ms (emulated host, 10 ms clock)")
+      f"in-guest fetch p50 {statistics.median(guest):.1f} ms (emulated host)")
 PY
   exit $?
 fi
