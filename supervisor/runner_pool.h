@@ -147,6 +147,7 @@ class RunnerPool {
   std::vector<ConsoleLog> consoles_;    // by slot (empty: consoles inherited)
   std::uint32_t start_failures_ = 0;    // runner spawns failing in a row (no function involved)
   ipc::AdaptiveSpin spin_;  // wait_for_event's poll before parking, in ns (ipc/adaptive_spin.h)
+  bool idle_wake_ = false;  // the last park ran to its deadline and nothing came of it: park again without a poll
 
   // Per-run state.
   RunStats* stats_ = nullptr;
