@@ -40,8 +40,9 @@ QEMU_ARGS = ("console=ttyS0 reboot=t panic=1 pci=off nomodules i8042.noaux i8042
 
 def make_clock():
     """(seconds function, description). CLOCK_MONOTONIC when it resolves 1 µs (the emulated host's L1
-    keeps time on the TSC since tsc=reliable, scripts/kvm-host.sh); else (a kernel on jiffies) the TSC, which under QEMU TCG ticks at the host's rate
-    given as tsc_early_khz= on L1's command line (scripts/kvm-host.sh), read by a 10-byte rdtsc stub."""
+    keeps time on the TSC: tsc=reliable, scripts/kvm-host.sh); else (a kernel on jiffies) the TSC,
+    which under QEMU TCG ticks at the host's rate given as tsc_early_khz= on L1's command line
+    (scripts/kvm-host.sh), read by a 10-byte rdtsc stub."""
     res = time.get_clock_info("monotonic").resolution
     if res <= 1e-6:
         return time.monotonic, "CLOCK_MONOTONIC"

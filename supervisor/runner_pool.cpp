@@ -20,7 +20,7 @@ namespace {
 // The longest the loop parks with no timer due: it reaps dead runners (a dead runner never rings)
 // and drains consoles when it wakes. 10 ms: a runner that dies mid-request is answered within
 // ~10 ms, and an idle supervisor wakes 100 times a second (1 ms cost 1000 wake-ups a second: in
-// the emulated KVM host, with TCG, ~10 % of a CPU and twice the loop's CPU over the main job).
+// the emulated KVM host, under TCG, ~8 % of a CPU and over twice the loop's CPU in the main job).
 constexpr auto kLoopBackstop = std::chrono::milliseconds(10);
 
 // This process's CPU time (user + system), ms.
