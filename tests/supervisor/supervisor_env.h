@@ -115,6 +115,19 @@ inline std::vector<std::string> shm_leftovers(pid_t pid) {
   return left;
 }
 
+/// The value of `key` ("Cpus_allowed_list", "voluntary_ctxt_switches", ...) in a /proc status file
+/// (/proc/PID/status or /proc/PID/task/TID/status), leading blanks trimmed; "" when absent.
+inline std::string proc_status_field(const fs::path& status_file, const std::string& key) {
+  std::ifstream in(status_file);
+  const std::string prefix = key + ":";
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(prefix, 0) != 0) continue;
+    const std::size_t start = line.find_first_not_of(" \t", prefix.size());
+    return start == std::string::npos ? "" : line.substr(start);
+  }
+  return "";
+}
+
 /// The pids of `parent`'s children (a /proc scan; a command name may hold spaces or parentheses).
 inline std::vector<pid_t> children_of(pid_t parent) {
   std::vector<pid_t> children;

@@ -1,14 +1,11 @@
 // An idle snapfaas-supervisor (fake runners, a workload with a long gap) parks: its event loop wakes
 // about as often as its backstop (supervisor/runner_pool.cpp kLoopBackstop, 10 ms), not every
-// millisecond, and a backstop wake-up parks again without a poll first. Counted as the loop
-// thread's voluntary context switches (one a park), not timed.
+// millisecond. Counted as the loop thread's voluntary context switches (one a park), not timed.
+// (That a backstop wake-up parks again without a poll first is not seen here: a poll is no switch.)
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
-#include <signal.h>
-
 #include <chrono>
-#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,12 +18,9 @@ namespace {
 
 /// voluntary_ctxt_switches of thread `tid` of process `pid` (-1 when gone).
 long voluntary_switches(pid_t pid, pid_t tid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("voluntary_ctxt_switches:", 0) == 0) return std::stol(line.substr(24));
-  }
-  return -1;
+  const std::string value = proc_status_field(
+      "/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/status", "voluntary_ctxt_switches");
+  return value.empty() ? -1 : std::stol(value);
 }
 
 }  // namespace

@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,10 +25,8 @@ std::vector<std::string> thread_cpus(pid_t pid) {
   std::vector<std::string> out;
   std::error_code ec;
   for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
-    std::ifstream in(task.path() / "status");
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.rfind("Cpus_allowed_list:", 0) == 0) out.push_back(line.substr(line.find_first_not_of(" \t", 18)));
+    if (std::string cpus = proc_status_field(task.path() / "status", "Cpus_allowed_list"); !cpus.empty()) {
+      out.push_back(std::move(cpus));
     }
   }
   return out;
