@@ -283,6 +283,8 @@ struct ChannelLayout {
   std::uint64_t response_offset;
   std::uint64_t slots_offset;
   std::uint64_t total_size;
+
+  friend bool operator==(const ChannelLayout&, const ChannelLayout&) = default;
 };
 
 constexpr std::uint64_t page_round(std::uint64_t n) { return (n + kPageSize - 1) & ~(kPageSize - 1); }

@@ -121,6 +121,8 @@ struct WindowLayout {
   std::uint64_t response_ring;  ///< RingIndices of the response ring
   std::uint64_t slots;          ///< slot 0
   std::uint64_t size;           ///< window_size(channel)
+
+  friend bool operator==(const WindowLayout&, const WindowLayout&) = default;
 };
 
 constexpr WindowLayout compute_window_layout(const ChannelLayout& l) {

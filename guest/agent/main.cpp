@@ -126,9 +126,12 @@ int main(int argc, char** argv) {
       }
       python->import_handler(module_dir, module, function);
       doorbell->snapshot_point(snapfaas::ipc::SnapshotPoint::kDiff);
-      if (!futex) {
+      if (!futex && !window->same_layout()) {
         // A restored agent serves another channel than the one it was snapshotted with, whose
-        // layout (slot count and size, ring capacities, window size) may differ: map it anew.
+        // layout (slot count and size, ring capacities, window size) may differ: then map it anew.
+        // The same layout is served by the mapping as it is (the window's guest-physical address
+        // is fixed), and a remap costs page-table work that the emulated host's shadow paging
+        // made 25-48 ms of a cold start.
         window.reset();
         window.emplace(snapfaas::guest::Window::map(source));
       }

@@ -108,6 +108,13 @@ Window Window::map(const WindowSource& source) {
   return Window(base, layout.size, layout);
 }
 
+bool Window::same_layout() const noexcept {
+  ipc::ChannelHeader header;
+  std::memcpy(&header, base_, sizeof(header));  // a copy: validated and compared once
+  ipc::WindowLayout layout{};
+  return ipc::check_window_header(header, size_, &layout) == ipc::WindowCheck::kOk && layout == layout_;
+}
+
 Window::Window(Window&& other) noexcept
     : base_(std::exchange(other.base_, nullptr)), size_(std::exchange(other.size_, 0)), layout_(other.layout_) {}
 

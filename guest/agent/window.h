@@ -38,6 +38,11 @@ class Window {
   Window& operator=(const Window&) = delete;
   ~Window();
 
+  /// The header the window shows now (a restored guest's: the new channel's, at the same
+  /// guest-physical address) describes the layout this window was mapped with: the mapping serves
+  /// it as it is. False when it differs or fails validation: map anew (map() says why).
+  [[nodiscard]] bool same_layout() const noexcept;
+
   /// Private copy of the validated layout (later header writes have no effect on it).
   [[nodiscard]] const ipc::WindowLayout& layout() const noexcept { return layout_; }
   [[nodiscard]] std::uint32_t slot_size() const noexcept { return layout_.channel.slot_size; }

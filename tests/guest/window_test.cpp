@@ -103,3 +103,33 @@ TEST_CASE("contiguous mode (the guest's /dev/mem path) at a page-aligned offset;
   CHECK(failure_of({"/nonexistent/window", 0, false, false}) == ipc::AgentFatal::kWindowMap);
   ::unlink(path);
 }
+
+TEST_CASE("same_layout: a restored guest keeps its window mapping while the header shows the same layout") {
+  // The guest's /dev/mem path: a window image in a file (header page + rings and slots).
+  auto image = [](std::uint32_t slots) {
+    const ipc::ChannelLayout l = ipc::compute_channel_layout(4096, slots);
+    std::vector<std::uint8_t> region(l.total_size, 0);
+    REQUIRE(ipc::ChannelView::format(region.data(), region.size(), 4096, slots).has_value());
+    std::vector<std::uint8_t> out(ipc::kPageSize + (l.total_size - l.request_offset));
+    std::memcpy(out.data(), region.data(), ipc::kPageSize);
+    std::memcpy(out.data() + ipc::kPageSize, region.data() + l.request_offset, l.total_size - l.request_offset);
+    return out;
+  };
+  const std::vector<std::uint8_t> three = image(3), four = image(4);
+  char path[] = "/tmp/snapfaas-window-test-XXXXXX";
+  common::UniqueFd fd(::mkstemp(path));
+  REQUIRE(fd.valid());
+  REQUIRE(::write(fd.get(), four.data(), four.size()) == static_cast<ssize_t>(four.size()));  // the larger file
+  REQUIRE(::pwrite(fd.get(), three.data(), ipc::kPageSize, 0) == static_cast<ssize_t>(ipc::kPageSize));
+  const guest::Window window = guest::Window::map({path, 0, false, false});
+  REQUIRE(window.slot_count() == 3);
+  CHECK(window.same_layout());  // a new channel of the same shape: the mapping serves it
+  REQUIRE(::pwrite(fd.get(), four.data(), ipc::kPageSize, 0) == static_cast<ssize_t>(ipc::kPageSize));
+  CHECK_FALSE(window.same_layout());  // another slot count: map anew
+  const std::vector<std::uint8_t> junk(ipc::kPageSize, 0x11);
+  REQUIRE(::pwrite(fd.get(), junk.data(), junk.size(), 0) == static_cast<ssize_t>(junk.size()));
+  CHECK_FALSE(window.same_layout());  // not a header at all
+  REQUIRE(::pwrite(fd.get(), three.data(), ipc::kPageSize, 0) == static_cast<ssize_t>(ipc::kPageSize));
+  CHECK(window.same_layout());
+  ::unlink(path);
+}
