@@ -146,7 +146,8 @@ void put_devices(Writer& w, const DeviceStates& d) {
   if (d.serial) {
     const SerialState& s = *d.serial;
     for (std::uint8_t v : {s.dll, s.dlm, s.ier, s.lcr, s.mcr, s.scr}) w.put(v);
-    w.put(static_cast<std::uint8_t>(s.thre_pending));
+    // Flags: bit 0 THR-empty pending, bit 1 FIFOs enabled (a later bit: older snapshots hold 0/1).
+    w.put(static_cast<std::uint8_t>((s.thre_pending ? 1U : 0U) | (s.fifo_enabled ? 2U : 0U)));
     w.put_bytes(s.input);
   }
   w.put(static_cast<std::uint8_t>(d.i8042.has_value()));
@@ -182,7 +183,10 @@ DeviceStates get_devices(Reader& r) {
   if (r.get<std::uint8_t>("serial") != 0) {
     SerialState s;
     for (std::uint8_t* v : {&s.dll, &s.dlm, &s.ier, &s.lcr, &s.mcr, &s.scr}) *v = r.get<std::uint8_t>("serial");
-    s.thre_pending = r.get<std::uint8_t>("serial") != 0;
+    const auto flags = r.get<std::uint8_t>("serial");
+    if (flags > 3) throw common::Error("state: serial flags " + std::to_string(flags) + " hold unknown bits");
+    s.thre_pending = (flags & 1U) != 0;
+    s.fifo_enabled = (flags & 2U) != 0;
     s.input = r.get_bytes("serial input");
     d.serial = std::move(s);
   }

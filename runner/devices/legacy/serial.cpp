@@ -1,4 +1,4 @@
-// Serial: 8250 register file (DLAB, IER/IIR, LCR, MCR loopback, LSR, MSR, SCR) and console output.
+// Serial: 16550A register file (DLAB, IER/IIR, FCR, LCR, MCR loopback, LSR, MSR, SCR) and console output.
 #include "runner/devices/legacy/serial.h"
 
 #include <spdlog/spdlog.h>
@@ -29,6 +29,10 @@ constexpr std::uint8_t kIerMask = 0x0f;
 constexpr std::uint8_t kIirNone = 0x01;
 constexpr std::uint8_t kIirThre = 0x02;
 constexpr std::uint8_t kIirRda = 0x04;
+constexpr std::uint8_t kIirFifos = 0xc0;  // FIFOs enabled (16550A)
+
+constexpr std::uint8_t kFcrEnable = 0x01;
+constexpr std::uint8_t kFcrClearRx = 0x02;
 
 constexpr std::uint8_t kLsrDataReady = 0x01;
 constexpr std::uint8_t kLsrThrEmpty = 0x20;
@@ -74,14 +78,16 @@ std::uint8_t Serial::read_register(std::uint64_t offset) noexcept {
       return b;
     }
     case kIer: return dlab() ? dlm_ : ier_;
-    case kIir:
-      // Highest-priority pending source; reading IIR acknowledges a THRE interrupt (16450).
-      if ((ier_ & kIerRda) && !input_.empty()) return kIirRda;
+    case kIir: {
+      // Highest-priority pending source; reading IIR acknowledges a THRE interrupt.
+      const std::uint8_t fifos = fifo_enabled_ ? kIirFifos : 0;
+      if ((ier_ & kIerRda) && !input_.empty()) return fifos | kIirRda;
       if ((ier_ & kIerThre) && thre_pending_) {
         thre_pending_ = false;
-        return kIirThre;
+        return fifos | kIirThre;
       }
-      return kIirNone;
+      return fifos | kIirNone;
+    }
     case kLcr: return lcr_;
     case kMcr: return mcr_;
     case kLsr: return kLsrThrEmpty | kLsrIdle | (input_.empty() ? 0 : kLsrDataReady);
@@ -121,7 +127,10 @@ void Serial::write_register(std::uint64_t offset, std::uint8_t value) noexcept {
       if ((ier_ & kIerRda) && !(old & kIerRda) && !input_.empty()) raise();
       return;
     }
-    case kIir: return;  // FCR: no FIFO (reports as a 16450)
+    case kIir:  // FCR. The transmitter sends at once, so only the enable bit (IIR) and a receive clear matter.
+      fifo_enabled_ = (value & kFcrEnable) != 0;
+      if (fifo_enabled_ && (value & kFcrClearRx)) input_.clear();
+      return;
     case kLcr: lcr_ = value; return;
     case kMcr: mcr_ = value & kMcrMask; return;
     case kScr: scr_ = value; return;
@@ -189,6 +198,7 @@ SerialState Serial::save() const {
   s.mcr = mcr_;
   s.scr = scr_;
   s.thre_pending = thre_pending_;
+  s.fifo_enabled = fifo_enabled_;
   s.input.assign(input_.begin(), input_.end());
   return s;
 }
@@ -206,6 +216,7 @@ std::unique_ptr<Serial> Serial::restore(std::shared_ptr<Interrupt> irq, int out_
   s->mcr_ = state.mcr & kMcrMask;
   s->scr_ = state.scr;
   s->thre_pending_ = state.thre_pending;
+  s->fifo_enabled_ = state.fifo_enabled;
   s->input_.assign(state.input.begin(), state.input.end());
   return s;
 }

@@ -1,4 +1,4 @@
-// SerialState: the plain snapshot state of the 8250 UART (registers and pending input).
+// SerialState: the plain snapshot state of the 16550A UART (registers and pending input).
 #pragma once
 
 #include <cstdint>
@@ -15,6 +15,7 @@ struct SerialState {
   std::uint8_t mcr = 0x08;  ///< modem control: OUT2
   std::uint8_t scr = 0;     ///< scratch
   bool thre_pending = false;       ///< THR-empty interrupt pending (cleared by an IIR read)
+  bool fifo_enabled = false;       ///< FCR bit 0 set: IIR reports FIFOs (16550A)
   std::vector<std::uint8_t> input; ///< received bytes not yet read from RBR
 
   friend bool operator==(const SerialState&, const SerialState&) = default;

@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "common/error.h"
@@ -37,6 +39,11 @@ MicrovmState sample() {
     s.vcpus.push_back(v);
   }
   s.devices.serial = SerialState{};
+  s.devices.serial->dll = 0x5a;
+  s.devices.serial->ier = 0x0f;
+  s.devices.serial->scr = 0xa5;
+  s.devices.serial->thre_pending = true;
+  s.devices.serial->fifo_enabled = true;  // both flag bits (one byte: 1 | 2)
   s.devices.serial->input = {1, 2, 3};
   s.devices.i8042 = I8042State{};
   BlockDeviceState b;
@@ -81,6 +88,18 @@ TEST_CASE("damaged payloads give clear errors") {
     for (std::size_t n = 0; n < bytes.size(); n += 97) {
       CHECK_THROWS_AS((void)decode_state(std::span(bytes.data(), n)), snapfaas::common::Error);
     }
+  }
+  SUBCASE("serial flags with a bit this version does not know") {
+    // dll dlm ier lcr mcr scr flags, as sample() sets them.
+    const std::array<std::uint8_t, 7> serial{0x5a, 0x00, 0x0f, 0x03, 0x08, 0xa5, 0x03};
+    const auto at = std::search(bytes.begin(), bytes.end(), serial.begin(), serial.end());
+    REQUIRE(at != bytes.end());
+    at[6] = 0x07;
+    CHECK_THROWS_WITH((void)decode_state(bytes), "state: serial flags 7 hold unknown bits");
+    at[6] = 0x01;  // a snapshot from before the FIFO bit: THRE pending, FIFOs off
+    const MicrovmState old = decode_state(bytes);
+    CHECK(old.devices.serial->thre_pending);
+    CHECK_FALSE(old.devices.serial->fifo_enabled);
   }
   SUBCASE("trailing bytes") {
     bytes.push_back(0);

@@ -158,6 +158,29 @@ TEST_CASE("Serial loopback: THR goes to RBR and MSR mirrors MCR") {
   CHECK(p.drain().empty());  // nothing reached the console
 }
 
+TEST_CASE("Serial is a 16550A to Linux's probe: FIFOs reported once FCR enables them, cleared input") {
+  auto irq = std::make_shared<CountingInterrupt>();
+  Serial s(irq, -1);
+  CHECK(in(s, kIir) == 0x01);         // reset: FIFOs off (a 16450 until the driver enables them)
+  out(s, 2, 0x01);                    // FCR: enable FIFOs (8250 autoconfig)
+  CHECK((in(s, kIir) >> 6) == 3);     // "scratch = IIR >> 6; case 3: 16550A"
+  // autoconfig_16550a's TI16750 probe must not match (bit 5 stays clear with or without DLAB).
+  out(s, 2, 0x21);
+  CHECK(((in(s, kIir) >> 5) & 7) == 6);
+  out(s, kLcr, 0x80);
+  CHECK(((in(s, kIir) >> 5) & 7) == 6);
+  out(s, kLcr, 0x03);
+  out(s, kIer, 0x02);                 // THRE with FIFOs: the same interrupt, FIFO bits set
+  CHECK(in(s, kIir) == 0xc2);
+  CHECK(in(s, kIir) == 0xc1);
+  const std::array<std::uint8_t, 2> bytes{7, 8};
+  REQUIRE(s.enqueue_input(bytes) == 2);
+  out(s, 2, 0x03);                    // enable + clear the receive FIFO
+  CHECK((in(s, kLsr) & 0x01) == 0);   // nothing to read
+  out(s, 2, 0x00);                    // FIFOs off: a 16450's IIR again
+  CHECK(in(s, kIir) == 0x01);
+}
+
 TEST_CASE("SerialState save -> restore round trip") {
   auto irq = std::make_shared<CountingInterrupt>();
   Serial s(irq, -1);
@@ -180,6 +203,13 @@ TEST_CASE("SerialState save -> restore round trip") {
   CHECK(r->save() == st);
   CHECK(in(*r, kIir) == 0x04);
   CHECK(in(*r, kData) == 1);
+  CHECK_FALSE(st.fifo_enabled);
+  out(s, 2, 0x01);  // FIFOs enabled: kept across a restore
+  const SerialState fifo = s.save();
+  CHECK(fifo.fifo_enabled);
+  auto f = Serial::restore(irq, -1, fifo);
+  CHECK(f->save() == fifo);
+  CHECK((in(*f, kIir) & 0xc0) == 0xc0);
   SerialState bad = st;
   bad.input.assign(Serial::kInputCapacity + 1, 0);
   CHECK_THROWS_AS((void)Serial::restore(irq, -1, bad), snapfaas::common::Error);
