@@ -107,7 +107,7 @@ Result<Response> SupervisorChannel::try_receive() noexcept {
   Result<std::span<std::uint8_t>> bytes = view_.payload(desc->slot, desc->length);
   if (!bytes) return bytes.error();
   state_[desc->slot] = SlotState::kAnswered;
-  return Response{desc->request_id, desc->slot, desc->status, *bytes};
+  return Response{desc->request_id, desc->slot, desc->status, *bytes, desc->restore_generation};
 }
 
 Result<Response> SupervisorChannel::receive(const WaitOptions& options) noexcept {

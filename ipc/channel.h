@@ -30,6 +30,7 @@ struct Response {
   std::uint32_t slot = 0;
   std::uint32_t status = 0;  ///< ResponseStatus value as sent by the peer
   std::span<const std::uint8_t> payload;
+  std::uint32_t restore_generation = 0;  ///< ResponseDesc::restore_generation as sent (untrusted)
 };
 
 /// A validated request: `payload` is the request bytes, `slot_bytes` the whole slot (response space).

@@ -192,7 +192,10 @@ struct ResponseDesc {
   std::uint32_t slot;
   std::uint32_t length;
   std::uint32_t status;  // ResponseStatus
-  std::uint32_t reserved;
+  /// The restore record generation (RestoreRecord, low 32 bits) the guest had applied when it
+  /// answered; 0: none (never restored, or a runner/peer that does not say). The guest's word:
+  /// reported (results, tests), never acted on.
+  std::uint32_t restore_generation;
 };
 static_assert(sizeof(ResponseDesc) == 24);
 static_assert(offsetof(ResponseDesc, status) == 16);

@@ -34,6 +34,10 @@ struct RequestRecord {
   double sent_ms = -1;         ///< the request pushed on the runner's ring
   double guest_ready_ms = -1;  ///< the runner answered the guest's first WAIT with it (RunnerTimes)
   double handler_ms = -1;      ///< the agent's duration_ns (guest clock, untrusted: display only)
+  /// The restore record generation the guest said it had applied when it answered
+  /// (ResponseDesc::restore_generation; untrusted, reported only): >= 1 for a restored clone whose
+  /// agent reseeded, 0 for none (a boot, a runner that does not say).
+  std::uint32_t restore_generation = 0;
   std::string response;    ///< the runner's response bytes
   [[nodiscard]] double latency_ms() const noexcept { return done_ms - arrival_ms; }
   /// The error's type name ("" when ok).

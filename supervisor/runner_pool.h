@@ -123,8 +123,10 @@ class RunnerPool {
   void fail_runner(std::uint32_t slot, nlohmann::json error, bool blame_function = true);
   [[nodiscard]] std::chrono::milliseconds timeout_of(std::uint32_t function) const noexcept;
   void handle_response(std::uint32_t slot, const ipc::Response& response);
-  /// Fills the runner's and the guest's marks of a successful cold request (run_stats.h).
-  void note_cold_phases(std::uint32_t slot, std::uint64_t request, const std::string& body);
+  /// Fills the runner's and the guest's marks of a successful cold request (run_stats.h): its
+  /// phases and the restore generation the guest reported.
+  void note_cold_phases(std::uint32_t slot, std::uint64_t request, const std::string& body,
+                        std::uint32_t restore_generation);
   void drain_consoles() noexcept;
   bool poll_runner(std::uint32_t slot);
   void on_load_reply(std::uint32_t slot, const ipc::ControlReply& reply);

@@ -250,7 +250,7 @@ void RunnerPool::handle_response(std::uint32_t slot, const ipc::Response& respon
     }
     error = std::move(guest->error);
   }
-  if (ok) note_cold_phases(slot, request, body);
+  if (ok) note_cold_phases(slot, request, body, response.restore_generation);
   health_.succeeded(r.function);  // the VM works (a function_error is the function's own answer)
   r.request = -1;
   r.deadline = Clock::time_point::max();
@@ -265,10 +265,12 @@ void RunnerPool::handle_response(std::uint32_t slot, const ipc::Response& respon
 
 // A cold request's last two marks: when the runner first handed its guest the request
 // (RunnerTimes) and the handler's own time as the agent reports it ("duration_ns").
-void RunnerPool::note_cold_phases(std::uint32_t slot, std::uint64_t request, const std::string& body) {
+void RunnerPool::note_cold_phases(std::uint32_t slot, std::uint64_t request, const std::string& body,
+                                  std::uint32_t restore_generation) {
   const auto it = in_flight_.find(request);
   if (it == in_flight_.end() || !it->second.record.cold) return;
   RequestRecord& rec = it->second.record;
+  rec.restore_generation = restore_generation;
   if (const std::uint64_t ready_ns = runners_[slot].guest_first_ready_ns(); ready_ns != 0) {
     const auto start_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(run_start_.time_since_epoch()).count();
     rec.guest_ready_ms = (static_cast<double>(ready_ns) - static_cast<double>(start_ns)) / 1e6;

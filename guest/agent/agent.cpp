@@ -11,12 +11,16 @@ namespace snapfaas::guest {
 namespace {
 
 // The runtime's half of a restore (random, tempfile, multiprocessing, on_restore), logged with
-// the kernel half's cost (RestoreWatcher: CRNG + clock) so a restore's guest-side price is visible.
+// the kernel half's cost (RestoreWatcher: CRNG + clock) so a restore's guest-side price is visible
+// (--verbose). At debug level only: the guest's console is a UART, an exit to the VMM per byte, and
+// this line cost each cold start ~50 ms of its resume in the emulated host (written after the
+// response instead, it delayed the VM's next requests as much). That a clone applied its record
+// reaches the supervisor with every response instead (ResponseDesc::restore_generation).
 void reseed_runtime(PythonRuntime& python, const ipc::RestoreRecord& record, std::uint64_t kernel_ns) noexcept {
   const auto t0 = std::chrono::steady_clock::now();
   (void)python.reseed(std::span<const std::uint8_t>(record.entropy, ipc::kRestoreEntropyBytes));
   const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
-  log(LogLevel::kInfo, "restore: generation %llu applied (kernel CRNG + clock %llu us, runtime reseed %lld us)",
+  log(LogLevel::kDebug, "restore: generation %llu applied (kernel CRNG + clock %llu us, runtime reseed %lld us)",
       static_cast<unsigned long long>(ipc::restore_generation(record)),
       static_cast<unsigned long long>(kernel_ns / 1000), static_cast<long long>(us));
 }

@@ -29,6 +29,8 @@ class RestoreWatcher {
 
   /// Restores seen so far (records applied).
   [[nodiscard]] std::uint64_t applied() const noexcept { return applied_; }
+  /// The generation of the last record applied (0: none), for ResponseDesc::restore_generation.
+  [[nodiscard]] std::uint64_t generation() const noexcept { return seen_generation_; }
   /// Time the last kernel part took (RNDADDENTROPY + RNDRESEEDCRNG + clock_settime), ns.
   [[nodiscard]] std::uint64_t last_kernel_ns() const noexcept { return last_kernel_ns_; }
 

@@ -98,6 +98,9 @@ bool RingServer::finish(const ServedRequest& request, const HandlerOutcome& outc
   if (options_.in_flight != nullptr) options_.in_flight->end();
   ipc::ResponseDesc response{request.desc.request_id, request.desc.slot, 0, 0, 0};
   response.status = static_cast<std::uint32_t>(outcome.status);
+  // Which restore this clone had applied (reseeded) before it ran the handler: the supervisor
+  // reports it per cold request (results' restore_generation).
+  if (options_.restore != nullptr) response.restore_generation = static_cast<std::uint32_t>(options_.restore->generation());
   response.length = outcome.length;
   if (outcome.status != ipc::ResponseStatus::kOk) ++stats_.errors;
   if (push_response(response)) return true;

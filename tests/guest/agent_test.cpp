@@ -62,6 +62,9 @@ def handle(request):
         return {"random": random.random(), "urandom": os.urandom(8).hex()}
     if kind == "restored":
         return {"count": RESTORED[0]}
+    if kind == "log_has":  # whether the agent's log held a text while this handler ran
+        with open(request["path"]) as f:
+            return {"has": request["text"] in f.read()}
     if kind == "sum":
         return {"id": request["id"], "sum": _checksum(request["data"]), "len": len(request["data"])}
     return {"echo": request}
@@ -77,6 +80,7 @@ std::uint32_t checksum(const std::string& text) {
 struct Answer {
   std::uint32_t status = 0;
   std::string text;
+  std::uint32_t restore_generation = 0;
 };
 
 Answer call(ipc::SupervisorChannel& channel, std::uint64_t id, const std::string& payload) {
@@ -85,8 +89,9 @@ Answer call(ipc::SupervisorChannel& channel, std::uint64_t id, const std::string
   auto response = channel.receive(ipc::WaitOptions::within(std::chrono::seconds(30)));
   REQUIRE_MESSAGE(response.has_value(), "no response: ", ipc::to_string(response.error()));
   CHECK(response->request_id == id);
-  Answer answer{response->status, std::string(reinterpret_cast<const char*>(response->payload.data()),
-                                              response->payload.size())};
+  Answer answer{response->status,
+                std::string(reinterpret_cast<const char*>(response->payload.data()), response->payload.size()),
+                response->restore_generation};
   REQUIRE(channel.release(response->slot));
   return answer;
 }
@@ -363,4 +368,29 @@ TEST_CASE("a restore record reseeds Python's random and runs on_restore() once p
   CHECK(same["random"] == after["random"]);
   CHECK(agent.stop() == 0);
   CHECK(other.stop() == 0);
+}
+
+TEST_CASE("after a restore: responses say which generation was applied; no console line on the request's path") {
+  // The guest's console is a UART (an exit per byte): the restore's log line cost each cold start
+  // ~50 ms in the emulated host. The supervisor learns of the reseed from the responses
+  // (ResponseDesc::restore_generation); the line is a --verbose one.
+  for (const bool verbose : {false, true}) {
+    CAPTURE(verbose);
+    Fixture f;
+    AgentProcess agent(f.name, f.dir.path(), verbose ? std::vector<std::string>{"--verbose"} : std::vector<std::string>{});
+    CHECK(call(f.channel, 1, R"({"kind": "restored"})").restore_generation == 0);  // never restored
+    std::uint8_t entropy[ipc::kRestoreEntropyBytes] = {};
+    CHECK(ipc::publish_restore_record(f.channel.shm().data(), 7, 1'780'000'000LL * 1'000'000'000LL, entropy) == 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // parked in WAIT: applied at its return
+    const std::string line = "restore: generation 1 applied";
+    const json request = {{"kind", "log_has"}, {"path", (f.dir.path() / "agent.stderr").string()}, {"text", line}};
+    const Answer first = call(f.channel, 2, request.dump());
+    CHECK(json::parse(first.text)["result"]["has"] == verbose);  // the handler runs after the reseed (and its line)
+    CHECK(first.restore_generation == 1);
+    const Answer next = call(f.channel, 3, R"({"kind": "restored"})");
+    CHECK(json::parse(next.text)["result"]["count"] == 1);
+    CHECK(next.restore_generation == 1);
+    CHECK(agent.stop() == 0);
+    CHECK((agent.log().find(line) != std::string::npos) == verbose);
+  }
 }

@@ -65,7 +65,7 @@ inline bool push_response_quiet(Window* w, std::uint64_t* tail, const ResponseDe
   e->slot = r.slot;
   e->length = r.length;
   e->status = r.status;
-  e->reserved = 0;
+  e->restore_generation = 0;  // a ring-3 guest applies no restore record
   __atomic_store_n(&w->responses->tail, ++*tail, __ATOMIC_RELEASE);
   __atomic_thread_fence(__ATOMIC_SEQ_CST);
   return __atomic_load_n(&w->supervisor_bell->sleeping, __ATOMIC_RELAXED) != 0;

@@ -115,6 +115,18 @@ TEST_CASE("every slot in flight: kNoFreeSlot until a response is released") {
   CHECK(sup.send_copy(4, bytes_of("x")));
 }
 
+TEST_CASE("a response's restore generation reaches the supervisor as the runner wrote it (a report only)") {
+  SupervisorChannel sup = SupervisorChannel::create(unique_name("chan"), kSmall);
+  RingProducer<ResponseDesc> evil = raw_producer<ResponseDesc>(sup.shm(), &ChannelView::response_ring);
+  Result<std::uint32_t> slot = sup.send_copy(5, bytes_of("req"));
+  REQUIRE(slot);
+  REQUIRE(evil.try_push(ResponseDesc{5, *slot, 1, 0, 0xFFFFFFFF}));
+  Result<Response> r = sup.try_receive();
+  REQUIRE(r);
+  CHECK(r->restore_generation == 0xFFFFFFFF);
+  CHECK(sup.release(*slot));
+}
+
 TEST_CASE("hostile responses: unknown slot, wrong id, oversize length, broken indices") {
   SupervisorChannel sup = SupervisorChannel::create(unique_name("chan"), kSmall);
   RingProducer<ResponseDesc> evil = raw_producer<ResponseDesc>(sup.shm(), &ChannelView::response_ring);

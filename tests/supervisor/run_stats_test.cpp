@@ -107,3 +107,18 @@ TEST_CASE("RunStats without a limit keeps every record") {
   CHECK(stats.vms().size() == 50);
   CHECK(stats.full()["vm_records_dropped"] == 0);
 }
+
+TEST_CASE("a result line gives a successful cold request's restore generation, and only that one's") {
+  RequestRecord cold = cold_record(150, 30);
+  cold.response = "{}";
+  cold.restore_generation = 1;
+  CHECK(to_json(cold)["restore_generation"] == 1);
+  cold.restore_generation = 0;  // a boot, or a guest that did not say
+  CHECK(to_json(cold)["restore_generation"] == 0);
+  RequestRecord warm = cold;
+  warm.cold = false;
+  CHECK_FALSE(to_json(warm).contains("restore_generation"));
+  RequestRecord failed = cold;
+  failed.status = "error";
+  CHECK_FALSE(to_json(failed).contains("restore_generation"));
+}
