@@ -153,8 +153,8 @@ nlohmann::json to_json(const RequestRecord& r) {
                    {"service_ms", r.done_ms - r.dispatch_ms},  // from dispatch (the deadline's start)
                    {"runner", r.runner}};
   if (!r.error.is_null()) j["error"] = r.error;
-  if (r.cold && r.status == "ok") j["restore_generation"] = r.restore_generation;
   if (r.status == "ok") {
+    if (r.cold) j["restore_generation"] = r.restore_generation;
     nlohmann::json parsed = nlohmann::json::parse(r.response, nullptr, false);
     j["response"] = parsed.is_discarded() ? nlohmann::json(r.response) : parsed;
   }

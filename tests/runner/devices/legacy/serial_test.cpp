@@ -21,6 +21,7 @@ using snapfaas::runner::test::CountingInterrupt;
 namespace {
 
 constexpr std::uint64_t kData = 0, kIer = 1, kIir = 2, kLcr = 3, kMcr = 4, kLsr = 5, kMsr = 6, kScr = 7;
+constexpr std::uint64_t kFcr = kIir;  // the same port: IIR read, FCR written
 
 struct Pipe {
   Pipe() {
@@ -162,10 +163,10 @@ TEST_CASE("Serial is a 16550A to Linux's probe: FIFOs reported once FCR enables 
   auto irq = std::make_shared<CountingInterrupt>();
   Serial s(irq, -1);
   CHECK(in(s, kIir) == 0x01);         // reset: FIFOs off (a 16450 until the driver enables them)
-  out(s, 2, 0x01);                    // FCR: enable FIFOs (8250 autoconfig)
+  out(s, kFcr, 0x01);                    // FCR: enable FIFOs (8250 autoconfig)
   CHECK((in(s, kIir) >> 6) == 3);     // "scratch = IIR >> 6; case 3: 16550A"
   // autoconfig_16550a's TI16750 probe must not match (bit 5 stays clear with or without DLAB).
-  out(s, 2, 0x21);
+  out(s, kFcr, 0x21);
   CHECK(((in(s, kIir) >> 5) & 7) == 6);
   out(s, kLcr, 0x80);
   CHECK(((in(s, kIir) >> 5) & 7) == 6);
@@ -175,9 +176,9 @@ TEST_CASE("Serial is a 16550A to Linux's probe: FIFOs reported once FCR enables 
   CHECK(in(s, kIir) == 0xc1);
   const std::array<std::uint8_t, 2> bytes{7, 8};
   REQUIRE(s.enqueue_input(bytes) == 2);
-  out(s, 2, 0x03);                    // enable + clear the receive FIFO
+  out(s, kFcr, 0x03);                    // enable + clear the receive FIFO
   CHECK((in(s, kLsr) & 0x01) == 0);   // nothing to read
-  out(s, 2, 0x00);                    // FIFOs off: a 16450's IIR again
+  out(s, kFcr, 0x00);                    // FIFOs off: a 16450's IIR again
   CHECK(in(s, kIir) == 0x01);
 }
 
@@ -204,7 +205,7 @@ TEST_CASE("SerialState save -> restore round trip") {
   CHECK(in(*r, kIir) == 0x04);
   CHECK(in(*r, kData) == 1);
   CHECK_FALSE(st.fifo_enabled);
-  out(s, 2, 0x01);  // FIFOs enabled: kept across a restore
+  out(s, kFcr, 0x01);  // FIFOs enabled: kept across a restore
   const SerialState fifo = s.save();
   CHECK(fifo.fifo_enabled);
   auto f = Serial::restore(irq, -1, fifo);
