@@ -71,8 +71,8 @@ void Vcpu::set_state(VcpuState s) noexcept {
   cv_.notify_all();
 }
 
-void Vcpu::kick() noexcept {
-  if (thread_.joinable()) ::pthread_kill(thread_.native_handle(), kick_signal());
+void Vcpu::kick_locked() noexcept {
+  if (self_live_ && ::pthread_equal(self_, ::pthread_self()) == 0) ::pthread_kill(self_, kick_signal());
 }
 
 void Vcpu::pause() {
@@ -82,12 +82,10 @@ void Vcpu::pause() {
 }
 
 bool Vcpu::ask_to_pause() noexcept {
-  {
-    std::lock_guard lock(mutex_);
-    if (state_.load(std::memory_order_acquire) == VcpuState::kStopped) return false;
-    requested_.store(VcpuState::kPaused, std::memory_order_release);
-  }
-  kick();
+  std::lock_guard lock(mutex_);
+  if (state_.load(std::memory_order_acquire) == VcpuState::kStopped) return false;
+  requested_.store(VcpuState::kPaused, std::memory_order_release);
+  kick_locked();
   return true;
 }
 
@@ -119,9 +117,9 @@ void Vcpu::stop() noexcept {
   {
     std::lock_guard lock(mutex_);
     requested_.store(VcpuState::kStopped, std::memory_order_release);
+    kick_locked();
   }
   cv_.notify_all();
-  if (std::this_thread::get_id() != thread_.get_id()) kick();
 }
 
 void Vcpu::join() {
@@ -131,6 +129,13 @@ void Vcpu::join() {
 void Vcpu::thread_main() noexcept {
   t_run = &vcpu_.run_struct();
   t_vcpu = this;
+  {
+    // From here a pause or stop asked on any thread kicks this one; one asked before is in
+    // requested_, which the loop reads next.
+    std::lock_guard lock(mutex_);
+    self_ = ::pthread_self();
+    self_live_ = true;
+  }
   const ExitContext ctx{pio_, mmio_, [this] { return vcpu_.regs().rip; }};
   while (true) {
     const VcpuState wanted = requested_.load(std::memory_order_acquire);
@@ -161,6 +166,10 @@ void Vcpu::thread_main() noexcept {
     if (result.action == ExitAction::kContinue) continue;
     on_exit_(vcpu_.id(), result);
     break;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    self_live_ = false;
   }
   t_run = nullptr;
   t_vcpu = nullptr;

@@ -10,6 +10,8 @@
 #include <mutex>
 #include <thread>
 
+#include <pthread.h>
+
 #include "runner/kvm/kvm_vcpu.h"
 #include "runner/vcpu/exit_handler.h"
 
@@ -17,9 +19,10 @@ namespace snapfaas::runner {
 
 enum class VcpuState : int { kRunning, kPaused, kStopped };
 
-/// Owns a KvmVcpu and its thread. start/pause/resume/stop/join are called from the VMM thread (or,
-/// for stop, from any vCPU thread); the KvmVcpu is only touched by the vCPU thread after start()
-/// and by the VMM thread while the vCPU is paused or stopped.
+/// Owns a KvmVcpu and its thread. start/start_parked/join are called from the VMM thread;
+/// pause/resume/stop from any thread (the snapshot saver, other vCPUs), also while the VMM thread
+/// is still inside start(). The KvmVcpu is only touched by the vCPU thread after start() and by
+/// other threads while the vCPU is paused or stopped.
 class Vcpu {
  public:
   /// Called on the vCPU thread when its loop ends for a reason other than stop(): a terminal exit
@@ -61,7 +64,9 @@ class Vcpu {
   [[nodiscard]] KvmVcpu& kvm() noexcept { return vcpu_; }
 
  private:
-  void kick() noexcept;
+  /// Signals the vCPU thread out of KVM_RUN; nothing when called on it or before it registered
+  /// itself (it reads requested_ after registering, under mutex_). Caller holds mutex_.
+  void kick_locked() noexcept;
   /// Requests the pause and kicks; false when the thread already stopped.
   [[nodiscard]] bool ask_to_pause() noexcept;
   void thread_main() noexcept;
@@ -77,6 +82,10 @@ class Vcpu {
   std::atomic<VcpuState> state_{VcpuState::kPaused};
   std::mutex mutex_;
   std::condition_variable cv_;
+  // The running vCPU thread, registered by that thread itself (guarded by mutex_): kicks never
+  // read thread_, which the VMM thread may still be assigning while others pause or stop.
+  pthread_t self_{};
+  bool self_live_ = false;
   std::thread thread_;
 };
 

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <future>
 #include <mutex>
 #include <stdexcept>
@@ -17,6 +18,12 @@ namespace {
 constexpr std::uint64_t kCounterGpa = 0x200000;  // tests/guests/spin_guest.c
 
 std::uint64_t counter(const Vmm& vmm) { return vmm.memory().read_obj<std::uint64_t>(kCounterGpa).value_or(0); }
+
+std::size_t thread_count() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
 
 bool wait_until(const std::function<bool()>& pred) {
   for (int i = 0; i < 500; ++i) {
@@ -55,6 +62,33 @@ TEST_CASE("a spinning ring-3 guest can be paused, resumed and stopped") {
     CHECK(done.get() == 7);
     for (std::size_t i = 0; i < vmm.vcpu_count(); ++i) CHECK(vmm.vcpu(i).state() == VcpuState::kStopped);
   }
+}
+
+// A pause asked from another thread while run() is still starting the vCPUs: the new vCPU thread
+// may already be in KVM_RUN before run()'s thread has stored its handle. The kick must reach it
+// all the same (CI hung once: the snapshot saver paused vCPU 1 of a 2-vCPU guest in that window
+// and waited for ever). Each round asks as soon as the last vCPU thread exists.
+TEST_CASE("a pause asked while run() is still starting the vCPUs reaches every vCPU") {
+  constexpr int kRounds = 500;
+  int missed = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    VmmConfig cfg;
+    cfg.kernel = std::string(SNAPFAAS_GUEST_DIR) + "/guest_spin";
+    cfg.mem_mib = 16;
+    cfg.vcpu_count = 2;
+    Vmm vmm(cfg);
+    const std::size_t before = thread_count();
+    auto done = std::async(std::launch::async, [&] { return vmm.run(); });
+    // run()'s own thread, then vCPU 0's, then vCPU 1's.
+    while (thread_count() < before + 3) std::this_thread::yield();
+    for (std::size_t i = 0; i < vmm.vcpu_count(); ++i) {
+      if (!vmm.vcpu(i).pause_for(2s)) ++missed;
+    }
+    vmm.request_stop(0);
+    if (done.wait_for(5s) != std::future_status::ready) FAIL("run() did not return after request_stop");
+    CHECK(done.get() == 0);
+  }
+  CHECK(missed == 0);
 }
 
 TEST_CASE("an error stop makes run() throw the message") {
