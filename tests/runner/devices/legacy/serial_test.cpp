@@ -163,7 +163,7 @@ TEST_CASE("Serial is a 16550A to Linux's probe: FIFOs reported once FCR enables 
   auto irq = std::make_shared<CountingInterrupt>();
   Serial s(irq, -1);
   CHECK(in(s, kIir) == 0x01);         // reset: FIFOs off (a 16450 until the driver enables them)
-  out(s, kFcr, 0x01);                    // FCR: enable FIFOs (8250 autoconfig)
+  out(s, kFcr, 0x01);                 // FCR: enable FIFOs (8250 autoconfig)
   CHECK((in(s, kIir) >> 6) == 3);     // "scratch = IIR >> 6; case 3: 16550A"
   // autoconfig_16550a's TI16750 probe must not match (bit 5 stays clear with or without DLAB).
   out(s, kFcr, 0x21);
@@ -176,9 +176,9 @@ TEST_CASE("Serial is a 16550A to Linux's probe: FIFOs reported once FCR enables 
   CHECK(in(s, kIir) == 0xc1);
   const std::array<std::uint8_t, 2> bytes{7, 8};
   REQUIRE(s.enqueue_input(bytes) == 2);
-  out(s, kFcr, 0x03);                    // enable + clear the receive FIFO
+  out(s, kFcr, 0x03);                 // enable + clear the receive FIFO
   CHECK((in(s, kLsr) & 0x01) == 0);   // nothing to read
-  out(s, kFcr, 0x00);                    // FIFOs off: a 16450's IIR again
+  out(s, kFcr, 0x00);                 // FIFOs off: a 16450's IIR again
   CHECK(in(s, kIir) == 0x01);
 }
 
