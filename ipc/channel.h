@@ -131,6 +131,9 @@ class RunnerChannel {
   /// (the WAIT port, runner/window/): both indices are guest-written there, so it only counts
   /// entries, checked, and never reads one. One copy per thread.
   [[nodiscard]] RingObserver request_observer() const noexcept { return RingObserver(view_.request_ring()); }
+  /// The same for the response ring, whose producer is the guest and consumer the supervisor:
+  /// counts the responses pushed and not yet taken (runner/window/: has the guest answered yet?).
+  [[nodiscard]] RingObserver response_observer() const noexcept { return RingObserver(view_.response_ring()); }
   /// The runner doorbell: a runner parks on it on behalf of a guest in WAIT (runner/window/).
   [[nodiscard]] Doorbell& runner_doorbell() noexcept { return runner_bell_; }
   /// The supervisor doorbell: the runner wakes it for a guest's RESPONSE_READY. Only its wake

@@ -154,19 +154,27 @@ static_assert(kWindowTraceOffset + sizeof(WindowTrace) <= kPageSize);
 inline constexpr std::uint64_t kRunnerTimesOffset = 0x2c0;  // RunnerTimes in the header page
 
 /// What the runner measured of its guest since its last load, for the supervisor's per-phase
-/// timing of a cold request (header page +0x2c0; read-only to the guest). Written only by the
-/// runner (reset by its VMM thread when a load starts, before the vCPUs run; set once by the vCPU
-/// thread that first answers WAIT with kWaitReady after it), read by the supervisor once the
-/// request's response arrived. Informational: a reader checks it against its own timestamps
-/// before use. Protocol: ipc/runner_times.h.
+/// timing of a cold request (header page +0x2c0; read-only to the guest): when the runner first
+/// answered WAIT with kWaitReady after the load, and what KVM counted for the guest's vCPUs from
+/// the load until the guest's first response — the page faults KVM took (first touches of guest
+/// memory, shadow-page-table fills) and the VM exits, summed over the vCPUs, published by the vCPU
+/// thread at the guest's first exit after that response (before it wakes the supervisor). Written
+/// only by the runner (reset by its VMM thread when a load starts, before the vCPUs run; each part
+/// set once by a vCPU thread), read by the supervisor once the request's response arrived (the
+/// counts again later when they came after it). Informational: a reader checks the time against
+/// its own timestamps before use, the counts are display figures. Protocol: ipc/runner_times.h.
 struct RunnerTimes {
-  std::uint64_t first_ready_ns;  // 0x00 CLOCK_MONOTONIC ns at that WAIT answer (0: none since the load)
-  std::uint64_t reserved[7];     // 0x08 zero
+  std::uint64_t first_ready_ns;    // 0x00 CLOCK_MONOTONIC ns at that WAIT answer (0: none since the load)
+  std::uint64_t load_counted;      // 0x08 1: the two counters below are set for this load; 0: not (yet)
+  std::uint64_t load_page_faults;  // 0x10 KVM's pf_taken, load -> first response
+  std::uint64_t load_exits;        // 0x18 KVM's exits, load -> first response
+  std::uint64_t reserved[4];       // 0x20 zero
 };
 static_assert(sizeof(RunnerTimes) == 64);
 static_assert(kRunnerTimesOffset >= kWindowTraceOffset + sizeof(WindowTrace));
 static_assert(kRunnerTimesOffset + sizeof(RunnerTimes) <= kPageSize);
 static_assert(kRunnerTimesOffset % 64 == 0);
+static_assert(offsetof(RunnerTimes, load_counted) == 0x08 && offsetof(RunnerTimes, load_exits) == 0x18);
 
 /// The two indices of a ring section, each on its own cache line.
 struct RingIndices {

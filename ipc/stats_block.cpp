@@ -218,6 +218,17 @@ void StatsWriter::record_request(const RequestSample& sample) noexcept {
   });
 }
 
+bool StatsWriter::record_cold_counts(std::uint32_t function, std::uint64_t page_faults, std::uint64_t exits) noexcept {
+  StatsFunctionEntry* f = function_entry(function);
+  if (f == nullptr) return false;
+  seqlock_write(f->seq, [&] {
+    bump(f->cold_counted);
+    bump(f->cold_page_faults_sum, page_faults);
+    bump(f->cold_exits_sum, exits);
+  });
+  return true;
+}
+
 bool StatsWriter::add_in_flight(std::uint32_t function, int delta) noexcept {
   StatsFunctionEntry* f = function_entry(function);
   if (f == nullptr) return false;
@@ -331,6 +342,9 @@ Result<StatsFunctionSnapshot> StatsReader::function(std::uint32_t function) cons
     for (std::size_t i = 0; i < kLatencyBuckets; ++i) snap.latency_us_log2[i] = load(f.latency_us_log2[i]);
     snap.cold_timed = load(f.cold_timed);
     for (std::size_t i = 0; i < kColdPhases; ++i) snap.cold_phase_us_sum[i] = load(f.cold_phase_us_sum[i]);
+    snap.cold_counted = load(f.cold_counted);
+    snap.cold_page_faults_sum = load(f.cold_page_faults_sum);
+    snap.cold_exits_sum = load(f.cold_exits_sum);
   });
   if (!ok) return IpcError::kBusy;
   snap.name[kFunctionNameSize - 1] = '\0';

@@ -22,7 +22,7 @@
 namespace snapfaas::ipc {
 
 inline constexpr std::uint64_t kStatsMagic = 0x4154534650414E53ULL;  // "SNAPFSTA" little-endian
-inline constexpr std::uint32_t kStatsVersion = 4;  // 2: console_dir in the header; 3: totals, functions; 4: cold phases
+inline constexpr std::uint32_t kStatsVersion = 5;  // 2: console_dir in the header; 3: totals, functions; 4: cold phases; 5: cold KVM counts
 inline constexpr std::uint32_t kMaxStatsRunners = 4096;
 inline constexpr std::uint32_t kMaxStatsFunctions = 4096;
 inline constexpr std::size_t kFunctionNameSize = 48;  // bytes including the terminating NUL
@@ -119,6 +119,9 @@ struct alignas(64) StatsFunctionEntry {
   std::uint64_t latency_us_log2[kLatencyBuckets];
   std::uint64_t cold_timed;                       // cold requests whose phases are summed below
   std::uint64_t cold_phase_us_sum[kColdPhases];   // by kColdPhaseNames
+  std::uint64_t cold_counted;                     // cold requests whose KVM counts are summed below
+  std::uint64_t cold_page_faults_sum;             // KVM page faults, load -> first response
+  std::uint64_t cold_exits_sum;                   // VM exits, load -> first response
 };
 static_assert(sizeof(StatsFunctionEntry) == 576);
 static_assert(std::is_standard_layout_v<StatsEntry> && std::is_trivially_copyable_v<StatsEntry>);
@@ -164,6 +167,9 @@ struct StatsFunctionSnapshot {
   LatencyHistogram latency_us_log2{};
   std::uint64_t cold_timed = 0;
   std::array<std::uint64_t, kColdPhases> cold_phase_us_sum{};
+  std::uint64_t cold_counted = 0;
+  std::uint64_t cold_page_faults_sum = 0;
+  std::uint64_t cold_exits_sum = 0;
 
   [[nodiscard]] std::string_view function_name() const noexcept { return name.data(); }
 };
@@ -215,6 +221,9 @@ class StatsWriter {
   /// histogram, sum, cold phases when cold_timed) or the totals' unattributed outcomes when it
   /// names no function.
   void record_request(const RequestSample& sample) noexcept;
+  /// KVM's counts for one successful cold request of `function`, from the load to its first
+  /// response (they may come after the request was recorded): cold_counted and the two sums.
+  bool record_cold_counts(std::uint32_t function, std::uint64_t page_faults, std::uint64_t exits) noexcept;
   /// A request of `function` was submitted (+1) or answered (-1).
   bool add_in_flight(std::uint32_t function, int delta) noexcept;
   void count_load(bool restore) noexcept;

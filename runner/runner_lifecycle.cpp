@@ -191,6 +191,10 @@ bool RunnerLifecycle::load() {
   // Ring-3 guests ask for snapshots on their own port, the agent through the window's
   // SNAPSHOT_POINT doorbell; without --dump_dir the trigger only answers.
   trigger_->arm(restored_, restored_.has_value(), vmm_->ring3());
+  // KVM's counts are published from here to the guest's first response: the vCPUs have not run
+  // since the load (a boot at spawn, a restore, a pre-spawned VM's load command), so the baseline
+  // is what they counted before it.
+  if (window_) window_->ports().arm_load_counters();
   if (window_) window_->ports().set_snapshot_hook([this](std::uint32_t code) { trigger_->request(code); });
   if (window_) window_->start_control_thread();  // pre-spawned: now; otherwise running already
   phase_ = Phase::kLoaded;

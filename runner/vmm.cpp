@@ -62,6 +62,17 @@ Vmm::~Vmm() {
   for (auto& v : vcpus_) v->join();
 }
 
+std::optional<VcpuCounters> Vmm::vcpu_counters() const noexcept {
+  if (vcpus_.empty()) return std::nullopt;
+  VcpuCounters sum;
+  for (const auto& v : vcpus_) {
+    const std::optional<VcpuCounters> c = v->counters();
+    if (!c) return std::nullopt;
+    sum += *c;
+  }
+  return sum;
+}
+
 void Vmm::register_memory() {
   std::uint32_t slot = 0;
   for (const GuestRegion& r : memory_.regions()) {

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -98,6 +99,9 @@ class Vmm {
   [[nodiscard]] KvmVm& vm() noexcept { return vm_; }
   [[nodiscard]] Vcpu& vcpu(std::size_t i) noexcept { return *vcpus_[i]; }
   [[nodiscard]] std::size_t vcpu_count() const noexcept { return vcpus_.size(); }
+  /// KVM's page-fault and exit counts summed over the vCPUs (any thread once the vCPUs exist);
+  /// nullopt when a vCPU has no statistics file (kernels before 5.14) or there are no vCPUs.
+  [[nodiscard]] std::optional<VcpuCounters> vcpu_counters() const noexcept;
   [[nodiscard]] VmmDevices& devices() noexcept { return devices_; }
   [[nodiscard]] const VmmConfig& config() const noexcept { return config_; }
   /// Where the guest console goes (the --console file or stdout).

@@ -104,6 +104,23 @@ std::string render_metrics(const ipc::StatsReader& stats, const HttpCounters& ht
     w.sample("snapfaas_request_starts_total", {"function", f.function_name(), "start", "cold"}, static_cast<double>(f.cold));
     w.sample("snapfaas_request_starts_total", {"function", f.function_name(), "start", "warm"}, static_cast<double>(f.warm));
   }
+  // KVM's own counts for cold starts, load to first response: what a restore costs after it.
+  w.family("snapfaas_cold_starts_counted_total", "counter",
+           "Successful cold starts whose KVM page faults and exits are counted below, by function.");
+  for (const auto& f : functions) {
+    w.sample("snapfaas_cold_starts_counted_total", {"function", f.function_name()}, static_cast<double>(f.cold_counted));
+  }
+  w.family("snapfaas_cold_start_page_faults_total", "counter",
+           "Page faults KVM took for the guest from the load to its first response, summed over those cold starts.");
+  for (const auto& f : functions) {
+    w.sample("snapfaas_cold_start_page_faults_total", {"function", f.function_name()},
+             static_cast<double>(f.cold_page_faults_sum));
+  }
+  w.family("snapfaas_cold_start_exits_total", "counter",
+           "VM exits from the load to the guest's first response, summed over those cold starts.");
+  for (const auto& f : functions) {
+    w.sample("snapfaas_cold_start_exits_total", {"function", f.function_name()}, static_cast<double>(f.cold_exits_sum));
+  }
   w.family("snapfaas_request_duration_seconds", "histogram",
            "Submission to answer in the supervisor, by function (log2 buckets; le is a bucket's exclusive bound).");
   std::array<std::string, ipc::kLatencyBuckets> bounds;

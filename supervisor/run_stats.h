@@ -34,6 +34,12 @@ struct RequestRecord {
   double sent_ms = -1;         ///< the request pushed on the runner's ring
   double guest_ready_ms = -1;  ///< the runner answered the guest's first WAIT with it (RunnerTimes)
   double handler_ms = -1;      ///< the agent's duration_ns (guest clock, untrusted: display only)
+  /// KVM's counts for the guest from the load to its first response (RunnerTimes; untrusted,
+  /// display only): the page faults it took (first touches of the restored memory) and the exits.
+  /// Negative: not measured (a kernel without vCPU statistics; until set_counts when the runner
+  /// published them only after the response was taken).
+  std::int64_t page_faults = -1;
+  std::int64_t exits = -1;
   /// The restore record generation the guest said it had applied when it answered
   /// (ResponseDesc::restore_generation; untrusted, reported only): >= 1 for a restored clone whose
   /// agent reseeded, 0 for none (a boot, a runner that does not say).
@@ -67,6 +73,9 @@ class RunStats {
   /// Keeps at most `limit` records (0: all, the default), dropping the oldest.
   void set_record_limit(std::size_t limit) noexcept { record_limit_ = limit; }
   void add_request(RequestRecord record);
+  /// KVM's counts for request `id`, recorded already (they came after its response): sets its
+  /// page_faults and exits. False when the record is no longer kept.
+  bool set_counts(std::uint64_t id, std::int64_t page_faults, std::int64_t exits);
   void add_vm(VmRecord record);
   void count_eviction() noexcept { ++evictions_; }
   void count_runner_failure() noexcept { ++runner_failures_; }

@@ -92,4 +92,8 @@ std::uint64_t RunnerProcess::guest_first_ready_ns() const noexcept {
   return channel_ ? ipc::runner_first_ready_ns(channel_->shm().data()) : 0;
 }
 
+std::optional<ipc::LoadCounters> RunnerProcess::guest_load_counters() const noexcept {
+  return channel_ ? ipc::runner_load_counters(channel_->shm().data()) : std::nullopt;
+}
+
 }  // namespace snapfaas::supervisor

@@ -16,6 +16,7 @@
 
 #include "common/runner_command.h"
 #include "ipc/channel.h"
+#include "ipc/runner_times.h"
 #include "ipc/stats_block.h"
 #include "supervisor/jail_contents.h"
 #include "supervisor/jailer.h"
@@ -65,6 +66,9 @@ class RunnerProcess {
   /// CLOCK_MONOTONIC ns at which the runner first answered its guest's WAIT with a request since
   /// its last load (ipc/runner_times.h); 0 when none or no channel. Untrusted: a display figure.
   [[nodiscard]] std::uint64_t guest_first_ready_ns() const noexcept;
+  /// KVM's page-fault and exit counts for the guest from the last load to its first response
+  /// (ipc/runner_times.h); nullopt when not (yet) published or no channel. Untrusted: display only.
+  [[nodiscard]] std::optional<ipc::LoadCounters> guest_load_counters() const noexcept;
   /// A validated response; its payload stays valid until release(response.slot).
   [[nodiscard]] ipc::Result<ipc::Response> try_response() noexcept { return channel_->try_receive(); }
   void release(std::uint32_t slot) noexcept { (void)channel_->release(slot); }
@@ -89,6 +93,9 @@ class RunnerProcess {
   ipc::RunnerState state = ipc::RunnerState::kStopped;
   std::int64_t request = -1;       ///< request in flight (loading or busy), -1 for none
   std::int64_t pending_cold = -1;  ///< spawn-on-demand: request waiting for this runner to start
+  /// A cold request answered before the runner published KVM's counts for it (RunnerTimes: they
+  /// come at the guest's next exit); -1 for none. Collected by RunnerPool::collect_counts.
+  std::int64_t counts_request = -1;
   std::uint32_t function = 0;      ///< function loaded or loading
   Clock::time_point deadline = Clock::time_point::max();  ///< of the request in flight
   Clock::time_point load_started{};                       ///< when the load command was sent

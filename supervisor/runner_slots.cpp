@@ -7,6 +7,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <limits>
+#include <optional>
 #include <span>
 
 #include "common/error.h"
@@ -22,6 +24,12 @@ namespace {
 [[nodiscard]] std::string exit_text(int status) {
   return WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
                              : "exit " + std::to_string(WEXITSTATUS(status));
+}
+
+// A runner's count (RunnerTimes: a display figure it could lie about) clamped into the int64 of
+// the records rather than trusted to fit.
+[[nodiscard]] std::int64_t clamp_count(std::uint64_t n) noexcept {
+  return static_cast<std::int64_t>(std::min(n, static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())));
 }
 
 }  // namespace
@@ -85,6 +93,7 @@ void RunnerPool::start_load(std::uint32_t slot, std::uint64_t request, std::uint
   const auto now = Clock::now();
   r.function = function;
   r.request = static_cast<std::int64_t>(request);
+  r.counts_request = -1;  // the counts the runner publishes from now on are this load's
   r.load_started = now;
   in_flight_[request].record.dispatch_ms = ms_since_start(now);
   r.deadline = now + timeout_of(function);
@@ -194,6 +203,7 @@ void RunnerPool::on_load_reply(std::uint32_t slot, const ipc::ControlReply& repl
 // Handles whatever `slot` has ready. Returns true when something happened.
 bool RunnerPool::poll_runner(std::uint32_t slot) {
   RunnerProcess& r = runners_[slot];
+  if (r.counts_request >= 0) collect_counts(slot);
   if (!r.awaits_reply()) return false;
   if (auto reply = r.try_reply()) {
     if (r.state == ipc::RunnerState::kStarting) {
@@ -264,7 +274,8 @@ void RunnerPool::handle_response(std::uint32_t slot, const ipc::Response& respon
 }
 
 // A cold request's last two marks: when the runner first handed its guest the request
-// (RunnerTimes) and the handler's own time as the agent reports it ("duration_ns").
+// (RunnerTimes) and the handler's own time as the agent reports it ("duration_ns"); and what KVM
+// counted for the guest until that response (RunnerTimes: page faults, exits).
 void RunnerPool::note_cold_phases(std::uint32_t slot, std::uint64_t request, const std::string& body,
                                   std::uint32_t restore_generation) {
   const auto it = in_flight_.find(request);
@@ -275,11 +286,26 @@ void RunnerPool::note_cold_phases(std::uint32_t slot, std::uint64_t request, con
     const auto start_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(run_start_.time_since_epoch()).count();
     rec.guest_ready_ms = (static_cast<double>(ready_ns) - static_cast<double>(start_ns)) / 1e6;
   }
+  if (const std::optional<ipc::LoadCounters> counted = runners_[slot].guest_load_counters()) {
+    rec.page_faults = clamp_count(counted->page_faults);
+    rec.exits = clamp_count(counted->exits);
+  } else {
+    runners_[slot].counts_request = static_cast<std::int64_t>(request);  // published at the guest's next exit
+  }
   const nlohmann::json parsed = nlohmann::json::parse(body, nullptr, false);
   if (parsed.is_object()) {
     const auto d = parsed.find("duration_ns");
     if (d != parsed.end() && d->is_number_unsigned()) rec.handler_ms = static_cast<double>(d->get<std::uint64_t>()) / 1e6;
   }
+}
+
+void RunnerPool::collect_counts(std::uint32_t slot) {
+  RunnerProcess& r = runners_[slot];
+  const std::optional<ipc::LoadCounters> counted = r.guest_load_counters();
+  if (!counted) return;
+  const auto request = static_cast<std::uint64_t>(std::exchange(r.counts_request, -1));
+  if (stats_ == nullptr || !stats_->set_counts(request, clamp_count(counted->page_faults), clamp_count(counted->exits))) return;
+  if (stats_block_) stats_block_->record_cold_counts(r.function, counted->page_faults, counted->exits);
 }
 
 void RunnerPool::reap() {

@@ -48,7 +48,8 @@ KvmVcpu KvmVcpu::create(const KvmSystem& kvm, const KvmVm& vm, std::uint32_t id)
   const std::string step = "KVM_CREATE_VCPU " + std::to_string(id);
   common::UniqueFd fd(common::check_sys(::ioctl(vm.fd(), KVM_CREATE_VCPU, static_cast<unsigned long>(id)), step));
   KvmRunMapping mapping(fd.get(), kvm.vcpu_mmap_size());
-  return KvmVcpu(std::move(fd), std::move(mapping), id);
+  KvmVcpuStats stats = KvmVcpuStats::open(fd.get());
+  return KvmVcpu(std::move(fd), std::move(mapping), std::move(stats), id);
 }
 
 int KvmVcpu::run() noexcept {

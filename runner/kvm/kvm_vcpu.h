@@ -5,9 +5,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "common/unique_fd.h"
+#include "runner/kvm/kvm_stats.h"
 #include "runner/kvm/kvm_system.h"
 #include "runner/kvm/kvm_vm.h"
 
@@ -38,13 +40,16 @@ class KvmRunMapping {
 /// must be called from setup code or from the vCPU's own thread while it is not in KVM_RUN.
 class KvmVcpu {
  public:
-  /// KVM_CREATE_VCPU `id` (also its APIC ID) and maps kvm_run.
+  /// KVM_CREATE_VCPU `id` (also its APIC ID), maps kvm_run and opens its statistics (counters()).
   static KvmVcpu create(const KvmSystem& kvm, const KvmVm& vm, std::uint32_t id);
 
   [[nodiscard]] int fd() const noexcept { return fd_.get(); }
   [[nodiscard]] std::uint32_t id() const noexcept { return id_; }
   [[nodiscard]] kvm_run& run_struct() const noexcept { return mapping_.run(); }
   [[nodiscard]] std::size_t run_size() const noexcept { return mapping_.size(); }
+  /// KVM's page-fault and exit counts for this vCPU since its creation (any thread); nullopt
+  /// when this kernel has no statistics file for it.
+  [[nodiscard]] std::optional<VcpuCounters> counters() const noexcept { return stats_.read(); }
 
   /// KVM_RUN once. Returns 0 or -errno (EINTR after a kick). Hot path: never throws.
   [[nodiscard]] int run() noexcept;
@@ -69,11 +74,12 @@ class KvmVcpu {
   [[nodiscard]] std::vector<kvm_msr_entry> msrs(std::vector<kvm_msr_entry> entries) const;
 
  private:
-  KvmVcpu(common::UniqueFd fd, KvmRunMapping mapping, std::uint32_t id) noexcept
-      : fd_(std::move(fd)), mapping_(std::move(mapping)), id_(id) {}
+  KvmVcpu(common::UniqueFd fd, KvmRunMapping mapping, KvmVcpuStats stats, std::uint32_t id) noexcept
+      : fd_(std::move(fd)), mapping_(std::move(mapping)), stats_(std::move(stats)), id_(id) {}
 
   common::UniqueFd fd_;
   KvmRunMapping mapping_;
+  KvmVcpuStats stats_;
   std::uint32_t id_ = 0;
 };
 

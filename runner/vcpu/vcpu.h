@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <pthread.h>
@@ -62,6 +63,9 @@ class Vcpu {
 
   [[nodiscard]] VcpuState state() const noexcept { return state_.load(std::memory_order_acquire); }
   [[nodiscard]] KvmVcpu& kvm() noexcept { return vcpu_; }
+  /// KVM's page-fault and exit counts for this vCPU (KvmVcpu::counters: reads its own statistics
+  /// file only, so any thread, any state).
+  [[nodiscard]] std::optional<VcpuCounters> counters() const noexcept { return vcpu_.counters(); }
 
  private:
   /// Signals the vCPU thread out of KVM_RUN; nothing when called on it or before it registered

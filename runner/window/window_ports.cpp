@@ -36,9 +36,32 @@ WindowPorts::WindowPorts(ipc::RunnerChannel& channel, WindowHooks hooks, Clock::
       hooks_(std::move(hooks)),
       created_(created),
       requests_(channel.request_observer()),
-      trace_(channel.shm().data()) {}
+      trace_(channel.shm().data()),
+      responses_(channel.response_observer()) {}
+
+void WindowPorts::arm_load_counters() noexcept {
+  load_baseline_ = hooks_.counters ? hooks_.counters() : std::nullopt;
+  // RELEASE: load_baseline_ is written before the flag; a vCPU thread's ACQUIRE exchange reads it after.
+  load_counters_armed_.store(load_baseline_.has_value(), std::memory_order_release);
+}
+
+void WindowPorts::publish_load_counters() noexcept {
+  if (!load_counters_armed_.load(std::memory_order_relaxed)) return;  // the hot path: one load
+  ipc::RingObserver responses = responses_;  // this vCPU thread's own copy
+  const ipc::Result<std::uint64_t> pending = responses.pending();
+  if (!pending || *pending == 0) return;  // no response yet (a WAIT before the first request)
+  // ACQ_REL: one vCPU thread wins the publication; ACQUIRE pairs with arm_load_counters' RELEASE.
+  if (!load_counters_armed_.exchange(false, std::memory_order_acq_rel)) return;
+  const std::optional<VcpuCounters> now = hooks_.counters();
+  if (!now) return;
+  // Counters only grow; a difference that does not is not published rather than wrapped.
+  if (now->page_faults < load_baseline_->page_faults || now->exits < load_baseline_->exits) return;
+  ipc::publish_load_counters(channel_.shm().data(), {.page_faults = now->page_faults - load_baseline_->page_faults,
+                                                      .exits = now->exits - load_baseline_->exits});
+}
 
 void WindowPorts::wake_supervisor() noexcept {
+  publish_load_counters();  // before the wake: the supervisor reads them once it has the response
   // The guest saw the supervisor sleeping (or is about to park with responses pushed): wake it
   // unless it woke since (its own spin caught the response, or another wake): a FUTEX_WAKE saved.
   ipc::Doorbell& bell = channel_.supervisor_doorbell();

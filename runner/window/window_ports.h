@@ -20,6 +20,7 @@
 #include "ipc/guest_abi.h"
 #include "ipc/window_trace.h"
 #include "runner/devices/bus.h"
+#include "runner/kvm/kvm_stats.h"
 
 namespace snapfaas::runner::window {
 
@@ -36,6 +37,9 @@ struct WindowHooks {
   /// Optional: takes kDumpWorkingSet commands, like on_load (hand over only; answered later through
   /// reply_control). Unset: answered kUnsupported. Set with set_dump_working_set_hook.
   std::function<void(const ipc::ControlCommand& command)> on_dump_working_set;
+  /// Optional: KVM's page-fault and exit counts of the VM's vCPUs now (Vmm::vcpu_counters; any
+  /// thread). Unset or nullopt: the load's counters are not published (RunnerTimes).
+  std::function<std::optional<VcpuCounters>()> counters;
 };
 
 class WindowPorts : public BusDevice {
@@ -61,6 +65,10 @@ class WindowPorts : public BusDevice {
   /// The runner is ready before any guest WAIT (pre-spawned restore mode: a VM waiting for its
   /// snapshot): kPingGuestReady is answered at once from now on. Any thread.
   void mark_runner_ready() noexcept;
+  /// A load is in place and the vCPUs have not run since it began (VMM thread, before run()): the
+  /// counts now are the baseline of the ones published, once, when a vCPU thread first wakes the
+  /// supervisor with a response pushed (ipc::publish_load_counters).
+  void arm_load_counters() noexcept;
   /// True when the supervisor pushed control commands not yet drained. Any thread.
   [[nodiscard]] bool control_readable() const noexcept;
   /// Setup only (before the vCPUs run): replaces the SNAPSHOT_POINT hook.
@@ -79,6 +87,8 @@ class WindowPorts : public BusDevice {
   [[nodiscard]] std::uint32_t wait_for_request() noexcept;
   /// RESPONSE_READY's work (and the first thing a WAIT does): FUTEX_WAKE the supervisor doorbell if it has sleepers.
   void wake_supervisor() noexcept;
+  /// The first wake with a response in the ring since arm_load_counters: publishes the counts.
+  void publish_load_counters() noexcept;
   [[nodiscard]] std::uint64_t ns_since_created() const noexcept;
   void reply(const ipc::ControlCommand& command, std::int32_t status, std::uint64_t value) noexcept;
   void odd_access(const char* what, std::uint64_t offset, std::size_t size) noexcept;
@@ -96,6 +106,9 @@ class WindowPorts : public BusDevice {
   std::atomic<std::uint64_t> first_wait_ns_{0};       // ns since creation at the first WAIT (0: not yet)
   std::atomic<std::uint64_t> runner_ready_ns_{0};     // mark_runner_ready() time (0: not called)
   std::atomic<std::uint64_t> waits_{0};
+  ipc::RingObserver responses_;                       // the guest-produced response ring; copied per use
+  std::optional<VcpuCounters> load_baseline_;         // written by arm_load_counters before the vCPUs run
+  std::atomic<bool> load_counters_armed_{false};      // a load armed and not yet published
 };
 
 }  // namespace snapfaas::runner::window

@@ -24,6 +24,7 @@ WindowService::WindowService(std::string_view channel_name, Vmm& vmm, WindowPort
       options_(std::move(options)), control_bell_(channel_.runner_doorbell().word()) {
   WindowHooks hooks;
   hooks.stop = [&vmm](int code, const std::string& error) { vmm.request_stop(code, error); };
+  hooks.counters = [&vmm] { return vmm.vcpu_counters(); };
   if (options_.serve_loads) {
     hooks.on_load = [loads = loads_](const ipc::ControlCommand& command) { loads->push(command); };
   }

@@ -1,7 +1,10 @@
 // ipc/runner_times.h: the runner's first-ready mark in the header page — reset by a load, set once
-// by the first WAIT answered with a request, read by the supervisor; a racing vCPU never overwrites.
+// by the first WAIT answered with a request, read by the supervisor; a racing vCPU never overwrites;
+// and the load's KVM counters, absent until published, cleared by the next load.
 #include <doctest/doctest.h>
 
+#include <cstddef>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -41,4 +44,22 @@ TEST_CASE("runner times: vCPU threads racing for the first mark leave exactly on
   const std::uint64_t v = runner_first_ready_ns(page.bytes);
   CHECK(v >= 1);
   CHECK(v <= 4);
+}
+
+TEST_CASE("runner times: load counters are absent until published, read whole, and cleared by the next load") {
+  Page page;
+  CHECK_FALSE(runner_load_counters(page.bytes).has_value());
+  publish_load_counters(page.bytes, {.page_faults = 1234, .exits = 1300});
+  const std::optional<LoadCounters> c = runner_load_counters(page.bytes);
+  REQUIRE(c.has_value());
+  CHECK(c->page_faults == 1234);
+  CHECK(c->exits == 1300);
+  mark_runner_ready(page.bytes, 5000);  // the other part of RunnerTimes is independent of it
+  CHECK(runner_load_counters(page.bytes)->exits == 1300);
+  reset_runner_times(page.bytes);
+  CHECK_FALSE(runner_load_counters(page.bytes).has_value());
+  CHECK(runner_first_ready_ns(page.bytes) == 0);
+  // A flag word other than 1 (a runner writing garbage) reads as nothing published.
+  page.bytes[kRunnerTimesOffset + offsetof(RunnerTimes, load_counted)] = 7;
+  CHECK_FALSE(runner_load_counters(page.bytes).has_value());
 }

@@ -158,7 +158,7 @@ TEST_CASE("function entries, totals and outcome names") {
   CHECK(std::string(runner_state_name(RunnerState::kIdle)) == "idle");
 }
 
-TEST_CASE("cold-request phases are summed per function only for the cold requests timed") {
+TEST_CASE("cold-request phases are summed per function only for the cold requests timed, KVM counts apart") {
   StatsWriter w = StatsWriter::create(unique_name("stats"), {1, {"f"}, {"ok", "error"}, {}});
   StatsReader r = StatsReader::open(w.shm().name());
   RequestSample timed{0, 0, true, 0, 1000};
@@ -175,6 +175,16 @@ TEST_CASE("cold-request phases are summed per function only for the cold request
   CHECK(f.cold_phase_us_sum == std::array<std::uint64_t, kColdPhases>{40, 300, 400, 600, 160});
   CHECK(std::string(kColdPhaseNames[0]) == "queue");
   CHECK(std::string(kColdPhaseNames[kColdPhases - 1]) == "response");
+  // KVM's counts come on their own (possibly after the request was recorded), per function.
+  CHECK(f.cold_counted == 0);
+  CHECK(w.record_cold_counts(0, 1200, 1300));
+  CHECK(w.record_cold_counts(0, 800, 900));
+  CHECK_FALSE(w.record_cold_counts(1, 5, 5));  // no such function
+  const StatsFunctionSnapshot g = *r.function(0);
+  CHECK(g.cold_counted == 2);
+  CHECK(g.cold_page_faults_sum == 2000);
+  CHECK(g.cold_exits_sum == 2200);
+  CHECK(g.cold == 3);  // the request counts are untouched
 }
 
 TEST_CASE("a stats block of this process's own name left by a killed process with the same pid is replaced") {

@@ -7,7 +7,9 @@
 #include <filesystem>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
+#include <string>
 #include <vector>
 #include <thread>
 
@@ -16,6 +18,15 @@ using namespace std::chrono_literals;
 
 namespace {
 constexpr std::uint64_t kCounterGpa = 0x200000;  // tests/guests/spin_guest.c
+
+// A 16 MiB ring-3 VM of tests/guests/NAME with `vcpus` vCPUs.
+VmmConfig guest_config(const std::string& name, std::uint32_t vcpus = 1) {
+  VmmConfig cfg;
+  cfg.kernel = std::string(SNAPFAAS_GUEST_DIR) + "/" + name;
+  cfg.mem_mib = 16;
+  cfg.vcpu_count = vcpus;
+  return cfg;
+}
 
 std::uint64_t counter(const Vmm& vmm) { return vmm.memory().read_obj<std::uint64_t>(kCounterGpa).value_or(0); }
 
@@ -37,11 +48,7 @@ bool wait_until(const std::function<bool()>& pred) {
 TEST_CASE("a spinning ring-3 guest can be paused, resumed and stopped") {
   for (std::uint32_t vcpus : {1u, 2u}) {
     CAPTURE(vcpus);
-    VmmConfig cfg;
-    cfg.kernel = std::string(SNAPFAAS_GUEST_DIR) + "/guest_spin";
-    cfg.mem_mib = 16;
-    cfg.vcpu_count = vcpus;
-    Vmm vmm(cfg);
+    Vmm vmm(guest_config("guest_spin", vcpus));
     REQUIRE(vmm.ring3());
     auto done = std::async(std::launch::async, [&] { return vmm.run(); });
     REQUIRE(wait_until([&] { return counter(vmm) > 1000; }));
@@ -72,11 +79,7 @@ TEST_CASE("a pause asked while run() is still starting the vCPUs reaches every v
   constexpr int kRounds = 500;
   int missed = 0;
   for (int round = 0; round < kRounds; ++round) {
-    VmmConfig cfg;
-    cfg.kernel = std::string(SNAPFAAS_GUEST_DIR) + "/guest_spin";
-    cfg.mem_mib = 16;
-    cfg.vcpu_count = 2;
-    Vmm vmm(cfg);
+    Vmm vmm(guest_config("guest_spin", 2));
     const std::size_t before = thread_count();
     auto done = std::async(std::launch::async, [&] { return vmm.run(); });
     // run()'s own thread, then vCPU 0's, then vCPU 1's. Bounded: a thread of the last round may
@@ -94,10 +97,7 @@ TEST_CASE("a pause asked while run() is still starting the vCPUs reaches every v
 }
 
 TEST_CASE("an error stop makes run() throw the message") {
-  VmmConfig cfg;
-  cfg.kernel = std::string(SNAPFAAS_GUEST_DIR) + "/guest_spin";
-  cfg.mem_mib = 16;
-  Vmm vmm(cfg);
+  Vmm vmm(guest_config("guest_spin"));
   auto done = std::async(std::launch::async, [&] { return vmm.run(); });
   std::this_thread::sleep_for(20ms);
   vmm.request_stop(1, "deadline exceeded");
@@ -105,11 +105,7 @@ TEST_CASE("an error stop makes run() throw the message") {
 }
 
 TEST_CASE("vCPUs started parked run their set-up on their own thread, stay out of the guest until run()") {
-  VmmConfig cfg;
-  cfg.kernel = std::string(SNAPFAAS_GUEST_DIR) + "/guest_spin";
-  cfg.mem_mib = 16;
-  cfg.vcpu_count = 2;
-  Vmm vmm(cfg);
+  Vmm vmm(guest_config("guest_spin", 2));
   std::mutex mutex;
   std::vector<std::thread::id> init_threads;
   vmm.start_vcpus_parked([&] {
@@ -133,10 +129,7 @@ TEST_CASE("vCPUs started parked run their set-up on their own thread, stay out o
 }
 
 TEST_CASE("a parked vCPU whose set-up throws stops the VM with that error") {
-  VmmConfig cfg;
-  cfg.kernel = std::string(SNAPFAAS_GUEST_DIR) + "/guest_spin";
-  cfg.mem_mib = 16;
-  Vmm vmm(cfg);
+  Vmm vmm(guest_config("guest_spin"));
   vmm.start_vcpus_parked([] { throw std::runtime_error("no filter for you"); });
   REQUIRE(wait_until([&] { return vmm.vcpu(0).state() == VcpuState::kStopped; }));
   auto done = std::async(std::launch::async, [&] { return vmm.run(); });
@@ -145,10 +138,7 @@ TEST_CASE("a parked vCPU whose set-up throws stops the VM with that error") {
 }
 
 TEST_CASE("a parked vCPU released before it first parked reports running, and pause() still stops it") {
-  VmmConfig cfg;
-  cfg.kernel = std::string(SNAPFAAS_GUEST_DIR) + "/guest_spin";
-  cfg.mem_mib = 16;
-  Vmm vmm(cfg);
+  Vmm vmm(guest_config("guest_spin"));
   vmm.start_vcpus_parked([] { std::this_thread::sleep_for(100ms); });  // still in its set-up...
   auto done = std::async(std::launch::async, [&] { return vmm.run(); });  // ...when run() releases it
   REQUIRE(wait_until([&] { return counter(vmm) > 1000; }));
@@ -161,4 +151,27 @@ TEST_CASE("a parked vCPU released before it first parked reports running, and pa
   vmm.request_stop(0);
   REQUIRE(done.wait_for(5s) == std::future_status::ready);
   CHECK(done.get() == 0);
+}
+
+// KVM's own counts of what a guest cost it (Vmm::vcpu_counters, the cold-request figures of
+// ipc/runner_times.h): a guest that touches every page of its RAM makes KVM take page faults for
+// them, and its port I/O makes exits.
+TEST_CASE("vcpu counters: a guest touching its RAM shows the page faults and exits KVM took for it") {
+  for (std::uint32_t vcpus : {1u, 2u}) {
+    CAPTURE(vcpus);
+    Vmm vmm(guest_config("guest_memtouch", vcpus));
+    const std::optional<VcpuCounters> before = vmm.vcpu_counters();
+    REQUIRE_MESSAGE(before.has_value(), "this kernel gives no vCPU statistics file (KVM_GET_STATS_FD, Linux 5.14+)");
+    CHECK(before->exits < 16);  // nothing has run yet
+    CHECK(vmm.run() == 0);
+    const std::optional<VcpuCounters> after = vmm.vcpu_counters();
+    REQUIRE(after.has_value());
+    MESSAGE("page faults " << after->page_faults - before->page_faults << ", exits " << after->exits - before->exits);
+    // 16 MiB is 4096 pages, nearly all touched (the image is a few pages): at least one fault per
+    // 8 pages even where KVM maps neighbours of a faulting page ahead (its prefetch is 8 wide).
+    CHECK(after->page_faults - before->page_faults >= 4096 / 8);
+    CHECK(after->exits - before->exits >= 2);  // the report and the exit port writes at least
+    // Each fault KVM took was an exit of its own.
+    CHECK(after->exits - before->exits >= after->page_faults - before->page_faults);
+  }
 }

@@ -36,9 +36,16 @@ if s["completed"] != n: problems.append(f"{s['completed']} of {n} completed")
 for k in ("errors", "dropped", "runner_failures"):
     if s[k] != 0: problems.append(f"{k} = {s[k]}")
 if s["cold"] < 1 or s["warm"] <= s["cold"]: problems.append(f"cold {s['cold']} / warm {s['warm']}")
+# KVM's own counts for the guests from the load to their first response: a restored or booted
+# guest touches hundreds of pages again (each a page fault KVM takes, each an exit).
+faults = s["cold_phases"].get("page_faults", {})
+if faults.get("counted", 0) < 1: problems.append(f"no cold request with KVM's page-fault count: {s['cold_phases']}")
+elif faults["p50"] < (100 if mode == "python" else 1): problems.append(f"page faults p50 {faults['p50']}")
+elif s["cold_phases"]["exits"]["p50"] < faults["p50"]: problems.append(f"exits p50 below page faults p50: {s['cold_phases']}")
 if problems:
     print(f"FAIL ({mode}): " + "; ".join(problems), file=sys.stderr)
     sys.exit(1)
-print(f"e2e_run_example: {mode}: PASS ({n} requests, cold {s['cold']}, warm {s['warm']}, p50 {s['p50_ms']} ms)")
+print(f"e2e_run_example: {mode}: PASS ({n} requests, cold {s['cold']}, warm {s['warm']}, p50 {s['p50_ms']} ms, "
+      f"cold page faults p50 {faults['p50']} of {faults['counted']} counted)")
 PY
 done

@@ -2,7 +2,8 @@
 // the newest record_limit requests and VMs, not one record per request or VM forever); a cold
 // request's phases (queue, restore, resume, handler, response) from the loop's, the runner's and
 // the guest's marks, each clamped so that hostile or skewed marks cannot make a phase negative or
-// the phases overrun the request's latency; and their p50/mean in the summary.
+// the phases overrun the request's latency; and their p50/mean in the summary, with KVM's page
+// fault and exit counts.
 #include <doctest/doctest.h>
 
 #include "supervisor/run_stats.h"
@@ -70,6 +71,36 @@ TEST_CASE("only successful, fully marked cold requests have phases; the summary 
   CHECK(phases["p50_ms"]["resume"].get<double>() == doctest::Approx(88));  // of 38, 88, 118
   CHECK(phases["p50_ms"]["handler"].get<double>() == doctest::Approx(30));
   CHECK(phases["mean_ms"]["queue"].get<double>() == doctest::Approx(2));
+}
+
+TEST_CASE("KVM's counts of cold requests: in the records, late ones set by id, p50 and mean over those counted") {
+  RunStats stats;
+  for (std::uint64_t id = 1; id <= 4; ++id) {
+    RequestRecord r = cold_record(150, 30);
+    r.id = id;
+    if (id != 4) {
+      r.page_faults = static_cast<std::int64_t>(id * 1000);
+      r.exits = static_cast<std::int64_t>(id * 1000 + 50);
+    }
+    stats.add_request(r);
+  }
+  RequestRecord warm;
+  warm.id = 5;
+  warm.status = "ok";
+  warm.page_faults = 99'999;  // not a cold request: never counted
+  stats.add_request(warm);
+  CHECK(stats.summary()["cold_phases"]["page_faults"]["counted"] == 3);
+  CHECK(stats.set_counts(4, 10'000, 10'100));  // came after the response
+  CHECK_FALSE(stats.set_counts(77, 1, 1));     // no such record
+  const nlohmann::json c = stats.summary()["cold_phases"];
+  CHECK(c["page_faults"]["counted"] == 4);
+  CHECK(c["page_faults"]["p50"] == 2000);  // of 1000, 2000, 3000, 10000
+  CHECK(c["page_faults"]["mean"].get<double>() == doctest::Approx(4000));
+  CHECK(c["exits"]["p50"] == 2050);
+  const nlohmann::json full = stats.full();
+  CHECK(full["request_timestamps"][3]["page_faults"] == 10'000);
+  CHECK(full["request_timestamps"][3]["exits"] == 10'100);
+  CHECK_FALSE(full["request_timestamps"][4].contains("page_faults"));  // warm: no cold marks
 }
 
 TEST_CASE("RunStats keeps the newest record_limit requests and VMs; the counts stay exact") {

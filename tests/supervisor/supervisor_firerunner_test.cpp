@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -180,6 +181,20 @@ TEST_CASE("real firerunner, restored echo snapshots: 10^4 requests, cold starts 
   for (auto& r : run.results) CHECK(r["status"] == "ok");
   CHECK(run.stats["evictions"].get<int>() >= 28);
   CHECK(run.stats["restores"].get<int>() == run.stats["cold"].get<int>());
+  // What KVM counted for each restored guest until its first response (RunnerTimes): a restored
+  // guest touches its stack and data pages again, so KVM took page faults, each an exit.
+  int counted = 0;
+  for (const json& t : run.stats["request_timestamps"]) {
+    if (!t["cold"].get<bool>() || t["page_faults"].get<std::int64_t>() < 0) continue;
+    ++counted;
+    CHECK(t["page_faults"].get<std::int64_t>() >= 1);
+    CHECK(t["exits"].get<std::int64_t>() >= t["page_faults"].get<std::int64_t>());
+  }
+  MESSAGE("cold requests with KVM counts: " << counted << " of " << run.stats["cold"] << ", "
+                                            << run.stats["cold_phases"].dump());
+  CHECK(counted >= run.stats["cold"].get<int>() / 2);
+  CHECK(run.stats["cold_phases"]["page_faults"]["counted"] == counted);
+  CHECK(run.stats["cold_phases"]["page_faults"]["p50"].get<std::int64_t>() >= 1);
 }
 
 TEST_CASE("real firerunner, vcpus other than the snapshot's: refused with the reason, the same snapshot served at its count") {

@@ -120,6 +120,11 @@ TEST_CASE("service mode: invoke cold then warm, headers, every status, /function
   CHECK(metric(m, R"(snapfaas_unattributed_requests_total{outcome="unknown_function"})") == 1);
   CHECK(metric(m, R"(snapfaas_request_starts_total{function="a",start="cold"})") >= 1);
   CHECK(metric(m, R"(snapfaas_request_starts_total{function="a",start="warm"})") >= 2);
+  // KVM's counts of the ring-3 guests' cold starts (a boot: a few pages touched, each an exit).
+  CHECK(metric(m, R"(snapfaas_cold_starts_counted_total{function="b"})") == 1);
+  CHECK(metric(m, R"(snapfaas_cold_start_page_faults_total{function="b"})") >= 1);
+  CHECK(metric(m, R"(snapfaas_cold_start_exits_total{function="b"})") >=
+        metric(m, R"(snapfaas_cold_start_page_faults_total{function="b"})"));
   CHECK(metric(m, R"(snapfaas_request_duration_seconds_count{function="a"})") == 5);
   CHECK(metric(m, R"(snapfaas_request_duration_seconds_bucket{function="a",le="+Inf"})") == 5);
   CHECK(m.find("# TYPE snapfaas_request_duration_seconds histogram") != std::string::npos);

@@ -2,7 +2,8 @@
 // log (a guest may write SNAPSHOT_POINT or odd widths as often as it likes; the lines it causes are
 // rate-limited per call site, common/log_limit.h), and which doorbell work each port does: a WAIT
 // wakes a sleeping supervisor first, a RESPONSE_READY with nobody asleep issues no FUTEX_WAKE, and
-// both count themselves in the channel's WindowTrace; kDumpWorkingSet goes to its taker.
+// both count themselves in the channel's WindowTrace; kDumpWorkingSet goes to its taker; KVM's
+// counts since a load are published once, at the first wake with the guest's response pushed.
 #include "runner/window/window_ports.h"
 
 #include <doctest/doctest.h>
@@ -20,6 +21,7 @@
 #include "ipc/channel.h"
 #include "ipc/guest_abi.h"
 #include "ipc/ipc_error.h"
+#include "ipc/runner_times.h"
 #include "ipc/window_trace.h"
 #include "tests/common/log_capture.h"
 
@@ -148,4 +150,66 @@ TEST_CASE("kDumpWorkingSet: kUnsupported until a taker is set, then handed over 
   CHECK(r->value == 321);
   CHECK(std::string(ipc::control_result_text(static_cast<std::int32_t>(ipc::ControlResult::kDumpFailed))) ==
         "working set not recorded");
+}
+
+TEST_CASE("load counters: published once, at the first wake with a response pushed, counted from the load") {
+  const std::string name = "/snapfaas-ports-counts-test-" + std::to_string(::getpid());
+  auto supervisor = ipc::SupervisorChannel::create(name, {.slot_size = 4096, .slot_count = 2});
+  auto channel = ipc::RunnerChannel::open(name);
+  auto guest = ipc::RunnerChannel::open(name);  // stands in for the guest's end of the rings
+  runner::VcpuCounters kvm{.page_faults = 100, .exits = 150};  // what KVM counted so far
+  runner::window::WindowHooks hooks;
+  hooks.stop = [](int, const std::string&) {};
+  hooks.counters = [&kvm] { return std::optional<runner::VcpuCounters>(kvm); };
+  runner::window::WindowPorts ports(channel, std::move(hooks), std::chrono::steady_clock::now());
+  std::uint8_t* header = supervisor.shm().data();
+
+  ipc::reset_runner_times(channel.shm().data());
+  ports.arm_load_counters();
+  kvm = {.page_faults = 130, .exits = 190};
+  out32(ports, ipc::kPortResponseReady, 0);  // no response pushed yet (a WAIT before the request)
+  CHECK_FALSE(ipc::runner_load_counters(header).has_value());
+
+  const std::array<std::uint8_t, 8> payload{1, 2, 3, 4, 5, 6, 7, 8};
+  REQUIRE(supervisor.send_copy(7, payload));
+  const auto request = guest.try_receive();
+  REQUIRE(request);
+  REQUIRE(guest.respond(request->request_id, request->slot, 8));
+  kvm = {.page_faults = 1300, .exits = 1400};
+  out32(ports, ipc::kPortResponseReady, 0);
+  std::optional<ipc::LoadCounters> c = ipc::runner_load_counters(header);
+  REQUIRE(c.has_value());
+  CHECK(c->page_faults == 1200);
+  CHECK(c->exits == 1250);
+  kvm = {.page_faults = 5000, .exits = 5000};
+  out32(ports, ipc::kPortResponseReady, 0);  // once per load
+  CHECK(ipc::runner_load_counters(header)->page_faults == 1200);
+
+  // The next load: nothing until its own first response; counters that went backwards are not
+  // published (no wrapped difference).
+  ipc::reset_runner_times(channel.shm().data());
+  ports.arm_load_counters();
+  CHECK_FALSE(ipc::runner_load_counters(header).has_value());
+  kvm = {.page_faults = 10, .exits = 10};
+  out32(ports, ipc::kPortResponseReady, 0);  // the response above is still in the ring
+  CHECK_FALSE(ipc::runner_load_counters(header).has_value());
+}
+
+TEST_CASE("load counters: a runner without KVM statistics never publishes any") {
+  const std::string name = "/snapfaas-ports-nocounts-test-" + std::to_string(::getpid());
+  auto supervisor = ipc::SupervisorChannel::create(name, {.slot_size = 4096, .slot_count = 2});
+  auto channel = ipc::RunnerChannel::open(name);
+  auto guest = ipc::RunnerChannel::open(name);
+  runner::window::WindowHooks hooks;
+  hooks.stop = [](int, const std::string&) {};
+  hooks.counters = [] { return std::optional<runner::VcpuCounters>(); };
+  runner::window::WindowPorts ports(channel, std::move(hooks), std::chrono::steady_clock::now());
+  ports.arm_load_counters();
+  const std::array<std::uint8_t, 4> payload{1, 2, 3, 4};
+  REQUIRE(supervisor.send_copy(1, payload));
+  const auto request = guest.try_receive();
+  REQUIRE(request);
+  REQUIRE(guest.respond(request->request_id, request->slot, 4));
+  out32(ports, ipc::kPortResponseReady, 0);
+  CHECK_FALSE(ipc::runner_load_counters(supervisor.shm().data()).has_value());
 }
