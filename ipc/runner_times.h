@@ -4,8 +4,9 @@
 // page faults) and the handler, and how many page faults and exits KVM counted for the guest until
 // its first response (the cold request's "first page faults"). One writer at a time on the runner
 // side (the VMM thread resets it before the vCPUs run; afterwards a vCPU thread sets each part,
-// once), one reader (the supervisor's loop). The words are naturally aligned 64-bit values read and written whole through
-// std::atomic_ref; the reader never trusts them further than a display figure.
+// once), one reader (the supervisor's loop). The words are naturally aligned 64-bit values read
+// and written whole through std::atomic_ref; the reader never trusts them further than a display
+// figure.
 #pragma once
 
 #include <atomic>

@@ -86,14 +86,18 @@ nlohmann::json functions_json(const ipc::StatsReader& reader) {
     for (std::size_t p = 0; p < ipc::kColdPhases && f->cold_timed != 0; ++p) {
       phases[ipc::kColdPhaseNames[p]] = static_cast<double>(f->cold_phase_us_sum[p]) / 1000.0 / static_cast<double>(f->cold_timed);
     }
-    // Mean KVM page faults and exits from the load to the first response, per cold request counted.
-    const double counted = static_cast<double>(f->cold_counted);
+    // Mean KVM page faults and exits from the load to the first response, per cold request
+    // counted (null when none is).
+    auto per_counted = [&f](std::uint64_t sum) {
+      return f->cold_counted == 0 ? nlohmann::json()
+                                  : nlohmann::json(static_cast<double>(sum) / static_cast<double>(f->cold_counted));
+    };
     functions.push_back({{"function", std::string(f->function_name())},
                          {"cold_timed", f->cold_timed},
                          {"cold_phase_mean_ms", phases},
                          {"cold_counted", f->cold_counted},
-                         {"cold_page_faults_mean", f->cold_counted != 0 ? nlohmann::json(static_cast<double>(f->cold_page_faults_sum) / counted) : nlohmann::json()},
-                         {"cold_exits_mean", f->cold_counted != 0 ? nlohmann::json(static_cast<double>(f->cold_exits_sum) / counted) : nlohmann::json()},
+                         {"cold_page_faults_mean", per_counted(f->cold_page_faults_sum)},
+                         {"cold_exits_mean", per_counted(f->cold_exits_sum)},
                          {"requests", f->requests},
                          {"in_flight", f->in_flight},
                          {"cold", f->cold},
@@ -173,9 +177,16 @@ int main(int argc, char** argv) {
       for (const char* phase : ipc::kColdPhaseNames) std::printf(" %10s", phase);
       std::printf(" %11s %8s\n", "PAGE_FAULTS", "EXITS");
       for (const auto& f : functions_json(reader)) {
-        if (f["cold_timed"].get<unsigned long>() == 0) continue;
+        const bool timed = f["cold_timed"].get<unsigned long>() != 0;
+        if (!timed && f["cold_counted"].get<unsigned long>() == 0) continue;
         std::printf("%-20s %8lu", f["function"].get<std::string>().c_str(), f["cold_timed"].get<unsigned long>());
-        for (const char* phase : ipc::kColdPhaseNames) std::printf(" %10.1f", f["cold_phase_mean_ms"][phase].get<double>());
+        for (const char* phase : ipc::kColdPhaseNames) {
+          if (timed) {
+            std::printf(" %10.1f", f["cold_phase_mean_ms"][phase].get<double>());
+          } else {
+            std::printf(" %10s", "-");
+          }
+        }
         if (f["cold_counted"].get<unsigned long>() != 0) {
           std::printf(" %11.0f %8.0f\n", f["cold_page_faults_mean"].get<double>(), f["cold_exits_mean"].get<double>());
         } else {

@@ -155,6 +155,21 @@ TEST_CASE("service mode: invoke cold then warm, headers, every status, /function
   CHECK(stat["functions"][0]["requests"] == 5);
   CHECK(stat["functions"][0]["outcomes"]["ok"] == 4);
   CHECK(stat["totals"]["runner_failures"] == 1);
+  CHECK(stat["functions"][1]["cold_counted"] == 1);  // KVM's counts, as /metrics has them
+  CHECK(stat["functions"][1]["cold_page_faults_mean"].get<double>() ==
+        metric(m, R"(snapfaas_cold_start_page_faults_total{function="b"})"));
+  // Its text view: the cold-start table has a row for b, whose phases are not timed (the ring-3
+  // echo guest reports no handler time) but whose page faults are counted.
+  const std::string text = (s.env.dir / "stat.txt").string();
+  REQUIRE(std::system((std::string(SNAPFAAS_STAT_PATH) + " --count 1 --name /snapfaas-" + std::to_string(s.pid) +
+                       "-stats > " + text).c_str()) == 0);
+  const std::string view = Service::read_file(text);
+  INFO(view);
+  const std::size_t table = view.find("PAGE_FAULTS");
+  REQUIRE(table != std::string::npos);
+  const std::size_t row = view.find("\nb ", table);
+  REQUIRE(row != std::string::npos);
+  CHECK(view.substr(row, view.find('\n', row + 1) - row).find(" - ") != std::string::npos);
 
   Run run = s.stop();
   INFO(run.stderr_text.substr(0, 4000));
