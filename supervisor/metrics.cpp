@@ -104,23 +104,22 @@ std::string render_metrics(const ipc::StatsReader& stats, const HttpCounters& ht
     w.sample("snapfaas_request_starts_total", {"function", f.function_name(), "start", "cold"}, static_cast<double>(f.cold));
     w.sample("snapfaas_request_starts_total", {"function", f.function_name(), "start", "warm"}, static_cast<double>(f.warm));
   }
+  // A family with one sample per function, labelled function: the function entry's `field`.
+  auto per_function = [&w, &functions](std::string_view name, std::string_view type, std::string_view help,
+                                       std::uint64_t ipc::StatsFunctionSnapshot::*field) {
+    w.family(name, type, help);
+    for (const auto& f : functions) w.sample(name, {"function", f.function_name()}, static_cast<double>(f.*field));
+  };
   // KVM's own counts for cold starts, load to first response: what a restore costs after it.
-  w.family("snapfaas_cold_starts_counted_total", "counter",
-           "Successful cold starts whose KVM page faults and exits are counted below, by function.");
-  for (const auto& f : functions) {
-    w.sample("snapfaas_cold_starts_counted_total", {"function", f.function_name()}, static_cast<double>(f.cold_counted));
-  }
-  w.family("snapfaas_cold_start_page_faults_total", "counter",
-           "Page faults KVM took for the guest from the load to its first response, summed over those cold starts.");
-  for (const auto& f : functions) {
-    w.sample("snapfaas_cold_start_page_faults_total", {"function", f.function_name()},
-             static_cast<double>(f.cold_page_faults_sum));
-  }
-  w.family("snapfaas_cold_start_exits_total", "counter",
-           "VM exits from the load to the guest's first response, summed over those cold starts.");
-  for (const auto& f : functions) {
-    w.sample("snapfaas_cold_start_exits_total", {"function", f.function_name()}, static_cast<double>(f.cold_exits_sum));
-  }
+  per_function("snapfaas_cold_starts_counted_total", "counter",
+               "Successful cold starts whose KVM page faults and exits are counted below, by function.",
+               &ipc::StatsFunctionSnapshot::cold_counted);
+  per_function("snapfaas_cold_start_page_faults_total", "counter",
+               "Page faults KVM took for the guest from the load to its first response, summed over those cold starts.",
+               &ipc::StatsFunctionSnapshot::cold_page_faults_sum);
+  per_function("snapfaas_cold_start_exits_total", "counter",
+               "VM exits from the load to the guest's first response, summed over those cold starts.",
+               &ipc::StatsFunctionSnapshot::cold_exits_sum);
   w.family("snapfaas_request_duration_seconds", "histogram",
            "Submission to answer in the supervisor, by function (log2 buckets; le is a bucket's exclusive bound).");
   std::array<std::string, ipc::kLatencyBuckets> bounds;
@@ -139,10 +138,8 @@ std::string render_metrics(const ipc::StatsReader& stats, const HttpCounters& ht
              static_cast<double>(f.latency_us_sum) / 1e6);
     w.sample("snapfaas_request_duration_seconds_count", {"function", f.function_name()}, static_cast<double>(cumulative));
   }
-  w.family("snapfaas_function_in_flight", "gauge", "Requests submitted and not yet answered, by function.");
-  for (const auto& f : functions) {
-    w.sample("snapfaas_function_in_flight", {"function", f.function_name()}, static_cast<double>(f.in_flight));
-  }
+  per_function("snapfaas_function_in_flight", "gauge", "Requests submitted and not yet answered, by function.",
+               &ipc::StatsFunctionSnapshot::in_flight);
   w.family("snapfaas_vms", "gauge", "VMs holding a function: warm (idle) or busy (serving or loading).");
   for (const auto& f : functions) {
     std::uint64_t warm = 0, busy = 0;

@@ -36,8 +36,8 @@ struct RequestRecord {
   double handler_ms = -1;      ///< the agent's duration_ns (guest clock, untrusted: display only)
   /// KVM's counts for the guest from the load to its first response (RunnerTimes; untrusted,
   /// display only): the page faults it took (first touches of the restored memory) and the exits.
-  /// Negative: not measured (a kernel without vCPU statistics; until set_counts when the runner
-  /// published them only after the response was taken).
+  /// Negative: not measured (a kernel without vCPU statistics; set by RunStats::set_counts once
+  /// the record is kept and the runner has published them).
   std::int64_t page_faults = -1;
   std::int64_t exits = -1;
   /// The restore record generation the guest said it had applied when it answered

@@ -144,10 +144,6 @@ void RunnerPool::finish(std::uint64_t request, std::string status, nlohmann::jso
       for (std::size_t i = 0; i < ipc::kColdPhases; ++i) sample.cold_phase_us[i] = static_cast<std::uint64_t>((*phases)[i] * 1000.0);
     }
     stats_block_->record_request(sample);
-    if (rec.cold && rec.status == "ok" && rec.page_faults >= 0 && it->second.function >= 0) {
-      stats_block_->record_cold_counts(static_cast<std::uint32_t>(it->second.function),
-                                       static_cast<std::uint64_t>(rec.page_faults), static_cast<std::uint64_t>(rec.exits));
-    }
     if (it->second.function >= 0) stats_block_->add_in_flight(static_cast<std::uint32_t>(it->second.function), -1);
   }
   if (it->second.on_done) {

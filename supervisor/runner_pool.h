@@ -127,8 +127,8 @@ class RunnerPool {
   /// phases and the restore generation the guest reported.
   void note_cold_phases(std::uint32_t slot, std::uint64_t request, const std::string& body,
                         std::uint32_t restore_generation);
-  /// KVM's counts of the slot's last cold request when the runner published them only after its
-  /// response was taken (RunnerProcess::counts_request): into the stats and the stats block.
+  /// KVM's counts of the slot's last cold request (RunnerProcess::counts_request), once the runner
+  /// published them — right after its response, or at a later poll: into the stats and the stats block.
   void collect_counts(std::uint32_t slot);
   void drain_consoles() noexcept;
   bool poll_runner(std::uint32_t slot);

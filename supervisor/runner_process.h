@@ -93,8 +93,9 @@ class RunnerProcess {
   ipc::RunnerState state = ipc::RunnerState::kStopped;
   std::int64_t request = -1;       ///< request in flight (loading or busy), -1 for none
   std::int64_t pending_cold = -1;  ///< spawn-on-demand: request waiting for this runner to start
-  /// A cold request answered before the runner published KVM's counts for it (RunnerTimes: they
-  /// come at the guest's next exit); -1 for none. Collected by RunnerPool::collect_counts.
+  /// A cold request answered whose KVM counts are not collected yet (RunnerTimes: the runner
+  /// publishes them at the guest's first exit after the response); -1 for none.
+  /// Collected by RunnerPool::collect_counts.
   std::int64_t counts_request = -1;
   std::uint32_t function = 0;      ///< function loaded or loading
   Clock::time_point deadline = Clock::time_point::max();  ///< of the request in flight

@@ -267,6 +267,7 @@ void RunnerPool::handle_response(std::uint32_t slot, const ipc::Response& respon
   set_state(slot, ipc::RunnerState::kIdle);
   if (ok) {
     finish(request, "ok", nullptr, std::move(body));
+    collect_counts(slot);  // the record is in the stats now; before the slot may start another load
   } else {
     finish_error(request, std::move(error));
   }
@@ -274,8 +275,8 @@ void RunnerPool::handle_response(std::uint32_t slot, const ipc::Response& respon
 }
 
 // A cold request's last two marks: when the runner first handed its guest the request
-// (RunnerTimes) and the handler's own time as the agent reports it ("duration_ns"); and what KVM
-// counted for the guest until that response (RunnerTimes: page faults, exits).
+// (RunnerTimes) and the handler's own time as the agent reports it ("duration_ns"); and which
+// request KVM's counts for the guest until that response belong to (RunnerTimes; collect_counts).
 void RunnerPool::note_cold_phases(std::uint32_t slot, std::uint64_t request, const std::string& body,
                                   std::uint32_t restore_generation) {
   const auto it = in_flight_.find(request);
@@ -286,12 +287,9 @@ void RunnerPool::note_cold_phases(std::uint32_t slot, std::uint64_t request, con
     const auto start_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(run_start_.time_since_epoch()).count();
     rec.guest_ready_ms = (static_cast<double>(ready_ns) - static_cast<double>(start_ns)) / 1e6;
   }
-  if (const std::optional<ipc::LoadCounters> counted = runners_[slot].guest_load_counters()) {
-    rec.page_faults = clamp_count(counted->page_faults);
-    rec.exits = clamp_count(counted->exits);
-  } else {
-    runners_[slot].counts_request = static_cast<std::int64_t>(request);  // published at the guest's next exit
-  }
+  // KVM's counts go into the record once it is in the stats (collect_counts): at once when the
+  // runner published them already, else at a later poll (it publishes at the guest's next exit).
+  runners_[slot].counts_request = static_cast<std::int64_t>(request);
   const nlohmann::json parsed = nlohmann::json::parse(body, nullptr, false);
   if (parsed.is_object()) {
     const auto d = parsed.find("duration_ns");

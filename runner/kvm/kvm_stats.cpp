@@ -16,6 +16,11 @@ namespace {
 constexpr std::uint32_t kMaxNameSize = 256;
 constexpr std::uint32_t kMaxDescriptors = 4096;
 
+// The header's sizes within those bounds (checked before anything is allocated or read by them).
+[[nodiscard]] bool header_in_bounds(const kvm_stats_header& header) noexcept {
+  return header.name_size != 0 && header.name_size <= kMaxNameSize && header.num_desc <= kMaxDescriptors;
+}
+
 template <typename T>
 T field(std::span<const std::uint8_t> bytes, std::size_t at) noexcept {
   T v{};
@@ -27,7 +32,7 @@ T field(std::span<const std::uint8_t> bytes, std::size_t at) noexcept {
 
 std::optional<VcpuCounterOffsets> find_vcpu_counters(const kvm_stats_header& header,
                                                      std::span<const std::uint8_t> descriptors) noexcept {
-  if (header.name_size == 0 || header.name_size > kMaxNameSize || header.num_desc > kMaxDescriptors) return std::nullopt;
+  if (!header_in_bounds(header)) return std::nullopt;
   const std::size_t stride = kStatsDescFixedBytes + header.name_size;
   if (descriptors.size() != stride * header.num_desc) return std::nullopt;
   std::optional<std::uint64_t> page_faults, exits;
@@ -54,7 +59,7 @@ KvmVcpuStats KvmVcpuStats::open(int vcpu_fd) noexcept {
   if (!fd.valid()) return {};
   kvm_stats_header header{};
   if (::pread(fd.get(), &header, sizeof header, 0) != static_cast<ssize_t>(sizeof header)) return {};
-  if (header.name_size == 0 || header.name_size > kMaxNameSize || header.num_desc > kMaxDescriptors) return {};
+  if (!header_in_bounds(header)) return {};
   std::vector<std::uint8_t> descriptors((kStatsDescFixedBytes + header.name_size) * header.num_desc);
   if (::pread(fd.get(), descriptors.data(), descriptors.size(), header.desc_offset) !=
       static_cast<ssize_t>(descriptors.size())) {
