@@ -51,4 +51,9 @@ Result<std::uint64_t> RingObserver::pending() noexcept {
   return last_tail_ - last_head_;
 }
 
+std::uint64_t RingObserver::pushed() const noexcept {
+  // ACQUIRE pairs with the producer's release store of tail.
+  return std::atomic_ref(indices_->tail).load(std::memory_order_acquire);
+}
+
 }  // namespace snapfaas::ipc

@@ -159,6 +159,10 @@ class RingObserver {
   /// observer object (it keeps the last indices).
   [[nodiscard]] Result<std::uint64_t> pending() noexcept;
 
+  /// Entries pushed so far: the producer's count (tail), loaded with ACQUIRE. Never checked
+  /// against the head, so only good for "has the producer pushed since": it never decides a read.
+  [[nodiscard]] std::uint64_t pushed() const noexcept;
+
   /// Indices loaded by the last pending() (0 before any call): for log lines only.
   [[nodiscard]] std::uint64_t last_head() const noexcept { return last_head_; }
   [[nodiscard]] std::uint64_t last_tail() const noexcept { return last_tail_; }

@@ -41,15 +41,18 @@ WindowPorts::WindowPorts(ipc::RunnerChannel& channel, WindowHooks hooks, Clock::
 
 void WindowPorts::arm_load_counters() noexcept {
   load_baseline_ = hooks_.counters ? hooks_.counters() : std::nullopt;
+  responses_at_load_ = responses_.pushed();
   // RELEASE: load_baseline_ is written before the flag; a vCPU thread's ACQUIRE exchange reads it after.
   load_counters_armed_.store(load_baseline_.has_value(), std::memory_order_release);
 }
 
 void WindowPorts::publish_load_counters() noexcept {
-  if (!load_counters_armed_.load(std::memory_order_relaxed)) return;  // the hot path: one load
-  ipc::RingObserver responses = responses_;  // this vCPU thread's own copy
-  const ipc::Result<std::uint64_t> pending = responses.pending();
-  if (!pending || *pending == 0) return;  // no response yet (a WAIT before the first request)
+  // The hot path: one load. ACQUIRE pairs with arm_load_counters' RELEASE (responses_at_load_).
+  if (!load_counters_armed_.load(std::memory_order_acquire)) return;
+  // Pushed since the load, whether or not the supervisor took it already: no response yet is a
+  // WAIT before the first request. (Not "pending now": a supervisor spinning on its ring takes
+  // the response before this exit, and the counts would then never be published.)
+  if (responses_.pushed() == responses_at_load_) return;
   // ACQ_REL: one vCPU thread wins the publication; ACQUIRE pairs with arm_load_counters' RELEASE.
   if (!load_counters_armed_.exchange(false, std::memory_order_acq_rel)) return;
   const std::optional<VcpuCounters> now = hooks_.counters();

@@ -67,7 +67,7 @@ class WindowPorts : public BusDevice {
   void mark_runner_ready() noexcept;
   /// A load is in place and the vCPUs have not run since it began (VMM thread, before run()): the
   /// counts now are the baseline of the ones published, once, when a vCPU thread first wakes the
-  /// supervisor with a response pushed (ipc::publish_load_counters).
+  /// supervisor after the guest pushed a response (ipc::publish_load_counters).
   void arm_load_counters() noexcept;
   /// True when the supervisor pushed control commands not yet drained. Any thread.
   [[nodiscard]] bool control_readable() const noexcept;
@@ -87,7 +87,7 @@ class WindowPorts : public BusDevice {
   [[nodiscard]] std::uint32_t wait_for_request() noexcept;
   /// RESPONSE_READY's work (and the first thing a WAIT does): FUTEX_WAKE the supervisor doorbell if it has sleepers.
   void wake_supervisor() noexcept;
-  /// The first wake with a response in the ring since arm_load_counters: publishes the counts.
+  /// The first wake after a response was pushed since arm_load_counters: publishes the counts.
   void publish_load_counters() noexcept;
   [[nodiscard]] std::uint64_t ns_since_created() const noexcept;
   void reply(const ipc::ControlCommand& command, std::int32_t status, std::uint64_t value) noexcept;
@@ -106,8 +106,9 @@ class WindowPorts : public BusDevice {
   std::atomic<std::uint64_t> first_wait_ns_{0};       // ns since creation at the first WAIT (0: not yet)
   std::atomic<std::uint64_t> runner_ready_ns_{0};     // mark_runner_ready() time (0: not called)
   std::atomic<std::uint64_t> waits_{0};
-  ipc::RingObserver responses_;                       // the guest-produced response ring; copied per use
+  ipc::RingObserver responses_;                       // the guest-produced response ring (pushed() only)
   std::optional<VcpuCounters> load_baseline_;         // written by arm_load_counters before the vCPUs run
+  std::uint64_t responses_at_load_ = 0;               // responses_.pushed() then (same writer and ordering)
   std::atomic<bool> load_counters_armed_{false};      // a load armed and not yet published
 };
 

@@ -3,7 +3,8 @@
 // rate-limited per call site, common/log_limit.h), and which doorbell work each port does: a WAIT
 // wakes a sleeping supervisor first, a RESPONSE_READY with nobody asleep issues no FUTEX_WAKE, and
 // both count themselves in the channel's WindowTrace; kDumpWorkingSet goes to its taker; KVM's
-// counts since a load are published once, at the first wake with the guest's response pushed.
+// counts since a load are published once, at the first wake after the guest pushed a response
+// (taken by the supervisor already or not).
 #include "runner/window/window_ports.h"
 
 #include <doctest/doctest.h>
@@ -193,6 +194,33 @@ TEST_CASE("load counters: published once, at the first wake with a response push
   kvm = {.page_faults = 10, .exits = 10};
   out32(ports, ipc::kPortResponseReady, 0);  // the response above is still in the ring
   CHECK_FALSE(ipc::runner_load_counters(header).has_value());
+}
+
+TEST_CASE("load counters: published even when the supervisor took the response before the guest's exit") {
+  const std::string name = "/snapfaas-ports-taken-test-" + std::to_string(::getpid());
+  auto supervisor = ipc::SupervisorChannel::create(name, {.slot_size = 4096, .slot_count = 2});
+  auto channel = ipc::RunnerChannel::open(name);
+  auto guest = ipc::RunnerChannel::open(name);
+  runner::VcpuCounters kvm{.page_faults = 5, .exits = 6};
+  runner::window::WindowHooks hooks;
+  hooks.stop = [](int, const std::string&) {};
+  hooks.counters = [&kvm] { return std::optional<runner::VcpuCounters>(kvm); };
+  runner::window::WindowPorts ports(channel, std::move(hooks), std::chrono::steady_clock::now());
+  ports.arm_load_counters();
+  const std::array<std::uint8_t, 4> payload{1, 2, 3, 4};
+  REQUIRE(supervisor.send_copy(1, payload));
+  const auto request = guest.try_receive();
+  REQUIRE(request);
+  REQUIRE(guest.respond(request->request_id, request->slot, 4));
+  const auto taken = supervisor.try_receive();  // a spinning supervisor: the ring is empty again
+  REQUIRE(taken);
+  REQUIRE(supervisor.release(taken->slot));
+  kvm = {.page_faults = 805, .exits = 906};
+  out32(ports, ipc::kPortResponseReady, 0);  // the guest's exit after its push
+  const std::optional<ipc::LoadCounters> c = ipc::runner_load_counters(supervisor.shm().data());
+  REQUIRE(c.has_value());
+  CHECK(c->page_faults == 800);
+  CHECK(c->exits == 900);
 }
 
 TEST_CASE("load counters: a runner without KVM statistics never publishes any") {
