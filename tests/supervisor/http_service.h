@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <chrono>
 #include <cstdint>
@@ -65,6 +66,18 @@ struct Service {
     const bool up = wait_healthy(port, std::chrono::seconds(60));
     INFO(stderr_text());
     REQUIRE(up);
+  }
+  Service() = default;
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
+  /// A case that ended early (a failed REQUIRE) leaves its supervisor running: kill it, or it and
+  /// its runners keep the test's output pipe open and ctest waits for its timeout. Only our own
+  /// child, still running (stop() and the cases that kill it reap it).
+  ~Service() {
+    if (pid > 0 && ::waitpid(pid, nullptr, WNOHANG) == 0) {
+      ::kill(pid, SIGKILL);
+      (void)::waitpid(pid, nullptr, 0);
+    }
   }
   /// SIGTERM and wait: the run's results, stats and stderr.
   Run stop() {
