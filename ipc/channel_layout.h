@@ -144,7 +144,8 @@ struct WindowTrace {
   std::uint64_t supervisor_wakes;   // 0x18 FUTEX_WAKEs of the supervisor doorbell by the ports
   std::uint64_t wait_ready_tsc;     // 0x20 TSC when the last WAIT answered kWaitReady (the vCPU re-enters)
   std::uint64_t wait_woken_tsc;     // 0x28 TSC when the last parked WAIT's futex wait returned
-  std::uint64_t response_exit_tsc;  // 0x30 TSC when the last RESPONSE_READY exit reached the ports
+  std::uint64_t doorbell_exit_tsc;  // 0x30 TSC when the last exit that rings for responses (RESPONSE_READY,
+                                    //      or a WAIT, which does the same) reached the ports
   std::uint64_t wake_done_tsc;      // 0x38 TSC after the ports' last FUTEX_WAKE of the supervisor returned
 };
 static_assert(sizeof(WindowTrace) == 64);

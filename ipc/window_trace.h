@@ -52,7 +52,7 @@ class WindowTraceWriter {
   WindowTrace out{};
   for (std::uint64_t WindowTrace::*f :
        {&WindowTrace::waits, &WindowTrace::wait_parks, &WindowTrace::response_rings, &WindowTrace::supervisor_wakes,
-        &WindowTrace::wait_ready_tsc, &WindowTrace::wait_woken_tsc, &WindowTrace::response_exit_tsc,
+        &WindowTrace::wait_ready_tsc, &WindowTrace::wait_woken_tsc, &WindowTrace::doorbell_exit_tsc,
         &WindowTrace::wake_done_tsc}) {
     out.*f = std::atomic_ref(t->*f).load(std::memory_order_relaxed);  // figures: pairs with nothing
   }

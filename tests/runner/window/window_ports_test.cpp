@@ -88,6 +88,7 @@ TEST_CASE("a WAIT wakes a sleeping supervisor first; RESPONSE_READY wakes only a
   const ipc::WindowTrace t1 = ipc::read_window_trace(supervisor.shm().data());
   CHECK(t1.response_rings == t0.response_rings + 1);
   CHECK(t1.supervisor_wakes == t0.supervisor_wakes);
+  CHECK(t1.doorbell_exit_tsc > t0.doorbell_exit_tsc);
 
   // A supervisor parked with a long deadline; the "guest" pushed its response quietly (the flag)
   // and issues a WAIT, which answers at once (a request is queued) and must wake the supervisor.
@@ -117,6 +118,10 @@ TEST_CASE("a WAIT wakes a sleeping supervisor first; RESPONSE_READY wakes only a
   CHECK(t2.waits == t1.waits + 1);
   CHECK(t2.supervisor_wakes == t1.supervisor_wakes + 1);
   CHECK(t2.wait_ready_tsc != 0);
+  // The WAIT's exit is stamped on arrival, before it woke the supervisor and answered ready.
+  CHECK(t2.doorbell_exit_tsc > t1.doorbell_exit_tsc);
+  CHECK(t2.doorbell_exit_tsc <= t2.wake_done_tsc);
+  CHECK(t2.doorbell_exit_tsc <= t2.wait_ready_tsc);
 }
 
 TEST_CASE("kDumpWorkingSet: kUnsupported until a taker is set, then handed over and answered by it") {
