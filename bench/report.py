@@ -324,6 +324,13 @@ def main():
                          "(`lazy_over_ws_first_response`, emulated host)" if rl.get("machine_case") != "hardware" else
                          "Linux `hello`: lazy restore / working set prefetched, VM created → first response "
                          "(`lazy_over_ws_first_response`)", fmt(rl["lazy_over_ws_first_response"], "×"), "restore_linux"])
+        if rl.get("fault_floor_ms") is not None:
+            where = ", emulated host" if rl.get("machine_case") != "hardware" else ""
+            head.append([f"Linux `hello` restore: page faults to the first response × cost of a first touch "
+                         f"({fmt(rl['restore_page_faults_p50'], digits=0)} × {fmt(rl['first_touch_us_per_page'], ' µs')}"
+                         f"{where})", fmt(rl["fault_floor_ms"], " ms"), "restore_linux"])
+            head.append(["… its share of the restore, VM created → first response (`fault_floor_share_of_first_response`)",
+                         fmt(100 * rl["fault_floor_share_of_first_response"], " %", 0), "restore_linux"])
     if ne:
         for k, label in (("tcp_rtt_p50_us", "guest TCP round trip p50, firerunner virtio-net (emulated host)"),
                          ("qemu_tcp_rtt_p50_us", "guest TCP round trip p50, QEMU virtio-net (emulated host)")):

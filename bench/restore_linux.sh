@@ -15,6 +15,14 @@
 # prefetched, alternating run by run in the same L1: ws_first_response_p50_ms and
 # lazy_first_response_p50_ms are VM created -> first response (restore to the agent's first WAIT,
 # which holds the prefetch, plus the first request's round trip).
+# Page-fault floor: fc_wrapper prints KVM's page faults from the VM's load to its first response
+# (restore_page_faults_p50); a ring-3 guest (tests/guests memtouch) writing every page of 8 and of
+# 72 MiB of RAM, alternately, gives the cost of a guest page's first touch on this host
+# (first_touch_us_per_page: the difference of the medians over the 16384 pages between). Their
+# product, fault_floor_ms, is about the part of hello's restore, VM created -> first response,
+# that is the first touches of its pages (a KVM page fault each; under the emulated host's shadow
+# paging every 4 KiB page the guest touches is one), and fault_floor_share_of_first_response that
+# part's share.
 # Usage: bench/restore_linux.sh --out FILE.json [--quick]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -33,6 +41,20 @@ wrapper="$BUILD_RELEASE/wrapper/fc_wrapper"
 firerunner="$BUILD_RELEASE/runner/firerunner"
 vmlinux="$("$root/scripts/images.sh" --check vmlinux)"
 snaps="${SNAPFAAS_SNAPSHOTS:-$CACHE/snapshots}"
+
+if [[ ${1:-} == touch ]]; then  # inside the KVM host: touch N (N rounds of 8 and 72 MiB memtouch runs)
+  err="$(mktemp "$CACHE/tmp/restore_linux.XXXXXX")"
+  for ((i = 0; i < $2; i++)); do
+    for mib in 8 72; do
+      start=$(date +%s%N)
+      "$firerunner" --kernel "$BUILD_RELEASE/tests/guests/guest_memtouch" --mem_size "$mib" --log-level warn \
+        >/dev/null 2>"$err" || { tail -5 "$err"; echo "restore_linux: touch $mib MiB failed"; exit 1; }
+      echo "restore_linux: touch mem_mib=$mib ms=$(( ($(date +%s%N) - start) / 1000000 ))"
+    done
+  done
+  rm -f "$err"
+  exit 0
+fi
 
 if [[ ${1:-} == run ]]; then  # inside the KVM host: run MODE N (MODE: boot, restore, node_boot, node_restore)
   mode="$2" n="$3"
@@ -67,6 +89,8 @@ if [[ ${1:-} == run ]]; then  # inside the KVM host: run MODE N (MODE: boot, res
     parts+="first_request_ms=$((rtt_us / 1000)).$(printf '%03d' $((rtt_us % 1000))) "
     pages="$(grep -oE 'prefetching a working set of [0-9]+' "$err" | grep -oE '[0-9]+$' || true)"
     [[ -z $pages ]] || parts+="ws_pages=$pages "
+    faults="$(grep -oE 'load_to_first_response_page_faults=[0-9]+' "$err" | grep -oE '[0-9]+$' || true)"
+    [[ -z $faults ]] || parts+="page_faults=$faults "
     echo "restore_linux: $label first_response_ms=$first_ms $parts"
   done
   rm -f "$err"
@@ -93,7 +117,7 @@ set +e
 "$root/scripts/kvm-host.sh" --auto --timeout 1500 "${stage[@]}" -- bash -c \
   "'$0' --inner run boot $boots && '$0' --inner run restore $restores &&
    '$0' --inner run node_boot $boots && '$0' --inner run node_restore $restores &&
-   '$0' --inner run ws_pair $((2 * restores))" 2>&1 | tr -d '\r' | grep "restore_linux:" | tee "$log"
+   '$0' --inner run ws_pair $((2 * restores)) && '$0' --inner touch $restores" 2>&1 | tr -d '\r' | grep "restore_linux:" | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
 [[ $rc -eq 0 ]] || die "restore_linux: runs failed (status $rc)"
@@ -106,10 +130,16 @@ for line in open(log):
     if not m:
         continue
     parts = {k: float(v) for k, v in re.findall(r"(\w+)_ms=([\d.]+)", m.group(3))}
-    parts.update({k: float(v) for k, v in re.findall(r"(ws_pages)=(\d+)", m.group(3))})
+    parts.update({k: float(v) for k, v in re.findall(r"(ws_pages|page_faults)=(\d+)", m.group(3))})
     series[m.group(1)].append({"first_response_ms": float(m.group(2)), **parts})
-if not all(series.values()):
-    sys.exit("restore_linux: no measurements for " + ", ".join(k for k, v in series.items() if not v))
+touch = {8: [], 72: []}
+for line in open(log):
+    m = re.match(r"restore_linux: touch mem_mib=(\d+) ms=(\d+)", line.strip())
+    if m:
+        touch[int(m.group(1))].append(float(m.group(2)))
+if not all(series.values()) or not all(touch.values()):
+    sys.exit("restore_linux: no measurements for " + ", ".join(
+        [k for k, v in series.items() if not v] + [f"touch {k} MiB" for k, v in touch.items() if not v]))
 med = lambda mode, key: statistics.median(r[key] for r in series[mode] if key in r)
 boot, restore = med("boot", "first_response_ms"), med("restore", "first_response_ms")
 boot_ready, restore_ready = med("boot", "boot_to_first_wait"), med("restore", "restore_to_first_wait")
@@ -181,6 +211,27 @@ result.update({
     "lazy_end_to_end_p50_ms": med("lazy", "first_response_ms"),
     "working_set_pages": med("ws", "ws_pages"),
 })
+# Page-fault floor (see the header).
+restore_response = to_response("restore")
+touch_us = (statistics.median(touch[72]) - statistics.median(touch[8])) * 1000 / ((72 - 8) * 256)
+counted = [r["page_faults"] for r in series["restore"] if "page_faults" in r]
+result.update({
+    "fault_definition": ("restore_page_faults: KVM's page faults of hello's restore, VM load -> first response "
+                         "(fc_wrapper); first_touch_us_per_page: (memtouch 72 MiB - memtouch 8 MiB, medians of "
+                         "firerunner process runs) / 16384 pages; fault_floor_ms = their product; its share of the "
+                         "restore's VM created -> first response (restore_first_response = to the first WAIT + "
+                         "the first request's round trip)"),
+    "first_touch_us_per_page": round(touch_us, 2),
+    "touch_8mib_p50_ms": statistics.median(touch[8]),
+    "touch_72mib_p50_ms": statistics.median(touch[72]),
+    "restore_page_faults_counted": len(counted),
+    "restore_page_faults_p50": statistics.median(counted) if counted else None,
+    "restore_vm_created_to_first_response_p50_ms": restore_response,
+})
+if counted:
+    floor = statistics.median(counted) * touch_us / 1000
+    result["fault_floor_ms"] = round(floor, 1)
+    result["fault_floor_share_of_first_response"] = round(floor / restore_response, 2)
 # Snapshot sizes: memory file bytes (apparent: the guest-physical span; on disk: the pages saved).
 for label, name in (("python3_base", "python3"), ("hello_diff", "hello"), ("nodejs_base", "nodejs"),
                     ("hello_js_diff", "hello-js")):
@@ -198,6 +249,12 @@ print(f"restore_linux: hello-js, VM created -> first response: boot p50 {node_re
       f"= {node_first[0] / node_first[1]:.1f}x; snapshots on disk: nodejs base {result['snapshot_nodejs_base_on_disk_mib']} MiB, "
       f"hello-js diff {result['snapshot_hello_js_diff_on_disk_mib']} MiB (python3 base {result['snapshot_python3_base_on_disk_mib']} MiB, "
       f"hello diff {result['snapshot_hello_diff_on_disk_mib']} MiB)")
+if counted:
+    print(f"restore_linux: hello's restore, VM created -> first response p50 {restore_response:.0f} ms: "
+          f"{result['restore_page_faults_p50']:.0f} page faults x {touch_us:.1f} us per first touch = "
+          f"{result['fault_floor_ms']:.0f} ms ({100 * result['fault_floor_share_of_first_response']:.0f} %)")
+else:
+    print("restore_linux: no page-fault counts from fc_wrapper (KVM binary stats unavailable?): no fault floor")
 print(f"restore_linux: hello, VM created -> first response: lazy p50 {lazy:.0f} ms, working set prefetched "
       f"({result['working_set_pages']:.0f} pages) p50 {ws:.0f} ms -> lazy/ws = {lazy / ws:.2f}x (first request alone: "
       f"{result['lazy_first_request_p50_ms']:.1f} vs {result['ws_first_request_p50_ms']:.1f} ms)")

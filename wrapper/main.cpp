@@ -4,7 +4,9 @@
 // pumps requests, then sends kShutdown and waits for firerunner to exit. With --dump_dir it only
 // waits for firerunner to write the snapshot and exit; with --load_dir the VM is restored, with
 // --load_ws its working set prefetched, and with --dump_ws the working set of the first request is
-// recorded (ControlOp::kDumpWorkingSet once its response is out).
+// recorded (ControlOp::kDumpWorkingSet once its response is out). After the requests it prints
+// KVM's page faults and exits from the VM's load to its first response (ipc/runner_times.h), as
+// the supervisor's cold-request figures count them.
 #include <CLI/CLI.hpp>
 #include <unistd.h>
 
@@ -15,12 +17,14 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/error.h"
 #include "common/runner_command.h"
 #include "ipc/channel.h"
 #include "ipc/guest_abi.h"
+#include "ipc/runner_times.h"
 #include "wrapper/firerunner_process.h"
 #include "wrapper/request_pump.h"
 
@@ -28,6 +32,8 @@ namespace {
 
 using namespace snapfaas;
 using Clock = std::chrono::steady_clock;
+// The most fc_wrapper waits after the last answer for the runner to publish the load's KVM counts.
+constexpr std::chrono::milliseconds kCountersWait{200};
 
 double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
@@ -177,6 +183,18 @@ int main(int argc, char** argv) {
                                        .after_first = std::move(after_first)});
     const std::uint64_t lines = pump.run(std::cin, std::cout, std::cerr);
     std::fprintf(stderr, "fc_wrapper: %llu requests answered\n", static_cast<unsigned long long>(lines));
+    // Published by the runner at the guest's first WAIT after a response, which may come just after
+    // the response was taken here: a short bounded wait (none when nothing was answered).
+    std::optional<ipc::LoadCounters> counted = ipc::runner_load_counters(channel.shm().data());
+    for (const auto give_up = Clock::now() + kCountersWait; lines != 0 && !counted && Clock::now() < give_up;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      counted = ipc::runner_load_counters(channel.shm().data());
+    }
+    if (counted) {
+      std::fprintf(stderr, "fc_wrapper: load_to_first_response_page_faults=%llu load_to_first_response_exits=%llu\n",
+                   static_cast<unsigned long long>(counted->page_faults),
+                   static_cast<unsigned long long>(counted->exits));
+    }
 
     int status = 0;
     if (!runner.poll()) {

@@ -1,13 +1,17 @@
 // fake_firerunner: stands in for firerunner in fc_wrapper tests. Accepts firerunner's flags,
 // opens the channel named by --channel and serves it with serve_fake() until kShutdown.
 // Environment FAKE_FIRERUNNER=die: exit 3 right after the first control command (before replying);
-// FAKE_FIRERUNNER=fail: exit 4 after shutdown.
+// FAKE_FIRERUNNER=fail: exit 4 after shutdown. FAKE_FIRERUNNER_COUNTS_MS=N: N ms after the first
+// answer, publishes KVM counts for the load (page faults 1234, exits 5678) as firerunner would.
 #include <CLI/CLI.hpp>
 
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
+
+#include "ipc/runner_times.h"
 
 #include "tests/wrapper/fake_runner.h"
 
@@ -33,6 +37,15 @@ int main(int argc, char** argv) {
     return 3;
   }
   std::atomic<bool> stop{false};
-  snapfaas::wrapper::test::serve_fake(channel, stop);
+  const char* counts_ms = std::getenv("FAKE_FIRERUNNER_COUNTS_MS");
+  std::function<void(int)> after_answer;
+  if (counts_ms != nullptr) {
+    after_answer = [&channel, delay = std::chrono::milliseconds(std::atoi(counts_ms))](int answered) {
+      if (answered != 1) return;
+      std::this_thread::sleep_for(delay);
+      snapfaas::ipc::publish_load_counters(channel.shm().data(), {.page_faults = 1234, .exits = 5678});
+    };
+  }
+  snapfaas::wrapper::test::serve_fake(channel, stop, after_answer);
   return mode == "fail" ? 4 : 0;
 }

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <thread>
 
@@ -16,7 +17,9 @@
 namespace snapfaas::wrapper::test {
 
 /// Serves `channel` until `stop` is set or a kShutdown command arrives. Returns requests answered.
-inline int serve_fake(ipc::RunnerChannel& channel, const std::atomic<bool>& stop) {
+/// `after_answer(n)`, if set, runs after the n-th answer is pushed (in the serving loop).
+inline int serve_fake(ipc::RunnerChannel& channel, const std::atomic<bool>& stop,
+                      const std::function<void(int)>& after_answer = {}) {
   int answered = 0;
   while (!stop.load(std::memory_order_relaxed)) {
     (void)channel.wait(ipc::WaitOptions::within(std::chrono::milliseconds(20)));
@@ -40,6 +43,7 @@ inline int serve_fake(ipc::RunnerChannel& channel, const std::atomic<bool>& stop
     std::memcpy(request->slot_bytes.data(), answer.data(), answer.size());
     (void)channel.respond(request->request_id, request->slot, static_cast<std::uint32_t>(answer.size()));
     ++answered;
+    if (after_answer) after_answer(answered);
   }
   return answered;
 }

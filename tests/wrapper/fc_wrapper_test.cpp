@@ -101,6 +101,22 @@ TEST_CASE("fc_wrapper: 150 lines in, one response per line out, in order; exits 
   CHECK(run.err.find("fc_wrapper: request 149 rtt_us=") != std::string::npos);
 }
 
+TEST_CASE("fc_wrapper: prints the load's KVM counts once the runner published them, a little late or not at all") {
+  const std::string one = R"({"time": 1, "user_id": 2, "function": "echo", "payload": {}})" "\n";
+  const std::string counts = "fc_wrapper: load_to_first_response_page_faults=1234 load_to_first_response_exits=5678";
+  SUBCASE("published 50 ms after the response was taken") {
+    const Run run = run_wrapper(base_args(), one, {"FAKE_FIRERUNNER_COUNTS_MS=50"});
+    CHECK(run.status == 0);
+    CHECK(run.err.find(counts) != std::string::npos);
+  }
+  SUBCASE("never published (no KVM statistics): no line, still a clean exit") {
+    const Run run = run_wrapper(base_args(), one);
+    CHECK(run.status == 0);
+    CHECK(run.err.find("load_to_first_response") == std::string::npos);
+    CHECK(run.err.find("fc_wrapper: 1 requests answered") != std::string::npos);
+  }
+}
+
 TEST_CASE("fc_wrapper: a runner that dies or fails is a clear error, non-zero exit") {
   Run run = run_wrapper(base_args(), "{\"payload\": 1}\n", {"FAKE_FIRERUNNER=die"});
   CHECK(run.status == 1);

@@ -3,7 +3,8 @@
 # KVM host (scripts/kvm-host.sh --auto). Functions: hello, echo (a 120-line stream), markdown,
 # thumbnail, aggregate (expected = the handler run by the host's python3), and the test function
 # raiser (exception path, oversize response path). Responses are compared with the
-# expected JSON (duration_ns only checked to be a number).
+# expected JSON (duration_ns only checked to be a number); hello's stderr must give KVM's page
+# faults from the load to the first response.
 # Usage: e2e_fc_wrapper.sh FC_WRAPPER FIRERUNNER WORKDIR
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../../.." && pwd)"
@@ -48,7 +49,7 @@ set +e
 set -e
 
 python3 - "$work" "$root/functions" <<'PY'
-import importlib.util, json, sys
+import importlib.util, json, re, sys
 work, functions = sys.argv[1], sys.argv[2]
 def lines(name):
     with open(f"{work}/{name}.out") as f:
@@ -59,6 +60,9 @@ def check(cond, what):
 for f in ("hello", "echo", "raiser", "markdown", "thumbnail", "aggregate"):
     check(open(f"{work}/{f}.status").read().strip().endswith("exit 0"), f"{f}: fc_wrapper exit status")
 h = lines("hello")
+# KVM's page faults from the VM's load (a boot here) to its first response, printed by fc_wrapper.
+m = re.search(r"load_to_first_response_page_faults=(\d+)", open(f"{work}/hello.err").read())
+check(m is not None and int(m.group(1)) >= 100, f"hello: KVM page faults load -> first response: {m and m.group(0)}")
 check(len(h) == 3 and all(r.get("ok") is True and r.get("result") == {"body": "hello, world!"} and
                            isinstance(r.get("duration_ns"), int) for r in h), f"hello: {h[:3]}")
 e = lines("echo")

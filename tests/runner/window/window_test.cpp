@@ -229,4 +229,9 @@ TEST_CASE("fc_wrapper with the real firerunner and the ring-3 echo guest answers
     CHECK(lines[i] == expected[i]);
   }
   CHECK(wrapper.err().find("boot_to_first_wait_ms=") != std::string::npos);
+  // KVM's counts from the VM's load to its first response, as firerunner published them.
+  const std::string key = "load_to_first_response_page_faults=";
+  const std::size_t at = wrapper.err().find(key);
+  REQUIRE_MESSAGE(at != std::string::npos, wrapper.err());
+  CHECK(std::stoull(wrapper.err().substr(at + key.size())) >= 1);  // the guest's first touches of its RAM
 }
