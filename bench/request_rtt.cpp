@@ -31,8 +31,9 @@
 // Phase trace (traced cases): TSC stamps of the client (send, sent, received), of the guest
 // (request seen, response pushed: guest_window_checksum*_trace appends them) and of the runner
 // (ipc/window_trace.h: WAIT's futex wake, WAIT answering ready, the arrival of the exit that rings
-// for the response, the FUTEX_WAKE of the client) split each round trip; p50 of each phase and exits per request. Guest stamps are
-// used only when they fall inside their round trip (the guest's TSC is the host's under PVM).
+// for the response, the FUTEX_WAKE of the client) split each round trip; p50 of each phase and
+// exits per request. Guest stamps are used only when they fall inside their round trip (the
+// guest's TSC is the host's under PVM).
 // Ceiling (per size): window_exit_driven's traced VM entry (3_vmm_return_to_guest) + VM exit
 // (5_vm_exit), p50 each, and unix_expired over it: the best parked ratio reachable on this host's
 // KVM with everything else free.
@@ -222,7 +223,9 @@ class WindowPeer final : public bench::Peer {
     if (ready) p.us["3_vmm_return_to_guest"].push_back(us(b.wait_ready_tsc, t.g0));
     p.us["2to3_send_to_guest"].push_back(us(t.c0, t.g0));
     p.us["4_guest_work"].push_back(us(t.g0, t.g1));
-    if (b.doorbell_exit_tsc > t.g1 && b.doorbell_exit_tsc < t.c1) p.us["5_vm_exit"].push_back(us(t.g1, b.doorbell_exit_tsc));
+    if (b.doorbell_exit_tsc > t.g1 && b.doorbell_exit_tsc < t.c1) {
+      p.us["5_vm_exit"].push_back(us(t.g1, b.doorbell_exit_tsc));
+    }
     const bool woke = b.supervisor_wakes != a.supervisor_wakes && b.wake_done_tsc > t.g1 && b.wake_done_tsc < t.c1;
     if (woke) {
       p.us["5_response_doorbell"].push_back(us(t.g1, b.wake_done_tsc));

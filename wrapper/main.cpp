@@ -184,7 +184,7 @@ int main(int argc, char** argv) {
     const std::uint64_t lines = pump.run(std::cin, std::cout, std::cerr);
     std::fprintf(stderr, "fc_wrapper: %llu requests answered\n", static_cast<unsigned long long>(lines));
     // Published by the runner at the guest's first WAIT after a response, which may come just after
-    // the response was taken here: a short bounded wait (none when nothing was answered).
+    // the response was taken here: a short bounded wait (none when no line came in).
     std::optional<ipc::LoadCounters> counted = ipc::runner_load_counters(channel.shm().data());
     for (const auto give_up = Clock::now() + kCountersWait; lines != 0 && !counted && Clock::now() < give_up;) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));

@@ -12,7 +12,6 @@
 #include <thread>
 
 #include "ipc/runner_times.h"
-
 #include "tests/wrapper/fake_runner.h"
 
 int main(int argc, char** argv) {
