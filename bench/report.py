@@ -150,9 +150,9 @@ def section_rtt(name, j, modes):
     ceilings = [s for s in ("64B", "1KiB", "64KiB") if j.get(f"ceiling_unix_over_window_parked_p50_{s}") is not None]
     if ceilings:
         out += ("\nOne VM entry and one VM exit per parked request (traced phases `3_vmm_return_to_guest` + "
-                "`5_vm_exit` of `window_exit_driven`, whose guest parks at once, p50 each), and the most Unix / parked any path "
-                "that enters and leaves the guest once per request could reach on this KVM if every other step "
-                "were free (`ceiling_unix_over_window_parked_p50_*`): "
+                "`5_vm_exit` of `window_exit_driven`, whose guest parks at once, p50 each), and the most "
+                "Unix / parked any path that enters and leaves the guest once per request could reach on this "
+                "KVM if every other step were free (`ceiling_unix_over_window_parked_p50_*`): "
                 + ", ".join(f"{s}: {fmt(j[f'parked_entry_exit_p50_us_{s}'], ' µs')} "
                             f"({fmt(100 * j[f'parked_entry_exit_share_{s}'], ' %', 0)} of the trip), ceiling "
                             f"{fmt(j[f'ceiling_unix_over_window_parked_p50_{s}'], '×')}" for s in ceilings) + "\n")
