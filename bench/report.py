@@ -90,9 +90,10 @@ def load(d, name):
         return None
 
 
-def entry_exit_note(a):
-    """The measured cost of a parked request's VM entry + exit (request_rtt, 64 B), for the machine note."""
-    rr = load(a.results, "request_rtt") or {}
+def entry_exit_note(rr):
+    """The measured cost of a parked request's VM entry + exit (request_rtt's JSON `rr`, 64 B), for the machine
+    note."""
+    rr = rr or {}
     v = rr.get("parked_entry_exit_p50_us_64B")
     if v is None:
         return "tens of µs (not traced in this run)"
@@ -247,6 +248,8 @@ def main():
     reldir = os.path.relpath(a.plots, os.path.dirname(os.path.abspath(a.out)))
     machine = run.get("machine", "unknown")
     kind = machine.split(":")[0]
+    rs, rr, rt, pe, de, su = (load(a.results, n) for n in ("restore", "request_rtt", "ring_rtt", "peer", "density",
+                                                           "supervisor"))
 
     md = ["# SnapFaaS performance",
           "",
@@ -265,11 +268,9 @@ def main():
           "",
           f"`scripts/kvm-detect.sh`: **{machine}**",
           "",
-          HARDWARE_NOTE if kind == "hardware" else EMULATED_NOTE.format(entry_exit=entry_exit_note(a)),
+          HARDWARE_NOTE if kind == "hardware" else EMULATED_NOTE.format(entry_exit=entry_exit_note(rr)),
           ""]
     md += ["## Headline figures", ""]
-    rs, rr, rt, pe, de, su = (load(a.results, n) for n in ("restore", "request_rtt", "ring_rtt", "peer", "density",
-                                                           "supervisor"))
     head = []
     if rs:
         head.append(["cold start: restore, pre-spawned runner, ring-3 guest (native)",

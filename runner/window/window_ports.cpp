@@ -64,6 +64,7 @@ void WindowPorts::publish_load_counters() noexcept {
 }
 
 void WindowPorts::wake_supervisor() noexcept {
+  trace_.stamp(&ipc::WindowTrace::doorbell_exit_tsc);  // the guest's exit that rings for responses reached the VMM
   publish_load_counters();  // before the wake: the supervisor reads them once it has the response
   // The guest saw the supervisor sleeping (or is about to park with responses pushed): wake it
   // unless it woke since (its own spin caught the response, or another wake): a FUTEX_WAKE saved.
@@ -172,7 +173,6 @@ void WindowPorts::drain_control() noexcept {
 std::uint32_t WindowPorts::wait_for_request() noexcept {
   waits_.fetch_add(1, std::memory_order_relaxed);
   trace_.count(&ipc::WindowTrace::waits);
-  trace_.stamp(&ipc::WindowTrace::doorbell_exit_tsc);  // the guest's exit reached the VMM
   // A WAIT also does what RESPONSE_READY does (ipc/guest_abi.h): a guest that pushed responses and
   // parks next exits once per request, not twice.
   wake_supervisor();
@@ -259,7 +259,6 @@ void WindowPorts::write(std::uint64_t offset, std::span<const std::uint8_t> data
   switch (offset) {
     case kResponseReadyOffset:
       trace_.count(&ipc::WindowTrace::response_rings);
-      trace_.stamp(&ipc::WindowTrace::doorbell_exit_tsc);
       wake_supervisor();
       break;
     case kSnapshotPointOffset:

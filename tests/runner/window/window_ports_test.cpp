@@ -14,6 +14,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -43,6 +45,39 @@ std::uint32_t in32(runner::window::WindowPorts& ports, std::uint16_t port) {
   std::memcpy(&value, b.data(), 4);
   return value;
 }
+
+/// The load-counter cases' set-up: a channel's supervisor, runner and guest ends (the guest end
+/// stands in for the guest's side of the rings), and WindowPorts whose KVM counts come from `counters`.
+struct CountsRig {
+  CountsRig(const std::string& tag, std::function<std::optional<runner::VcpuCounters>()> counters)
+      : supervisor(ipc::SupervisorChannel::create("/snapfaas-ports-" + tag + "-test-" + std::to_string(::getpid()),
+                                                  {.slot_size = 4096, .slot_count = 2})),
+        channel(ipc::RunnerChannel::open(supervisor.shm().name())),
+        guest(ipc::RunnerChannel::open(supervisor.shm().name())),
+        ports(channel, hooks(std::move(counters)), std::chrono::steady_clock::now()) {}
+
+  /// The supervisor sends request `id` and the guest pushes its response (left in the ring).
+  void answer_one(std::uint64_t id) {
+    const std::array<std::uint8_t, 8> payload{1, 2, 3, 4, 5, 6, 7, 8};
+    REQUIRE(supervisor.send_copy(id, payload));
+    const auto request = guest.try_receive();
+    REQUIRE(request);
+    REQUIRE(guest.respond(request->request_id, request->slot, 8));
+  }
+
+  ipc::SupervisorChannel supervisor;
+  ipc::RunnerChannel channel;
+  ipc::RunnerChannel guest;
+  runner::window::WindowPorts ports;
+
+ private:
+  static runner::window::WindowHooks hooks(std::function<std::optional<runner::VcpuCounters>()> counters) {
+    runner::window::WindowHooks h;
+    h.stop = [](int, const std::string&) {};
+    h.counters = std::move(counters);
+    return h;
+  }
+};
 
 }  // namespace
 
@@ -159,90 +194,57 @@ TEST_CASE("kDumpWorkingSet: kUnsupported until a taker is set, then handed over 
 }
 
 TEST_CASE("load counters: published once, at the first wake with a response pushed, counted from the load") {
-  const std::string name = "/snapfaas-ports-counts-test-" + std::to_string(::getpid());
-  auto supervisor = ipc::SupervisorChannel::create(name, {.slot_size = 4096, .slot_count = 2});
-  auto channel = ipc::RunnerChannel::open(name);
-  auto guest = ipc::RunnerChannel::open(name);  // stands in for the guest's end of the rings
   runner::VcpuCounters kvm{.page_faults = 100, .exits = 150};  // what KVM counted so far
-  runner::window::WindowHooks hooks;
-  hooks.stop = [](int, const std::string&) {};
-  hooks.counters = [&kvm] { return std::optional<runner::VcpuCounters>(kvm); };
-  runner::window::WindowPorts ports(channel, std::move(hooks), std::chrono::steady_clock::now());
-  std::uint8_t* header = supervisor.shm().data();
+  CountsRig rig("counts", [&kvm] { return std::optional<runner::VcpuCounters>(kvm); });
+  std::uint8_t* header = rig.supervisor.shm().data();
 
-  ipc::reset_runner_times(channel.shm().data());
-  ports.arm_load_counters();
+  ipc::reset_runner_times(rig.channel.shm().data());
+  rig.ports.arm_load_counters();
   kvm = {.page_faults = 130, .exits = 190};
-  out32(ports, ipc::kPortResponseReady, 0);  // no response pushed yet (a WAIT before the request)
+  out32(rig.ports, ipc::kPortResponseReady, 0);  // no response pushed yet (a WAIT before the request)
   CHECK_FALSE(ipc::runner_load_counters(header).has_value());
 
-  const std::array<std::uint8_t, 8> payload{1, 2, 3, 4, 5, 6, 7, 8};
-  REQUIRE(supervisor.send_copy(7, payload));
-  const auto request = guest.try_receive();
-  REQUIRE(request);
-  REQUIRE(guest.respond(request->request_id, request->slot, 8));
+  rig.answer_one(7);
   kvm = {.page_faults = 1300, .exits = 1400};
-  out32(ports, ipc::kPortResponseReady, 0);
+  out32(rig.ports, ipc::kPortResponseReady, 0);
   std::optional<ipc::LoadCounters> c = ipc::runner_load_counters(header);
   REQUIRE(c.has_value());
   CHECK(c->page_faults == 1200);
   CHECK(c->exits == 1250);
   kvm = {.page_faults = 5000, .exits = 5000};
-  out32(ports, ipc::kPortResponseReady, 0);  // once per load
+  out32(rig.ports, ipc::kPortResponseReady, 0);  // once per load
   CHECK(ipc::runner_load_counters(header)->page_faults == 1200);
 
   // The next load: nothing until its own first response; counters that went backwards are not
   // published (no wrapped difference).
-  ipc::reset_runner_times(channel.shm().data());
-  ports.arm_load_counters();
+  ipc::reset_runner_times(rig.channel.shm().data());
+  rig.ports.arm_load_counters();
   CHECK_FALSE(ipc::runner_load_counters(header).has_value());
   kvm = {.page_faults = 10, .exits = 10};
-  out32(ports, ipc::kPortResponseReady, 0);  // the response above is still in the ring
+  out32(rig.ports, ipc::kPortResponseReady, 0);  // the response above is still in the ring
   CHECK_FALSE(ipc::runner_load_counters(header).has_value());
 }
 
 TEST_CASE("load counters: published even when the supervisor took the response before the guest's exit") {
-  const std::string name = "/snapfaas-ports-taken-test-" + std::to_string(::getpid());
-  auto supervisor = ipc::SupervisorChannel::create(name, {.slot_size = 4096, .slot_count = 2});
-  auto channel = ipc::RunnerChannel::open(name);
-  auto guest = ipc::RunnerChannel::open(name);
   runner::VcpuCounters kvm{.page_faults = 5, .exits = 6};
-  runner::window::WindowHooks hooks;
-  hooks.stop = [](int, const std::string&) {};
-  hooks.counters = [&kvm] { return std::optional<runner::VcpuCounters>(kvm); };
-  runner::window::WindowPorts ports(channel, std::move(hooks), std::chrono::steady_clock::now());
-  ports.arm_load_counters();
-  const std::array<std::uint8_t, 4> payload{1, 2, 3, 4};
-  REQUIRE(supervisor.send_copy(1, payload));
-  const auto request = guest.try_receive();
-  REQUIRE(request);
-  REQUIRE(guest.respond(request->request_id, request->slot, 4));
-  const auto taken = supervisor.try_receive();  // a spinning supervisor: the ring is empty again
+  CountsRig rig("taken", [&kvm] { return std::optional<runner::VcpuCounters>(kvm); });
+  rig.ports.arm_load_counters();
+  rig.answer_one(1);
+  const auto taken = rig.supervisor.try_receive();  // a spinning supervisor: the ring is empty again
   REQUIRE(taken);
-  REQUIRE(supervisor.release(taken->slot));
+  REQUIRE(rig.supervisor.release(taken->slot));
   kvm = {.page_faults = 805, .exits = 906};
-  out32(ports, ipc::kPortResponseReady, 0);  // the guest's exit after its push
-  const std::optional<ipc::LoadCounters> c = ipc::runner_load_counters(supervisor.shm().data());
+  out32(rig.ports, ipc::kPortResponseReady, 0);  // the guest's exit after its push
+  const std::optional<ipc::LoadCounters> c = ipc::runner_load_counters(rig.supervisor.shm().data());
   REQUIRE(c.has_value());
   CHECK(c->page_faults == 800);
   CHECK(c->exits == 900);
 }
 
 TEST_CASE("load counters: a runner without KVM statistics never publishes any") {
-  const std::string name = "/snapfaas-ports-nocounts-test-" + std::to_string(::getpid());
-  auto supervisor = ipc::SupervisorChannel::create(name, {.slot_size = 4096, .slot_count = 2});
-  auto channel = ipc::RunnerChannel::open(name);
-  auto guest = ipc::RunnerChannel::open(name);
-  runner::window::WindowHooks hooks;
-  hooks.stop = [](int, const std::string&) {};
-  hooks.counters = [] { return std::optional<runner::VcpuCounters>(); };
-  runner::window::WindowPorts ports(channel, std::move(hooks), std::chrono::steady_clock::now());
-  ports.arm_load_counters();
-  const std::array<std::uint8_t, 4> payload{1, 2, 3, 4};
-  REQUIRE(supervisor.send_copy(1, payload));
-  const auto request = guest.try_receive();
-  REQUIRE(request);
-  REQUIRE(guest.respond(request->request_id, request->slot, 4));
-  out32(ports, ipc::kPortResponseReady, 0);
-  CHECK_FALSE(ipc::runner_load_counters(supervisor.shm().data()).has_value());
+  CountsRig rig("nocounts", [] { return std::optional<runner::VcpuCounters>(); });
+  rig.ports.arm_load_counters();
+  rig.answer_one(1);
+  out32(rig.ports, ipc::kPortResponseReady, 0);
+  CHECK_FALSE(ipc::runner_load_counters(rig.supervisor.shm().data()).has_value());
 }
